@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs everything tardis needs on a fresh Debian 12 machine (run as root).
+# Idempotent: packages already present are skipped, bpffs is mounted once.
+set -eu
+
+PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev check
+pkg-config make gcc runc containerd umoci busybox-static iptables
+libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
+python3-protobuf libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
+libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "setup: installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+
+if ! mount | grep -q ' type bpf '; then
+	mount -t bpf bpf /sys/fs/bpf
+fi
