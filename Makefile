@@ -1,0 +1,90 @@
+# tardis — see README.md.  `make`, `make test`, `make bench`, `make demo`,
+# `make install`, `make vmtest`, `make clean`; `make SAN=1` for ASan/UBSan.
+.DELETE_ON_ERROR:
+
+OUT      ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CLANG    ?= clang
+BPFTOOL  ?= bpftool
+CC       ?= gcc
+ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+
+CFLAGS   ?= -O2 -g
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
+            -Iinclude -Iuser -I$(OUT)
+LDLIBS   += -lbpf -lelf -lz -lcjson
+ifeq ($(SAN),1)
+OUT      := build/san
+CC       := clang
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS  += -fsanitize=address,undefined
+endif
+
+LIB_SRCS := $(wildcard user/*.c)
+LIB_SRCS := $(filter-out user/tardisd.c user/tardisctl.c,$(LIB_SRCS))
+LIB_OBJS := $(patsubst user/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
+LIB      := $(OUT)/libtardis.a
+BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
+SKEL     := $(OUT)/tardis_exit.skel.h
+PROGS    := $(OUT)/tardisd $(OUT)/tardisctl
+TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst \
+              $(OUT)/tests/bench_bpf
+
+all: $(PROGS) $(TEST_PROGS)
+
+$(OUT) $(OUT)/lib $(OUT)/tests:
+	mkdir -p $@
+
+$(OUT)/vmlinux.h: | $(OUT)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BPF_OBJ): bpf/tardis_exit.bpf.c include/tardis_exit.h $(OUT)/vmlinux.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUT) -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	$(BPFTOOL) gen skeleton $< name tardis_exit_bpf > $@
+
+$(OUT)/lib/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKEL) | $(OUT)/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	ar rcs $@ $^
+
+$(OUT)/tardisd: user/tardisd.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OUT)/tardisctl: user/tardisctl.c $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+$(OUT)/tests/unit: $(wildcard tests/unit_*.c) tests/unit_main.h $(LIB) | $(OUT)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
+
+$(OUT)/tests/%: tests/%.c $(LIB) | $(OUT)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@
+
+test: all
+	OUT=$(OUT) tests/run-all.sh
+
+unit: $(OUT)/tests/unit
+	$(OUT)/tests/unit
+
+bench: all
+	OUT=$(OUT) tests/bench.sh
+
+demo: all
+	OUT=$(OUT) scripts/demo.sh
+
+vmtest: all
+	OUT=$(OUT) vmtest/run.sh
+
+install: $(PROGS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system
+	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/tardisd.service > $(DESTDIR)/lib/systemd/system/tardisd.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/tardisd.service
+
+clean:
+	rm -rf build
+
+.PHONY: all test unit bench demo vmtest install clean

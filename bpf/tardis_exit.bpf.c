@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The exit monitor: reports the death of every container init process,
+ * once per thread group, with exactly the status waitpid() returns.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "tardis_exit.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* A macro in the kernel, so vmlinux.h does not carry it. */
+#define SIGNAL_GROUP_EXIT 0x00000004
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, TARDIS_RINGBUF_BYTES);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TARDIS_REGISTERED_MAX);
+	__type(key, __u32);
+	__type(value, struct tardis_reg);
+} registered SEC(".maps");
+
+/* Bounded: the oldest exits are evicted first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TARDIS_RECENT_MAX);
+	__type(key, struct tardis_exit_key);
+	__type(value, struct tardis_exit_event);
+} recent_exits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tardis_counters);
+} counters SEC(".maps");
+
+/* Scratch space for building an event before it is known whether the
+ * ring buffer has room; too big for comfort on the 512-byte stack. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tardis_exit_event);
+} scratch SEC(".maps");
+
+static __always_inline struct tardis_counters *counters_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&counters, &zero);
+}
+
+/* pid->numbers[] is indexed by a run-time level: the verifier refuses a
+ * variable offset into a BTF pointer, so read the entry by address. */
+static __always_inline int upid_at_level(struct pid *pid, __u32 level, struct upid *out)
+{
+	__u64 addr = (__u64)(void *)pid;
+
+	addr += bpf_core_field_offset(struct pid, numbers);
+	addr += (__u64)(level & 0x3f) * bpf_core_type_size(struct upid);
+	return bpf_probe_read_kernel(out, sizeof(*out), (void *)addr);
+}
+
+static __always_inline int handle_group_death(struct task_struct *task)
+{
+	struct task_struct *leader = task->group_leader;
+	struct tardis_counters *cnt = counters_get();
+	struct tardis_exit_event *ev;
+	struct tardis_exit_key key = {};
+	struct tardis_reg *reg;
+	struct signal_struct *sig;
+	struct pid *pid;
+	struct upid upid = {};
+	__u32 tgid = task->tgid, level, reason = 0, zero = 0;
+	__u64 start_time;
+	void *slot;
+	long err;
+
+	if (cnt)
+		cnt->exits++;
+
+	pid = leader->thread_pid;
+	level = pid->level;
+	if (level > 0 && upid_at_level(pid, level, &upid) == 0 && upid.nr == 1)
+		reason |= TARDIS_REASON_PIDNS_INIT;
+
+	start_time = leader->start_boottime / TARDIS_NS_PER_TICK;
+	reg = bpf_map_lookup_elem(&registered, &tgid);
+	if (reg && (reg->start_time == 0 || reg->start_time == start_time))
+		reason |= TARDIS_REASON_REGISTERED;
+	if (!reason)
+		return 0;
+
+	ev = bpf_map_lookup_elem(&scratch, &zero);
+	if (!ev)
+		return 0;
+	sig = task->signal;
+	ev->tgid = tgid;
+	ev->status = (sig->flags & SIGNAL_GROUP_EXIT) ? sig->group_exit_code : leader->exit_code;
+	ev->start_time = start_time;
+	ev->start_ns = leader->start_boottime;
+	ev->cgroup_id = bpf_get_current_cgroup_id();
+	ev->exit_ns = bpf_ktime_get_ns();
+	ev->pidns_level = level;
+	ev->pidns_inum = 0;
+	if (level > 0 && upid.ns)
+		ev->pidns_inum = BPF_CORE_READ(upid.ns, ns.inum);
+	ev->reason = reason;
+	ev->cpu = bpf_get_smp_processor_id();
+	bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), leader->comm);
+
+	key.tgid = tgid;
+	key.start_time = start_time;
+	/* Before 6.16 more than one exiting thread can see signal->live == 0;
+	 * the first insert wins and the others are the same death again. */
+	err = bpf_map_update_elem(&recent_exits, &key, ev, BPF_NOEXIST);
+	if (err == -17 /* EEXIST */) {
+		if (cnt)
+			cnt->duplicates++;
+		return 0;
+	}
+	if (err && cnt)
+		cnt->recent_full++;
+	if (cnt)
+		cnt->captured++;
+
+	slot = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!slot) {
+		/* Not lost: the agent recovers it from recent_exits. */
+		if (cnt)
+			cnt->drops++;
+		return 0;
+	}
+	__builtin_memcpy(slot, ev, sizeof(*ev));
+	bpf_ringbuf_submit(slot, 0);
+	return 0;
+}
+
+/* Kernels >= 6.16 tell the tracepoint whether this thread ended the group. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tardis_exit_gd, struct task_struct *task, bool group_dead)
+{
+	if (!group_dead)
+		return 0;
+	return handle_group_death(task);
+}
+
+/* Older kernels: the group is dead once signal->live reached zero. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tardis_exit, struct task_struct *task)
+{
+	if (task->signal->live.counter != 0)
+		return 0;
+	return handle_group_death(task);
+}
+
+/* The baseline `make bench` compares against: does nothing at all. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tardis_exit_empty)
+{
+	return 0;
+}

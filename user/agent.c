@@ -1,0 +1,267 @@
+#include "agent.h"
+#include "cleanup.h"
+#include "exit_record.h"
+#include "log.h"
+#include "proc.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t mono_to_realtime(uint64_t mono)
+{
+	struct timespec r, m;
+
+	clock_gettime(CLOCK_REALTIME, &r);
+	clock_gettime(CLOCK_MONOTONIC, &m);
+	return (int64_t)r.tv_sec * 1000000000ll + r.tv_nsec -
+	       ((int64_t)m.tv_sec * 1000000000ll + m.tv_nsec) + (int64_t)mono;
+}
+
+/* The init the container's state names: (0, 0) when there is none. */
+static void state_init(int dfd, pid_t *pid, uint64_t *start)
+{
+	cleanup_free char *text = NULL;
+	tardis_error_t err = NULL;
+	const cJSON *p, *s;
+	cJSON *o;
+
+	*pid = 0;
+	*start = 0;
+	if (store_read(dfd, STATE_FILE, 1 << 20, &text, NULL, &err) < 0) {
+		tardis_error_free(&err);
+		return;
+	}
+	o = cJSON_Parse(text);
+	p = cJSON_GetObjectItemCaseSensitive(o, "init_pid");
+	s = cJSON_GetObjectItemCaseSensitive(o, "init_start_time");
+	if (cJSON_IsNumber(p) && cJSON_IsNumber(s)) {
+		*pid = (pid_t)p->valuedouble;
+		*start = (uint64_t)s->valuedouble;
+	}
+	cJSON_Delete(o);
+}
+
+/* 1 if exit.json already holds this process's exit (known, or unknown when
+ * the new one is unknown too). */
+static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known)
+{
+	cleanup_free char *text = NULL;
+	tardis_error_t err = NULL;
+	struct exit_record old;
+
+	if (store_read(dfd, EXIT_RECORD_FILE, 1 << 20, &text, NULL, &err) < 0) {
+		tardis_error_free(&err);
+		return 0;
+	}
+	if (exit_record_from_json(text, &old, &err) < 0) {
+		log_warn("unreadable exit record replaced: %s", tardis_error_msg(err));
+		tardis_error_free(&err);
+		return 0;
+	}
+	if (old.pid != pid || old.start_time != start)
+		return 0;
+	return old.known || !new_known;
+}
+
+/* Writes r for the registered init (pid, start) of r->ns/r->id, exactly once. */
+static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mono_ns,
+		       const char *source)
+{
+	cleanup_close int dfd = -1;
+	cleanup_close int lock = -1;
+	cleanup_free char *json = NULL;
+	struct store_write_times t = { 0 };
+	tardis_error_t err = NULL;
+	pid_t init_pid;
+	uint64_t init_start;
+
+	dfd = store_container_lock(&a->store, r->ns, r->id, 0, &lock, &err);
+	if (dfd < 0) {
+		log_info("exit of pid %d: container %s/%s is gone (%s)", r->pid, r->ns, r->id,
+			 tardis_error_msg(err));
+		tardis_error_free(&err);
+		a->stats.unattributed++;
+		return 0;
+	}
+	state_init(dfd, &init_pid, &init_start);
+	if (init_pid != r->pid || init_start != r->start_time) {
+		log_info("exit of pid %d is not the current init of %s/%s (pid %d), ignored",
+			 r->pid, r->ns, r->id, (int)init_pid);
+		a->stats.unattributed++;
+		return 0;
+	}
+	if (already_recorded(dfd, r->pid, r->start_time, r->known)) {
+		log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id, r->pid, source);
+		a->stats.duplicates++;
+		return 0;
+	}
+	snprintf(r->source, sizeof(r->source), "%s", source);
+	json = exit_record_to_json(r);
+	if (!json) {
+		a->stats.errors++;
+		return -1;
+	}
+	if (store_write_atomic(dfd, EXIT_RECORD_FILE, json, strlen(json), 1, &t, &err) < 0) {
+		log_error("record exit of %s/%s: %s", r->ns, r->id, tardis_error_msg(err));
+		tardis_error_free(&err);
+		a->stats.errors++;
+		return -1;
+	}
+	a->stats.recorded++;
+	if (!r->known) {
+		a->stats.unknown++;
+		log_warn("exit of %s/%s pid %d is unknown (%s)", r->ns, r->id, r->pid, source);
+	} else if (exit_mono_ns) {
+		log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s visible_us=%.1f durable_us=%.1f",
+			 r->ns, r->id, r->pid, r->st.exit_status, source,
+			 (t.visible_ns - exit_mono_ns) / 1e3, (t.durable_ns - exit_mono_ns) / 1e3);
+	} else {
+		log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s", r->ns, r->id, r->pid,
+			 r->st.exit_status, source);
+	}
+	return 1;
+}
+
+int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source)
+{
+	struct exit_record r;
+	struct registration reg;
+	tardis_error_t err = NULL;
+	int found, ret;
+
+	found = registry_lookup(&a->store, ev->tgid, &reg, &err);
+	if (found < 0) {
+		log_warn("exit of pid %u: %s", ev->tgid, tardis_error_msg(err));
+		tardis_error_free(&err);
+	}
+	if (found <= 0 || reg.start_time != ev->start_time) {
+		/* Never attributed to a container it cannot be tied to. */
+		log_debug("exit of pid %u (%.16s) status %u: no registered container", ev->tgid,
+			  ev->comm, ev->status);
+		a->stats.unattributed++;
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	strcpy(r.ns, reg.ns);
+	strcpy(r.id, reg.id);
+	r.known = 1;
+	r.has_wait_status = 1;
+	r.pid = ev->tgid;
+	r.start_time = ev->start_time;
+	r.wait_status = ev->status;
+	if (exit_status_decode(ev->status, &r.st) < 0) {
+		log_error("exit of pid %u: impossible wait status %#x", ev->tgid, ev->status);
+		r.known = 0;
+	}
+	r.exit_mono_ns = ev->exit_ns;
+	r.exited_at_ns = mono_to_realtime(ev->exit_ns);
+	r.cgroup_id = ev->cgroup_id;
+	r.pidns_level = ev->pidns_level;
+	r.pidns_inum = ev->pidns_inum;
+	memcpy(r.comm, ev->comm, TARDIS_COMM_LEN);
+	r.comm[TARDIS_COMM_LEN] = '\0';
+	ret = record_exit(a, &r, ev->exit_ns, source);
+	if (ret >= 0)
+		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, ev->tgid);
+	return ret;
+}
+
+int agent_handle_ctr_line(struct agent *a, const char *line)
+{
+	struct exit_record r;
+	struct ctr_exit ce;
+	tardis_error_t err = NULL;
+	int kind;
+
+	kind = ctr_events_parse_line(line, &ce, &err);
+	if (kind < 0) {
+		log_warn("ctr events: %s", tardis_error_msg(err));
+		tardis_error_free(&err);
+		return 0;
+	}
+	if (kind != CTR_LINE_EXIT)
+		return 0;
+	memset(&r, 0, sizeof(r));
+	strcpy(r.ns, ce.ns);
+	strcpy(r.id, ce.container_id);
+	r.known = 1;
+	r.pid = ce.pid;
+	r.st.exit_status = ce.exit_status;
+	r.st.exited = ce.exit_status < 128;
+	r.st.code = r.st.exited ? ce.exit_status : 0;
+	r.st.signal = r.st.exited ? 0 : ce.exit_status - 128;
+	r.exited_at_ns = ce.exited_at_ns;
+	{
+		/* containerd does not know the start time: take the state's. */
+		cleanup_close int dfd = -1;
+		pid_t p;
+
+		dfd = store_container_dir(&a->store, ce.ns, ce.container_id, 0, &err);
+		if (dfd < 0) {
+			tardis_error_free(&err);
+			a->stats.unattributed++;
+			return 0;
+		}
+		state_init(dfd, &p, &r.start_time);
+	}
+	return record_exit(a, &r, 0, "ctr-events");
+}
+
+static int recent_cb(const struct tardis_exit_event *ev, void *arg)
+{
+	struct agent *a = arg;
+	uint64_t before = a->stats.recorded;
+
+	agent_handle_event(a, ev, "bpf-recent");
+	if (a->stats.recorded > before)
+		a->stats.recovered++;
+	return 0;
+}
+
+int agent_scan_recent(struct agent *a)
+{
+	if (!a->have_monitor)
+		return 0;
+	return monitor_recent_foreach(&a->mon, recent_cb, a);
+}
+
+static int vanished_cb(const struct registration *reg, void *arg)
+{
+	struct agent *a = arg;
+	struct tardis_exit_event ev;
+	struct exit_record r;
+
+	if (proc_is_same(reg->pid, reg->start_time))
+		return 0;
+	/* It may have died since the recent-exits scan. */
+	if (a->have_monitor && monitor_recent_lookup(&a->mon, reg->pid, reg->start_time, &ev) == 1) {
+		recent_cb(&ev, a);
+		return 0;
+	}
+	memset(&r, 0, sizeof(r));
+	strcpy(r.ns, reg->ns);
+	strcpy(r.id, reg->id);
+	r.known = 0;
+	r.pid = reg->pid;
+	r.start_time = reg->start_time;
+	if (record_exit(a, &r, 0, "reconcile") >= 0)
+		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, reg->pid);
+	return 0;
+}
+
+int agent_scan_vanished(struct agent *a)
+{
+	tardis_error_t err = NULL;
+
+	if (registry_foreach(&a->store, vanished_cb, a, &err) < 0) {
+		log_error("reconcile: %s", tardis_error_msg(err));
+		tardis_error_free(&err);
+		return -1;
+	}
+	return 0;
+}

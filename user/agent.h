@@ -1,0 +1,44 @@
+/*
+ * The agent's work, apart from its main(): turn kernel exit events (or
+ * ctr events lines) into exit records, exactly once, and reconcile what
+ * happened while no agent ran.
+ */
+#ifndef TARDIS_AGENT_H
+#define TARDIS_AGENT_H
+
+#include <stdint.h>
+#include "config.h"
+#include "ctr_events.h"
+#include "monitor.h"
+#include "registry.h"
+#include "state.h"
+
+struct agent_stats {
+	uint64_t recorded;     /* exit records written */
+	uint64_t recovered;    /* of those, taken from recent_exits, not the ring */
+	uint64_t unknown;      /* records written as "unknown" */
+	uint64_t duplicates;   /* replays of an exit already recorded */
+	uint64_t unattributed; /* exits tied to no registered container */
+	uint64_t errors;
+	uint64_t drops_seen;   /* kernel drop counter at the last check */
+};
+
+struct agent {
+	struct tardis_config cfg;
+	struct tardis_store store;
+	struct tardis_monitor mon;
+	int have_monitor;
+	struct agent_stats stats;
+};
+
+/* What to do with one exit event; source names where it came from. */
+int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source);
+/* One ctr events line (the fallback source). */
+int agent_handle_ctr_line(struct agent *a, const char *line);
+/* Exits kept only by the kernel's recent-exits map (ring buffer full, or
+ * no agent when they happened). */
+int agent_scan_recent(struct agent *a);
+/* Registered inits that are gone with no trace left: recorded "unknown". */
+int agent_scan_vanished(struct agent *a);
+
+#endif

@@ -1,0 +1,160 @@
+#include "config.h"
+#include "log.h"
+#include "state.h"
+#include "cleanup.h"
+#include "tardis_exit.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct tardis_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	snprintf(c->state_dir, sizeof(c->state_dir), "%s", TARDIS_STATE_DIR_DEFAULT);
+	snprintf(c->bpf_dir, sizeof(c->bpf_dir), "%s", TARDIS_PIN_DIR_DEFAULT);
+	c->log_level = TARDIS_LOG_INFO;
+	c->restore_timeout = 60;
+	c->checkpoint_timeout = 120;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static int set_str(char *dst, size_t len, const char *v)
+{
+	if (strlen(v) >= len)
+		return -1;
+	strcpy(dst, v);
+	return 0;
+}
+
+static int set_int(int *dst, const char *v)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 10);
+	if (errno || end == v || *end || n <= 0 || n > 86400)
+		return -1;
+	*dst = (int)n;
+	return 0;
+}
+
+static int config_set(struct tardis_config *c, const char *k, const char *v)
+{
+	if (strcmp(k, "runc") == 0)
+		return set_str(c->runc, sizeof(c->runc), v);
+	if (strcmp(k, "criu") == 0)
+		return set_str(c->criu, sizeof(c->criu), v);
+	if (strcmp(k, "state_dir") == 0)
+		return v[0] == '/' ? set_str(c->state_dir, sizeof(c->state_dir), v) : -1;
+	if (strcmp(k, "bpf_dir") == 0)
+		return v[0] == '/' ? set_str(c->bpf_dir, sizeof(c->bpf_dir), v) : -1;
+	if (strcmp(k, "log_file") == 0)
+		return set_str(c->log_file, sizeof(c->log_file), v);
+	if (strcmp(k, "log_level") == 0) {
+		int l = tardis_log_level_parse(v);
+
+		if (l < 0)
+			return -1;
+		c->log_level = l;
+		return 0;
+	}
+	if (strcmp(k, "restore_timeout") == 0)
+		return set_int(&c->restore_timeout, v);
+	if (strcmp(k, "checkpoint_timeout") == 0)
+		return set_int(&c->checkpoint_timeout, v);
+	return -2;
+}
+
+int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
+{
+	cleanup_free char *copy = strdup(text);
+	char *save = NULL, *line;
+	int lineno = 0;
+
+	if (!copy)
+		return tardis_make_error(err, ENOMEM, "config");
+	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *eq, *k, *v, *hash;
+		int r;
+
+		lineno++;
+		hash = strchr(line, '#');
+		if (hash)
+			*hash = '\0';
+		k = trim(line);
+		if (!*k)
+			continue;
+		eq = strchr(k, '=');
+		if (!eq)
+			return tardis_make_error(err, EINVAL, "config line %d: expected key = value",
+						 lineno);
+		*eq = '\0';
+		k = trim(k);
+		v = trim(eq + 1);
+		r = config_set(c, k, v);
+		if (r == -2)
+			return tardis_make_error(err, EINVAL, "config line %d: unknown key `%s`",
+						 lineno, k);
+		if (r < 0)
+			return tardis_make_error(err, EINVAL, "config line %d: bad value for `%s`",
+						 lineno, k);
+	}
+	return 0;
+}
+
+int config_load(struct tardis_config *c, tardis_error_t *err)
+{
+	static const struct {
+		const char *env, *key;
+	} overrides[] = {
+		{ "TARDIS_RUNC", "runc" },         { "TARDIS_CRIU", "criu" },
+		{ "TARDIS_STATE_DIR", "state_dir" }, { "TARDIS_BPF_DIR", "bpf_dir" },
+		{ "TARDIS_LOG_FILE", "log_file" }, { "TARDIS_LOG_LEVEL", "log_level" },
+	};
+	const char *path = getenv("TARDIS_CONFIG");
+	cleanup_free char *text = NULL;
+	cleanup_close int dfd = -1;
+
+	config_defaults(c);
+	if (!path || !*path)
+		path = TARDIS_CONFIG_FILE;
+	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (path[0] == '/' || dfd >= 0) {
+		tardis_error_t e = NULL;
+
+		if (store_read(path[0] == '/' ? AT_FDCWD : dfd, path, 1 << 20, &text, NULL, &e) < 0) {
+			int missing = e && e->errnum == ENOENT;
+
+			if (!missing) {
+				*err = e;
+				return tardis_error_wrap(err, "config `%s`", path);
+			}
+			tardis_error_free(&e);
+		} else if (config_parse(c, text, err) < 0) {
+			return tardis_error_wrap(err, "config `%s`", path);
+		}
+	}
+	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
+		const char *v = getenv(overrides[i].env);
+
+		if (v && *v && config_set(c, overrides[i].key, v) < 0)
+			return tardis_make_error(err, EINVAL, "bad value in $%s", overrides[i].env);
+	}
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* /etc/tardis/tardis.conf (key = value) with environment overrides. */
+#ifndef TARDIS_CONFIG_H
+#define TARDIS_CONFIG_H
+
+#include "error.h"
+
+#define TARDIS_CONFIG_FILE "/etc/tardis/tardis.conf"
+
+struct tardis_config {
+	char runc[4096];
+	char criu[4096];
+	char state_dir[4096];
+	char bpf_dir[4096];
+	char log_file[4096]; /* "" = stderr, "syslog", or a path */
+	int log_level;
+	int restore_timeout;    /* seconds */
+	int checkpoint_timeout; /* seconds */
+};
+
+void config_defaults(struct tardis_config *c);
+/* Parses text into c; unknown keys and bad values are errors naming the line. */
+int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err);
+/* Defaults, then the file ($TARDIS_CONFIG or the default; a missing file is
+ * fine), then TARDIS_RUNC, TARDIS_CRIU, TARDIS_STATE_DIR, TARDIS_BPF_DIR,
+ * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL. */
+int config_load(struct tardis_config *c, tardis_error_t *err);
+
+#endif

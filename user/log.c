@@ -1,0 +1,106 @@
+#include "log.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+	int level;
+	int fd;          /* -1: syslog */
+	int own_fd;
+	char ident[32];
+} logger = { .level = TARDIS_LOG_INFO, .fd = 2 };
+
+static const char *const level_names[] = { "error", "warn", "info", "debug" };
+
+int tardis_log_level_parse(const char *s)
+{
+	if (!s)
+		return -1;
+	for (int i = 0; i < 4; i++)
+		if (strcasecmp(s, level_names[i]) == 0)
+			return i;
+	if (strcasecmp(s, "warning") == 0)
+		return TARDIS_LOG_WARN;
+	return -1;
+}
+
+const char *tardis_log_level_name(int level)
+{
+	return (level >= 0 && level < 4) ? level_names[level] : "?";
+}
+
+int tardis_log_open(const char *ident, const char *target, int level)
+{
+	tardis_log_close();
+	snprintf(logger.ident, sizeof(logger.ident), "%s", ident ? ident : "tardis");
+	if (level >= 0)
+		logger.level = level;
+	if (!target || !*target || strcmp(target, "stderr") == 0) {
+		logger.fd = 2;
+		return 0;
+	}
+	if (strcmp(target, "syslog") == 0) {
+		openlog(logger.ident, LOG_PID, LOG_DAEMON);
+		logger.fd = -1;
+		return 0;
+	}
+	logger.fd = open(target, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (logger.fd < 0) {
+		logger.fd = 2;
+		return -1;
+	}
+	logger.own_fd = 1;
+	return 0;
+}
+
+void tardis_log_close(void)
+{
+	if (logger.own_fd && logger.fd >= 0)
+		close(logger.fd);
+	if (logger.fd == -1)
+		closelog();
+	logger.fd = 2;
+	logger.own_fd = 0;
+}
+
+int tardis_log_enabled(int level)
+{
+	return level <= logger.level;
+}
+
+void tardis_log(int level, const char *fmt, ...)
+{
+	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
+	char msg[2048], line[2300];
+	struct timespec ts;
+	struct tm tm;
+	va_list ap;
+	int n;
+
+	if (!tardis_log_enabled(level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (logger.fd == -1) {
+		syslog(prio[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
+		return;
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s[%d] %s: %s\n",
+		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		     tm.tm_sec, ts.tv_nsec / 1000, logger.ident, (int)getpid(),
+		     tardis_log_level_name(level), msg);
+	if (n > (int)sizeof(line) - 1)
+		n = sizeof(line) - 1;
+	/* One write per line: O_APPEND keeps concurrent writers' lines whole. */
+	if (write(logger.fd, line, n) < 0)
+		return;
+}

@@ -1,0 +1,29 @@
+/* Leveled logging to a file, syslog or stderr.  Never to stdout. */
+#ifndef TARDIS_LOG_H
+#define TARDIS_LOG_H
+
+enum tardis_log_level {
+	TARDIS_LOG_ERROR = 0,
+	TARDIS_LOG_WARN,
+	TARDIS_LOG_INFO,
+	TARDIS_LOG_DEBUG,
+};
+
+/* target: NULL or "" = stderr, "syslog", or a file path (appended). */
+int tardis_log_open(const char *ident, const char *target, int level);
+void tardis_log_close(void);
+int tardis_log_level_parse(const char *s);
+const char *tardis_log_level_name(int level);
+int tardis_log_enabled(int level);
+void tardis_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) tardis_log(TARDIS_LOG_ERROR, __VA_ARGS__)
+#define log_warn(...) tardis_log(TARDIS_LOG_WARN, __VA_ARGS__)
+#define log_info(...) tardis_log(TARDIS_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)                                      \
+	do {                                                \
+		if (tardis_log_enabled(TARDIS_LOG_DEBUG))   \
+			tardis_log(TARDIS_LOG_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,209 @@
+#include "registry.h"
+#include "cleanup.h"
+#include "exit_record.h"
+#include "log.h"
+#include "proc.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int pid_name(char *buf, size_t len, pid_t pid)
+{
+	snprintf(buf, len, "%d", (int)pid);
+	return 0;
+}
+
+/* Registration data is worthless after a reboot (pids restart), so these
+ * writes are atomic but not fsynced. */
+static int update_state(int dfd, pid_t pid, uint64_t start_time, tardis_error_t *err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_free char *out = NULL;
+	tardis_error_t rerr = NULL;
+	cJSON *o = NULL;
+	int ret;
+
+	if (store_read(dfd, STATE_FILE, 1 << 20, &text, NULL, &rerr) == 0)
+		o = cJSON_Parse(text);
+	tardis_error_free(&rerr);
+	if (!cJSON_IsObject(o)) {
+		/* Absent or unreadable: start afresh, the old one is kept aside. */
+		if (text)
+			log_warn("state.json unreadable, replacing it");
+		cJSON_Delete(o);
+		o = cJSON_CreateObject();
+		if (!o)
+			return tardis_make_error(err, ENOMEM, "state");
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "init_pid");
+	cJSON_DeleteItemFromObjectCaseSensitive(o, "init_start_time");
+	cJSON_AddNumberToObject(o, "init_pid", pid);
+	cJSON_AddNumberToObject(o, "init_start_time", (double)start_time);
+	out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!out)
+		return tardis_make_error(err, ENOMEM, "state");
+	ret = store_write_atomic(dfd, STATE_FILE, out, strlen(out), 0, NULL, err);
+	return ret;
+}
+
+int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const char *ns,
+		      const char *id, pid_t pid, uint64_t start_time, tardis_error_t *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_close int lock = -1;
+	cleanup_close int pfd = -1;
+	cleanup_free char *text = NULL;
+	char name[32];
+	cJSON *o;
+
+	if (pid <= 0)
+		return tardis_make_error(err, EINVAL, "bad pid %d", (int)pid);
+	if (start_time == 0 && proc_start_time(pid, &start_time) < 0)
+		return tardis_make_error(err, ESRCH, "process %d does not exist", (int)pid);
+	dfd = store_container_lock(s, ns, id, 1, &lock, err);
+	if (dfd < 0)
+		return -1;
+	if (store_unlink(dfd, EXIT_RECORD_FILE, err) < 0)
+		return -1;
+	if (update_state(dfd, pid, start_time, err) < 0)
+		return -1;
+	pfd = store_subdir(s->root_fd, "pids", 1, err);
+	if (pfd < 0)
+		return -1;
+	o = cJSON_CreateObject();
+	if (!o)
+		return tardis_make_error(err, ENOMEM, "registration");
+	cJSON_AddStringToObject(o, "namespace", ns);
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddNumberToObject(o, "pid", pid);
+	cJSON_AddNumberToObject(o, "start_time", (double)start_time);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!text)
+		return tardis_make_error(err, ENOMEM, "registration");
+	pid_name(name, sizeof(name), pid);
+	if (store_write_atomic(pfd, name, text, strlen(text), 0, NULL, err) < 0)
+		return -1;
+	/* Last: from here on the kernel reports this pid's exit. */
+	if (mon && monitor_register_pid(mon, pid, start_time, err) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_registration(const char *text, struct registration *r, tardis_error_t *err)
+{
+	cJSON *o = cJSON_Parse(text);
+	const cJSON *ns, *id, *pid, *st;
+	int ret = -1;
+
+	memset(r, 0, sizeof(*r));
+	ns = cJSON_GetObjectItemCaseSensitive(o, "namespace");
+	id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
+	st = cJSON_GetObjectItemCaseSensitive(o, "start_time");
+	if (!cJSON_IsString(ns) || !cJSON_IsString(id) || !cJSON_IsNumber(pid) ||
+	    !cJSON_IsNumber(st) || !store_id_valid(ns->valuestring) ||
+	    !store_id_valid(id->valuestring) || pid->valuedouble <= 0) {
+		tardis_make_error(err, EINVAL, "malformed registration");
+		goto out;
+	}
+	strcpy(r->ns, ns->valuestring);
+	strcpy(r->id, id->valuestring);
+	r->pid = (pid_t)pid->valuedouble;
+	r->start_time = (uint64_t)st->valuedouble;
+	ret = 0;
+out:
+	cJSON_Delete(o);
+	return ret;
+}
+
+int registry_lookup(struct tardis_store *s, pid_t pid, struct registration *out,
+		    tardis_error_t *err)
+{
+	cleanup_close int pfd = -1;
+	cleanup_free char *text = NULL;
+	char name[32];
+
+	pfd = store_subdir(s->root_fd, "pids", 0, err);
+	if (pfd < 0) {
+		if ((*err)->errnum == ENOENT) {
+			tardis_error_free(err);
+			return 0;
+		}
+		return -1;
+	}
+	pid_name(name, sizeof(name), pid);
+	if (store_read(pfd, name, 4096, &text, NULL, err) < 0) {
+		if ((*err)->errnum == ENOENT) {
+			tardis_error_free(err);
+			return 0;
+		}
+		return -1;
+	}
+	if (parse_registration(text, out, err) < 0)
+		return tardis_error_wrap(err, "pid index %d", (int)pid);
+	return 1;
+}
+
+void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid)
+{
+	cleanup_close int pfd = -1;
+	tardis_error_t err = NULL;
+	char name[32];
+
+	if (mon)
+		monitor_unregister_pid(mon, pid);
+	pfd = store_subdir(s->root_fd, "pids", 0, &err);
+	tardis_error_free(&err);
+	if (pfd < 0)
+		return;
+	pid_name(name, sizeof(name), pid);
+	unlinkat(pfd, name, 0);
+}
+
+int registry_foreach(struct tardis_store *s, int (*fn)(const struct registration *r, void *arg),
+		     void *arg, tardis_error_t *err)
+{
+	cleanup_close int pfd = -1;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	pfd = store_subdir(s->root_fd, "pids", 0, err);
+	if (pfd < 0) {
+		if ((*err)->errnum == ENOENT) {
+			tardis_error_free(err);
+			return 0;
+		}
+		return -1;
+	}
+	fd = dup(pfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return tardis_make_error(err, errno, "list pid index");
+	}
+	while ((de = readdir(d))) {
+		cleanup_free char *text = NULL;
+		struct registration r;
+		tardis_error_t e = NULL;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		if (store_read(pfd, de->d_name, 4096, &text, NULL, &e) < 0 ||
+		    parse_registration(text, &r, &e) < 0) {
+			log_warn("pid index entry %s: %s", de->d_name, tardis_error_msg(e));
+			tardis_error_free(&e);
+			continue;
+		}
+		if (fn(&r, arg) < 0)
+			break;
+	}
+	return 0;
+}

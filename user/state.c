@@ -1,0 +1,321 @@
+#include "state.h"
+#include "cleanup.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int store_id_valid(const char *id)
+{
+	size_t n;
+
+	if (!id)
+		return 0;
+	n = strlen(id);
+	if (n == 0 || n > TARDIS_ID_MAX || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return 0;
+	for (const char *p = id; *p; p++) {
+		char c = *p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '_' || (c >= '+' && c <= '.'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static int check_dir_fd(int fd, const char *name, tardis_error_t *err)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return tardis_make_error(err, errno, "stat `%s`", name);
+	if (!S_ISDIR(st.st_mode))
+		return tardis_make_error(err, ENOTDIR, "`%s`", name);
+	if (st.st_uid != geteuid())
+		return tardis_make_error(err, EPERM, "`%s` is owned by uid %u, not by us", name,
+					 (unsigned)st.st_uid);
+	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		return tardis_make_error(err, errno, "chmod 0700 `%s`", name);
+	return 0;
+}
+
+int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
+{
+	int fd;
+
+	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return tardis_make_error(err, errno, "mkdir `%s`", name);
+	fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		/* O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY). */
+		return tardis_make_error(err, errno, "open directory `%s`", name);
+	}
+	if (check_dir_fd(fd, name, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int mkdir_parents(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return 0;
+}
+
+int store_open(struct tardis_store *s, const char *path, tardis_error_t *err)
+{
+	s->root_fd = -1;
+	s->path = NULL;
+	if (!path || path[0] != '/')
+		return tardis_make_error(err, EINVAL, "state directory must be absolute: `%s`",
+					 path ? path : "");
+	if (mkdir_parents(path) < 0)
+		return tardis_make_error(err, errno, "create parents of `%s`", path);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return tardis_make_error(err, errno, "mkdir `%s`", path);
+	s->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->root_fd < 0)
+		return tardis_make_error(err, errno, "open state directory `%s`", path);
+	if (check_dir_fd(s->root_fd, path, err) < 0) {
+		store_close(s);
+		return -1;
+	}
+	s->path = strdup(path);
+	return 0;
+}
+
+void store_close(struct tardis_store *s)
+{
+	if (s->root_fd >= 0)
+		close(s->root_fd);
+	s->root_fd = -1;
+	free(s->path);
+	s->path = NULL;
+}
+
+int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
+			tardis_error_t *err)
+{
+	cleanup_close int cfd = -1;
+	cleanup_close int nsfd = -1;
+
+	/* Validated before any path is built. */
+	if (!store_id_valid(ns))
+		return tardis_make_error(err, EINVAL, "invalid namespace `%.64s`", ns ? ns : "");
+	if (!store_id_valid(id))
+		return tardis_make_error(err, EINVAL, "invalid container id `%.64s`", id ? id : "");
+	cfd = store_subdir(s->root_fd, "containers", create, err);
+	if (cfd < 0)
+		return -1;
+	nsfd = store_subdir(cfd, ns, create, err);
+	if (nsfd < 0)
+		return -1;
+	return store_subdir(nsfd, id, create, err);
+}
+
+int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
+			 int *lock_fd, tardis_error_t *err)
+{
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct stat st;
+		int dfd, lfd;
+
+		dfd = store_container_dir(s, ns, id, create, err);
+		if (dfd < 0)
+			return -1;
+		lfd = openat(dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (lfd < 0) {
+			int e = errno;
+
+			close(dfd);
+			if (e == ENOENT)
+				continue; /* directory removed under us */
+			return tardis_make_error(err, e, "open lock of %s/%s", ns, id);
+		}
+		if (flock(lfd, LOCK_EX) < 0) {
+			int e = errno;
+
+			close(lfd);
+			close(dfd);
+			return tardis_make_error(err, e, "lock %s/%s", ns, id);
+		}
+		/* The holder before us may have removed the directory. */
+		if (fstat(dfd, &st) == 0 && st.st_nlink > 0) {
+			*lock_fd = lfd;
+			return dfd;
+		}
+		close(lfd);
+		close(dfd);
+		if (!create)
+			return tardis_make_error(err, ENOENT, "container %s/%s", ns, id);
+	}
+	return tardis_make_error(err, EAGAIN, "container %s/%s keeps disappearing", ns, id);
+}
+
+int store_container_remove(struct tardis_store *s, const char *ns, const char *id,
+			   tardis_error_t *err)
+{
+	cleanup_close int cfd = -1;
+	cleanup_close int nsfd = -1;
+	cleanup_close int dfd = -1;
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	dfd = store_container_dir(s, ns, id, 0, err);
+	if (dfd < 0)
+		return (*err && (*err)->errnum == ENOENT) ? (tardis_error_free(err), 0) : -1;
+	fd = dup(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return tardis_make_error(err, errno, "list %s/%s", ns, id);
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(dfd, de->d_name, 0) < 0 && errno != ENOENT)
+			return tardis_make_error(err, errno, "remove %s/%s/%s", ns, id, de->d_name);
+	}
+	cfd = store_subdir(s->root_fd, "containers", 0, err);
+	if (cfd < 0)
+		return -1;
+	nsfd = store_subdir(cfd, ns, 0, err);
+	if (nsfd < 0)
+		return -1;
+	if (unlinkat(nsfd, id, AT_REMOVEDIR) < 0 && errno != ENOENT)
+		return tardis_make_error(err, errno, "remove %s/%s", ns, id);
+	/* Harmless if another container still lives in the namespace. */
+	unlinkat(cfd, ns, AT_REMOVEDIR);
+	return 0;
+}
+
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
+		       struct store_write_times *t, tardis_error_t *err)
+{
+	static unsigned counter;
+	char tmp[NAME_MAX + 1];
+	const char *p = data;
+	size_t left = len;
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), ".%s.%d.%u.tmp", name, (int)getpid(),
+		     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof(tmp))
+		return tardis_make_error(err, ENAMETOOLONG, "temp name for `%s`", name);
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "create `%s`", tmp);
+	while (left > 0) {
+		ssize_t w = write(fd, p, left);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			int e = w < 0 ? errno : EIO;
+
+			close(fd);
+			unlinkat(dirfd, tmp, 0);
+			return tardis_make_error(err, e, "write `%s`", tmp);
+		}
+		p += w;
+		left -= w;
+	}
+	if (durable && fsync(fd) < 0) {
+		int e = errno;
+
+		close(fd);
+		unlinkat(dirfd, tmp, 0);
+		return tardis_make_error(err, e, "fsync `%s`", tmp);
+	}
+	close(fd);
+	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		int e = errno;
+
+		unlinkat(dirfd, tmp, 0);
+		return tardis_make_error(err, e, "rename `%s` to `%s`", tmp, name);
+	}
+	if (t)
+		t->visible_ns = monotonic_ns();
+	if (durable && fsync(dirfd) < 0)
+		return tardis_make_error(err, errno, "fsync directory of `%s`", name);
+	if (t)
+		t->durable_ns = durable ? monotonic_ns() : 0;
+	return 0;
+}
+
+int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
+	       tardis_error_t *err)
+{
+	cleanup_close int fd = -1;
+	cleanup_free char *buf = NULL;
+	struct stat st;
+	size_t n = 0;
+
+	*out = NULL;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "open `%s`", name);
+	if (fstat(fd, &st) < 0)
+		return tardis_make_error(err, errno, "stat `%s`", name);
+	if (!S_ISREG(st.st_mode))
+		return tardis_make_error(err, EINVAL, "`%s` is not a regular file", name);
+	if ((size_t)st.st_size > max)
+		return tardis_make_error(err, EFBIG, "`%s` is larger than %zu bytes", name, max);
+	buf = malloc(st.st_size + 1);
+	if (!buf)
+		return tardis_make_error(err, ENOMEM, "read `%s`", name);
+	while (n < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + n, st.st_size - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return tardis_make_error(err, errno, "read `%s`", name);
+		if (r == 0)
+			break;
+		n += r;
+	}
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	*out = buf;
+	buf = NULL;
+	return 0;
+}
+
+int store_unlink(int dirfd, const char *name, tardis_error_t *err)
+{
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		return tardis_make_error(err, errno, "remove `%s`", name);
+	return 0;
+}

@@ -1,0 +1,61 @@
+/*
+ * The state store: a directory shared by every tardis-runc process and the
+ * agent.  Directories are root-owned 0700, files 0600, every path is walked
+ * with openat(O_NOFOLLOW) from the root so no symlink is ever followed, and
+ * every write is a rename of a fresh temp file.
+ */
+#ifndef TARDIS_STATE_H
+#define TARDIS_STATE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#define TARDIS_STATE_DIR_DEFAULT "/var/lib/tardis"
+#define TARDIS_ID_MAX 255
+
+struct tardis_store {
+	int root_fd;
+	char *path;
+};
+
+/* CLOCK_MONOTONIC ns at the moments a write became visible and durable. */
+struct store_write_times {
+	uint64_t visible_ns;
+	uint64_t durable_ns;
+};
+
+/* runc's rule ^[\w+-\.]+$ (the class holds the range '+'..'.'), not . or .. */
+int store_id_valid(const char *id);
+
+int store_open(struct tardis_store *s, const char *path, tardis_error_t *err);
+void store_close(struct tardis_store *s);
+
+/* Opens (creating when asked) a directory below dirfd, refusing symlinks,
+ * non-directories and directories not owned by us; fixes a loose mode. */
+int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err);
+
+/* containers/<ns>/<id>; returns an O_DIRECTORY fd. */
+int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
+			tardis_error_t *err);
+/* Opens the container dir and takes its lock; *lock_fd holds the lock
+ * until closed.  Retries when the directory was removed meanwhile. */
+int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
+			 int *lock_fd, tardis_error_t *err);
+/* Removes the container directory (its regular files, then itself). */
+int store_container_remove(struct tardis_store *s, const char *ns, const char *id,
+			   tardis_error_t *err);
+
+/* Writes name in dirfd atomically: temp file, [fsync], rename, [fsync dir]. */
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
+		       struct store_write_times *t, tardis_error_t *err);
+/* Reads a regular file (no symlink) of at most max bytes, NUL-terminated.
+ * Returns 0, or -1 with errnum ENOENT when it does not exist. */
+int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
+	       tardis_error_t *err);
+/* unlinkat that treats ENOENT as success. */
+int store_unlink(int dirfd, const char *name, tardis_error_t *err);
+
+uint64_t monotonic_ns(void);
+
+#endif
