@@ -1,0 +1,72 @@
+# Shared by the integration tests: a private agent, counters, cleanup.
+# Every test gets its own temp dir, state dir and bpffs pin dir, and ends
+# only the processes it started, by pid.
+# shellcheck shell=bash
+
+OUT=${OUT:-build}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$ROOT/$OUT
+PASSED=0
+FAILED=0
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/tardis-$TEST_NAME.XXXXXX")
+export TARDIS_STATE_DIR=$TMP/state
+export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-test-$$
+export TARDIS_CONFIG=$TMP/none.conf
+AGENT_PID=
+CLEANUP_HOOKS=()
+
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
+check() { # check "description" command...
+	local what=$1
+	shift
+	if "$@"; then ok "$what"; else fail "$what"; fi
+}
+
+# Starts tardisd in the background with the test's dirs; waits until it runs.
+start_agent() {
+	"$BIN/tardisd" --log-file "$TMP/tardisd.log" --log-level "${AGENT_LOG_LEVEL:-info}" "$@" &
+	AGENT_PID=$!
+	for _ in $(seq 1 100); do
+		grep -q "tardisd $AGENT_PID running" "$TMP/tardisd.log" 2>/dev/null && return 0
+		kill -0 "$AGENT_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "tardisd did not start:" >&2
+	tail -20 "$TMP/tardisd.log" >&2
+	return 1
+}
+
+stop_agent() { # stop_agent [signal]
+	[ -n "$AGENT_PID" ] || return 0
+	kill "-${1:-TERM}" "$AGENT_PID" 2>/dev/null
+	wait "$AGENT_PID" 2>/dev/null
+	AGENT_PID=
+}
+
+# wait_for SECONDS command...: polls until the command succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $deadline ] || return 1
+		sleep 0.05
+	done
+}
+
+on_cleanup() { CLEANUP_HOOKS+=("$*"); }
+
+cleanup() {
+	local h
+	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
+	stop_agent TERM
+	"$BIN/tardisd" --unload >/dev/null 2>&1 || true
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+summary() {
+	echo "$TEST_NAME: $PASSED passed, $FAILED failed"
+	[ "$FAILED" -eq 0 ]
+}

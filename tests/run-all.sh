@@ -1,0 +1,42 @@
+#!/bin/bash
+# `make test`: the unit tests, then every integration test; one summary line.
+set -u
+OUT=${OUT:-build}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT" || exit 1
+total_pass=0
+total_fail=0
+failed=()
+
+run() { # run name command...
+	local name=$1 log
+	shift
+	log=$(mktemp)
+	echo "=== $name"
+	"$@" 2>&1 | tee "$log"
+	local rc=${PIPESTATUS[0]}
+	local line
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
+	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
+		total_pass=$((total_pass + BASH_REMATCH[1]))
+		total_fail=$((total_fail + BASH_REMATCH[2]))
+	fi
+	if [ "$rc" -ne 0 ]; then
+		failed+=("$name")
+		[[ $line =~ ([0-9]+)\ failed ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] || total_fail=$((total_fail + 1))
+	fi
+	rm -f "$log"
+}
+
+run unit env CK_FORK=yes "$OUT/tests/unit"
+for t in tests/test_*.sh; do
+	[ -e "$t" ] || continue
+	if [ -n "${TESTS:-}" ] && [[ " $TESTS " != *" $(basename "$t" .sh) "* ]]; then
+		continue
+	fi
+	run "$(basename "$t" .sh)" env OUT="$OUT" bash "$t"
+done
+echo "==="
+[ ${#failed[@]} -eq 0 ] || echo "failing: ${failed[*]}"
+echo "all: $total_pass passed, $total_fail failed"
+[ ${#failed[@]} -eq 0 ]
