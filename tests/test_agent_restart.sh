@@ -1,0 +1,68 @@
+#!/bin/bash
+# Exits that happen while no agent runs are recorded by the next one, each
+# exactly once: register 200 container inits (blocked), SIGKILL tardisd,
+# let them all exit, start tardisd again.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+N=200
+NSP=restart
+BURST_PID=
+on_cleanup '[ -z "$BURST_PID" ] || { kill -KILL "$BURST_PID" 2>/dev/null; wait "$BURST_PID" 2>/dev/null; }'
+
+count_records() { find "$TARDIS_STATE_DIR/containers/$NSP" -name exit.json 2>/dev/null | wc -l; }
+
+check "first tardisd starts" start_agent
+[ -n "$AGENT_PID" ] || { summary; exit 1; }
+first_agent=$AGENT_PID
+
+t0=$SECONDS
+"$BIN/tests/exit_burst" --count $N --ns $NSP --prefix init --wait-signal --no-verify \
+	--status-file "$TMP/status" >"$TMP/burst.out" 2>"$TMP/burst.err" &
+BURST_PID=$!
+check "$N inits forked and registered while the agent runs" \
+	wait_for 60 grep -q "^READY $N$" "$TMP/burst.out"
+sed 's/^/# /' "$TMP/burst.out"
+
+stop_agent KILL
+check "tardisd ($first_agent) is gone after SIGKILL" bash -c '! kill -0 "$1" 2>/dev/null' _ "$first_agent"
+
+kill -USR1 "$BURST_PID"
+wait "$BURST_PID"
+rc=$?
+BURST_PID=
+sed 's/^/# /' "$TMP/burst.out" | grep -v READY | tail -n +3
+sed 's/^/# /' "$TMP/burst.err"
+check "all $N inits exited with their intended statuses (exit_burst rc=$rc)" [ "$rc" -eq 0 ]
+check "status file lists $N processes" [ "$(wc -l <"$TMP/status")" -eq $N ]
+n=$(count_records)
+check "no exit record while no agent runs (got $n)" [ "$n" -eq 0 ]
+"$BIN/tardisctl" counters | sed 's/^/# counters while down: /'
+held=$("$BIN/tardisctl" exits --json | grep -c '"reason":2}\|"reason":2,' || true)
+check "the kernel kept all $N exits in recent_exits while no agent ran (got $held)" [ "$held" -ge $N ]
+
+t1=$SECONDS
+check "second tardisd starts" start_agent
+"$BIN/tests/exit_burst" --verify "$TMP/status" --ns $NSP --timeout 60 >"$TMP/verify.out" 2>"$TMP/verify.err"
+rc=$?
+sed 's/^/# /' "$TMP/verify.out" "$TMP/verify.err"
+check "every exit recorded with waitpid()'s status after the restart (rc=$rc)" [ "$rc" -eq 0 ]
+echo "# second agent caught up in $((SECONDS - t1)) s"
+
+n=$(count_records)
+check "exactly $N exit.json files (got $n)" [ "$n" -eq $N ]
+lines=$(grep -c "exit recorded $NSP/" "$TMP/tardisd.log")
+check "exactly $N 'exit recorded' lines across both agents (got $lines)" [ "$lines" -eq $N ]
+uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$TMP/tardisd.log" | sort -u | wc -l)
+check "each of the $N inits recorded once (distinct ids: $uniq_ids)" [ "$uniq_ids" -eq $N ]
+nerr=$(grep -c " error: " "$TMP/tardisd.log")
+check "zero error lines in the agent logs (got $nerr)" [ "$nerr" -eq 0 ]
+left=$(find "$TARDIS_STATE_DIR/pids" -type f 2>/dev/null | wc -l)
+check "the pid index is empty once all are recorded (got $left)" [ "$left" -eq 0 ]
+
+stop_agent TERM
+grep 'tardisd stopped' "$TMP/tardisd.log" | sed 's/^/# /'
+check "second agent stopped with recorded=$N errors=0" \
+	grep -q "tardisd stopped: recorded=$N .* errors=0$" "$TMP/tardisd.log"
+echo "# total $((SECONDS - t0)) s"
+summary
