@@ -11,7 +11,7 @@ CC       ?= gcc
 ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
-CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Werror -std=gnu11 -D_GNU_SOURCE \
+CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iuser -I$(OUT)
 LDLIBS   += -lbpf -lelf -lz -lcjson
 ifeq ($(SAN),1)
@@ -54,11 +54,22 @@ $(LIB): $(LIB_OBJS)
 $(OUT)/tardisd: user/tardisd.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
+SHIM_OBJS := $(OUT)/shim/runc_args.o $(OUT)/shim/runc_exec.o
+
+$(OUT)/shim:
+	mkdir -p $@
+
+$(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h user/*.h include/*.h) | $(OUT)/shim
+	$(CC) $(CFLAGS) -Ishim -c $< -o $@
+
+$(OUT)/tardis-runc: shim/tardis-runc.c $(SHIM_OBJS) $(LIB)
+	$(CC) $(CFLAGS) $(LDFLAGS) -Ishim $< $(SHIM_OBJS) $(LIB) $(LDLIBS) -o $@
+
 $(OUT)/tardisctl: user/tardisctl.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(OUT)/tests/unit: $(wildcard tests/unit_*.c) tests/unit_main.h $(LIB) | $(OUT)/tests
-	$(CC) $(CFLAGS) $(LDFLAGS) $(filter %.c,$^) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
+	$(CC) $(CFLAGS) $$(pkg-config --cflags check) $(LDFLAGS) $(filter %.c,$^) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
 
 $(OUT)/tests/%: tests/%.c $(LIB) | $(OUT)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@

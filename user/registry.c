@@ -1,5 +1,6 @@
 #include "registry.h"
 #include "cleanup.h"
+#include "container_state.h"
 #include "exit_record.h"
 #include "log.h"
 #include "proc.h"
@@ -18,38 +19,18 @@ static int pid_name(char *buf, size_t len, pid_t pid)
 	return 0;
 }
 
-/* Registration data is worthless after a reboot (pids restart), so these
- * writes are atomic but not fsynced. */
-static int update_state(int dfd, pid_t pid, uint64_t start_time, tardis_error_t *err)
-{
-	cleanup_free char *text = NULL;
-	cleanup_free char *out = NULL;
-	tardis_error_t rerr = NULL;
-	cJSON *o = NULL;
-	int ret;
+struct init_update {
+	pid_t pid;
+	uint64_t start_time;
+};
 
-	if (store_read(dfd, STATE_FILE, 1 << 20, &text, NULL, &rerr) == 0)
-		o = cJSON_Parse(text);
-	tardis_error_free(&rerr);
-	if (!cJSON_IsObject(o)) {
-		/* Absent or unreadable: start afresh, the old one is kept aside. */
-		if (text)
-			log_warn("state.json unreadable, replacing it");
-		cJSON_Delete(o);
-		o = cJSON_CreateObject();
-		if (!o)
-			return tardis_make_error(err, ENOMEM, "state");
-	}
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "init_pid");
-	cJSON_DeleteItemFromObjectCaseSensitive(o, "init_start_time");
-	cJSON_AddNumberToObject(o, "init_pid", pid);
-	cJSON_AddNumberToObject(o, "init_start_time", (double)start_time);
-	out = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
-	if (!out)
-		return tardis_make_error(err, ENOMEM, "state");
-	ret = store_write_atomic(dfd, STATE_FILE, out, strlen(out), 0, NULL, err);
-	return ret;
+static int set_init(cJSON *st, void *arg)
+{
+	const struct init_update *u = arg;
+
+	cjson_set_num(st, "init_pid", u->pid);
+	cjson_set_num(st, "init_start_time", (double)u->start_time);
+	return 0;
 }
 
 int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const char *ns,
@@ -71,7 +52,9 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 		return -1;
 	if (store_unlink(dfd, EXIT_RECORD_FILE, err) < 0)
 		return -1;
-	if (update_state(dfd, pid, start_time, err) < 0)
+	/* Registration data is worthless after a reboot (pids restart), so
+	 * these writes are atomic but not fsynced. */
+	if (cstate_update_locked(dfd, set_init, &(struct init_update){ pid, start_time }, 0, err) < 0)
 		return -1;
 	pfd = store_subdir(s->root_fd, "pids", 1, err);
 	if (pfd < 0)

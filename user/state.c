@@ -319,3 +319,14 @@ int store_unlink(int dirfd, const char *name, tardis_error_t *err)
 		return tardis_make_error(err, errno, "remove `%s`", name);
 	return 0;
 }
+
+int fsync_path(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = fsync(fd);
+	close(fd);
+	return ret;
+}

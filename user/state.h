@@ -57,5 +57,7 @@ int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
 int store_unlink(int dirfd, const char *name, tardis_error_t *err);
 
 uint64_t monotonic_ns(void);
+/* fsync of a file or directory by path. */
+int fsync_path(const char *path);
 
 #endif

@@ -1,0 +1,125 @@
+#include "container_state.h"
+#include "cleanup.h"
+#include "log.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#define STATE_JSON "state.json"
+#define STATE_MAX (1 << 20)
+
+int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_error_t *err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_free char *out = NULL;
+	tardis_error_t rerr = NULL;
+	cJSON *o = NULL;
+	int ret;
+
+	if (store_read(dfd, STATE_JSON, STATE_MAX, &text, NULL, &rerr) == 0) {
+		o = cJSON_Parse(text);
+		if (!cJSON_IsObject(o))
+			log_warn("state.json is malformed; starting a new one");
+	} else if (rerr->errnum != ENOENT) {
+		log_warn("state.json: %s; starting a new one", tardis_error_msg(rerr));
+	}
+	tardis_error_free(&rerr);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		o = cJSON_CreateObject();
+		if (!o)
+			return tardis_make_error(err, ENOMEM, "state");
+	}
+	ret = fn(o, arg);
+	if (ret < 0) {
+		cJSON_Delete(o);
+		return tardis_make_error(err, ECANCELED, "state update refused");
+	}
+	out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (!out)
+		return tardis_make_error(err, ENOMEM, "state");
+	return store_write_atomic(dfd, STATE_JSON, out, strlen(out), durable, NULL, err);
+}
+
+int cstate_update(struct tardis_store *s, const char *ns, const char *id, int create,
+		  cstate_fn fn, void *arg, tardis_error_t *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_close int lock = -1;
+
+	dfd = store_container_lock(s, ns, id, create, &lock, err);
+	if (dfd < 0)
+		return -1;
+	return cstate_update_locked(dfd, fn, arg, 1, err);
+}
+
+int cstate_load(struct tardis_store *s, const char *ns, const char *id, cJSON **out,
+		tardis_error_t *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+
+	*out = NULL;
+	dfd = store_container_dir(s, ns, id, 0, err);
+	if (dfd < 0)
+		return -1;
+	if (store_read(dfd, STATE_JSON, STATE_MAX, &text, NULL, err) < 0)
+		return -1;
+	*out = cJSON_Parse(text);
+	if (!cJSON_IsObject(*out)) {
+		cJSON_Delete(*out);
+		*out = NULL;
+		return tardis_make_error(err, EINVAL, "%s/%s: state.json is malformed", ns, id);
+	}
+	return 0;
+}
+
+int cjson_get_bool(const cJSON *o, const char *k)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
+}
+
+double cjson_get_num(const cJSON *o, const char *k, double dflt)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(it) ? it->valuedouble : dflt;
+}
+
+const char *cjson_get_str(const cJSON *o, const char *k)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(it) ? it->valuestring : NULL;
+}
+
+void cjson_set_num(cJSON *o, const char *k, double v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	cJSON_AddNumberToObject(o, k, v);
+}
+
+void cjson_set_str(cJSON *o, const char *k, const char *v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	cJSON_AddStringToObject(o, k, v ? v : "");
+}
+
+void cjson_set_bool(cJSON *o, const char *k, int v)
+{
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	cJSON_AddBoolToObject(o, k, v);
+}
+
+cJSON *cjson_object(cJSON *o, const char *k)
+{
+	cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (cJSON_IsObject(it))
+		return it;
+	cJSON_DeleteItemFromObjectCaseSensitive(o, k);
+	return cJSON_AddObjectToObject(o, k);
+}

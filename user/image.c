@@ -1,0 +1,500 @@
+#include "image.h"
+#include "cleanup.h"
+#include "exit_record.h"
+#include "sha256.h"
+#include "state.h"
+
+#include <cjson/cJSON.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#define MANIFEST_MAX (4 << 20)
+
+static int split_path(const char *path, char *parent, size_t plen, const char **base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (!slash || slash == path || !slash[1] || (size_t)(slash - path) >= plen)
+		return -1;
+	memcpy(parent, path, slash - path);
+	parent[slash - path] = '\0';
+	*base = slash + 1;
+	return 0;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -1;
+			*p = c;
+			if (!c)
+				break;
+		}
+	}
+	return 0;
+}
+
+int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err)
+{
+	static unsigned counter;
+	char parent[PATH_MAX];
+	const char *base;
+
+	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
+		return tardis_make_error(err, EINVAL, "bad image path `%s`", image_path);
+	if (mkdir_p(parent, 0700) < 0)
+		return tardis_make_error(err, errno, "create `%s`", parent);
+	if (snprintf(tmp, len, "%s/.%s.tmp.%d.%u", parent, base, (int)getpid(), counter++) >=
+	    (int)len)
+		return tardis_make_error(err, ENAMETOOLONG, "temp image path");
+	if (mkdir(tmp, 0700) < 0)
+		return tardis_make_error(err, errno, "create `%s`", tmp);
+	return 0;
+}
+
+static int name_is_plain(const char *n)
+{
+	return n[0] && n[0] != '.' && !strchr(n, '/') && strlen(n) < 256;
+}
+
+int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err)
+{
+	cleanup_close int dfd = -1;
+	cleanup_dir DIR *d = NULL;
+	cleanup_free char *text = NULL;
+	struct dirent *de;
+	struct utsname un;
+	cJSON *o, *files;
+	uint64_t total = 0;
+	char when[64];
+	int fd;
+
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0)
+		return tardis_make_error(err, errno, "open `%s`", dir);
+	fd = dup(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return tardis_make_error(err, errno, "list `%s`", dir);
+	}
+	o = cJSON_CreateObject();
+	files = cJSON_CreateArray();
+	if (!o || !files) {
+		cJSON_Delete(o);
+		cJSON_Delete(files);
+		return tardis_make_error(err, ENOMEM, "manifest");
+	}
+	while ((de = readdir(d))) {
+		cleanup_close int ffd = -1;
+		struct stat st;
+		char hex[65];
+		uint64_t sz;
+		cJSON *f;
+
+		if (!name_is_plain(de->d_name) || strcmp(de->d_name, IMAGE_MANIFEST) == 0)
+			continue;
+		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (ffd < 0 || fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode))
+			continue; /* CRIU leaves no directories or links here */
+		if (sha256_fd(ffd, hex, &sz) < 0) {
+			cJSON_Delete(o);
+			cJSON_Delete(files);
+			return tardis_make_error(err, errno, "checksum `%s/%s`", dir, de->d_name);
+		}
+		/* CRIU does not fsync its images. */
+		if (fsync(ffd) < 0) {
+			cJSON_Delete(o);
+			cJSON_Delete(files);
+			return tardis_make_error(err, errno, "fsync `%s/%s`", dir, de->d_name);
+		}
+		f = cJSON_CreateObject();
+		cJSON_AddStringToObject(f, "name", de->d_name);
+		cJSON_AddNumberToObject(f, "size", (double)sz);
+		cJSON_AddStringToObject(f, "sha256", hex);
+		cJSON_AddItemToArray(files, f);
+		total += sz;
+	}
+	uname(&un);
+	rfc3339_format(m->created_at_ns, when, sizeof(when));
+	cJSON_AddNumberToObject(o, "format_version", IMAGE_FORMAT_VERSION);
+	cJSON_AddStringToObject(o, "namespace", m->ns);
+	cJSON_AddStringToObject(o, "id", m->id);
+	cJSON_AddStringToObject(o, "node", un.nodename);
+	cJSON_AddStringToObject(o, "created_at", when);
+	cJSON_AddNumberToObject(o, "checkpoint_duration_ms", (double)m->duration_ms);
+	cJSON_AddStringToObject(o, "runc_version", m->runc_version ? m->runc_version : "");
+	cJSON_AddStringToObject(o, "criu_version", m->criu_version ? m->criu_version : "");
+	cJSON_AddStringToObject(o, "kernel", un.release);
+	cJSON_AddNumberToObject(o, "total_size", (double)total);
+	cJSON_AddItemToObject(o, "files", files);
+	text = cJSON_Print(o);
+	cJSON_Delete(o);
+	if (!text)
+		return tardis_make_error(err, ENOMEM, "manifest");
+	if (store_write_atomic(dfd, IMAGE_MANIFEST, text, strlen(text), 1, NULL, err) < 0)
+		return -1;
+	if (size)
+		*size = total;
+	return 0;
+}
+
+static int rm_tree_at(int parent_fd, const char *name, int depth)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth > 64)
+		return -1;
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rm_tree_at(dirfd(d), de->d_name, depth + 1) < 0)
+			return -1;
+	}
+	return unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int image_remove(const char *path, tardis_error_t *err)
+{
+	char parent[PATH_MAX];
+	const char *base;
+	cleanup_close int pfd = -1;
+
+	if (split_path(path, parent, sizeof(parent), &base) < 0)
+		return tardis_make_error(err, EINVAL, "bad path `%s`", path);
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return errno == ENOENT ? 0 : tardis_make_error(err, errno, "open `%s`", parent);
+	if (rm_tree_at(pfd, base, 0) < 0)
+		return tardis_make_error(err, errno, "remove `%s`", path);
+	return 0;
+}
+
+int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
+{
+	char parent[PATH_MAX], old[PATH_MAX];
+	const char *base;
+	cleanup_close int pfd = -1;
+
+	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
+		return tardis_make_error(err, EINVAL, "bad image path `%s`", image_path);
+	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd < 0)
+		return tardis_make_error(err, errno, "open `%s`", parent);
+	if (fsync_path(tmp) < 0)
+		return tardis_make_error(err, errno, "fsync `%s`", tmp);
+	/* One atomic step: the new image takes the place of the old, which
+	 * is left at the temp name and removed afterwards. */
+	if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, image_path, RENAME_EXCHANGE) == 0) {
+		fsync(pfd);
+		if (image_remove(tmp, err) < 0)
+			tardis_error_free(err); /* cleaned up by the next checkpoint */
+		return 0;
+	}
+	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
+		return tardis_make_error(err, errno, "exchange `%s` and `%s`", tmp, image_path);
+	/* No image yet, or a filesystem without RENAME_EXCHANGE (NFS): move the
+	 * old one aside first; image_cleanup_siblings() recovers it if we die
+	 * between the two renames. */
+	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
+	if (rename(image_path, old) < 0 && errno != ENOENT)
+		return tardis_make_error(err, errno, "move `%s` aside", image_path);
+	if (rename(tmp, image_path) < 0) {
+		int e = errno;
+
+		rename(old, image_path);
+		return tardis_make_error(err, e, "publish `%s`", image_path);
+	}
+	fsync(pfd);
+	if (image_remove(old, err) < 0)
+		tardis_error_free(err);
+	return 0;
+}
+
+void image_cleanup_siblings(const char *image_path)
+{
+	char parent[PATH_MAX], prefix[300], old[PATH_MAX];
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	const char *base;
+	struct stat st;
+	size_t plen;
+
+	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
+		return;
+	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
+	if (stat(image_path, &st) < 0 && errno == ENOENT && stat(old, &st) == 0)
+		rename(old, image_path);
+	snprintf(prefix, sizeof(prefix), ".%s.", base);
+	plen = strlen(prefix);
+	d = opendir(parent);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char p[PATH_MAX];
+		tardis_error_t err = NULL;
+		const char *rest;
+		int pid;
+
+		if (strncmp(de->d_name, prefix, plen) != 0)
+			continue;
+		rest = de->d_name + plen;
+		/* Only temp dirs of processes that are gone. */
+		if (strncmp(rest, "tmp.", 4) == 0 && sscanf(rest + 4, "%d", &pid) == 1 &&
+		    pid != getpid() && kill(pid, 0) == 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", parent, de->d_name);
+		image_remove(p, &err);
+		tardis_error_free(&err);
+	}
+}
+
+static void check(struct image_report *r, const char *name, int ok, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void check(struct image_report *r, const char *name, int ok, const char *fmt, ...)
+{
+	struct image_check *c;
+	va_list ap;
+
+	if (r->n >= (int)(sizeof(r->checks) / sizeof(r->checks[0])))
+		return;
+	c = &r->checks[r->n++];
+	c->name = name;
+	c->ok = ok;
+	va_start(ap, fmt);
+	vsnprintf(c->detail, sizeof(c->detail), fmt, ap);
+	va_end(ap);
+	if (!ok)
+		r->valid = 0;
+}
+
+int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
+{
+	const cJSON *v, *files, *ns, *id, *at;
+	cJSON *o;
+
+	*files_out = NULL;
+	o = cJSON_Parse(text);
+	if (!cJSON_IsObject(o)) {
+		check(r, "manifest", 0, "manifest.json is not a JSON object");
+		cJSON_Delete(o);
+		return -1;
+	}
+	files = cJSON_GetObjectItemCaseSensitive(o, "files");
+	ns = cJSON_GetObjectItemCaseSensitive(o, "namespace");
+	id = cJSON_GetObjectItemCaseSensitive(o, "id");
+	at = cJSON_GetObjectItemCaseSensitive(o, "created_at");
+	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
+		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
+		cJSON_Delete(o);
+		return -1;
+	}
+	snprintf(r->ns, sizeof(r->ns), "%s", ns->valuestring);
+	snprintf(r->id, sizeof(r->id), "%s", id->valuestring);
+	if (cJSON_IsString(at))
+		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
+	check(r, "manifest", 1, "parsed, %d files", cJSON_GetArraySize(files));
+	v = cJSON_GetObjectItemCaseSensitive(o, "format_version");
+	if (!cJSON_IsNumber(v) || v->valuedouble != IMAGE_FORMAT_VERSION) {
+		check(r, "format", 0, "format_version %s is not supported (want %d)",
+		      cJSON_IsNumber(v) ? "other" : "missing", IMAGE_FORMAT_VERSION);
+		cJSON_Delete(o);
+		return -1;
+	}
+	check(r, "format", 1, "format_version %d", IMAGE_FORMAT_VERSION);
+	*files_out = cJSON_DetachItemFromObjectCaseSensitive(o, "files");
+	cJSON_Delete(o);
+	return 0;
+}
+
+static int check_dump_log(int dfd, char *detail, size_t len)
+{
+	static const char ok_line[] = "Dumping finished successfully";
+	char buf[4097];
+	struct stat st;
+	ssize_t n;
+	off_t off;
+	int fd = openat(dfd, IMAGE_DUMP_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0) {
+		snprintf(detail, len, "dump.log: %s", strerror(errno));
+		return 0;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		snprintf(detail, len, "dump.log is not a regular file");
+		return 0;
+	}
+	off = st.st_size > 4096 ? st.st_size - 4096 : 0;
+	n = pread(fd, buf, 4096, off);
+	close(fd);
+	if (n < 0)
+		n = 0;
+	buf[n] = '\0';
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	{
+		char *last = strrchr(buf, '\n');
+
+		last = last ? last + 1 : buf;
+		if (strstr(last, ok_line)) {
+			snprintf(detail, len, "ends with \"%s\"", ok_line);
+			return 1;
+		}
+	}
+	snprintf(detail, len, "does not end with \"%s\"", ok_line);
+	return 0;
+}
+
+static int check_inventory(int dfd, char *detail, size_t len)
+{
+	uint32_t magic[2] = { 0, 0 };
+	int fd = openat(dfd, IMAGE_INVENTORY, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0) {
+		snprintf(detail, len, "inventory.img: %s", strerror(errno));
+		return 0;
+	}
+	n = read(fd, magic, sizeof(magic));
+	close(fd);
+	if (n == (ssize_t)sizeof(magic) &&
+	    ((magic[0] == CRIU_IMG_SERVICE_MAGIC || magic[0] == CRIU_IMG_COMMON_MAGIC) &&
+	     magic[1] == CRIU_INVENTORY_MAGIC)) {
+		snprintf(detail, len, "magic %#x", magic[1]);
+		return 1;
+	}
+	if (n >= 4 && magic[0] == CRIU_INVENTORY_MAGIC) {
+		snprintf(detail, len, "magic %#x", magic[0]);
+		return 1;
+	}
+	snprintf(detail, len, "no CRIU inventory magic");
+	return 0;
+}
+
+static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detail, size_t len)
+{
+	const cJSON *f;
+
+	*total = 0;
+	cJSON_ArrayForEach(f, files) {
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(f, "name");
+		const cJSON *size = cJSON_GetObjectItemCaseSensitive(f, "size");
+		const cJSON *sum = cJSON_GetObjectItemCaseSensitive(f, "sha256");
+		cleanup_close int fd = -1;
+		struct stat st;
+		char hex[65];
+		uint64_t sz;
+
+		if (!cJSON_IsString(name) || !cJSON_IsNumber(size) || !cJSON_IsString(sum) ||
+		    !name_is_plain(name->valuestring)) {
+			snprintf(detail, len, "malformed file entry");
+			return 0;
+		}
+		fd = openat(dfd, name->valuestring, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			snprintf(detail, len, "%s: missing", name->valuestring);
+			return 0;
+		}
+		if ((double)st.st_size != size->valuedouble) {
+			snprintf(detail, len, "%s: size %lld, manifest says %.0f", name->valuestring,
+				 (long long)st.st_size, size->valuedouble);
+			return 0;
+		}
+		if (sha256_fd(fd, hex, &sz) < 0 || strcmp(hex, sum->valuestring) != 0) {
+			snprintf(detail, len, "%s: checksum mismatch", name->valuestring);
+			return 0;
+		}
+		*total += sz;
+	}
+	snprintf(detail, len, "%d files, %llu bytes, sizes and checksums match",
+		 cJSON_GetArraySize(files), (unsigned long long)*total);
+	return 1;
+}
+
+int image_validate(const char *image_path, struct image_report *r)
+{
+	cleanup_free char *text = NULL;
+	cleanup_close int dfd = -1;
+	tardis_error_t err = NULL;
+	char detail[256];
+	cJSON *files = NULL;
+	struct stat st;
+	int ok;
+
+	memset(r, 0, sizeof(*r));
+	r->valid = 1;
+	dfd = open(image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0) {
+		if (errno == ENOENT)
+			return -1;
+		check(r, "manifest", 0, "open image: %s", strerror(errno));
+		return 0;
+	}
+	if (store_read(dfd, IMAGE_MANIFEST, MANIFEST_MAX, &text, NULL, &err) < 0) {
+		check(r, "manifest", 0, "%s", tardis_error_msg(err));
+		tardis_error_free(&err);
+		return 0;
+	}
+	if (image_manifest_parse(text, r, &files) < 0)
+		return 0;
+	ok = check_dump_log(dfd, detail, sizeof(detail));
+	check(r, "dump_log", ok, "%s", detail);
+	ok = check_inventory(dfd, detail, sizeof(detail));
+	check(r, "inventory", ok, "%s", detail);
+	ok = fstatat(dfd, IMAGE_DESCRIPTORS, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+	check(r, "descriptors", ok, ok ? "present" : "descriptors.json missing");
+	ok = check_files(dfd, files, &r->size, detail, sizeof(detail));
+	check(r, "files", ok, "%s", detail);
+	cJSON_Delete(files);
+	return r->valid;
+}
+
+const char *image_report_reason(const struct image_report *r, char *buf, size_t len)
+{
+	for (int i = 0; i < r->n; i++) {
+		if (!r->checks[i].ok) {
+			snprintf(buf, len, "%s: %s", r->checks[i].name, r->checks[i].detail);
+			return buf;
+		}
+	}
+	snprintf(buf, len, "valid");
+	return buf;
+}

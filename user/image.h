@@ -1,0 +1,71 @@
+/*
+ * Checkpoint images: CRIU's files (from `runc checkpoint`), the container's
+ * changed files (files.tar, deleted.list) and manifest.json, written last.
+ * Built in a temporary sibling directory, fsynced, then swapped into place,
+ * so a crash leaves the old complete image or the new complete one.
+ */
+#ifndef TARDIS_IMAGE_H
+#define TARDIS_IMAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+struct cJSON;
+
+#define IMAGE_FORMAT_VERSION 1
+#define IMAGE_MANIFEST "manifest.json"
+#define IMAGE_DUMP_LOG "dump.log"
+#define IMAGE_INVENTORY "inventory.img"
+#define IMAGE_DESCRIPTORS "descriptors.json"
+
+/* CRIU's magics (criu/include/magic.h). */
+#define CRIU_IMG_COMMON_MAGIC 0x54564319u
+#define CRIU_IMG_SERVICE_MAGIC 0x55105940u
+#define CRIU_INVENTORY_MAGIC 0x58313116u
+
+struct image_meta {
+	const char *ns;
+	const char *id;
+	int64_t created_at_ns;    /* CLOCK_REALTIME */
+	uint64_t duration_ms;     /* of the checkpoint */
+	const char *runc_version;
+	const char *criu_version;
+};
+
+struct image_check {
+	const char *name; /* manifest, format, dump_log, inventory, descriptors, files */
+	int ok;
+	char detail[256];
+};
+
+struct image_report {
+	struct image_check checks[6];
+	int n;
+	int valid;
+	uint64_t size;  /* sum of the listed files */
+	char ns[256];
+	char id[256];
+	char created_at[64];
+};
+
+/* Makes the parent of image_path (0700) and a fresh temp sibling in it. */
+int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err);
+/* Checksums and fsyncs every file of dir, then writes the manifest last. */
+int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err);
+/* Puts the sealed dir at image_path; a replaced image is removed only after. */
+int image_publish(const char *tmp, const char *image_path, tardis_error_t *err);
+/* Removes an image directory (or a temp one); missing is fine. */
+int image_remove(const char *path, tardis_error_t *err);
+/* Removes temp/old siblings left by a crash; recovers an image lost
+ * between the two renames of the fallback publish. */
+void image_cleanup_siblings(const char *image_path);
+
+/* Returns 1 valid, 0 invalid (report says why), -1 no image there. */
+int image_validate(const char *image_path, struct image_report *r);
+/* The first failed check as "check: detail". */
+const char *image_report_reason(const struct image_report *r, char *buf, size_t len);
+/* Parses a manifest text (fuzzing, tests); fills r's manifest/format checks. */
+int image_manifest_parse(const char *text, struct image_report *r, struct cJSON **files_out);
+
+#endif

@@ -1,0 +1,13 @@
+/* What /proc/self/mountinfo says about a container's rootfs. */
+#ifndef TARDIS_MOUNTINFO_H
+#define TARDIS_MOUNTINFO_H
+
+#include <stddef.h>
+
+/* The upperdir of the overlay mounted at `mountpoint` (resolved with
+ * realpath).  Returns 1 found, 0 not an overlay mount point, -1 error. */
+int mountinfo_overlay_upperdir(const char *mountpoint, char *upper, size_t len);
+/* 1 if `path` is a mount point. */
+int mountinfo_is_mountpoint(const char *path);
+
+#endif

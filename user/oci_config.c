@@ -1,0 +1,282 @@
+#include "oci_config.h"
+#include "cleanup.h"
+#include "state.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define CONFIG_MAX (16 << 20)
+
+struct setting_name {
+	const char *env;        /* after the TARDIS_ / ARCH_ prefix */
+	const char *annotation; /* after tardis.io/ */
+};
+
+static const struct setting_name names[] = {
+	{ "ENABLE", "enable" },
+	{ "CHECKPOINT_HOST_PATH", "checkpoint-host-path" },
+	{ "NETWORKFS_HOST_PATH", "networkfs-host-path" },
+	{ "WORKDIR_CONTAINER_PATH", "workdir-container-path" },
+	{ "CHECKPOINT_ON_STOP", "checkpoint-on-stop" },
+};
+
+int path_is_clean_absolute(const char *p)
+{
+	const char *c;
+
+	if (!p || p[0] != '/' || strlen(p) >= PATH_MAX)
+		return 0;
+	for (c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return 0;
+	for (c = p; (c = strstr(c, "..")); c++)
+		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
+			return 0;
+	return 1;
+}
+
+static int truthy(const char *v)
+{
+	return strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0;
+}
+
+static int apply(struct tardis_settings *s, int which, const char *v, tardis_error_t *err)
+{
+	char *dst;
+
+	switch (which) {
+	case 0: s->enabled = truthy(v); return 0;
+	case 4: s->checkpoint_on_stop = truthy(v); return 0;
+	case 1: dst = s->checkpoint_host_path; break;
+	case 2: dst = s->networkfs; break;
+	default: dst = s->workdir; break;
+	}
+	if (!*v) {
+		dst[0] = '\0';
+		return 0;
+	}
+	if (!path_is_clean_absolute(v))
+		return tardis_make_error(err, EINVAL, "%s: `%.128s` is not a clean absolute path",
+					 names[which].env, v);
+	strcpy(dst, v);
+	return 0;
+}
+
+static int from_annotations(const cJSON *config, struct tardis_settings *s, tardis_error_t *err)
+{
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(config, "annotations");
+	const cJSON *it;
+
+	if (!ann)
+		return 0;
+	if (!cJSON_IsObject(ann))
+		return tardis_make_error(err, EINVAL, "annotations is not an object");
+	cJSON_ArrayForEach(it, ann) {
+		const char *k = it->string;
+
+		if (!k || strncmp(k, "tardis.io/", 10) != 0)
+			continue;
+		if (!cJSON_IsString(it))
+			return tardis_make_error(err, EINVAL, "annotation %s is not a string", k);
+		for (int i = 0; i < 5; i++) {
+			char env[64];
+
+			snprintf(env, sizeof(env), "TARDIS_%s", names[i].env);
+			if ((strcmp(k + 10, names[i].annotation) == 0 || strcmp(k + 10, env) == 0) &&
+			    apply(s, i, it->valuestring, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int from_env(const cJSON *env, struct tardis_settings *s, tardis_error_t *err)
+{
+	const cJSON *it;
+
+	if (!env)
+		return 0;
+	if (!cJSON_IsArray(env))
+		return tardis_make_error(err, EINVAL, "process.env is not an array");
+	/* Two passes: an ARCH_ alias never overrides the TARDIS_ spelling. */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *prefix = pass == 0 ? "ARCH_" : "TARDIS_";
+		size_t plen = strlen(prefix);
+
+		cJSON_ArrayForEach(it, env) {
+			const char *kv, *eq;
+
+			if (!cJSON_IsString(it))
+				return tardis_make_error(err, EINVAL, "process.env holds a non-string");
+			kv = it->valuestring;
+			if (strncmp(kv, prefix, plen) != 0 || !(eq = strchr(kv, '=')))
+				continue;
+			for (int i = 0; i < 5; i++) {
+				size_t n = strlen(names[i].env);
+
+				if ((size_t)(eq - kv) == plen + n &&
+				    strncmp(kv + plen, names[i].env, n) == 0 &&
+				    apply(s, i, eq + 1, err) < 0)
+					return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+int oci_settings_parse(const char *text, const char *bundle, struct tardis_settings *s,
+		       cJSON **config_out, tardis_error_t *err)
+{
+	const cJSON *process, *root, *path;
+	cJSON *config;
+
+	memset(s, 0, sizeof(*s));
+	if (config_out)
+		*config_out = NULL;
+	config = cJSON_Parse(text);
+	if (!cJSON_IsObject(config)) {
+		cJSON_Delete(config);
+		return tardis_make_error(err, EINVAL, "config.json is not a JSON object");
+	}
+	process = cJSON_GetObjectItemCaseSensitive(config, "process");
+	if (process && !cJSON_IsObject(process)) {
+		cJSON_Delete(config);
+		return tardis_make_error(err, EINVAL, "config.json: process is not an object");
+	}
+	if (process && (from_annotations(config, s, err) < 0 ||
+			from_env(cJSON_GetObjectItemCaseSensitive(process, "env"), s, err) < 0)) {
+		cJSON_Delete(config);
+		return tardis_error_wrap(err, "config.json");
+	}
+	if (!process)
+		s->enabled = 0; /* nothing to run, nothing to save */
+	root = cJSON_GetObjectItemCaseSensitive(config, "root");
+	path = root ? cJSON_GetObjectItemCaseSensitive(root, "path") : NULL;
+	if (cJSON_IsString(path) && path->valuestring[0]) {
+		int n = path->valuestring[0] == '/'
+				? snprintf(s->rootfs, sizeof(s->rootfs), "%s", path->valuestring)
+				: snprintf(s->rootfs, sizeof(s->rootfs), "%s/%s", bundle ? bundle : ".",
+					   path->valuestring);
+		if (n >= (int)sizeof(s->rootfs))
+			s->rootfs[0] = '\0';
+	}
+	if (config_out)
+		*config_out = config;
+	else
+		cJSON_Delete(config);
+	return 0;
+}
+
+int oci_settings_load(const char *bundle, struct tardis_settings *s, cJSON **config_out,
+		      tardis_error_t *err)
+{
+	cleanup_free char *text = NULL;
+	cleanup_close int dfd = -1;
+
+	memset(s, 0, sizeof(*s));
+	dfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return tardis_make_error(err, errno, "bundle `%s`", bundle);
+	if (store_read(dfd, "config.json", CONFIG_MAX, &text, NULL, err) < 0)
+		return tardis_error_wrap(err, "bundle `%s`", bundle);
+	if (oci_settings_parse(text, bundle, s, config_out, err) < 0)
+		return tardis_error_wrap(err, "bundle `%s`", bundle);
+	return 0;
+}
+
+int settings_image_path(const struct tardis_settings *s, const char *state_dir, const char *ns,
+			const char *id, char *buf, size_t len)
+{
+	int n;
+
+	if (!store_id_valid(ns) || !store_id_valid(id))
+		return -1;
+	if (s->networkfs[0])
+		n = snprintf(buf, len, "%s/checkpoint/%s/%s", s->networkfs, ns, id);
+	else if (s->checkpoint_host_path[0])
+		n = snprintf(buf, len, "%s/%s/%s", s->checkpoint_host_path, ns, id);
+	else
+		n = snprintf(buf, len, "%s/checkpoints/%s/%s", state_dir, ns, id);
+	return n >= (int)len ? -1 : 0;
+}
+
+int settings_work_dir(const struct tardis_settings *s, const char *ns, const char *id, char *buf,
+		      size_t len)
+{
+	buf[0] = '\0';
+	if (!s->networkfs[0] || !s->workdir[0])
+		return 0;
+	if (!store_id_valid(ns) || !store_id_valid(id))
+		return -1;
+	return snprintf(buf, len, "%s/work/%s/%s", s->networkfs, ns, id) >= (int)len ? -1 : 0;
+}
+
+int oci_config_add_workdir(cJSON *config, const struct tardis_settings *s, const char *work_dir,
+			   tardis_error_t *err)
+{
+	cJSON *mounts = cJSON_GetObjectItemCaseSensitive(config, "mounts");
+	cJSON *process = cJSON_GetObjectItemCaseSensitive(config, "process");
+	cJSON *m = NULL, *it, *opts;
+
+	if (!cJSON_IsObject(process))
+		return tardis_make_error(err, EINVAL, "config.json has no process");
+	if (mounts && !cJSON_IsArray(mounts))
+		return tardis_make_error(err, EINVAL, "config.json: mounts is not an array");
+	if (!mounts) {
+		mounts = cJSON_AddArrayToObject(config, "mounts");
+		if (!mounts)
+			return tardis_make_error(err, ENOMEM, "config.json");
+	}
+	cJSON_ArrayForEach(it, mounts) {
+		const cJSON *dst = cJSON_GetObjectItemCaseSensitive(it, "destination");
+		const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "source");
+
+		if (!cJSON_IsString(dst) || strcmp(dst->valuestring, s->workdir) != 0)
+			continue;
+		if (cJSON_IsString(src) && strcmp(src->valuestring, work_dir) == 0)
+			goto set_cwd; /* ours, from an earlier create */
+		return tardis_make_error(err, EEXIST,
+					 "WORKDIR `%s` is already the destination of another mount",
+					 s->workdir);
+	}
+	m = cJSON_CreateObject();
+	opts = cJSON_CreateArray();
+	if (!m || !opts) {
+		cJSON_Delete(m);
+		cJSON_Delete(opts);
+		return tardis_make_error(err, ENOMEM, "config.json");
+	}
+	cJSON_AddStringToObject(m, "destination", s->workdir);
+	cJSON_AddStringToObject(m, "type", "bind");
+	cJSON_AddStringToObject(m, "source", work_dir);
+	cJSON_AddItemToArray(opts, cJSON_CreateString("rbind"));
+	cJSON_AddItemToArray(opts, cJSON_CreateString("rw"));
+	cJSON_AddItemToObject(m, "options", opts);
+	cJSON_AddItemToArray(mounts, m);
+set_cwd:
+	it = cJSON_GetObjectItemCaseSensitive(process, "cwd");
+	if (cJSON_IsString(it) && strcmp(it->valuestring, s->workdir) == 0)
+		return m ? 1 : 0;
+	cJSON_DeleteItemFromObjectCaseSensitive(process, "cwd");
+	cJSON_AddStringToObject(process, "cwd", s->workdir);
+	return 1;
+}
+
+int oci_config_write(const char *bundle, cJSON *config, tardis_error_t *err)
+{
+	cleanup_free char *text = cJSON_Print(config);
+	cleanup_close int dfd = -1;
+
+	if (!text)
+		return tardis_make_error(err, ENOMEM, "config.json");
+	dfd = open(bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return tardis_make_error(err, errno, "bundle `%s`", bundle);
+	return store_write_atomic(dfd, "config.json", text, strlen(text), 1, NULL, err);
+}

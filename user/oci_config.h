@@ -1,0 +1,52 @@
+/*
+ * A container's opt-in and settings, read from its bundle's config.json:
+ * process.env TARDIS_* (ARCH_* accepted as aliases, the seed system's
+ * spelling) and annotations tardis.io/<name>.
+ */
+#ifndef TARDIS_OCI_CONFIG_H
+#define TARDIS_OCI_CONFIG_H
+
+#include <limits.h>
+#include <stddef.h>
+#include "error.h"
+
+struct cJSON;
+
+struct tardis_settings {
+	int enabled;
+	int checkpoint_on_stop;
+	char checkpoint_host_path[PATH_MAX];
+	char networkfs[PATH_MAX];
+	char workdir[PATH_MAX];
+	char rootfs[PATH_MAX]; /* root.path, made absolute against the bundle */
+};
+
+/* Reads <bundle>/config.json.  *config_out (may be NULL) gets the parsed
+ * document for callers that change it.  A config without `process` is
+ * simply not enabled; a malformed one is an error. */
+int oci_settings_load(const char *bundle, struct tardis_settings *s, struct cJSON **config_out,
+		      tardis_error_t *err);
+/* Same from text (fuzzing, tests). */
+int oci_settings_parse(const char *text, const char *bundle, struct tardis_settings *s,
+		       struct cJSON **config_out, tardis_error_t *err);
+
+/* Where the image of ns/id lives: $NETWORKFS/checkpoint/<ns>/<id>, else
+ * $CHECKPOINT_HOST_PATH/<ns>/<id>, else <state_dir>/checkpoints/<ns>/<id>. */
+int settings_image_path(const struct tardis_settings *s, const char *state_dir, const char *ns,
+			const char *id, char *buf, size_t len);
+/* $NETWORKFS/work/<ns>/<id>, or "" when NETWORKFS or WORKDIR is unset. */
+int settings_work_dir(const struct tardis_settings *s, const char *ns, const char *id, char *buf,
+		      size_t len);
+
+/* Adds the bind mount of work_dir at s->workdir and makes it the cwd.
+ * Returns 1 if changed, 0 if already there, -1 if WORKDIR is the
+ * destination of another mount. */
+int oci_config_add_workdir(struct cJSON *config, const struct tardis_settings *s,
+			   const char *work_dir, tardis_error_t *err);
+/* Writes config.json back atomically (temp, fsync, rename). */
+int oci_config_write(const char *bundle, struct cJSON *config, tardis_error_t *err);
+
+/* An absolute path without `..` components or control characters. */
+int path_is_clean_absolute(const char *p);
+
+#endif
