@@ -15,6 +15,15 @@
  *     Only the last step, for a status file written earlier (e.g. before the
  *     agent was restarted).
  *
+ *   exit_burst --flood-ring [--flood N]
+ *     Fills the exit monitor's ring buffer (run it while the agent is
+ *     stopped): every pid not in use is put in the kernel's registered map
+ *     (kernel map only, start time 0 = any process), N short-lived children
+ *     (default: the ring's capacity in events + 2048) exit and are reaped,
+ *     then exactly those map entries are removed again.  The agent sees these
+ *     exits as unattributed (no pid index entry); whatever exits next is
+ *     dropped from the ring and must be recovered from recent_exits.
+ *
  * Last line: "VERIFY ok=<n> total=<n> mismatched=<n> missing=<n> ..."; the
  * exit status is 0 only when every exit was recorded exactly as waitpid saw it.
  */
@@ -200,12 +209,70 @@ static struct child *read_status_file(const char *path, int *n)
 	return c;
 }
 
+static int flood_ring(long n)
+{
+	struct tardis_config cfg;
+	struct tardis_monitor mon;
+	tardis_error_t err = NULL;
+	unsigned char *mine;
+	long pid_max = 32768, mapped = 0;
+	double t0 = now_s();
+	FILE *f;
+
+	if (config_load(&cfg, &err) < 0 || monitor_open_pinned(&mon, cfg.bpf_dir, &err) < 0) {
+		fprintf(stderr, "exit_burst: %s\n", tardis_error_msg(err));
+		return 2;
+	}
+	f = fopen("/proc/sys/kernel/pid_max", "re");
+	if (f) {
+		if (fscanf(f, "%ld", &pid_max) != 1)
+			pid_max = 32768;
+		fclose(f);
+	}
+	if (n <= 0)
+		n = TARDIS_RINGBUF_BYTES / (sizeof(struct tardis_exit_event) + 8) + 2048;
+	mine = calloc(pid_max + 1, 1);
+	if (!mine)
+		return 2;
+	/* Pids in use (the processes of the test among them) keep their entries. */
+	for (long p = 300; p <= pid_max; p++) {
+		if (kill((pid_t)p, 0) == 0 || errno != ESRCH)
+			continue;
+		if (monitor_register_pid(&mon, (pid_t)p, 0, &err) < 0) {
+			fprintf(stderr, "exit_burst: %s\n", tardis_error_msg(err));
+			tardis_error_free(&err);
+			break;
+		}
+		mine[p] = 1;
+		mapped++;
+	}
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(0);
+		if (pid < 0) {
+			perror("fork");
+			break;
+		}
+		waitpid(pid, NULL, 0);
+	}
+	for (long p = 300; p <= pid_max; p++)
+		if (mine[p])
+			monitor_unregister_pid(&mon, (pid_t)p);
+	free(mine);
+	monitor_close(&mon);
+	printf("FLOOD exits=%ld pids_mapped=%ld took_ms=%.0f\n", n, mapped, (now_s() - t0) * 1e3);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: exit_burst --count N --ns NS --prefix P [--wait-signal] [--status-file F]\n"
 		"                  [--no-verify] [--timeout S]\n"
-		"       exit_burst --verify F --ns NS [--timeout S]\n");
+		"       exit_burst --verify F --ns NS [--timeout S]\n"
+		"       exit_burst --flood-ring [--flood N]\n");
 }
 
 int main(int argc, char **argv)
@@ -219,9 +286,12 @@ int main(int argc, char **argv)
 		{ "no-verify", no_argument, NULL, 'N' },
 		{ "verify", required_argument, NULL, 'V' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "flood-ring", no_argument, NULL, 'F' },
+		{ "flood", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	long flood = -1;
 	const char *ns = NULL, *prefix = NULL, *status_file = NULL, *verify_file = NULL;
 	int count = 0, wait_signal = 0, no_verify = 0, timeout_s = 60, opt, bad = 0;
 	struct tardis_config cfg;
@@ -243,10 +313,14 @@ int main(int argc, char **argv)
 		case 'N': no_verify = 1; break;
 		case 'V': verify_file = optarg; break;
 		case 't': timeout_s = atoi(optarg); break;
+		case 'F': flood = flood < 0 ? 0 : flood; break;
+		case 'L': flood = atol(optarg); break;
 		default: usage(); return 2;
 		}
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (flood >= 0)
+		return flood_ring(flood);
 	if (!ns || (!verify_file && (count <= 0 || !prefix))) {
 		usage();
 		return 2;

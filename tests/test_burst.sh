@@ -2,6 +2,10 @@
 # 10,000 registered container inits released at once: every exit recorded
 # with waitpid()'s status, none lost (kernel drops 0, or recovered from
 # recent_exits and accounted for in the agent's log).
+# Phase 2 forces the other case: with the agent stopped (SIGSTOP), the ring
+# buffer is flooded full, then 200 registered inits exit; their events are
+# dropped from the ring and the agent must recover every one of them from
+# the recent-exits map.
 set -u
 . "$(dirname "$0")/lib.sh"
 
@@ -82,5 +86,57 @@ else
 		[ "$recovered" -ge "$drops" -a "$from_recent" -ge "$drops" ]
 fi
 check "agent stopped with recorded=$N errors=0" grep -q "tardisd stopped: recorded=$N .* errors=0$" "$TMP/tardisd.log"
-echo "# total $((SECONDS - t0)) s"
+echo "# phase 1 took $((SECONDS - t0)) s"
+
+# ---- phase 2: a full ring buffer ---------------------------------------
+M=200
+NSP2=overflow
+t1=$SECONDS
+# Fresh kernel objects, so the recent-exits map (65536) has room for the flood.
+"$BIN/tardisd" --unload
+check "phase 2: tardisd starts on fresh kernel objects" start_agent
+[ -n "$AGENT_PID" ] || { summary; exit 1; }
+BURST_PID=
+on_cleanup '[ -z "$BURST_PID" ] || { kill -KILL "$BURST_PID" 2>/dev/null; wait "$BURST_PID" 2>/dev/null; }'
+on_cleanup '[ -z "$AGENT_PID" ] || kill -CONT "$AGENT_PID" 2>/dev/null'
+"$BIN/tests/exit_burst" --count $M --ns $NSP2 --prefix o --wait-signal --no-verify \
+	--status-file "$TMP/status2" >"$TMP/burst2.out" 2>"$TMP/burst2.err" &
+BURST_PID=$!
+check "phase 2: $M inits registered" wait_for 60 grep -q "^READY $M$" "$TMP/burst2.out"
+kill -STOP "$AGENT_PID"
+"$BIN/tests/exit_burst" --flood-ring >"$TMP/flood.out" 2>&1
+sed 's/^/# /' "$TMP/flood.out"
+mid=$(counters)
+echo "# counters after the flood: $mid"
+check "phase 2: the ring buffer is full (kernel drops $(field drops <<<"$mid") > 0)" \
+	[ "$(field drops <<<"$mid")" -gt 0 ]
+kill -USR1 "$BURST_PID"
+wait "$BURST_PID"
+rc=$?
+BURST_PID=
+check "phase 2: $M inits exited as intended (rc=$rc)" [ "$rc" -eq 0 ]
+after2=$(counters)
+echo "# counters after the $M exits: $after2"
+d2=$(($(field drops <<<"$after2") - $(field drops <<<"$mid")))
+check "phase 2: all $M exits were dropped from the full ring (drops +$d2)" [ "$d2" -ge $M ]
+kill -CONT "$AGENT_PID"
+"$BIN/tests/exit_burst" --verify "$TMP/status2" --ns $NSP2 --timeout 60 >"$TMP/verify2.out" 2>"$TMP/verify2.err"
+rc=$?
+sed 's/^/# /' "$TMP/verify2.out"
+head -10 "$TMP/verify2.err" | sed 's/^/# /'
+check "phase 2: all $M recorded with waitpid()'s status, from recent_exits (rc=$rc)" \
+	grep -q "^VERIFY ok=$M total=$M mismatched=0 missing=0 unknown=0 source_bpf=0 source_bpf_recent=$M " "$TMP/verify2.out"
+lines=$(grep -c "exit recorded $NSP2/.* source=bpf-recent" "$TMP/tardisd.log")
+check "phase 2: exactly $M 'exit recorded ... source=bpf-recent' lines (got $lines)" [ "$lines" -eq $M ]
+check "phase 2: agent logged the drops" grep -q "ring buffer dropped [0-9]* events; recovering" "$TMP/tardisd.log"
+stop_agent TERM
+stats=$(grep 'tardisd stopped' "$TMP/tardisd.log" | tail -1)
+echo "# $stats"
+recovered=$(sed -n 's/.* recovered=\([0-9]*\).*/\1/p' <<<"$stats")
+echo "# ring buffer drops: $(field drops <<<"$after2") (the flood's unregistered exits and the $M inits); agent recovered $recovered"
+check "phase 2: recovered count ($recovered) covers the $M dropped registered exits, errors=0" \
+	bash -c '[ "$1" -eq "$2" ] && grep -q "errors=0$" <<<"$3"' _ "$recovered" "$M" "$stats"
+nerr=$(grep -c " error: " "$TMP/tardisd.log")
+check "zero error lines in the agent log (got $nerr)" [ "$nerr" -eq 0 ]
+echo "# phase 2 took $((SECONDS - t1)) s; total $((SECONDS - t0)) s"
 summary
