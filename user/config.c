@@ -84,12 +84,13 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
 {
 	cleanup_free char *copy = strdup(text);
-	char *save = NULL, *line;
+	char *save = copy, *line;
 	int lineno = 0;
 
 	if (!copy)
 		return tardis_make_error(err, ENOMEM, "config");
-	for (line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+	/* strsep, not strtok: empty lines count in the line numbers. */
+	while ((line = strsep(&save, "\n"))) {
 		char *eq, *k, *v, *hash;
 		int r;
 

@@ -6,9 +6,10 @@
 #include <errno.h>
 #include <string.h>
 
+/* Must skip everything token_end stops at, or a stray CR loops forever. */
 static const char *skip_space(const char *p)
 {
-	while (*p == ' ' || *p == '\t')
+	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
 		p++;
 	return p;
 }
@@ -32,6 +33,7 @@ static int copy_token(char *dst, size_t len, const char *b, const char *e)
 static int parse_exited_at(const cJSON *at, int64_t *ns)
 {
 	const cJSON *s, *n;
+	double sec, nanos;
 
 	if (!at) {
 		*ns = 0;
@@ -45,7 +47,12 @@ static int parse_exited_at(const cJSON *at, int64_t *ns)
 	n = cJSON_GetObjectItemCaseSensitive(at, "nanos");
 	if ((s && !cJSON_IsNumber(s)) || (n && !cJSON_IsNumber(n)))
 		return -1;
-	*ns = (int64_t)(s ? s->valuedouble : 0) * 1000000000ll + (int64_t)(n ? n->valuedouble : 0);
+	sec = s ? s->valuedouble : 0;
+	nanos = n ? n->valuedouble : 0;
+	/* What int64 nanoseconds can hold (protobuf's nanos are 0..999999999). */
+	if (!(sec >= -9223372036.0 && sec <= 9223372035.0) || !(nanos >= 0 && nanos < 1e9))
+		return -1;
+	*ns = (int64_t)sec * 1000000000ll + (int64_t)nanos;
 	return 0;
 }
 

@@ -62,7 +62,7 @@ int rfc3339_parse(const char *s, int64_t *ns)
 {
 	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
 	const char *p = s;
-	int64_t frac = 0, days;
+	int64_t frac = 0, days, secs;
 	int fd = 0;
 
 	if (!s)
@@ -112,9 +112,10 @@ int rfc3339_parse(const char *s, int64_t *ns)
 
 		days = (int64_t)era * 146097 + doe - 719468;
 	}
-	*ns = ((days * 86400 + h * 3600 + m * 60 + sec) - sign * (oh * 3600 + om * 60)) *
-		      1000000000ll +
-	      frac;
+	secs = (days * 86400 + h * 3600 + m * 60 + sec) - sign * (oh * 3600 + om * 60);
+	/* Outside 1677..2262 int64 nanoseconds overflow: refuse, do not wrap. */
+	if (__builtin_mul_overflow(secs, 1000000000ll, ns) || __builtin_add_overflow(*ns, frac, ns))
+		return -1;
 	return 0;
 }
 
@@ -165,6 +166,15 @@ static int get_num(const cJSON *o, const char *k, double *v)
 	return 0;
 }
 
+/* Whether a JSON number fits the integer field it is cast to. */
+static int fits(double v, double lo, double hi_excl)
+{
+	return v >= lo && v < hi_excl;
+}
+
+#define U32_END 4294967296.0
+#define U64_END 18446744073709551616.0
+
 static int get_str(const cJSON *o, const char *k, char *buf, size_t len)
 {
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
@@ -196,9 +206,18 @@ int exit_record_from_json(const char *text, struct exit_record *r, tardis_error_
 		tardis_make_error(err, EINVAL, "exit record: missing namespace, id, state or pid");
 		goto out;
 	}
+	if (!fits(v, 0, 2147483648.0)) {
+		tardis_make_error(err, EINVAL, "exit record: bad pid");
+		goto out;
+	}
 	r->pid = (int)v;
-	if (!get_num(o, "start_time", &v))
+	if (!get_num(o, "start_time", &v)) {
+		if (!fits(v, 0, U64_END)) {
+			tardis_make_error(err, EINVAL, "exit record: bad start_time");
+			goto out;
+		}
 		r->start_time = (uint64_t)v;
+	}
 	get_str(o, "source", r->source, sizeof(r->source));
 	if (strcmp(state, "unknown") == 0) {
 		ret = 0;
@@ -210,6 +229,10 @@ int exit_record_from_json(const char *text, struct exit_record *r, tardis_error_
 	}
 	r->known = 1;
 	if (!get_num(o, "wait_status", &v)) {
+		if (!fits(v, 0, 0x10000)) {
+			tardis_make_error(err, EINVAL, "exit record: bad wait_status");
+			goto out;
+		}
 		r->has_wait_status = 1;
 		r->wait_status = (int)v;
 		if (exit_status_decode(r->wait_status, &r->st) < 0) {
@@ -225,6 +248,13 @@ int exit_record_from_json(const char *text, struct exit_record *r, tardis_error_
 		r->st.exited = r->st.exit_status < 128;
 		r->st.code = r->st.exited ? r->st.exit_status : 0;
 		r->st.signal = r->st.exited ? 0 : r->st.exit_status - 128;
+	}
+	if ((!get_num(o, "exit_mono_ns", &v) && !fits(v, 0, U64_END)) ||
+	    (!get_num(o, "cgroup_id", &v) && !fits(v, 0, U64_END)) ||
+	    (!get_num(o, "pidns_level", &v) && !fits(v, 0, U32_END)) ||
+	    (!get_num(o, "pidns_inum", &v) && !fits(v, 0, U32_END))) {
+		tardis_make_error(err, EINVAL, "exit record: number out of range");
+		goto out;
 	}
 	if (!get_num(o, "exit_mono_ns", &v))
 		r->exit_mono_ns = (uint64_t)v;

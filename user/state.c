@@ -134,13 +134,30 @@ int store_container_dir(struct tardis_store *s, const char *ns, const char *id, 
 		return tardis_make_error(err, EINVAL, "invalid namespace `%.64s`", ns ? ns : "");
 	if (!store_id_valid(id))
 		return tardis_make_error(err, EINVAL, "invalid container id `%.64s`", id ? id : "");
-	cfd = store_subdir(s->root_fd, "containers", create, err);
-	if (cfd < 0)
-		return -1;
-	nsfd = store_subdir(cfd, ns, create, err);
-	if (nsfd < 0)
-		return -1;
-	return store_subdir(nsfd, id, create, err);
+	for (int attempt = 0;; attempt++) {
+		int fd;
+
+		cfd = store_subdir(s->root_fd, "containers", create, err);
+		if (cfd < 0)
+			return -1;
+		nsfd = store_subdir(cfd, ns, create, err);
+		if (nsfd >= 0) {
+			fd = store_subdir(nsfd, id, create, err);
+			if (fd >= 0)
+				return fd;
+		}
+		/* store_container_remove of the namespace's last container takes
+		 * the namespace directory away between our mkdir and open (or
+		 * under our mkdir of the id): walk again. */
+		if (!create || attempt >= 100 || !err || !*err || (*err)->errnum != ENOENT)
+			return -1;
+		tardis_error_free(err);
+		close(cfd);
+		cfd = -1;
+		if (nsfd >= 0)
+			close(nsfd);
+		nsfd = -1;
+	}
 }
 
 int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
