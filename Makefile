@@ -17,7 +17,8 @@ LDLIBS   += -lbpf -lelf -lz -lcjson
 ifeq ($(SAN),1)
 OUT      := build/san
 CC       := clang
-CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all \
+            -Wno-unknown-warning-option
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
@@ -68,8 +69,8 @@ $(OUT)/tardis-runc: shim/tardis-runc.c $(SHIM_OBJS) $(LIB)
 $(OUT)/tardisctl: user/tardisctl.c $(LIB)
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
-$(OUT)/tests/unit: $(wildcard tests/unit_*.c) tests/unit_main.h $(LIB) | $(OUT)/tests
-	$(CC) $(CFLAGS) $$(pkg-config --cflags check) $(LDFLAGS) $(filter %.c,$^) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
+$(OUT)/tests/unit: $(wildcard tests/unit_*.c) tests/unit_main.h $(SHIM_OBJS) $(LIB) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Ishim $$(pkg-config --cflags check) $(LDFLAGS) $(filter %.c,$^) $(SHIM_OBJS) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
 
 $(OUT)/tests/%: tests/%.c $(LIB) | $(OUT)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@

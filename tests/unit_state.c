@@ -1,0 +1,1179 @@
+/* The state store: names, modes, symlinks, atomic writes, locking; and the
+ * registry that lives in it. */
+#include "unit_main.h"
+#include "state.h"
+#include "registry.h"
+#include "exit_record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* ---- helpers -------------------------------------------------------------- */
+
+/* A temp dir holding a fresh store at <dir>/state. */
+struct fx {
+	char *dir;
+	char *root;
+	struct tardis_store s;
+};
+
+static void fx_open(struct fx *f)
+{
+	tardis_error_t err = NULL;
+
+	f->dir = unit_tmpdir();
+	ck_assert(asprintf(&f->root, "%s/state", f->dir) > 0);
+	ck_assert_msg(store_open(&f->s, f->root, &err) == 0, "%s", tardis_error_msg(err));
+}
+
+static void fx_close(struct fx *f)
+{
+	store_close(&f->s);
+	unit_rmrf(f->dir);
+	free(f->root);
+	free(f->dir);
+}
+
+/* Entries of a directory other than . and .., or -1. */
+static int count_entries(int dirfd, const char *path)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* Any leftover temp file (.<name>.<pid>.<n>.tmp) in a directory? */
+static int has_temp_files(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	ck_assert_int_ge(fd, 0);
+	d = fdopendir(fd);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+
+		if (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0)
+			n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void write_file(int dirfd, const char *name, const char *text)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static char *slurp(const char *path)
+{
+	static char buf[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, buf, sizeof(buf) - 1);
+	ck_assert_int_ge(n, 0);
+	buf[n] = '\0';
+	close(fd);
+	return buf;
+}
+
+static void expect_err(int ret, tardis_error_t *err, int errnum)
+{
+	ck_assert_int_lt(ret, 0);
+	ck_assert_ptr_nonnull(*err);
+	ck_assert_msg((*err)->errnum == errnum, "errnum %d (%s), expected %d", (*err)->errnum,
+		      tardis_error_msg(*err), errnum);
+	tardis_error_free(err);
+}
+
+/* Waits (no timing, just yielding) until pid shows up as a blocked flock
+ * waiter in /proc/locks; fails if pid exits meanwhile. */
+static void wait_blocked_in_flock(pid_t pid)
+{
+	for (;;) {
+		FILE *f = fopen("/proc/locks", "re");
+		char line[512];
+		int found = 0, ws;
+
+		if (!f)
+			return; /* cannot tell: the later checks still hold */
+		while (fgets(line, sizeof(line), f)) {
+			char *p = strstr(line, "->");
+			int who;
+
+			if (p && sscanf(p, "-> %*s %*s %*s %d", &who) == 1 && who == pid)
+				found = 1;
+		}
+		fclose(f);
+		if (found)
+			return;
+		ck_assert_msg(waitpid(pid, &ws, WNOHANG) == 0, "locker %d ended early, status %#x",
+			      (int)pid, ws);
+		sched_yield();
+	}
+}
+
+static int readable_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static int child_status(pid_t pid)
+{
+	int ws;
+
+	ck_assert_int_eq(waitpid(pid, &ws, 0), pid);
+	ck_assert_msg(WIFEXITED(ws), "child %d: status %#x", (int)pid, ws);
+	return WEXITSTATUS(ws);
+}
+
+/* ---- names ---------------------------------------------------------------- */
+
+START_TEST(id_valid)
+{
+	static const char *const bad[] = {
+		"../x", "a/b", "/", "/abs", ".", "..", "", "a b", " a", "a\n", "\x01", "a\x1f",
+		"a\x7f", "tab\t", "a:b", "a@b", "a*b", "~", "\xc3\xa9t\xc3\xa9", "a\\b", "x/..",
+	};
+	static const char *const good[] = {
+		"abc", "a.b-c_d+e", "...", ".x", "x.", "..x", "_", "-", "+", "0", "k8s.io",
+		"moby", "A-Z_0.9",
+	};
+	char big[400];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(!store_id_valid(bad[i]), "accepted `%s`", bad[i]);
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
+		ck_assert_msg(store_id_valid(good[i]), "refused `%s`", good[i]);
+	ck_assert(!store_id_valid(NULL));
+	memset(big, 'a', sizeof(big));
+	big[300] = '\0';
+	ck_assert(!store_id_valid(big));
+	big[256] = '\0';
+	ck_assert(!store_id_valid(big));
+	big[255] = '\0';
+	ck_assert(store_id_valid(big));
+	big[1] = '\0';
+	ck_assert(store_id_valid(big));
+}
+END_TEST
+
+START_TEST(container_dir_refuses_bad_ids)
+{
+	static const char *const bad[] = { "../x", "..", ".", "a/b", "", "../../../../tmp/escape",
+					   "x\n", "/etc" };
+	char big[301];
+	struct fx f;
+
+	memset(big, 'a', 300);
+	big[300] = '\0';
+	fx_open(&f);
+	for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *b = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : big;
+		tardis_error_t err = NULL;
+		int lock = -1;
+
+		for (int create = 0; create <= 1; create++) {
+			expect_err(store_container_dir(&f.s, b, "ok", create, &err), &err, EINVAL);
+			expect_err(store_container_dir(&f.s, "ok", b, create, &err), &err, EINVAL);
+			expect_err(store_container_lock(&f.s, b, "ok", create, &lock, &err), &err,
+				   EINVAL);
+			expect_err(store_container_lock(&f.s, "ok", b, create, &lock, &err), &err,
+				   EINVAL);
+			ck_assert_int_eq(lock, -1);
+		}
+		expect_err(store_container_remove(&f.s, b, "ok", &err), &err, EINVAL);
+		expect_err(store_container_remove(&f.s, "ok", b, &err), &err, EINVAL);
+		expect_err(store_container_dir(&f.s, NULL, "ok", 1, &err), &err, EINVAL);
+		expect_err(store_container_dir(&f.s, "ok", NULL, 1, &err), &err, EINVAL);
+	}
+	/* Nothing was created, in the store or around it. */
+	ck_assert_int_eq(count_entries(AT_FDCWD, f.root), 0);
+	ck_assert_int_eq(count_entries(AT_FDCWD, f.dir), 1);
+	ck_assert_int_eq(access("/tmp/escape", F_OK), -1);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- modes and ownership -------------------------------------------------- */
+
+static void expect_mode(int dirfd, const char *path, mode_t type, mode_t mode)
+{
+	struct stat st;
+
+	ck_assert_msg(fstatat(dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0, "stat %s", path);
+	ck_assert_msg((st.st_mode & S_IFMT) == type, "%s: type %o", path, st.st_mode & S_IFMT);
+	ck_assert_msg((st.st_mode & 07777) == mode, "%s: mode %o, expected %o", path,
+		      st.st_mode & 07777, mode);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+}
+
+START_TEST(modes)
+{
+	mode_t old = umask(0); /* what the code asks for, not what umask leaves */
+	struct store_write_times t = { 0, 0 };
+	tardis_error_t err = NULL;
+	struct tardis_store s;
+	char *dir = unit_tmpdir(), *root = NULL, *text = NULL;
+	size_t len = 0;
+	int dfd;
+
+	ck_assert(asprintf(&root, "%s/var/lib/tardis", dir) > 0);
+	ck_assert_msg(store_open(&s, root, &err) == 0, "%s", tardis_error_msg(err));
+	expect_mode(AT_FDCWD, root, S_IFDIR, 0700);
+	dfd = store_container_dir(&s, "default", "tc", 1, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	expect_mode(s.root_fd, "containers", S_IFDIR, 0700);
+	expect_mode(s.root_fd, "containers/default", S_IFDIR, 0700);
+	expect_mode(s.root_fd, "containers/default/tc", S_IFDIR, 0700);
+	ck_assert_int_eq(store_write_atomic(dfd, "state.json", "{}", 2, 1, &t, &err), 0);
+	expect_mode(dfd, "state.json", S_IFREG, 0600);
+	ck_assert_uint_gt(t.visible_ns, 0);
+	ck_assert_uint_ge(t.durable_ns, t.visible_ns);
+	ck_assert_int_eq(store_write_atomic(dfd, "exit.json", "{\"a\":1}", 7, 0, &t, &err), 0);
+	expect_mode(dfd, "exit.json", S_IFREG, 0600);
+	ck_assert_uint_eq(t.durable_ns, 0);
+	ck_assert_int_eq(store_read(dfd, "exit.json", 100, &text, &len, &err), 0);
+	ck_assert_str_eq(text, "{\"a\":1}");
+	ck_assert_uint_eq(len, 7);
+	free(text);
+	/* The lock file too. */
+	{
+		int lock = -1, ldfd = store_container_lock(&s, "default", "tc", 0, &lock, &err);
+
+		ck_assert_msg(ldfd >= 0, "%s", tardis_error_msg(err));
+		expect_mode(ldfd, ".lock", S_IFREG, 0600);
+		close(lock);
+		close(ldfd);
+	}
+	ck_assert_int_eq(has_temp_files(dfd), 0);
+	close(dfd);
+	/* A loose mode is tightened on the next open. */
+	ck_assert_int_eq(fchmodat(s.root_fd, "containers/default/tc", 0755, 0), 0);
+	ck_assert_int_eq(fchmodat(s.root_fd, "containers", 0777, 0), 0);
+	dfd = store_container_dir(&s, "default", "tc", 0, &err);
+	ck_assert_int_ge(dfd, 0);
+	close(dfd);
+	expect_mode(s.root_fd, "containers", S_IFDIR, 0700);
+	expect_mode(s.root_fd, "containers/default/tc", S_IFDIR, 0700);
+	store_close(&s);
+	/* And on reopening the store. */
+	ck_assert_int_eq(chmod(root, 0711), 0);
+	ck_assert_int_eq(store_open(&s, root, &err), 0);
+	expect_mode(AT_FDCWD, root, S_IFDIR, 0700);
+	store_close(&s);
+	/* A relative state directory is refused. */
+	expect_err(store_open(&s, "relative/state", &err), &err, EINVAL);
+	umask(old);
+	unit_rmrf(dir);
+	free(root);
+	free(dir);
+}
+END_TEST
+
+START_TEST(foreign_owner_refused)
+{
+	tardis_error_t err = NULL;
+	struct fx f;
+	int dfd;
+
+	if (geteuid() != 0)
+		return; /* needs chown */
+	fx_open(&f);
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	close(dfd);
+	ck_assert_int_eq(fchownat(f.s.root_fd, "containers/default/tc", 4242, 4242, AT_SYMLINK_NOFOLLOW), 0);
+	expect_err(store_container_dir(&f.s, "default", "tc", 0, &err), &err, EPERM);
+	expect_err(store_container_dir(&f.s, "default", "tc", 1, &err), &err, EPERM);
+	ck_assert_int_eq(fchownat(f.s.root_fd, "containers/default", 4242, 4242, AT_SYMLINK_NOFOLLOW), 0);
+	expect_err(store_container_dir(&f.s, "default", "other", 1, &err), &err, EPERM);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default"), 1);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- symlinks ------------------------------------------------------------- */
+
+static void expect_loop(int ret, tardis_error_t *err)
+{
+	ck_assert_int_lt(ret, 0);
+	ck_assert_ptr_nonnull(*err);
+	ck_assert_msg((*err)->errnum == ELOOP || (*err)->errnum == ENOTDIR, "errnum %d: %s",
+		      (*err)->errnum, tardis_error_msg(*err));
+	tardis_error_free(err);
+}
+
+START_TEST(symlink_dirs_not_followed)
+{
+	tardis_error_t err = NULL;
+	char *outside = NULL;
+	struct stat before, after;
+	struct fx f;
+	int dfd, lock = -1;
+
+	fx_open(&f);
+	ck_assert(asprintf(&outside, "%s/outside", f.dir) > 0);
+	ck_assert_int_eq(mkdir(outside, 0755), 0);
+	ck_assert_int_eq(chmod(outside, 0755), 0);
+	{
+		int ofd = open(outside, O_RDONLY | O_DIRECTORY);
+
+		write_file(ofd, "precious", "keep me");
+		close(ofd);
+	}
+	ck_assert_int_eq(stat(outside, &before), 0);
+
+	/* containers/<ns>/<id> is a symlink. */
+	dfd = store_container_dir(&f.s, "default", "real", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	close(dfd);
+	ck_assert_int_eq(symlinkat(outside, f.s.root_fd, "containers/default/evil"), 0);
+	for (int create = 0; create <= 1; create++) {
+		expect_loop(store_container_dir(&f.s, "default", "evil", create, &err), &err);
+		expect_loop(store_container_lock(&f.s, "default", "evil", create, &lock, &err), &err);
+	}
+	ck_assert_int_lt(store_container_remove(&f.s, "default", "evil", &err), 0);
+	tardis_error_free(&err);
+
+	/* containers/<ns> is a symlink. */
+	ck_assert_int_eq(symlinkat(outside, f.s.root_fd, "containers/evilns"), 0);
+	for (int create = 0; create <= 1; create++) {
+		expect_loop(store_container_dir(&f.s, "evilns", "x", create, &err), &err);
+		expect_loop(store_container_lock(&f.s, "evilns", "x", create, &lock, &err), &err);
+	}
+	ck_assert_int_lt(store_container_remove(&f.s, "evilns", "x", &err), 0);
+	tardis_error_free(&err);
+	expect_loop(store_subdir(f.s.root_fd, "containers/evilns", 1, &err), &err);
+
+	/* containers itself is a symlink (in a second store). */
+	{
+		struct tardis_store s2;
+		char *root2 = NULL;
+
+		ck_assert(asprintf(&root2, "%s/state2", f.dir) > 0);
+		ck_assert_int_eq(store_open(&s2, root2, &err), 0);
+		ck_assert_int_eq(symlinkat(outside, s2.root_fd, "containers"), 0);
+		expect_loop(store_container_dir(&s2, "default", "x", 1, &err), &err);
+		expect_loop(store_container_lock(&s2, "default", "x", 1, &lock, &err), &err);
+		store_close(&s2);
+		/* The store root itself is a symlink. */
+		unit_rmrf(root2);
+		ck_assert_int_eq(symlink(outside, root2), 0);
+		expect_loop(store_open(&s2, root2, &err), &err);
+		free(root2);
+	}
+
+	/* The target is untouched: same entries, same mode, same content. */
+	ck_assert_int_eq(count_entries(AT_FDCWD, outside), 1);
+	ck_assert_int_eq(stat(outside, &after), 0);
+	ck_assert_uint_eq(after.st_mode, before.st_mode);
+	ck_assert_int_eq(after.st_mtim.tv_sec, before.st_mtim.tv_sec);
+	ck_assert_int_eq(after.st_mtim.tv_nsec, before.st_mtim.tv_nsec);
+	{
+		char *p = NULL;
+
+		ck_assert(asprintf(&p, "%s/precious", outside) > 0);
+		ck_assert_str_eq(slurp(p), "keep me");
+		free(p);
+	}
+	/* And the links are still links. */
+	{
+		struct stat st;
+
+		ck_assert_int_eq(fstatat(f.s.root_fd, "containers/default/evil", &st, AT_SYMLINK_NOFOLLOW), 0);
+		ck_assert(S_ISLNK(st.st_mode));
+	}
+	free(outside);
+	fx_close(&f);
+}
+END_TEST
+
+START_TEST(symlink_files_not_followed)
+{
+	tardis_error_t err = NULL;
+	char *victim = NULL, *text = NULL;
+	struct stat pw_before, pw_after, st;
+	struct fx f;
+	int dfd;
+
+	fx_open(&f);
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+
+	/* state.json -> /etc/passwd: reading refuses, /etc/passwd is not touched. */
+	ck_assert_int_eq(stat("/etc/passwd", &pw_before), 0);
+	ck_assert_int_eq(symlinkat("/etc/passwd", dfd, STATE_FILE), 0);
+	expect_loop(store_read(dfd, STATE_FILE, 1 << 20, &text, NULL, &err), &err);
+	ck_assert_ptr_null(text);
+	/* Removing the link removes the link only. */
+	ck_assert_int_eq(store_unlink(dfd, STATE_FILE, &err), 0);
+	ck_assert_int_eq(stat("/etc/passwd", &pw_after), 0);
+	ck_assert_uint_eq(pw_after.st_ino, pw_before.st_ino);
+	ck_assert_int_eq(pw_after.st_size, pw_before.st_size);
+	ck_assert_int_eq(pw_after.st_mtim.tv_sec, pw_before.st_mtim.tv_sec);
+	ck_assert_int_eq(pw_after.st_mtim.tv_nsec, pw_before.st_mtim.tv_nsec);
+
+	/* Writing over a planted link replaces the link, not its target (a
+	 * private victim file stands in for /etc/passwd here). */
+	ck_assert(asprintf(&victim, "%s/victim", f.dir) > 0);
+	write_file(AT_FDCWD, victim, "root:x:0:0::/root:/bin/sh\n");
+	ck_assert_int_eq(symlinkat(victim, dfd, STATE_FILE), 0);
+	ck_assert_int_eq(symlinkat(victim, dfd, EXIT_RECORD_FILE), 0);
+	ck_assert_int_eq(store_write_atomic(dfd, STATE_FILE, "{\"x\":1}", 7, 1, NULL, &err), 0);
+	ck_assert_int_eq(store_write_atomic(dfd, EXIT_RECORD_FILE, "{}", 2, 0, NULL, &err), 0);
+	ck_assert_str_eq(slurp(victim), "root:x:0:0::/root:/bin/sh\n");
+	ck_assert_int_eq(fstatat(dfd, STATE_FILE, &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISREG(st.st_mode));
+	ck_assert_int_eq(store_read(dfd, STATE_FILE, 100, &text, NULL, &err), 0);
+	ck_assert_str_eq(text, "{\"x\":1}");
+	free(text);
+	ck_assert_int_eq(stat(victim, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0644);
+
+	/* A link to a directory, and a dangling link, are refused on read. */
+	ck_assert_int_eq(symlinkat("/etc", dfd, "dirlink"), 0);
+	expect_loop(store_read(dfd, "dirlink", 100, &text, NULL, &err), &err);
+	ck_assert_int_eq(symlinkat("/nonexistent/x", dfd, "dangling"), 0);
+	expect_loop(store_read(dfd, "dangling", 100, &text, NULL, &err), &err);
+	/* store_remove deletes links inside the container, never their targets. */
+	close(dfd);
+	ck_assert_int_eq(store_container_remove(&f.s, "default", "tc", &err), 0);
+	ck_assert_str_eq(slurp(victim), "root:x:0:0::/root:/bin/sh\n");
+	ck_assert_int_eq(access("/etc/passwd", R_OK), 0);
+	ck_assert_int_eq(faccessat(f.s.root_fd, "containers/default/tc", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	free(victim);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- reading -------------------------------------------------------------- */
+
+START_TEST(read_refuses_non_regular)
+{
+	tardis_error_t err = NULL;
+	char *text = NULL;
+	size_t len = 99;
+	struct fx f;
+	int dfd;
+
+	fx_open(&f);
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	/* A fifo with no writer: refused at once, never blocks. */
+	ck_assert_int_eq(mkfifoat(dfd, "fifo", 0600), 0);
+	expect_err(store_read(dfd, "fifo", 1 << 20, &text, &len, &err), &err, EINVAL);
+	ck_assert_ptr_null(text);
+	/* A directory. */
+	ck_assert_int_eq(mkdirat(dfd, "sub", 0700), 0);
+	expect_err(store_read(dfd, "sub", 1 << 20, &text, &len, &err), &err, EINVAL);
+	expect_err(store_read(dfd, ".", 1 << 20, &text, &len, &err), &err, EINVAL);
+	/* Missing: ENOENT, which callers test for. */
+	expect_err(store_read(dfd, "missing", 1 << 20, &text, &len, &err), &err, ENOENT);
+	/* Too large. */
+	ck_assert_int_eq(store_write_atomic(dfd, "big", "0123456789", 10, 0, NULL, &err), 0);
+	expect_err(store_read(dfd, "big", 9, &text, &len, &err), &err, EFBIG);
+	ck_assert_int_eq(store_read(dfd, "big", 10, &text, &len, &err), 0);
+	ck_assert_uint_eq(len, 10);
+	ck_assert_str_eq(text, "0123456789");
+	free(text);
+	/* Empty. */
+	ck_assert_int_eq(store_write_atomic(dfd, "empty", "", 0, 0, NULL, &err), 0);
+	ck_assert_int_eq(store_read(dfd, "empty", 10, &text, &len, &err), 0);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_str_eq(text, "");
+	free(text);
+	/* Writing over a directory fails cleanly, leaving no temp file. */
+	ck_assert_int_lt(store_write_atomic(dfd, "sub", "x", 1, 0, NULL, &err), 0);
+	ck_assert_ptr_nonnull(err);
+	tardis_error_free(&err);
+	ck_assert_int_eq(has_temp_files(dfd), 0);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- racing writers ------------------------------------------------------- */
+
+#define RACE_WRITES 2000
+
+static uint32_t fnv1a(const char *p, size_t n)
+{
+	uint32_t h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)p[i];
+		h *= 16777619u;
+	}
+	return h;
+}
+
+/* "<c> <i> <n> <hash>\n" then n bytes: c repeated, with the iteration
+ * stamped every 100 bytes so two writes of one writer differ too. */
+static char *race_content(char c, int i, size_t base, size_t *len)
+{
+	size_t n = base + (size_t)(i % 251);
+	char *body = malloc(n), *out = NULL;
+	int h;
+
+	if (!body)
+		return NULL;
+	memset(body, c, n);
+	for (size_t at = 0; at + 8 < n; at += 100)
+		memcpy(body + at, (char[8]){ (char)('0' + i % 10), (char)('0' + i / 10 % 10),
+					     (char)('0' + i / 100 % 10), (char)('0' + i / 1000 % 10),
+					     c, c, c, c },
+		       8);
+	h = asprintf(&out, "%c %d %zu %08x\n%.*s", c, i, n, fnv1a(body, n), (int)n, body);
+	free(body);
+	if (h < 0)
+		return NULL;
+	*len = (size_t)h;
+	return out;
+}
+
+/* 0 if text is exactly one writer's whole content; which writer in *who. */
+static int race_check(const char *text, size_t len, char *who)
+{
+	char c;
+	int i;
+	size_t n;
+	unsigned h;
+	size_t elen;
+	char *expect;
+	int ok;
+
+	if (sscanf(text, "%c %d %zu %x", &c, &i, &n, &h) != 4 || (c != 'A' && c != 'B'))
+		return -1;
+	expect = race_content(c, i, c == 'A' ? 1000 : 3000, &elen);
+	if (!expect)
+		return -1;
+	ok = elen == len && memcmp(expect, text, len) == 0;
+	free(expect);
+	*who = c;
+	return ok ? 0 : -1;
+}
+
+struct race_writer {
+	int dirfd;
+	char c;
+	size_t base;
+	int go_fd; /* read end: writing starts when it becomes readable */
+	int failed;
+};
+
+static void *race_write(void *arg)
+{
+	struct race_writer *w = arg;
+	char b;
+
+	if (read(w->go_fd, &b, 1) < 0)
+		w->failed = -1;
+	for (int i = 0; i < RACE_WRITES && !w->failed; i++) {
+		tardis_error_t err = NULL;
+		size_t len;
+		char *text = race_content(w->c, i, w->base, &len);
+
+		/* Some writes durable, most not: both paths rename the same way. */
+		if (!text ||
+		    store_write_atomic(w->dirfd, STATE_FILE, text, len, i % 200 == 0, NULL, &err) < 0) {
+			fprintf(stderr, "writer %c: %s\n", w->c, tardis_error_msg(err));
+			w->failed = 1;
+		}
+		tardis_error_free(&err);
+		free(text);
+	}
+	return NULL;
+}
+
+/* Reads until done() says the writers finished; returns reads verified. */
+static long race_read(int dirfd, int (*done)(void *), void *arg, long *seen_a, long *seen_b)
+{
+	long reads = 0;
+	int last = 0;
+
+	for (;;) {
+		tardis_error_t err = NULL;
+		char *text = NULL, who = 0;
+		size_t len = 0;
+
+		last = last || done(arg);
+		if (store_read(dirfd, STATE_FILE, 1 << 20, &text, &len, &err) < 0) {
+			/* Only "not written yet" is acceptable. */
+			ck_assert_msg(err && err->errnum == ENOENT && reads == 0, "read: %s",
+				      tardis_error_msg(err));
+			tardis_error_free(&err);
+		} else {
+			ck_assert_msg(race_check(text, len, &who) == 0,
+				      "torn or mixed file after %ld reads: %zu bytes, starts `%.40s`",
+				      reads, len, text);
+			if (who == 'A')
+				(*seen_a)++;
+			else
+				(*seen_b)++;
+			reads++;
+			free(text);
+		}
+		if (last)
+			return reads;
+	}
+}
+
+struct proc_pair {
+	pid_t pid[2];
+	int status[2];
+};
+
+static int procs_done(void *arg)
+{
+	struct proc_pair *p = arg;
+	int all = 1;
+
+	for (int k = 0; k < 2; k++) {
+		if (p->pid[k] > 0) {
+			int ws;
+			pid_t r = waitpid(p->pid[k], &ws, WNOHANG);
+
+			ck_assert_int_ge(r, 0);
+			if (r == p->pid[k]) {
+				p->status[k] = ws;
+				p->pid[k] = 0;
+			}
+		}
+		all = all && p->pid[k] == 0;
+	}
+	return all;
+}
+
+START_TEST(racing_writer_processes)
+{
+	tardis_error_t err = NULL;
+	struct proc_pair pp = { { 0, 0 }, { -1, -1 } };
+	long seen_a = 0, seen_b = 0, reads;
+	struct fx f;
+	int dfd, go[2];
+
+	fx_open(&f);
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(pipe(go), 0);
+	for (int k = 0; k < 2; k++) {
+		pp.pid[k] = fork();
+		ck_assert_int_ge(pp.pid[k], 0);
+		if (pp.pid[k] == 0) {
+			struct race_writer w = { dfd, k ? 'B' : 'A', k ? 3000 : 1000, go[0], 0 };
+
+			close(go[1]);
+			race_write(&w);
+			_exit(w.failed ? 1 : 0);
+		}
+	}
+	close(go[0]);
+	close(go[1]); /* EOF: both writers start together */
+	reads = race_read(dfd, procs_done, &pp, &seen_a, &seen_b);
+	for (int k = 0; k < 2; k++)
+		ck_assert_msg(WIFEXITED(pp.status[k]) && WEXITSTATUS(pp.status[k]) == 0,
+			      "writer %d: status %#x", k, pp.status[k]);
+	ck_assert_int_gt(reads, 0);
+	ck_assert_int_eq(has_temp_files(dfd), 0);
+	ck_assert_int_eq(count_entries(dfd, "."), 1);
+	fprintf(stderr, "racing_writer_processes: %ld reads (%ld A, %ld B)\n", reads, seen_a, seen_b);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+struct thread_pair {
+	struct race_writer w[2];
+	int finished;
+};
+
+static int threads_done(void *arg)
+{
+	return __atomic_load_n(&((struct thread_pair *)arg)->finished, __ATOMIC_ACQUIRE);
+}
+
+struct joiner {
+	pthread_t t[2];
+	struct thread_pair *tp;
+};
+
+static void *join_both(void *arg)
+{
+	struct joiner *j = arg;
+
+	pthread_join(j->t[0], NULL);
+	pthread_join(j->t[1], NULL);
+	__atomic_store_n(&j->tp->finished, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+/* The same within one process: the temp names must not collide. */
+START_TEST(racing_writer_threads)
+{
+	tardis_error_t err = NULL;
+	struct thread_pair tp;
+	struct joiner j;
+	pthread_t jt;
+	long seen_a = 0, seen_b = 0, reads;
+	struct fx f;
+	int dfd, go[2];
+
+	fx_open(&f);
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(pipe(go), 0);
+	memset(&tp, 0, sizeof(tp));
+	tp.w[0] = (struct race_writer){ dfd, 'A', 1000, go[0], 0 };
+	tp.w[1] = (struct race_writer){ dfd, 'B', 3000, go[0], 0 };
+	j.tp = &tp;
+	for (int k = 0; k < 2; k++)
+		ck_assert_int_eq(pthread_create(&j.t[k], NULL, race_write, &tp.w[k]), 0);
+	ck_assert_int_eq(pthread_create(&jt, NULL, join_both, &j), 0);
+	close(go[1]);
+	reads = race_read(dfd, threads_done, &tp, &seen_a, &seen_b);
+	pthread_join(jt, NULL);
+	close(go[0]);
+	ck_assert_int_eq(tp.w[0].failed, 0);
+	ck_assert_int_eq(tp.w[1].failed, 0);
+	ck_assert_int_gt(reads, 0);
+	ck_assert_int_eq(has_temp_files(dfd), 0);
+	fprintf(stderr, "racing_writer_threads: %ld reads (%ld A, %ld B)\n", reads, seen_a, seen_b);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- locking -------------------------------------------------------------- */
+
+START_TEST(lock_excludes)
+{
+	tardis_error_t err = NULL;
+	struct fx f;
+	int dfd, lock = -1, ready[2], got[2], hold[2];
+	char b;
+	pid_t pid;
+
+	fx_open(&f);
+	dfd = store_container_lock(&f.s, "default", "tc", 1, &lock, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	ck_assert_int_ge(lock, 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(got), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		tardis_error_t e = NULL;
+		int fd, l2 = -1, d2;
+
+		/* flock belongs to the open file: drop the inherited one. */
+		close(lock);
+		close(dfd);
+		close(ready[0]);
+		close(got[0]);
+		close(hold[1]);
+		fd = openat(f.s.root_fd, "containers/default/tc/.lock", O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			_exit(10);
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
+			_exit(11);
+		close(fd);
+		if (write(ready[1], "R", 1) != 1)
+			_exit(12);
+		d2 = store_container_lock(&f.s, "default", "tc", 1, &l2, &e);
+		if (d2 < 0) {
+			fprintf(stderr, "child: %s\n", tardis_error_msg(e));
+			_exit(13);
+		}
+		if (write(got[1], "L", 1) != 1)
+			_exit(14);
+		if (read(hold[0], &b, 1) != 0) /* hold the lock until the parent is done */
+			_exit(15);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(got[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	/* The child is now (or soon) blocked in flock: wait until the kernel
+	 * shows it as a waiter; it must not have the lock. */
+	wait_blocked_in_flock(pid);
+	ck_assert(!readable_now(got[0]));
+	/* A second locker in this process is excluded as well. */
+	{
+		int fd = openat(dfd, ".lock", O_RDONLY | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);
+		ck_assert_int_eq(errno, EWOULDBLOCK);
+		close(fd);
+	}
+	ck_assert(!readable_now(got[0]));
+	/* Release: the child gets it. */
+	close(lock);
+	ck_assert_int_eq(read(got[0], &b, 1), 1);
+	ck_assert_int_eq(b, 'L');
+	/* Now we are the one excluded. */
+	{
+		int fd = openat(dfd, ".lock", O_RDONLY | O_CLOEXEC);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);
+		ck_assert_int_eq(errno, EWOULDBLOCK);
+		close(hold[1]);
+		ck_assert_int_eq(child_status(pid), 0);
+		/* The child's exit released it. */
+		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), 0);
+		close(fd);
+	}
+	close(ready[0]);
+	close(got[0]);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+/* A locker waits while we remove the container: it must end up holding a
+ * fresh, live directory (create) or get ENOENT (no create). */
+static void remove_under_waiter(int create)
+{
+	tardis_error_t err = NULL;
+	struct fx f;
+	struct stat now;
+	int dfd, lock = -1, ready[2], res[2], hold[2];
+	struct {
+		int rc, errnum, marker_gone, live;
+		dev_t dev;
+		ino_t ino;
+	} r;
+	char b;
+	pid_t pid;
+
+	fx_open(&f);
+	dfd = store_container_lock(&f.s, "default", "tc", 1, &lock, &err);
+	ck_assert_int_ge(dfd, 0);
+	write_file(dfd, "marker", "old");
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(res), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		tardis_error_t e = NULL;
+		struct stat st;
+		int l2 = -1, d2;
+
+		close(lock);
+		close(dfd);
+		close(ready[0]);
+		close(res[0]);
+		close(hold[1]);
+		memset(&r, 0, sizeof(r));
+		if (write(ready[1], "R", 1) != 1)
+			_exit(12);
+		d2 = store_container_lock(&f.s, "default", "tc", create, &l2, &e);
+		r.rc = d2 < 0 ? -1 : 0;
+		r.errnum = e ? e->errnum : 0;
+		if (d2 >= 0) {
+			r.marker_gone = faccessat(d2, "marker", F_OK, 0) < 0 && errno == ENOENT;
+			r.live = fstat(d2, &st) == 0 && st.st_nlink > 0;
+			r.dev = st.st_dev;
+			r.ino = st.st_ino;
+		}
+		if (write(res[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+			_exit(14);
+		if (read(hold[0], &b, 1) != 0)
+			_exit(15);
+		_exit(0);
+	}
+	close(ready[1]);
+	close(res[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	wait_blocked_in_flock(pid);
+	ck_assert(!readable_now(res[0]));
+	ck_assert_msg(store_container_remove(&f.s, "default", "tc", &err) == 0, "%s",
+		      tardis_error_msg(err));
+	ck_assert_int_eq(faccessat(f.s.root_fd, "containers/default/tc", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	ck_assert_int_eq(errno, ENOENT);
+	/* Removing again is fine. */
+	ck_assert_int_eq(store_container_remove(&f.s, "default", "tc", &err), 0);
+	ck_assert(!readable_now(res[0]));
+	close(lock);
+	close(dfd);
+	ck_assert_int_eq(read(res[0], &r, sizeof(r)), (ssize_t)sizeof(r));
+	if (create) {
+		ck_assert_msg(r.rc == 0, "waiter failed, errnum %d", r.errnum);
+		ck_assert(r.marker_gone);
+		ck_assert(r.live);
+		/* It holds the directory that is there now. */
+		ck_assert_int_eq(fstatat(f.s.root_fd, "containers/default/tc", &now, AT_SYMLINK_NOFOLLOW), 0);
+		ck_assert(S_ISDIR(now.st_mode));
+		ck_assert_uint_eq(now.st_dev, r.dev);
+		ck_assert_uint_eq(now.st_ino, r.ino);
+		ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default/tc"), 1); /* .lock */
+		{
+			int fd = openat(f.s.root_fd, "containers/default/tc/.lock", O_RDONLY | O_CLOEXEC);
+
+			ck_assert_int_ge(fd, 0);
+			ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);
+			close(fd);
+		}
+	} else {
+		ck_assert_int_eq(r.rc, -1);
+		ck_assert_int_eq(r.errnum, ENOENT);
+		ck_assert_int_eq(faccessat(f.s.root_fd, "containers/default/tc", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+	}
+	close(hold[1]);
+	ck_assert_int_eq(child_status(pid), 0);
+	close(ready[0]);
+	close(res[0]);
+	fx_close(&f);
+}
+
+START_TEST(remove_then_waiter_gets_fresh_dir)
+{
+	remove_under_waiter(1);
+}
+END_TEST
+
+START_TEST(remove_then_waiter_without_create)
+{
+	remove_under_waiter(0);
+}
+END_TEST
+
+START_TEST(remove_semantics)
+{
+	tardis_error_t err = NULL;
+	struct fx f;
+	int dfd;
+
+	fx_open(&f);
+	/* Nothing there: fine. */
+	ck_assert_int_eq(store_container_remove(&f.s, "default", "none", &err), 0);
+	ck_assert_ptr_null(err);
+	/* Lookups without create do not create. */
+	expect_err(store_container_dir(&f.s, "default", "none", 0, &err), &err, ENOENT);
+	ck_assert_int_eq(count_entries(AT_FDCWD, f.root), 0);
+	/* Two containers in one namespace: removing one keeps the other. */
+	for (int k = 0; k < 2; k++) {
+		dfd = store_container_dir(&f.s, "default", k ? "b" : "a", 1, &err);
+		ck_assert_int_ge(dfd, 0);
+		ck_assert_int_eq(store_write_atomic(dfd, STATE_FILE, "{}", 2, 0, NULL, &err), 0);
+		ck_assert_int_eq(store_write_atomic(dfd, EXIT_RECORD_FILE, "{}", 2, 0, NULL, &err), 0);
+		close(dfd);
+	}
+	ck_assert_int_eq(store_container_remove(&f.s, "default", "a", &err), 0);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default"), 1);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default/b"), 2);
+	/* The last one takes the namespace directory with it. */
+	ck_assert_int_eq(store_container_remove(&f.s, "default", "b", &err), 0);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "containers"), 0);
+	fx_close(&f);
+}
+END_TEST
+
+/* Containers of one namespace created and removed concurrently: removing
+ * the last container takes the namespace directory away, which must not
+ * make a concurrent creation in that namespace fail. */
+START_TEST(create_remove_same_namespace)
+{
+	struct fx f;
+	pid_t pid[2];
+
+	fx_open(&f);
+	for (int k = 0; k < 2; k++) {
+		pid[k] = fork();
+		ck_assert_int_ge(pid[k], 0);
+		if (pid[k] == 0) {
+			const char *id = k ? "b" : "a";
+
+			for (int i = 0; i < 1000; i++) {
+				tardis_error_t e = NULL;
+				int lock = -1, d = store_container_lock(&f.s, "default", id, 1, &lock, &e);
+
+				if (d < 0 || store_write_atomic(d, STATE_FILE, "{}", 2, 0, NULL, &e) < 0 ||
+				    store_container_remove(&f.s, "default", id, &e) < 0) {
+					fprintf(stderr, "%s, iteration %d: %s\n", id, i,
+						tardis_error_msg(e));
+					_exit(1);
+				}
+				close(lock);
+				close(d);
+			}
+			_exit(0);
+		}
+	}
+	ck_assert_int_eq(child_status(pid[0]), 0);
+	ck_assert_int_eq(child_status(pid[1]), 0);
+	fx_close(&f);
+}
+END_TEST
+
+/* ---- registry ------------------------------------------------------------- */
+
+static int count_cb(const struct registration *r, void *arg)
+{
+	(*(int *)arg)++;
+	ck_assert(store_id_valid(r->ns) && store_id_valid(r->id));
+	return 0;
+}
+
+/* Pids above any real one on this host: pid_max is at most 4194304. */
+#define P1 4194001
+#define P2 4194002
+#define P3 4194003
+#define P4 4194004
+#define STR2(x) #x
+#define STR(x) STR2(x)
+
+START_TEST(registry_basics)
+{
+	tardis_error_t err = NULL;
+	struct registration reg;
+	char *text = NULL;
+	struct fx f;
+	int dfd, n = 0;
+
+	fx_open(&f);
+	/* Nothing registered. */
+	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
+	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
+	ck_assert_int_eq(n, 0);
+	/* An old exit record goes away when a new init registers; other
+	 * state.json fields stay. */
+	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
+	ck_assert_int_ge(dfd, 0);
+	ck_assert_int_eq(store_write_atomic(dfd, EXIT_RECORD_FILE, "{}", 2, 0, NULL, &err), 0);
+	{
+		const char *st = "{\"bundle\":\"/b\",\"init_pid\":1}";
+
+		ck_assert_int_eq(store_write_atomic(dfd, STATE_FILE, st, strlen(st), 0, NULL, &err), 0);
+	}
+	ck_assert_msg(registry_register(&f.s, NULL, "default", "tc", P1, 777, &err) == 0, "%s",
+		      tardis_error_msg(err));
+	ck_assert_int_eq(faccessat(dfd, EXIT_RECORD_FILE, F_OK, 0), -1);
+	ck_assert_int_eq(store_read(dfd, STATE_FILE, 4096, &text, NULL, &err), 0);
+	ck_assert_ptr_nonnull(strstr(text, "\"bundle\":\"/b\""));
+	ck_assert_ptr_nonnull(strstr(text, "\"init_pid\":" STR(P1)));
+	ck_assert_ptr_nonnull(strstr(text, "\"init_start_time\":777"));
+	ck_assert_ptr_null(strstr(text, "\"init_pid\":1,"));
+	free(text);
+	expect_mode(f.s.root_fd, "pids", S_IFDIR, 0700);
+	expect_mode(f.s.root_fd, "pids/" STR(P1), S_IFREG, 0600);
+	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 1);
+	ck_assert_str_eq(reg.ns, "default");
+	ck_assert_str_eq(reg.id, "tc");
+	ck_assert_int_eq(reg.pid, P1);
+	ck_assert_uint_eq(reg.start_time, 777);
+	ck_assert_int_eq(registry_lookup(&f.s, P2, &reg, &err), 0);
+	/* Our own pid, start time from /proc. */
+	ck_assert_int_eq(registry_register(&f.s, NULL, "k8s.io", "x", getpid(), 0, &err), 0);
+	ck_assert_int_eq(registry_lookup(&f.s, getpid(), &reg, &err), 1);
+	ck_assert_uint_gt(reg.start_time, 0);
+	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
+	ck_assert_int_eq(n, 2);
+	registry_forget(&f.s, NULL, P1);
+	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
+	/* Refused input creates nothing. */
+	expect_err(registry_register(&f.s, NULL, "default", "../x", P1, 1, &err), &err, EINVAL);
+	expect_err(registry_register(&f.s, NULL, "default", "tc", 0, 1, &err), &err, EINVAL);
+	expect_err(registry_register(&f.s, NULL, "default", "tc", -1, 1, &err), &err, EINVAL);
+	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
+	/* A malformed index entry is an error for lookup, skipped by foreach. */
+	{
+		int pfd = openat(f.s.root_fd, "pids", O_RDONLY | O_DIRECTORY);
+
+		ck_assert_int_ge(pfd, 0);
+		write_file(pfd, STR(P3),
+			   "{\"namespace\":\"default\",\"id\":\"../x\",\"pid\":" STR(P3) ",\"start_time\":1}");
+		write_file(pfd, STR(P4), "garbage");
+		close(pfd);
+	}
+	ck_assert_int_eq(registry_lookup(&f.s, P3, &reg, &err), -1);
+	ck_assert_ptr_nonnull(err);
+	tardis_error_free(&err);
+	ck_assert_int_eq(registry_lookup(&f.s, P4, &reg, &err), -1);
+	tardis_error_free(&err);
+	n = 0;
+	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
+	ck_assert_int_eq(n, 1);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+Suite *state_suite(void)
+{
+	Suite *s = suite_create("state");
+	TCase *tc;
+
+	tc = tcase_create("names");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, id_valid);
+	tcase_add_test(tc, container_dir_refuses_bad_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, modes);
+	tcase_add_test(tc, foreign_owner_refused);
+	tcase_add_test(tc, symlink_dirs_not_followed);
+	tcase_add_test(tc, symlink_files_not_followed);
+	tcase_add_test(tc, read_refuses_non_regular);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("concurrency");
+	tcase_set_timeout(tc, 600); /* a hang guard only: nothing is timed */
+	tcase_add_test(tc, racing_writer_processes);
+	tcase_add_test(tc, racing_writer_threads);
+	tcase_add_test(tc, lock_excludes);
+	tcase_add_test(tc, remove_then_waiter_gets_fresh_dir);
+	tcase_add_test(tc, remove_then_waiter_without_create);
+	tcase_add_test(tc, remove_semantics);
+	tcase_add_test(tc, create_remove_same_namespace);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("registry");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, registry_basics);
+	suite_add_tcase(s, tc);
+	return s;
+}
