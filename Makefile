@@ -28,7 +28,7 @@ LIB_OBJS := $(patsubst user/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
 LIB      := $(OUT)/libtardis.a
 BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
 SKEL     := $(OUT)/tardis_exit.skel.h
-PROGS    := $(OUT)/tardisd $(OUT)/tardisctl
+PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
 TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst \
               $(OUT)/tests/bench_bpf
 

@@ -25,3 +25,7 @@ fi
 if ! mount | grep -q ' type bpf '; then
 	mount -t bpf bpf /sys/fs/bpf
 fi
+
+# A CRIU that works on this kernel (Debian 12's 3.17 does not on 6.x with
+# [vvar_vclock]); built once from Debian's 4.1.1 source, then cached.
+"$(dirname "$0")/build-criu.sh" >/dev/null

@@ -259,7 +259,7 @@ static int flood_ring(long n)
 	}
 	for (long p = 300; p <= pid_max; p++)
 		if (mine[p])
-			monitor_unregister_pid(&mon, (pid_t)p);
+			monitor_unregister_pid(&mon, (pid_t)p, 0);
 	free(mine);
 	monitor_close(&mon);
 	printf("FLOOD exits=%ld pids_mapped=%ld took_ms=%.0f\n", n, mapped, (now_s() - t0) * 1e3);

@@ -61,6 +61,15 @@ cleanup() {
 	local h
 	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
 	stop_agent TERM
+	# An agent tardis-runc started on demand for this test's state dir.
+	# Only if that pid is still a tardisd using our state dir.
+	local apid
+	apid=$(cat "$TARDIS_STATE_DIR/tardisd.pid" 2>/dev/null)
+	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
+		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$TARDIS_STATE_DIR"; then
+		kill "$apid" 2>/dev/null
+		sleep 0.2
+	fi
 	"$BIN/tardisd" --unload >/dev/null 2>&1 || true
 	rm -rf "$TMP"
 }

@@ -134,7 +134,7 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 	tardis_error_t err = NULL;
 	int found, ret;
 
-	found = registry_lookup(&a->store, ev->tgid, &reg, &err);
+	found = registry_lookup(&a->store, ev->tgid, ev->start_time, &reg, &err);
 	if (found < 0) {
 		log_warn("exit of pid %u: %s", ev->tgid, tardis_error_msg(err));
 		tardis_error_free(&err);
@@ -167,7 +167,7 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 	r.comm[TARDIS_COMM_LEN] = '\0';
 	ret = record_exit(a, &r, ev->exit_ns, source);
 	if (ret >= 0)
-		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, ev->tgid);
+		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, ev->tgid, ev->start_time);
 	return ret;
 }
 
@@ -250,7 +250,7 @@ static int vanished_cb(const struct registration *reg, void *arg)
 	r.pid = reg->pid;
 	r.start_time = reg->start_time;
 	if (record_exit(a, &r, 0, "reconcile") >= 0)
-		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, reg->pid);
+		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, reg->pid, reg->start_time);
 	return 0;
 }
 

@@ -230,9 +230,14 @@ int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_tim
 	return 0;
 }
 
-int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid)
+int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time)
 {
+	struct tardis_reg reg;
 	__u32 key = (__u32)pid;
+
+	if (start_time && bpf_map_lookup_elem(m->registered_fd, &key, &reg) == 0 &&
+	    reg.start_time != start_time)
+		return 0; /* a newer registration of a reused pid */
 
 	if (bpf_map_delete_elem(m->registered_fd, &key) < 0 && errno != ENOENT)
 		return -1;

@@ -35,7 +35,8 @@ int monitor_kernel_has_group_dead(void);
 
 int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
 			 tardis_error_t *err);
-int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid);
+/* Only if the registered start time is start_time (0: any). */
+int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time);
 /* 1 found, 0 not found, -1 error. Never consumes anything. */
 int monitor_recent_lookup(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
 			  struct tardis_exit_event *out);

@@ -13,9 +13,11 @@
 #include <string.h>
 #include <unistd.h>
 
-static int pid_name(char *buf, size_t len, pid_t pid)
+/* Keyed by pid and start time: a reused pid registered again never hides
+ * the earlier process's registration before its exit is recorded. */
+static int pid_name(char *buf, size_t len, pid_t pid, uint64_t start_time)
 {
-	snprintf(buf, len, "%d", (int)pid);
+	snprintf(buf, len, "%d.%llu", (int)pid, (unsigned long long)start_time);
 	return 0;
 }
 
@@ -70,7 +72,7 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	cJSON_Delete(o);
 	if (!text)
 		return tardis_make_error(err, ENOMEM, "registration");
-	pid_name(name, sizeof(name), pid);
+	pid_name(name, sizeof(name), pid, start_time);
 	if (store_write_atomic(pfd, name, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	/* Last: from here on the kernel reports this pid's exit. */
@@ -106,8 +108,8 @@ out:
 	return ret;
 }
 
-int registry_lookup(struct tardis_store *s, pid_t pid, struct registration *out,
-		    tardis_error_t *err)
+int registry_lookup(struct tardis_store *s, pid_t pid, uint64_t start_time,
+		    struct registration *out, tardis_error_t *err)
 {
 	cleanup_close int pfd = -1;
 	cleanup_free char *text = NULL;
@@ -121,7 +123,7 @@ int registry_lookup(struct tardis_store *s, pid_t pid, struct registration *out,
 		}
 		return -1;
 	}
-	pid_name(name, sizeof(name), pid);
+	pid_name(name, sizeof(name), pid, start_time);
 	if (store_read(pfd, name, 4096, &text, NULL, err) < 0) {
 		if ((*err)->errnum == ENOENT) {
 			tardis_error_free(err);
@@ -134,19 +136,20 @@ int registry_lookup(struct tardis_store *s, pid_t pid, struct registration *out,
 	return 1;
 }
 
-void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid)
+void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid,
+		     uint64_t start_time)
 {
 	cleanup_close int pfd = -1;
 	tardis_error_t err = NULL;
 	char name[32];
 
 	if (mon)
-		monitor_unregister_pid(mon, pid);
+		monitor_unregister_pid(mon, pid, start_time);
 	pfd = store_subdir(s->root_fd, "pids", 0, &err);
 	tardis_error_free(&err);
 	if (pfd < 0)
 		return;
-	pid_name(name, sizeof(name), pid);
+	pid_name(name, sizeof(name), pid, start_time);
 	unlinkat(pfd, name, 0);
 }
 

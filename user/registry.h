@@ -28,9 +28,11 @@ struct registration {
 int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const char *ns,
 		      const char *id, pid_t pid, uint64_t start_time, tardis_error_t *err);
 /* 1 found, 0 not registered, -1 error (a malformed index entry is an error). */
-int registry_lookup(struct tardis_store *s, pid_t pid, struct registration *out,
-		    tardis_error_t *err);
-void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid);
+int registry_lookup(struct tardis_store *s, pid_t pid, uint64_t start_time,
+		    struct registration *out, tardis_error_t *err);
+/* Forgets the registration of (pid, start_time), kernel map included. */
+void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid,
+		     uint64_t start_time);
 /* Calls fn for every registration in the pid index. */
 int registry_foreach(struct tardis_store *s, int (*fn)(const struct registration *r, void *arg),
 		     void *arg, tardis_error_t *err);
