@@ -1049,34 +1049,72 @@ END_TEST
 
 /* ---- registry ------------------------------------------------------------- */
 
-static int count_cb(const struct registration *r, void *arg)
+/* Only registry_register and registry_foreach: the lookup key (pid, or pid
+ * and start time) is the registry's own business. */
+struct seen {
+	int n;
+	struct registration r[4];
+};
+
+static int collect_cb(const struct registration *r, void *arg)
 {
-	(*(int *)arg)++;
+	struct seen *s = arg;
+
 	ck_assert(store_id_valid(r->ns) && store_id_valid(r->id));
+	if (s->n < 4)
+		s->r[s->n] = *r;
+	s->n++;
 	return 0;
+}
+
+static const struct registration *seen_pid(const struct seen *s, pid_t pid)
+{
+	for (int i = 0; i < s->n && i < 4; i++)
+		if (s->r[i].pid == pid)
+			return &s->r[i];
+	return NULL;
+}
+
+/* Every entry of the pid index is a 0600 regular file. */
+static int index_entries_private(int root_fd)
+{
+	int fd = openat(root_fd, "pids", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	ck_assert_int_ge(fd, 0);
+	d = fdopendir(fd);
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		expect_mode(dirfd(d), de->d_name, S_IFREG, 0600);
+		n++;
+	}
+	closedir(d);
+	return n;
 }
 
 /* Pids above any real one on this host: pid_max is at most 4194304. */
 #define P1 4194001
-#define P2 4194002
-#define P3 4194003
-#define P4 4194004
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
 START_TEST(registry_basics)
 {
 	tardis_error_t err = NULL;
-	struct registration reg;
+	const struct registration *r;
+	struct seen seen;
 	char *text = NULL;
 	struct fx f;
-	int dfd, n = 0;
+	int dfd;
 
 	fx_open(&f);
 	/* Nothing registered. */
-	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
-	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
-	ck_assert_int_eq(n, 0);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(registry_foreach(&f.s, collect_cb, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 0);
 	/* An old exit record goes away when a new init registers; other
 	 * state.json fields stay. */
 	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
@@ -1097,44 +1135,43 @@ START_TEST(registry_basics)
 	ck_assert_ptr_null(strstr(text, "\"init_pid\":1,"));
 	free(text);
 	expect_mode(f.s.root_fd, "pids", S_IFDIR, 0700);
-	expect_mode(f.s.root_fd, "pids/" STR(P1), S_IFREG, 0600);
-	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 1);
-	ck_assert_str_eq(reg.ns, "default");
-	ck_assert_str_eq(reg.id, "tc");
-	ck_assert_int_eq(reg.pid, P1);
-	ck_assert_uint_eq(reg.start_time, 777);
-	ck_assert_int_eq(registry_lookup(&f.s, P2, &reg, &err), 0);
+	ck_assert_int_eq(index_entries_private(f.s.root_fd), 1);
 	/* Our own pid, start time from /proc. */
 	ck_assert_int_eq(registry_register(&f.s, NULL, "k8s.io", "x", getpid(), 0, &err), 0);
-	ck_assert_int_eq(registry_lookup(&f.s, getpid(), &reg, &err), 1);
-	ck_assert_uint_gt(reg.start_time, 0);
-	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
-	ck_assert_int_eq(n, 2);
-	registry_forget(&f.s, NULL, P1);
-	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
+	ck_assert_int_eq(index_entries_private(f.s.root_fd), 2);
+	ck_assert_int_eq(registry_foreach(&f.s, collect_cb, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 2);
+	r = seen_pid(&seen, P1);
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->ns, "default");
+	ck_assert_str_eq(r->id, "tc");
+	ck_assert_uint_eq(r->start_time, 777);
+	r = seen_pid(&seen, getpid());
+	ck_assert_ptr_nonnull(r);
+	ck_assert_str_eq(r->ns, "k8s.io");
+	ck_assert_str_eq(r->id, "x");
+	ck_assert_uint_gt(r->start_time, 0);
 	/* Refused input creates nothing. */
-	expect_err(registry_register(&f.s, NULL, "default", "../x", P1, 1, &err), &err, EINVAL);
+	expect_err(registry_register(&f.s, NULL, "default", "../x", P1 + 1, 1, &err), &err, EINVAL);
+	expect_err(registry_register(&f.s, NULL, "../x", "tc", P1 + 1, 1, &err), &err, EINVAL);
 	expect_err(registry_register(&f.s, NULL, "default", "tc", 0, 1, &err), &err, EINVAL);
 	expect_err(registry_register(&f.s, NULL, "default", "tc", -1, 1, &err), &err, EINVAL);
-	ck_assert_int_eq(registry_lookup(&f.s, P1, &reg, &err), 0);
-	/* A malformed index entry is an error for lookup, skipped by foreach. */
+	ck_assert_int_eq(index_entries_private(f.s.root_fd), 2);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "containers"), 2);
+	/* Malformed index entries are skipped, not attributed. */
 	{
-		int pfd = openat(f.s.root_fd, "pids", O_RDONLY | O_DIRECTORY);
+		int pfd = openat(f.s.root_fd, "pids", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		ck_assert_int_ge(pfd, 0);
-		write_file(pfd, STR(P3),
-			   "{\"namespace\":\"default\",\"id\":\"../x\",\"pid\":" STR(P3) ",\"start_time\":1}");
-		write_file(pfd, STR(P4), "garbage");
+		write_file(pfd, "4194003",
+			   "{\"namespace\":\"default\",\"id\":\"../x\",\"pid\":4194003,\"start_time\":1}");
+		write_file(pfd, "4194004", "garbage");
+		write_file(pfd, "4194005", "{\"namespace\":\"default\",\"id\":\"tc\",\"pid\":-3,\"start_time\":1}");
 		close(pfd);
 	}
-	ck_assert_int_eq(registry_lookup(&f.s, P3, &reg, &err), -1);
-	ck_assert_ptr_nonnull(err);
-	tardis_error_free(&err);
-	ck_assert_int_eq(registry_lookup(&f.s, P4, &reg, &err), -1);
-	tardis_error_free(&err);
-	n = 0;
-	ck_assert_int_eq(registry_foreach(&f.s, count_cb, &n, &err), 0);
-	ck_assert_int_eq(n, 1);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(registry_foreach(&f.s, collect_cb, &seen, &err), 0);
+	ck_assert_int_eq(seen.n, 2);
 	close(dfd);
 	fx_close(&f);
 }
