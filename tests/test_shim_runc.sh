@@ -1,0 +1,192 @@
+#!/bin/bash
+# tardis-runc driven directly, as containerd-shim-runc-v2's cleanup path and
+# direct runc users do: exact pass-through, delete --force of a running
+# enabled container saves it, corrupted images fall back, a failed restore
+# undoes exactly the files it applied, bad input keeps runc's behaviour.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
+export TARDIS_CRIU=$CRIU
+export TARDIS_RUNC=$(command -v runc)
+export TARDIS_LOG_FILE=$TMP/tardis-runc.log
+export TARDIS_LOG_LEVEL=debug
+SHIM=$BIN/tardis-runc
+RROOT=$TMP/runc/ns1
+NS=ns1
+IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
+
+# A bundle whose rootfs is an overlay (lower: busybox) as containerd makes it.
+LOWER=$TMP/lower
+"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'echo first > /marker; i=0
+while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.1; done' >/dev/null
+mkdir -p "$LOWER/rootfs/data"
+echo "from the image" >"$LOWER/rootfs/keep"
+make_bundle() { # make_bundle DIR [jq filter]: fresh overlay rootfs, enabled config
+	local b=$1 f=${2:-.}
+	mkdir -p "$b/rootfs" "$b.up" "$b.work"
+	jq ".root.readonly = false | .process.env += [\"TARDIS_ENABLE=1\"] | $f" \
+		"$LOWER/config.json" >"$b/config.json"
+	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
+}
+drop_bundle() {
+	umount "$1/rootfs" 2>/dev/null
+	rm -rf "$1" "$1.up" "$1.work"
+}
+on_cleanup 'for c in $(runc --root "$RROOT" list -q 2>/dev/null); do runc --root "$RROOT" delete -f "$c"; done'
+on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
+
+shim() { "$SHIM" --root "$RROOT" "$@"; }
+count_in() { cat "$1/rootfs/data/count" 2>/dev/null || echo 0; }
+count_at_least() { [ "$(count_in "$1")" -ge "$2" ]; }
+status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
+create_start() { # create_start BUNDLE ID
+	shim create --bundle "$1" --pid-file "$1/init.pid" "$2" </dev/null >/dev/null 2>&1 &&
+		shim start "$2"
+}
+
+# ---- a running enabled container --------------------------------------
+B=$TMP/b1
+make_bundle "$B"
+check "c1: create + start" create_start "$B" c1
+check "c1: counting" wait_for 20 count_at_least "$B" 10
+
+# ---- pass-through is exact ---------------------------------------------
+same() { # same DESCRIPTION ARGS...: stdout, stderr, status equal to runc's
+	local what=$1 a b
+	shift
+	runc --root "$RROOT" "$@" >"$TMP/r.out" 2>"$TMP/r.err"
+	a=$?
+	"$SHIM" --root "$RROOT" "$@" >"$TMP/t.out" 2>"$TMP/t.err"
+	b=$?
+	# runc prints times; only the `state`/`list` created field could differ
+	# if a second passed, and it does not change for a running container.
+	check "pass-through $what: same status ($a/$b)" [ "$a" = "$b" ]
+	check "pass-through $what: same stdout" cmp -s "$TMP/r.out" "$TMP/t.out"
+	check "pass-through $what: same stderr" cmp -s "$TMP/r.err" "$TMP/t.err"
+}
+same "state" state c1
+same "state of a missing container" state nope
+same "list" list
+same "list --format json" list --format json
+same "features" features
+same "--version" --version
+same "ps --format json" ps --format json c1
+same "an unknown subcommand" frobnicate c1
+check "no tardis output on stdout for enabled calls" [ ! -s "$TMP/t.out" -o "$(cat "$TMP/t.out")" = "" ]
+
+# ---- delete --force of the running container checkpoints it first -----
+c1=$(count_in "$B")
+check "c1: delete --force" shim delete --force c1
+check "c1: an image was published first" [ -s "$IMAGES/c1/manifest.json" ]
+check "c1: the container is gone" [ -z "$(status_of c1)" ]
+check "c1: killed by the checkpoint -> exit 137 recorded, image kept" \
+	wait_for 5 grep -q '"exit_status":137' "$TARDIS_STATE_DIR/containers/$NS/c1/exit.json"
+c1=$(count_in "$B")
+cp -a "$IMAGES/c1" "$TMP/good-image"
+drop_bundle "$B"
+
+# The same id created again (a fresh rootfs, as on another node): restored.
+make_bundle "$B"
+check "c1: create again" shim create --bundle "$B" --pid-file "$B/init.pid" c1
+check "c1: restored" grep -q "create $NS/c1: restored" "$TARDIS_LOG_FILE"
+check "c1: start answered 0" shim start c1
+check "c1: running" [ "$(status_of c1)" = running ]
+sleep 0.5
+c2=$(count_in "$B")
+check "c1: count continues ($c1 -> $c2)" [ "$c2" -gt "$c1" ]
+check "c1: /marker is back" [ "$(cat "$B/rootfs/marker")" = first ]
+runc --root "$RROOT" delete -f c1
+drop_bundle "$B"
+
+# ---- each corrupted image: fresh start, image kept, reason logged ------
+corrupt_case() { # corrupt_case NAME REASON-REGEX COMMAND-ON-IMAGE-DIR
+	local name=$1 reason=$2 cmd=$3 id=bad-$1 before after
+	rm -rf "${IMAGES:?}/$id"
+	mkdir -p "$IMAGES"
+	cp -a "$TMP/good-image" "$IMAGES/$id"
+	(cd "$IMAGES/$id" && eval "$cmd")
+	before=$(cd "$IMAGES/$id" && find . -type f -exec sha256sum {} + | sort)
+	make_bundle "$TMP/$id"
+	check "$name: create falls back to a fresh start" create_start "$TMP/$id" "$id"
+	check "$name: the container runs, from the start" wait_for 10 count_at_least "$TMP/$id" 1
+	check "$name: the count started afresh" [ "$(count_in "$TMP/$id")" -lt "$c1" ]
+	after=$(cd "$IMAGES/$id" && find . -type f -exec sha256sum {} + | sort)
+	check "$name: the bad image is kept as it was" [ "$before" = "$after" ]
+	check "$name: the log names the reason" grep -Eq "create $NS/$id: image .* is invalid \($reason" "$TARDIS_LOG_FILE"
+	runc --root "$RROOT" delete -f "$id"
+	drop_bundle "$TMP/$id"
+}
+corrupt_case truncated "files: pages-1.img: size" 'truncate -s 100 pages-1.img'
+corrupt_case nomanifest "manifest:" 'rm manifest.json'
+corrupt_case checksum "files: .*checksum mismatch" 'printf X | dd of=pstree.img bs=1 seek=20 conv=notrunc 2>/dev/null'
+corrupt_case dumplog "dump_log: does not end" 'sed -i "s/Dumping finished successfully/Dumping failed/" dump.log'
+
+# ---- a restore that fails after the files were applied -----------------
+rm -rf "${IMAGES:?}/c9"
+cp -a "$TMP/good-image" "$IMAGES/c9"
+B=$TMP/b9
+make_bundle "$B"
+echo "preexisting" >"$B/rootfs/data/count" # the image has its own /data/count
+echo "untouched" >"$B/rootfs/other"
+before=$(cd "$B/rootfs" && find . -xdev \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort)
+check "c9: create with a CRIU that fails" env TARDIS_CRIU=/bin/false \
+	"$SHIM" --root "$RROOT" create --bundle "$B" --pid-file "$B/init.pid" c9
+check "c9: the restore failed and fell back" grep -q "create $NS/c9: restore failed, starting fresh" "$TARDIS_LOG_FILE"
+after=$(cd "$B/rootfs" && find . -xdev \( -type f -o -type l \) -exec sha256sum {} + 2>/dev/null | sort)
+check "c9: exactly the applied files were undone (rootfs as before)" [ "$before" = "$after" ]
+check "c9: /marker from the image is not there" [ ! -e "$B/rootfs/marker" ]
+check "c9: the file the image replaced has its content back" [ "$(cat "$B/rootfs/data/count")" = preexisting ]
+check "c9: no half-restored container left; a fresh one is created" [ "$(status_of c9)" = created ]
+check "c9: it starts fresh" shim start c9
+check "c9: and runs" wait_for 10 grep -q "^[0-9]" "$B/rootfs/data/count"
+runc --root "$RROOT" delete -f c9
+drop_bundle "$B"
+
+# ---- bad input keeps runc's own behaviour ------------------------------
+compare_create() { # compare_create DESCRIPTION BUNDLE ID
+	local what=$1 b=$2 id=$3 a t
+	runc --root "$TMP/runc-ref" create --bundle "$b" "$id" </dev/null >"$TMP/r.out" 2>"$TMP/r.err"
+	a=$?
+	runc --root "$TMP/runc-ref" delete -f "$id" >/dev/null 2>&1
+	"$SHIM" --root "$TMP/runc-cmp" create --bundle "$b" "$id" </dev/null >"$TMP/t.out" 2>"$TMP/t.err"
+	t=$?
+	runc --root "$TMP/runc-cmp" delete -f "$id" >/dev/null 2>&1
+	check "$what: same exit status as runc ($a/$t)" [ "$a" = "$t" ]
+	check "$what: same stdout" cmp -s "$TMP/r.out" "$TMP/t.out"
+	check "$what: same error from runc ($(head -c 100 "$TMP/t.err"))" \
+		[ "$(sed 's/time="[^"]*"//' "$TMP/r.err")" = "$(sed 's/time="[^"]*"//' "$TMP/t.err")" ]
+}
+mkdir -p "$TMP/badcfg/rootfs"
+printf '{"process": {"env": ["TARDIS_ENABLE=1"], ' >"$TMP/badcfg/config.json"
+compare_create "malformed config.json" "$TMP/badcfg" bc1
+check "malformed config.json: a clear log line" grep -q "create bc1: .*config.json" "$TARDIS_LOG_FILE"
+compare_create "missing bundle" "$TMP/no-such-bundle" mb1
+check "missing bundle: a clear log line" grep -q "create mb1: .*no-such-bundle" "$TARDIS_LOG_FILE"
+B=$TMP/b-evil
+make_bundle "$B"
+compare_create "container id ../../etc" "$B" "../../etc"
+check "id ../../etc: a clear log line" grep -q "refusing namespace/id" "$TARDIS_LOG_FILE"
+check "id ../../etc: nothing written for it" [ -z "$(find "$TARDIS_STATE_DIR" -name etc)" ]
+check "id ../../etc: nothing next to the state dir" [ ! -e "$TARDIS_STATE_DIR/../etc" -a ! -e "$TMP/etc" ]
+drop_bundle "$B"
+out=$(TARDIS_RUNC=/nonexistent/runc "$SHIM" --version 2>&1)
+rc=$?
+check "missing runc: clear error ($out), exit 127" [ "$rc" = 127 ]
+check "missing runc: named in the message" grep -q "not executable" <<<"$out"
+out=$(TARDIS_RUNC=$SHIM "$SHIM" --version 2>&1)
+check "runc = tardis-runc itself is refused ($out)" grep -q "itself" <<<"$out"
+
+# A missing CRIU: delete --force still deletes (the checkpoint is a warning).
+B=$TMP/b10
+make_bundle "$B"
+create_start "$B" c10
+wait_for 10 count_at_least "$B" 2
+check "no CRIU: delete --force still deletes" env TARDIS_CRIU=/nonexistent/criu \
+	"$SHIM" --root "$RROOT" delete --force c10
+check "no CRIU: the container is gone" [ -z "$(status_of c10)" ]
+check "no CRIU: a warning names the failed checkpoint" grep -q "delete $NS/c10: checkpoint failed; deleting anyway" "$TARDIS_LOG_FILE"
+check "no CRIU: no image published" [ ! -e "$IMAGES/c10" ]
+drop_bundle "$B"
+
+summary
