@@ -54,6 +54,8 @@ int main(void)
 	srunner_add_suite(sr, runc_args_suite());
 	if (sha256_suite)
 		srunner_add_suite(sr, sha256_suite());
+	if (filediff_suite)
+		srunner_add_suite(sr, filediff_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);
