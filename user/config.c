@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void config_defaults(struct tardis_config *c)
 {
@@ -130,26 +132,30 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 	};
 	const char *path = getenv("TARDIS_CONFIG");
 	cleanup_free char *text = NULL;
-	cleanup_close int dfd = -1;
+	cleanup_close int fd = -1;
+	struct stat st;
 
 	config_defaults(c);
 	if (!path || !*path)
 		path = TARDIS_CONFIG_FILE;
-	dfd = open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (path[0] == '/' || dfd >= 0) {
-		tardis_error_t e = NULL;
+	/* Unlike state files, the config may be a symlink (config management). */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno != ENOENT)
+		return tardis_make_error(err, errno, "config `%s`", path);
+	if (fd >= 0) {
+		ssize_t n;
 
-		if (store_read(path[0] == '/' ? AT_FDCWD : dfd, path, 1 << 20, &text, NULL, &e) < 0) {
-			int missing = e && e->errnum == ENOENT;
-
-			if (!missing) {
-				*err = e;
-				return tardis_error_wrap(err, "config `%s`", path);
-			}
-			tardis_error_free(&e);
-		} else if (config_parse(c, text, err) < 0) {
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
+			return tardis_make_error(err, EINVAL, "config `%s`: not a regular file of at most 1 MiB", path);
+		text = calloc(1, st.st_size + 1);
+		if (!text)
+			return tardis_make_error(err, ENOMEM, "config");
+		n = read(fd, text, st.st_size);
+		if (n < 0)
+			return tardis_make_error(err, errno, "read config `%s`", path);
+		text[n] = '\0';
+		if (config_parse(c, text, err) < 0)
 			return tardis_error_wrap(err, "config `%s`", path);
-		}
 	}
 	for (size_t i = 0; i < sizeof(overrides) / sizeof(overrides[0]); i++) {
 		const char *v = getenv(overrides[i].env);
