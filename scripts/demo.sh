@@ -1,77 +1,103 @@
 #!/bin/bash
-# The main job: build, start the exit monitor, run real containers with
-# runc and show how each one ended, as the kernel reported it.
-# Everything is private (state dir, bpffs pins, runc root) and removed at the end.
+# The main job: the whole tardis flow on this machine, under a private
+# containerd with tardis-runc as its runc and a real CRIU:
+#   a counter container is stopped and deleted while it runs -> it is saved,
+#   created again -> restored, its count continues -> it finishes (exit 0)
+#   -> its image is cleaned up.  Exit codes come from the eBPF monitor.
+# Everything is private (state dir, bpffs pins, containerd) and removed at the end.
 set -euo pipefail
 OUT=${OUT:-build}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=$ROOT/$OUT
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root" >&2; exit 1; }
 
-DEMO=$(mktemp -d /tmp/tardis-demo.XXXXXX)
-export TARDIS_STATE_DIR=$DEMO/state
+TMP=$(mktemp -d /tmp/tardis-demo.XXXXXX)
+export TARDIS_STATE_DIR=$TMP/state
 export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-demo-$$
-export TARDIS_CONFIG=$DEMO/none.conf
-RUNC_ROOT=$DEMO/runc
-AGENT=
+export TARDIS_CONFIG=$TMP/none.conf
+export TARDIS_LOG_FILE=$TMP/tardis.log
+export TARDIS_RUNC=$(command -v runc)
+TARDIS_CRIU=$("$ROOT/scripts/build-criu.sh" 2>/dev/null)
+export TARDIS_CRIU
+NFS=$TMP/networkfs
+mkdir -p "$NFS"
+CLEANUP_HOOKS=()
+on_cleanup() { CLEANUP_HOOKS+=("$*"); }
 cleanup() {
-	for c in $(runc --root "$RUNC_ROOT" list -q 2>/dev/null); do
-		runc --root "$RUNC_ROOT" delete --force "$c" >/dev/null 2>&1 || true
-	done
-	[ -z "$AGENT" ] || { kill "$AGENT" 2>/dev/null; wait "$AGENT" 2>/dev/null || true; }
+	local h
+	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
+	if [ -s "$TARDIS_STATE_DIR/tardisd.pid" ]; then
+		kill "$(cat "$TARDIS_STATE_DIR/tardisd.pid")" 2>/dev/null || true
+		sleep 0.2
+	fi
 	"$BIN/tardisd" --unload 2>/dev/null || true
-	rm -rf "$DEMO"
+	rm -rf "$TMP"
 }
 trap cleanup EXIT
+# shellcheck source=tests/containerd_lib.sh
+. "$ROOT/tests/containerd_lib.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+say() { printf '   %s\n' "$*"; }
+count() { cat "$NFS/work/default/counter/count" 2>/dev/null || echo 0; }
+task_status() { ctr_ task ls 2>/dev/null | awk '$1 == "counter" { print $3 }'; }
+wait_status() { for _ in $(seq 100); do [ "$(task_status)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
 
-step "start tardisd (state $TARDIS_STATE_DIR, pins $TARDIS_BPF_DIR)"
-"$BIN/tardisd" --log-file "$DEMO/tardisd.log" &
-AGENT=$!
-for _ in $(seq 100); do grep -q running "$DEMO/tardisd.log" 2>/dev/null && break; sleep 0.05; done
-cat "$DEMO/tardisd.log"
-bpftool prog show pinned "$TARDIS_BPF_DIR/prog"
+step "a private containerd; tardis-runc is the runc it calls; CRIU: $TARDIS_CRIU"
+ctd_start
+ctd_image
+say "image localhost/bb:latest imported"
 
-# run_container ID ARGS...: create with runc, register the init pid with the
-# exit monitor (what tardis-runc does after every create), start.
-run_container() {
-	local id=$1
-	shift
-	"$ROOT/scripts/rootfs.sh" "$DEMO/$id" "$@"
-	runc --root "$RUNC_ROOT" create --bundle "$DEMO/$id" --pid-file "$DEMO/$id.pid" "$id" \
-		</dev/null >/dev/null 2>&1
-	"$BIN/tardisctl" register "default/$id" "$(cat "$DEMO/$id.pid")"
-	runc --root "$RUNC_ROOT" start "$id"
-	echo "started $id (host pid $(cat "$DEMO/$id.pid")): $*"
+# The counter keeps its count in memory and writes it to its work dir (on
+# the "network filesystem") and to a file of its own rootfs.
+COUNTER='[ -e /marker ] || date > /marker
+i=0
+while :; do
+	i=$((i + 1)); echo $i > /work/count; echo $i > /count.txt
+	[ -e /work/stop ] && exit "$(cat /work/stop)"
+	sleep 0.2
+done'
+run_counter() {
+	ctr_ run -d --runc-binary "$BIN/tardis-runc" \
+		--env TARDIS_ENABLE=1 --env TARDIS_CHECKPOINT_ON_STOP=1 \
+		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" --env TARDIS_WORKDIR_CONTAINER_PATH=/work \
+		localhost/bb:latest counter sh -c "$COUNTER" >/dev/null
 }
 
-wait_record() {
-	for _ in $(seq 200); do
-		[ -e "$TARDIS_STATE_DIR/containers/default/$1/exit.json" ] && return 0
-		sleep 0.05
-	done
-	echo "no exit record for $1" >&2
-	return 1
-}
+step "ctr run an opted-in counter (TARDIS_ENABLE=1, TARDIS_CHECKPOINT_ON_STOP=1)"
+run_counter
+sleep 3
+say "task $(task_status), count = $(count), tardisd started on demand (pid $(cat "$TARDIS_STATE_DIR/tardisd.pid"))"
 
-step "run three busybox containers with runc"
-run_container ok sh -c 'echo working; sleep 0.2; exit 0'
-run_container failing sh -c 'sleep 0.2; exit 3'
-run_container killed sleep 1000
-sleep 0.3
-runc --root "$RUNC_ROOT" kill killed KILL
+step "stop it and delete it while it runs (ctr task kill; ctr task rm; ctr c rm) — as a node drain does"
+ctr_ task kill counter
+wait_status STOPPED
+before=$(count)
+say "task $(task_status) at count $before"
+ctr_ task rm counter >/dev/null
+ctr_ c rm counter
+say "saved image: $NFS/checkpoint/default/counter"
+jq -c '{format_version, namespace, id, node, created_at, checkpoint_duration_ms, total_size, files: (.files | length)}' \
+	"$NFS/checkpoint/default/counter/manifest.json"
+"$BIN/tardisctl" show default/counter | jq -c '.exit | {state, exit_status, signal, source}'
 
-step "exit records written by tardisd (tardisctl show)"
-for id in ok failing killed; do
-	wait_record "$id"
-	"$BIN/tardisctl" show "default/$id" | jq -c '{id, exit: (.exit | {state, exit_status, signal, wait_status, exited_at, source})}'
-done
+step "ctr run the same container again: restored instead of started fresh"
+run_counter
+sleep 2
+say "task $(task_status), count = $(count) (it was $before when it stopped: the count continued)"
+say "the file it wrote before: /marker = $(ctr_ task exec --exec-id m counter cat /marker)"
+grep -E "restored|answered" "$TARDIS_LOG_FILE" | sed 's/^/   log: /'
 
-step "the kernel side, with bpftool"
-echo "\$ bpftool map dump pinned $TARDIS_BPF_DIR/counters   (summed)"
+step "it finishes with exit code 0"
+echo 0 >"$NFS/work/default/counter/stop"
+wait_status STOPPED
+"$BIN/tardisctl" show default/counter | jq -c '.exit | {state, exit_status, exited_at, source}'
+ctr_ task rm counter >/dev/null
+ctr_ c rm counter
+if [ -e "$NFS/checkpoint/default/counter" ]; then say "image still there (unexpected)"; else say "image removed"; fi
+if [ -e "$TARDIS_STATE_DIR/containers/default/counter" ]; then say "state still there (unexpected)"; else say "state removed"; fi
+grep -E "exit code 0" "$TARDIS_LOG_FILE" | sed 's/^/   log: /'
+
+step "the kernel side: the exit monitor's pinned objects (bpftool)"
+bpftool prog show pinned "$TARDIS_BPF_DIR/prog" | head -2
 "$BIN/tardisctl" counters
-echo "\$ tardisctl exits   (the recent_exits map; reading it consumes nothing)"
 "$BIN/tardisctl" exits
-
-step "agent log"
-grep -E "exit recorded|running" "$DEMO/tardisd.log"
