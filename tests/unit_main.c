@@ -56,6 +56,8 @@ int main(void)
 		srunner_add_suite(sr, sha256_suite());
 	if (filediff_suite)
 		srunner_add_suite(sr, filediff_suite());
+	if (oci_config_suite)
+		srunner_add_suite(sr, oci_config_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

@@ -15,6 +15,7 @@ Suite *runc_args_suite(void);
 /* Weak: each runs when its tests/unit_*.c file is part of the build. */
 Suite *sha256_suite(void) __attribute__((weak));
 Suite *filediff_suite(void) __attribute__((weak));
+Suite *oci_config_suite(void) __attribute__((weak));
 
 /* A fresh mkdtemp directory below the run's own directory in /tmp (which
  * main removes at the end, whatever the tests left); malloc'd path. */

@@ -1,0 +1,155 @@
+/* Opting in from config.json: env (TARDIS_*, ARCH_* aliases), annotations,
+ * the image path priority, the NETWORKFS work dir mount. */
+#include "unit_main.h"
+#include "oci_config.h"
+
+#include <cjson/cJSON.h>
+
+static struct tardis_settings parse_ok(const char *text)
+{
+	struct tardis_settings s;
+	tardis_error_t err = NULL;
+
+	ck_assert_msg(oci_settings_parse(text, "/b", &s, NULL, &err) == 0, "%s: %s", text,
+		      tardis_error_msg(err));
+	return s;
+}
+
+static void parse_bad(const char *text)
+{
+	struct tardis_settings s;
+	tardis_error_t err = NULL;
+
+	ck_assert_msg(oci_settings_parse(text, "/b", &s, NULL, &err) < 0, "accepted: %s", text);
+	ck_assert_ptr_nonnull(err);
+	tardis_error_free(&err);
+}
+
+START_TEST(test_env)
+{
+	struct tardis_settings s;
+
+	s = parse_ok("{\"process\":{\"env\":[\"PATH=/bin\",\"TARDIS_ENABLE=1\"]},\"root\":{\"path\":\"rootfs\"}}");
+	ck_assert_int_eq(s.enabled, 1);
+	ck_assert_str_eq(s.rootfs, "/b/rootfs");
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=0\"]}}");
+	ck_assert_int_eq(s.enabled, 0);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLEX=1\",\"XTARDIS_ENABLE=1\"]}}");
+	ck_assert_int_eq(s.enabled, 0);
+	/* ARCH_* aliases; TARDIS_* wins over them whatever the order. */
+	s = parse_ok("{\"process\":{\"env\":[\"ARCH_ENABLE=1\",\"ARCH_CHECKPOINT_HOST_PATH=/a\","
+		     "\"TARDIS_CHECKPOINT_HOST_PATH=/t\",\"ARCH_NETWORKFS_HOST_PATH=/n\","
+		     "\"ARCH_WORKDIR_CONTAINER_PATH=/w\",\"ARCH_CHECKPOINT_ON_STOP=true\"]},"
+		     "\"root\":{\"path\":\"/abs/rootfs\"}}");
+	ck_assert_int_eq(s.enabled, 1);
+	ck_assert_str_eq(s.checkpoint_host_path, "/t");
+	ck_assert_str_eq(s.networkfs, "/n");
+	ck_assert_str_eq(s.workdir, "/w");
+	ck_assert_int_eq(s.checkpoint_on_stop, 1);
+	ck_assert_str_eq(s.rootfs, "/abs/rootfs");
+}
+END_TEST
+
+START_TEST(test_annotations)
+{
+	struct tardis_settings s;
+
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/enable\":\"true\","
+		     "\"tardis.io/checkpoint-host-path\":\"/c\",\"other\":\"x\"}}");
+	ck_assert_int_eq(s.enabled, 1);
+	ck_assert_str_eq(s.checkpoint_host_path, "/c");
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/TARDIS_ENABLE\":\"1\"}}");
+	ck_assert_int_eq(s.enabled, 1);
+	/* env beats annotations */
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=0\"]},\"annotations\":{\"tardis.io/enable\":\"1\"}}");
+	ck_assert_int_eq(s.enabled, 0);
+}
+END_TEST
+
+START_TEST(test_not_enabled_or_bad)
+{
+	struct tardis_settings s;
+
+	/* No process: simply not enabled. */
+	s = parse_ok("{\"annotations\":{\"tardis.io/enable\":\"1\"}}");
+	ck_assert_int_eq(s.enabled, 0);
+	parse_bad("");
+	parse_bad("[]");
+	parse_bad("{\"process\":{\"env\":\"TARDIS_ENABLE=1\"}}");
+	parse_bad("{\"process\":{\"env\":[1]}}");
+	parse_bad("{\"process\":[]}");
+	parse_bad("{\"process\":{},\"annotations\":[]}");
+	parse_bad("{\"process\":{},\"annotations\":{\"tardis.io/enable\":1}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_CHECKPOINT_HOST_PATH=relative\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_NETWORKFS_HOST_PATH=/a/../etc\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_WORKDIR_CONTAINER_PATH=/a\\nb\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_ENABLE=1\"]");
+}
+END_TEST
+
+START_TEST(test_image_path)
+{
+	struct tardis_settings s = { 0 };
+	char buf[4096];
+
+	ck_assert_int_eq(settings_image_path(&s, "/var/lib/tardis", "default", "c1", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/var/lib/tardis/checkpoints/default/c1");
+	strcpy(s.checkpoint_host_path, "/ck");
+	ck_assert_int_eq(settings_image_path(&s, "/v", "default", "c1", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/ck/default/c1");
+	strcpy(s.networkfs, "/nfs");
+	ck_assert_int_eq(settings_image_path(&s, "/v", "k8s.io", "c1", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/nfs/checkpoint/k8s.io/c1");
+	ck_assert_int_eq(settings_image_path(&s, "/v", "default", "../../etc", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(settings_image_path(&s, "/v", "..", "c1", buf, sizeof(buf)), -1);
+	ck_assert_int_eq(settings_work_dir(&s, "default", "c1", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, ""); /* no WORKDIR */
+	strcpy(s.workdir, "/work");
+	ck_assert_int_eq(settings_work_dir(&s, "default", "c1", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/nfs/work/default/c1");
+}
+END_TEST
+
+START_TEST(test_workdir_mount)
+{
+	struct tardis_settings s = { 0 };
+	tardis_error_t err = NULL;
+	cJSON *c;
+	char *text;
+
+	strcpy(s.workdir, "/work");
+	c = cJSON_Parse("{\"process\":{\"cwd\":\"/\"},\"mounts\":[{\"destination\":\"/proc\"}]}");
+	ck_assert_int_eq(oci_config_add_workdir(c, &s, "/nfs/work/d/c", &err), 1);
+	text = cJSON_PrintUnformatted(c);
+	ck_assert_ptr_nonnull(strstr(text, "{\"destination\":\"/work\",\"type\":\"bind\",\"source\":\"/nfs/work/d/c\",\"options\":[\"rbind\",\"rw\"]}"));
+	ck_assert_ptr_nonnull(strstr(text, "\"cwd\":\"/work\""));
+	free(text);
+	/* A second create finds its own mount: nothing to change. */
+	ck_assert_int_eq(oci_config_add_workdir(c, &s, "/nfs/work/d/c", &err), 0);
+	cJSON_Delete(c);
+	/* WORKDIR already the destination of another mount: refused. */
+	c = cJSON_Parse("{\"process\":{},\"mounts\":[{\"destination\":\"/work\",\"source\":\"/elsewhere\"}]}");
+	ck_assert_int_eq(oci_config_add_workdir(c, &s, "/nfs/work/d/c", &err), -1);
+	ck_assert_ptr_nonnull(strstr(tardis_error_msg(err), "already the destination"));
+	tardis_error_free(&err);
+	cJSON_Delete(c);
+	/* No mounts array yet. */
+	c = cJSON_Parse("{\"process\":{}}");
+	ck_assert_int_eq(oci_config_add_workdir(c, &s, "/nfs/work/d/c", &err), 1);
+	cJSON_Delete(c);
+}
+END_TEST
+
+Suite *oci_config_suite(void)
+{
+	Suite *s = suite_create("oci_config");
+	TCase *tc = tcase_create("settings");
+
+	tcase_add_test(tc, test_env);
+	tcase_add_test(tc, test_annotations);
+	tcase_add_test(tc, test_not_enabled_or_bad);
+	tcase_add_test(tc, test_image_path);
+	tcase_add_test(tc, test_workdir_mount);
+	suite_add_tcase(s, tc);
+	return s;
+}
