@@ -610,7 +610,13 @@ static int handle_create(struct shim *s)
 
 	image_cleanup_siblings(image_path);
 	valid = image_validate(image_path, &rep);
-	if (valid == 0) {
+	if (valid == 1 && (strcmp(rep.ns, s->args.ns) != 0 || strcmp(rep.id, s->args.id) != 0)) {
+		/* Never restore another container's image. */
+		snprintf(reason, sizeof(reason), "manifest: image of %.100s/%.100s", rep.ns, rep.id);
+		valid = 0;
+		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
+			 s->args.ns, s->args.id, image_path, reason);
+	} else if (valid == 0) {
 		image_report_reason(&rep, reason, sizeof(reason));
 		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
 			 s->args.ns, s->args.id, image_path, reason);
