@@ -414,6 +414,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tardisd: daemonize: %s\n", strerror(errno));
 		return 1;
 	}
+	/* Detached, stderr is /dev/null: without a log file, use syslog. */
+	if (o.daemon && !o.foreground && !a.cfg.log_file[0])
+		strcpy(a.cfg.log_file, "syslog");
 	if (tardis_log_open("tardisd", a.cfg.log_file, a.cfg.log_level) < 0)
 		fprintf(stderr, "tardisd: cannot open log `%s`, using stderr\n", a.cfg.log_file);
 	if (store_open(&a.store, a.cfg.state_dir, &err) < 0) {
