@@ -1,0 +1,129 @@
+/* sha256: FIPS 180-4 test vectors, incremental updates, sha256_fd. */
+#include "unit_main.h"
+#include "sha256.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void hash_hex(const void *data, size_t len, char hex[65])
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+
+	sha256_init(&c);
+	sha256_update(&c, data, len);
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+}
+
+START_TEST(test_vectors)
+{
+	static const struct {
+		const char *msg, *hex;
+	} v[] = {
+		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
+		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
+		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu",
+		  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+	};
+	char hex[65];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		hash_hex(v[i].msg, strlen(v[i].msg), hex);
+		ck_assert_str_eq(hex, v[i].hex);
+	}
+}
+END_TEST
+
+START_TEST(test_million_a)
+{
+	struct sha256_ctx c;
+	uint8_t d[SHA256_DIGEST_SIZE];
+	char block[1000], hex[65];
+
+	memset(block, 'a', sizeof(block));
+	sha256_init(&c);
+	for (int i = 0; i < 1000; i++)
+		sha256_update(&c, block, sizeof(block));
+	sha256_final(&c, d);
+	sha256_hex(d, hex);
+	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+/* Every split of a message at block-boundary-ish lengths gives the one-shot hash. */
+START_TEST(test_incremental)
+{
+	uint8_t msg[300];
+	char one[65], split[65];
+
+	for (size_t i = 0; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)(i * 7 + 3);
+	for (size_t len = 0; len <= sizeof(msg); len += 1) {
+		hash_hex(msg, len, one);
+		for (size_t cut = 0; cut <= len; cut += (len / 7) + 1) {
+			struct sha256_ctx c;
+			uint8_t d[SHA256_DIGEST_SIZE];
+
+			sha256_init(&c);
+			sha256_update(&c, msg, cut);
+			sha256_update(&c, msg + cut, 0);
+			sha256_update(&c, msg + cut, len - cut);
+			sha256_final(&c, d);
+			sha256_hex(d, split);
+			ck_assert_msg(strcmp(one, split) == 0, "len %zu cut %zu", len, cut);
+		}
+	}
+}
+END_TEST
+
+START_TEST(test_fd)
+{
+	char *dir = unit_tmpdir(), *path = NULL, hex[65];
+	uint64_t size = 1;
+	char *big = malloc(1000000);
+	int fd;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 1000000);
+	ck_assert(asprintf(&path, "%s/f", dir) > 0);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+
+	ck_assert_int_eq(sha256_fd(fd, hex, &size), 0);
+	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	ck_assert_uint_eq(size, 0);
+
+	ck_assert_int_eq(write(fd, big, 1000000), 1000000);
+	/* The file offset is at EOF: sha256_fd still reads from offset 0. */
+	ck_assert_int_eq(sha256_fd(fd, hex, &size), 0);
+	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	ck_assert_uint_eq(size, 1000000);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 1000000);
+	close(fd);
+
+	ck_assert_int_eq(sha256_fd(-1, hex, NULL), -1);
+	unit_rmrf(dir);
+	free(big);
+	free(path);
+	free(dir);
+}
+END_TEST
+
+Suite *sha256_suite(void)
+{
+	Suite *s = suite_create("sha256");
+	TCase *tc = tcase_create("sha256");
+
+	tcase_add_test(tc, test_vectors);
+	tcase_add_test(tc, test_million_a);
+	tcase_add_test(tc, test_incremental);
+	tcase_add_test(tc, test_fd);
+	suite_add_tcase(s, tc);
+	return s;
+}

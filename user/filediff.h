@@ -1,0 +1,112 @@
+/*
+ * The container's changed files: what a container wrote to its overlay
+ * upperdir, saved into a checkpoint image and applied again, undoably, onto a
+ * fresh rootfs before a restore.
+ *
+ * An image holds two files:
+ *   files.tar     POSIX ustar (pax 'x' headers for long paths and link
+ *                 targets, large sizes/ids/times) of the added or modified
+ *                 directories, regular files and symlinks, parents first;
+ *                 hardlinks are stored as separate regular files.
+ *   deleted.list  one line per deletion, `whiteout <path>` (an overlay
+ *                 whiteout: the path was deleted) or `opaque <path>` (an
+ *                 opaque directory: what the lower layers held below it is
+ *                 hidden; the directory itself is in files.tar); paths are
+ *                 relative, `\n` and `\\` are escaped.
+ *
+ * Applying first performs the deletions, then extracts the tar.  Every path
+ * is resolved one component at a time with openat(O_NOFOLLOW|O_DIRECTORY)
+ * from the rootfs, so no symlink inside the rootfs is ever followed and no
+ * path (absolute, `..`, embedded NUL) can leave it.  Each change is preceded
+ * by a record appended to, and fdatasync'ed in, the journal in the backup
+ * directory; an original that is replaced or removed is first copied there.
+ * filediff_rollback() undoes the journal in reverse order, also after the
+ * applying process was killed, and may itself be interrupted and rerun.
+ */
+#ifndef TARDIS_FILEDIFF_H
+#define TARDIS_FILEDIFF_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+#define FILEDIFF_TAR "files.tar"
+#define FILEDIFF_DELETED "deleted.list"
+#define FILEDIFF_JOURNAL "journal"
+/* Longest relative path saved or applied (bytes, without the NUL). */
+#define FILEDIFF_PATH_MAX 4095
+
+struct filediff_stats {
+	uint64_t entries;   /* tar entries: directories, regular files, symlinks */
+	uint64_t bytes;     /* bytes of regular file contents */
+	uint64_t whiteouts; /* `whiteout` lines */
+	uint64_t opaques;   /* `opaque` lines */
+	uint64_t skipped;   /* fifos, sockets, devices, other filesystems */
+};
+
+/* Walks an overlayfs upperdir (never following a symlink, never leaving its
+ * filesystem) and writes files.tar and deleted.list into out_dirfd (created
+ * O_EXCL 0600, fsynced, and removed again on failure).  Fails on overlay
+ * features whose data is not in the upperdir (metacopy, redirect_dir). */
+int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st,
+		  tardis_error_t *err);
+
+/* Applies image_dirfd's files onto the mounted rootfs (the merged view,
+ * never an upperdir), journaling into backup_dirfd (which must not hold a
+ * non-empty journal).  Both files are fully validated before the first
+ * change.  On failure the rootfs may be partly changed: call
+ * filediff_rollback().  On success call filediff_rollback() to undo, or
+ * filediff_commit() to keep the changes. */
+int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis_error_t *err);
+
+/* Undoes every journaled step of an apply, newest first: removes what was
+ * created (directories only when empty), restores the originals (content,
+ * mode, owner, times, xattrs) and directory metadata, then truncates the
+ * journal and drops the backups.  Idempotent; without a journal it does
+ * nothing.  A failed step does not stop the others, but keeps the journal. */
+int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err);
+
+/* Forgets the journal and backups of a successful apply. */
+int filediff_commit(int backup_dirfd, tardis_error_t *err);
+
+/* The parsers, separately callable (and fuzzable).  A buffer is accepted
+ * only as a whole: entries are reported as they are parsed, but any
+ * malformation anywhere makes the call fail; call once with fn NULL to
+ * validate before acting on the entries. */
+enum filediff_type {
+	FILEDIFF_DIR = 'd',
+	FILEDIFF_REG = 'f',
+	FILEDIFF_SYMLINK = 'l',
+};
+
+struct filediff_entry {
+	const char *path; /* relative; no empty, `.` or `..` component */
+	enum filediff_type type;
+	unsigned int mode; /* permission bits (07777) */
+	uint32_t uid, gid;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+	uint64_t size;        /* FILEDIFF_REG */
+	const void *data;     /* FILEDIFF_REG: size bytes inside the buffer */
+	const char *linkpath; /* FILEDIFF_SYMLINK: the target, never empty */
+};
+
+typedef int (*filediff_entry_fn)(const struct filediff_entry *e, void *arg, tardis_error_t *err);
+int filediff_tar_foreach(const void *buf, size_t len, filediff_entry_fn fn, void *arg,
+			 tardis_error_t *err);
+
+enum filediff_deletion {
+	FILEDIFF_WHITEOUT = 1,
+	FILEDIFF_OPAQUE = 2,
+};
+
+typedef int (*filediff_deletion_fn)(enum filediff_deletion kind, const char *path, void *arg,
+				    tardis_error_t *err);
+int filediff_deleted_foreach(const void *buf, size_t len, filediff_deletion_fn fn, void *arg,
+			     tardis_error_t *err);
+
+/* Tests only: when > 0, apply and rollback raise SIGKILL at their
+ * filediff_test_kill_after-th step (journal record, copy, removal, ...). */
+extern int filediff_test_kill_after;
+
+#endif

@@ -1,0 +1,30 @@
+/* SHA-256 (FIPS 180-4), for the checksums of checkpoint image files. */
+#ifndef TARDIS_SHA256_H
+#define TARDIS_SHA256_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SHA256_DIGEST_SIZE 32
+#define SHA256_BLOCK_SIZE 64
+
+struct sha256_ctx {
+	uint32_t h[8];
+	uint64_t len; /* bytes hashed so far */
+	uint8_t buf[SHA256_BLOCK_SIZE];
+	size_t buf_len;
+};
+
+void sha256_init(struct sha256_ctx *c);
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len);
+void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE]);
+
+/* Lower-case hex of a digest, NUL-terminated. */
+void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[65]);
+
+/* Hashes what fd holds from offset 0 to EOF (pread: the file offset is left
+ * alone); *size (if not NULL) gets the byte count.  Returns 0, or -1 with
+ * errno set. */
+int sha256_fd(int fd, char hex[65], uint64_t *size);
+
+#endif
