@@ -33,29 +33,6 @@ static int split_path(const char *path, char *parent, size_t plen, const char **
 	return 0;
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[PATH_MAX];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf))
-		return -1;
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err)
 {
 	static unsigned counter;

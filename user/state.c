@@ -73,21 +73,27 @@ int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
 	return fd;
 }
 
-static int mkdir_parents(const char *path)
+int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
 	size_t n = strlen(path);
 
-	if (n >= sizeof(buf))
+	if (n >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
 		return -1;
+	}
 	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
+	for (char *p = buf + 1;; p++) {
+		if (*p == '/' || *p == '\0') {
+			char c = *p;
+
+			*p = '\0';
+			if (mkdir(buf, mode) < 0 && errno != EEXIST)
+				return -1;
+			*p = c;
+			if (!c)
+				break;
+		}
 	}
 	return 0;
 }
@@ -99,8 +105,18 @@ int store_open(struct tardis_store *s, const char *path, tardis_error_t *err)
 	if (!path || path[0] != '/')
 		return tardis_make_error(err, EINVAL, "state directory must be absolute: `%s`",
 					 path ? path : "");
-	if (mkdir_parents(path) < 0)
-		return tardis_make_error(err, errno, "create parents of `%s`", path);
+	{
+		/* Parents are ordinary directories (0755); the store itself 0700. */
+		char parent[4096], *slash;
+
+		snprintf(parent, sizeof(parent), "%s", path);
+		slash = strrchr(parent, '/');
+		if (slash && slash != parent) {
+			*slash = '\0';
+			if (mkdir_p(parent, 0755) < 0)
+				return tardis_make_error(err, errno, "create parents of `%s`", path);
+		}
+	}
 	if (mkdir(path, 0700) < 0 && errno != EEXIST)
 		return tardis_make_error(err, errno, "mkdir `%s`", path);
 	s->root_fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

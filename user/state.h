@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "error.h"
 
 #define TARDIS_STATE_DIR_DEFAULT "/var/lib/tardis"
@@ -57,6 +58,8 @@ int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
 int store_unlink(int dirfd, const char *name, tardis_error_t *err);
 
 uint64_t monotonic_ns(void);
+/* mkdir -p: every missing component created with mode. */
+int mkdir_p(const char *path, mode_t mode);
 /* fsync of a file or directory by path. */
 int fsync_path(const char *path);
 
