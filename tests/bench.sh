@@ -1,0 +1,257 @@
+#!/bin/bash
+# `make bench`: the exit monitor measured side by side with what it replaces,
+# in one run.  Figures and ratios only: no thresholds, no pass/fail.
+#
+#  1. container exit -> exit record visible / durable (tardisd's own log), against
+#     containerd's /tasks/exit as read from `ctr events`, for the same containers
+#     of a private containerd; all relative to the kernel's exit timestamp
+#     (exit_mono_ns of exit.json, CLOCK_MONOTONIC).
+#  2. BPF cost per sched_process_exit of unrelated processes: the tardis program
+#     against an empty program on the same tracepoint (bpf_stats).
+#  3. tardisd's memory and CPU: idle, and during a burst of registered exits.
+#
+# Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
+# BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
+# BENCH_BURST (10000).
+set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/containerd_lib.sh
+. "$(dirname "$0")/containerd_lib.sh"
+# shellcheck source=tests/bench_lib.sh
+. "$(dirname "$0")/bench_lib.sh"
+trap 'exit 130' INT TERM
+
+N_CT=${BENCH_CONTAINERS:-50}
+SPACING=${BENCH_SPACING:-0.1}
+COST_EXITS=${BENCH_COST_EXITS:-20000}
+COST_ROUNDS=${BENCH_COST_ROUNDS:-3}
+IDLE_S=${BENCH_IDLE:-5}
+N_BURST=${BENCH_BURST:-10000}
+BENCH=$BIN/tests/bench_bpf
+T0=$SECONDS
+
+[ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
+echo "# tardis bench: kernel $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
+echo "# state $TARDIS_STATE_DIR, pins $TARDIS_BPF_DIR"
+start_agent || exit 1
+echo "# tardisd pid $AGENT_PID: $(grep -o 'program=[a-z_]*' "$TMP/tardisd.log" | head -1)"
+
+# ---------------------------------------------------------------- 1. latency
+VIS_P50= VIS_P99= DUR_P50= DUR_P99= CTR_P50= CTR_P99= LAT_NOTE=
+bench_latency() {
+	local prefix="tb$$-" i id pid n_run n_rec n_ev ev_pid
+	local ids=()
+
+	echo
+	echo "## 1. exit -> record, tardisd vs containerd's ctr events ($N_CT containers)"
+	for t in containerd ctr umoci busybox runc; do
+		command -v "$t" >/dev/null || { LAT_NOTE="skipped: $t not installed"; echo "$LAT_NOTE"; return 0; }
+	done
+	ctd_start || { LAT_NOTE="skipped: containerd did not start"; return 0; }
+	ctd_image || { LAT_NOTE="skipped: image import failed"; return 0; }
+
+	# The reader timestamps each line when read() returns it (C, CLOCK_MONOTONIC).
+	"$BENCH" events "$CTD_SOCK" "$TMP/events.txt" &
+	ev_pid=$!
+	on_cleanup "kill $ev_pid 2>/dev/null; wait $ev_pid 2>/dev/null"
+
+	mkdir -p "$TMP/fifos"
+	for i in $(seq 1 "$N_CT"); do
+		id=$prefix$i
+		ids+=("$id")
+		mkfifo "$TMP/fifos/$id"
+		# The init blocks on its fifo until we let it exit: exits are ours to time.
+		ctr_ run -d --mount "type=bind,src=$TMP/fifos,dst=/f,options=rbind:rw" \
+			localhost/bb:latest "$id" sh -c "read x </f/$id; exit 3" >/dev/null ||
+			{ echo "ctr run $id failed" >&2; break; }
+	done
+	n_run=0
+	while read -r id pid _; do
+		[[ $id == "$prefix"* ]] || continue
+		"$BIN/tardisctl" register "default/$id" "$pid" && n_run=$((n_run + 1))
+	done < <(ctr_ task ls)
+	echo "started and registered $n_run containers"
+
+	for id in "${ids[@]}"; do
+		echo go >"$TMP/fifos/$id" # builtin: no fork in the measured path
+		sleep "$SPACING"
+	done
+	all_seen() {
+		n_rec=$(find "$TARDIS_STATE_DIR/containers/default" -name exit.json 2>/dev/null | wc -l)
+		n_ev=$(grep -c ' /tasks/exit ' "$TMP/events.txt")
+		[ "$n_rec" -ge "$n_run" ] && [ "$n_ev" -ge "$n_run" ]
+	}
+	wait_for 15 all_seen || echo "warning: $n_rec records, $n_ev ctr exit events of $n_run"
+
+	# id exit_mono_ns, from each exit record
+	for id in "${ids[@]}"; do
+		f=$TARDIS_STATE_DIR/containers/default/$id/exit.json
+		[ -e "$f" ] || continue
+		echo "$id $(grep -o '"exit_mono_ns":[0-9.e+]*' "$f" | cut -d: -f2)"
+	done >"$TMP/exit_mono.txt"
+	# One pass: the agent's figures and the reader's timestamps, per container.
+	awk -v prefix="$prefix" -v dir="$TMP" '
+		FILENAME ~ /exit_mono.txt$/ { mono[$1] = $2 + 0; next }
+		FILENAME ~ /tardisd.log$/ && /exit recorded default\// {
+			match($0, /default\/[^ ]*/); id = substr($0, RSTART + 8, RLENGTH - 8)
+			if (index(id, prefix) != 1 || !/source=bpf /) next
+			match($0, /visible_us=[0-9.]*/); vis[id] = substr($0, RSTART + 11, RLENGTH - 11)
+			match($0, /durable_us=[0-9.]*/); dur[id] = substr($0, RSTART + 11, RLENGTH - 11)
+			if (!/exit_status=3 /) bad++
+			next
+		}
+		FILENAME ~ /events.txt$/ && $7 == "/tasks/exit" {
+			if (!match($0, /"container_id":"[^"]*","id":"[^"]*"/)) next
+			split(substr($0, RSTART, RLENGTH), kv, "\"")
+			if (kv[4] != kv[8] || !(kv[4] in mono) || (kv[4] in ctr)) next
+			ctr[kv[4]] = ($1 - mono[kv[4]]) / 1e3
+			if (!/"exit_status":3[,}]/) bad++
+		}
+		END {
+			for (id in mono) {
+				if (id in vis) { print vis[id] > (dir "/vis.txt"); print dur[id] > (dir "/dur.txt") }
+				if (id in ctr) print ctr[id] > (dir "/ctr.txt")
+				if ((id in vis) && (id in ctr)) both++
+			}
+			printf "%d containers with both figures, %d wrong exit statuses\n", both, bad
+		}' "$TMP/exit_mono.txt" "$TMP/tardisd.log" "$TMP/events.txt"
+	touch "$TMP/vis.txt" "$TMP/dur.txt" "$TMP/ctr.txt"
+	VIS_P50=$(pct 50 "$TMP/vis.txt") VIS_P99=$(pct 99 "$TMP/vis.txt")
+	DUR_P50=$(pct 50 "$TMP/dur.txt") DUR_P99=$(pct 99 "$TMP/dur.txt")
+	CTR_P50=$(pct 50 "$TMP/ctr.txt") CTR_P99=$(pct 99 "$TMP/ctr.txt")
+	printf '%-36s %10s %10s   (us after the kernel exit, n=%d)\n' "" p50 p99 "$(wc -l <"$TMP/vis.txt")"
+	printf '%-36s %10.1f %10.1f\n' "tardisd record visible (renamed)" "$VIS_P50" "$VIS_P99"
+	printf '%-36s %10.1f %10.1f\n' "tardisd record durable (dir fsynced)" "$DUR_P50" "$DUR_P99"
+	printf '%-36s %10.1f %10.1f\n' "containerd /tasks/exit via ctr events" "$CTR_P50" "$CTR_P99"
+	echo "ctr-events p50 / visible p99 = $(fmt_ratio "$CTR_P50" "$VIS_P99")x (target >= 5x)"
+	echo "visible p99 <= 1 ms: $(awk -v v="$VIS_P99" 'BEGIN { print (v <= 1000) ? "yes" : "no" }')"
+
+	ctr_ task rm "${ids[@]}" >/dev/null 2>&1
+	ctr_ c rm "${ids[@]}" >/dev/null 2>&1
+	kill "$ev_pid" 2>/dev/null
+	wait "$ev_pid" 2>/dev/null
+	ctd_stop
+}
+
+# The same figures for plain registered host processes with no containerd
+# around: what the agent and the disk cost on their own.
+SOLO_VIS50= SOLO_VIS99= SOLO_DUR50= SOLO_DUR99=
+bench_solo() {
+	echo
+	echo "## 1b. exit -> record for $N_CT plain registered processes, no containerd running"
+	"$BENCH" solo "$N_CT" || return 0
+	wait_for 5 eval '[ "$(grep -c "exit recorded bench-solo/" "$TMP/tardisd.log")" -ge "$N_CT" ]'
+	grep 'exit recorded bench-solo/.* source=bpf ' "$TMP/tardisd.log" |
+		sed -n 's/.*visible_us=\([0-9.]*\) durable_us=\([0-9.]*\).*/\1 \2/p' >"$TMP/solo.txt"
+	cut -d' ' -f1 "$TMP/solo.txt" >"$TMP/solo_vis.txt"
+	cut -d' ' -f2 "$TMP/solo.txt" >"$TMP/solo_dur.txt"
+	SOLO_VIS50=$(pct 50 "$TMP/solo_vis.txt") SOLO_VIS99=$(pct 99 "$TMP/solo_vis.txt")
+	SOLO_DUR50=$(pct 50 "$TMP/solo_dur.txt") SOLO_DUR99=$(pct 99 "$TMP/solo_dur.txt")
+	printf '%-36s %10s %10s   (us after the kernel exit, n=%d)\n' "" p50 p99 "$(wc -l <"$TMP/solo.txt")"
+	printf '%-36s %10.1f %10.1f\n' "tardisd record visible (renamed)" "$SOLO_VIS50" "$SOLO_VIS99"
+	printf '%-36s %10.1f %10.1f\n' "tardisd record durable (dir fsynced)" "$SOLO_DUR50" "$SOLO_DUR99"
+}
+
+# ---------------------------------------------------------------- 2. BPF cost
+COST_T= COST_E= COST_R= COST_WAKE= COST_OTHER=
+bench_cost() {
+	local old a b k0 k1
+	echo
+	echo "## 2. BPF cost per sched_process_exit: tardis vs empty program" \
+		"($COST_ROUNDS x $COST_EXITS unrelated exits)"
+	old=$(sysctl -n kernel.bpf_stats_enabled)
+	on_cleanup "sysctl -qw kernel.bpf_stats_enabled=$old"
+	sysctl -qw kernel.bpf_stats_enabled=1
+	k0=$(captured)
+	a=$(proc_figures "$AGENT_PID")
+	"$BENCH" cost "$COST_EXITS" "$COST_ROUNDS" | tee "$TMP/cost.txt"
+	b=$(proc_figures "$AGENT_PID")
+	k1=$(captured)
+	sysctl -qw kernel.bpf_stats_enabled="$old"
+	COST_T=$(sed -n 's/^cost_median .*tardis_ns_per_call=\([0-9.]*\).*/\1/p' "$TMP/cost.txt")
+	COST_E=$(sed -n 's/^cost_median .*empty_ns_per_call=\([0-9.]*\).*/\1/p' "$TMP/cost.txt")
+	# median of the per-round ratios (each round pairs both programs on the same exits)
+	COST_R=$(sed -n 's/^cost_median .*ratio=\([0-9.]*\).*/\1/p' "$TMP/cost.txt")
+	read -r _ _ va iva <<<"$a"
+	read -r _ _ vb ivb <<<"$b"
+	COST_WAKE=$((vb - va + ivb - iva))
+	echo "median: tardis ${COST_T} ns/call, empty ${COST_E} ns/call, ratio ${COST_R}x (target <= 1.5x)," \
+		"tardis costs $(awk -v t="$COST_T" -v e="$COST_E" 'BEGIN { printf "%.0f", t - e }') ns more per exit"
+	COST_OTHER=$((k1 - k0))
+	echo "tardisd context switches during the unrelated exits: $COST_WAKE" \
+		"(pid-ns init exits elsewhere on the host meanwhile: $COST_OTHER)"
+}
+
+# ---------------------------------------------------------------- 3. agent
+IDLE_CPU= IDLE_CS= IDLE_RSS= IDLE_OTHER= BURST_LINE=
+bench_agent() {
+	local a b c0 r0 v0 iv0 c1 r1 v1 iv1 hz k0 k1
+	hz=$(getconf CLK_TCK)
+	echo
+	echo "## 3. tardisd resources: idle ${IDLE_S} s, then $N_BURST registered exits at once"
+	k0=$(captured)
+	a=$(proc_figures "$AGENT_PID")
+	sleep "$IDLE_S"
+	b=$(proc_figures "$AGENT_PID")
+	k1=$(captured)
+	read -r c0 r0 v0 iv0 <<<"$a"
+	read -r c1 r1 v1 iv1 <<<"$b"
+	IDLE_CPU=$(awk -v t=$((c1 - c0)) -v hz="$hz" 'BEGIN { printf "%.2f", t / hz }')
+	IDLE_CS=$((v1 - v0 + iv1 - iv0))
+	IDLE_RSS=$r1
+	IDLE_OTHER=$((k1 - k0))
+	echo "idle: RSS ${r1} KiB, CPU ${IDLE_CPU} s, context switches (wake-ups) $IDLE_CS" \
+		"(pid-ns init exits elsewhere on the host meanwhile: $IDLE_OTHER)"
+	"$BENCH" burst "$N_BURST" "$AGENT_PID" | tee "$TMP/burst.txt"
+	BURST_LINE=$(grep '^burst ' "$TMP/burst.txt")
+	grep -q '^burst_error' "$TMP/burst.txt" && tail -5 "$TMP/tardisd.log"
+}
+# Exits the kernel program kept (pid-ns inits and registered pids, host-wide).
+captured() { "$BIN/tardisctl" counters | sed -n 's/.*"captured":\([0-9]*\).*/\1/p'; }
+bv() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$BURST_LINE"; }
+
+bench_latency
+bench_solo
+bench_cost
+bench_agent
+
+# ---------------------------------------------------------------- summary
+echo
+echo "## summary (one run, $((SECONDS - T0)) s)"
+echo "latency: tardis = its exit record, replaced = containerd's /tasks/exit seen by a ctr events"
+echo "reader, for the same container exits (us after the kernel's exit timestamp);"
+echo "BPF: replaced = an empty program on the same tracepoint, same exits"
+row() { printf '%-42s %12s %12s   %s\n' "$@"; }
+row "figure" "tardis" "replaced" "ratio"
+row "exit -> record visible, p50 (us)" "${VIS_P50:-n/a}" "${CTR_P50:-n/a}" \
+	"ctr/tardis $(fmt_ratio "$CTR_P50" "$VIS_P50")x"
+row "exit -> record visible, p99 (us)" "${VIS_P99:-n/a}" "${CTR_P99:-n/a}" \
+	"ctr/tardis $(fmt_ratio "$CTR_P99" "$VIS_P99")x"
+row "exit -> record durable, p50 (us)" "${DUR_P50:-n/a}" "${CTR_P50:-n/a}" \
+	"ctr/tardis $(fmt_ratio "$CTR_P50" "$DUR_P50")x"
+row "exit -> record durable, p99 (us)" "${DUR_P99:-n/a}" "${CTR_P99:-n/a}" \
+	"ctr/tardis $(fmt_ratio "$CTR_P99" "$DUR_P99")x"
+row "ctr events p50 vs visible p99" "${VIS_P99:-n/a}" "${CTR_P50:-n/a}" \
+	"$(fmt_ratio "$CTR_P50" "$VIS_P99")x (target >= 5x)"
+row "visible p99 <= 1 ms" \
+	"$(awk -v v="${VIS_P99:-nan}" 'BEGIN { print (v != "nan" && v <= 1000) ? "yes" : "no" }')" "" ""
+row "no containerd: visible p50 / p99 (us)" "${SOLO_VIS50:-n/a}" "" "p99 ${SOLO_VIS99:-n/a}"
+row "no containerd: durable p50 / p99 (us)" "${SOLO_DUR50:-n/a}" "" "p99 ${SOLO_DUR99:-n/a}"
+row "BPF ns per sched_process_exit (median)" "${COST_T:-n/a}" "${COST_E:-n/a}" \
+	"tardis/empty ${COST_R:-n/a}x (target <= 1.5x)"
+row "tardisd idle: RSS (KiB)" "${IDLE_RSS:-n/a}" "" ""
+row "tardisd idle: CPU over ${IDLE_S} s (s)" "${IDLE_CPU:-n/a}" "" ""
+row "tardisd idle: wake-ups (context switches)" "${IDLE_CS:-n/a}" "" \
+	"other containers exiting meanwhile: ${IDLE_OTHER:-n/a}"
+row "tardisd wake-ups, $((COST_ROUNDS * COST_EXITS)) unrelated exits" "${COST_WAKE:-n/a}" "" \
+	"other containers exiting meanwhile: ${COST_OTHER:-n/a}"
+if [ -n "$BURST_LINE" ]; then
+	row "burst of $N_BURST: exits recorded per s" "$(bv exits_per_s)" "" \
+		"all recorded after $(bv recorded_s) s"
+	row "burst: tardisd CPU (s)" "$(bv agent_cpu_s)" "" ""
+	row "burst: tardisd RSS after / peak (KiB)" "$(bv agent_rss_after_kb)" "" "peak $(bv agent_hwm_kb)"
+	row "burst: ring buffer drops" "$(bv kernel_drops)" "" ""
+fi
+[ -z "$LAT_NOTE" ] || echo "note: latency $LAT_NOTE"
+exit 0

@@ -1,0 +1,487 @@
+/*
+ * The C half of `make bench` (tests/bench.sh drives it):
+ *
+ *   bench_bpf events SOCK OUT   run `ctr -a SOCK events`, write every line to OUT
+ *                               prefixed with the CLOCK_MONOTONIC ns at which
+ *                               read() returned it (until SIGTERM/SIGINT)
+ *   bench_bpf cost [N [ROUNDS]] BPF cost per sched_process_exit: the pinned tardis
+ *                               program (TARDIS_BPF_DIR) against the skeleton's
+ *                               empty tardis_exit_empty, both attached at once,
+ *                               over N unrelated fork+_exit, ROUNDS times
+ *   bench_bpf solo N            N registered host processes exit one at a time
+ *                               (100 ms apart): the agent's latency without
+ *                               containerd's own work competing for the CPUs
+ *   bench_bpf burst N AGENT_PID N registered processes exit at once; how fast and
+ *                               at what cost the agent records them
+ *
+ * Results are printed as `name key=value ...` lines for bench.sh to tabulate.
+ * Needs kernel.bpf_stats_enabled=1 for `cost` (bench.sh sets and restores it).
+ */
+#include "cleanup.h"
+#include "config.h"
+#include "exit_record.h"
+#include "monitor.h"
+#include "registry.h"
+#include "state.h"
+#include "tardis_exit.skel.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "bench_bpf: ");
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "\n");
+	va_end(ap);
+	exit(1);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
+}
+
+/* ---- events: a ctr events reader whose timestamps are not distorted ---- */
+
+static volatile sig_atomic_t stop_events;
+
+static void on_stop(int sig)
+{
+	stop_events = 1;
+}
+
+static int cmd_events(int argc, char **argv)
+{
+	struct sigaction sa = { .sa_handler = on_stop };
+	char buf[65536];
+	cleanup_file FILE *out = NULL;
+	int p[2], status;
+	size_t have = 0;
+	pid_t ctr;
+
+	if (argc != 3)
+		die("usage: bench_bpf events SOCK OUT");
+	out = fopen(argv[2], "we");
+	if (!out)
+		die("open %s: %s", argv[2], strerror(errno));
+	/* No SA_RESTART: a stop signal must interrupt the blocking read. */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+	ctr = fork();
+	if (ctr < 0)
+		die("fork: %s", strerror(errno));
+	if (ctr == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		dup2(p[1], 1);
+		execlp("ctr", "ctr", "-a", argv[1], "events", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	while (!stop_events) {
+		ssize_t n = read(p[0], buf + have, sizeof(buf) - 1 - have);
+		struct timespec ts;
+		uint64_t now;
+		char *start, *nl;
+
+		/* Taken first: this is the moment the line reached a reader. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += n;
+		buf[have] = '\0';
+		start = buf;
+		while ((nl = memchr(start, '\n', buf + have - start))) {
+			*nl = '\0';
+			fprintf(out, "%" PRIu64 " %s\n", now, start);
+			start = nl + 1;
+		}
+		fflush(out);
+		have -= start - buf;
+		memmove(buf, start, have);
+		if (have == sizeof(buf) - 1)
+			have = 0; /* a line longer than 64 KiB: not an exit event */
+	}
+	kill(ctr, SIGTERM);
+	waitpid(ctr, &status, 0);
+	return 0;
+}
+
+/* ---- cost: ns per sched_process_exit, tardis against an empty program ---- */
+
+struct prog_stats {
+	uint64_t run_time_ns;
+	uint64_t run_cnt;
+};
+
+static void prog_stats(int fd, struct prog_stats *s)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		die("bpf prog info: %s", strerror(errno));
+	s->run_time_ns = info.run_time_ns;
+	s->run_cnt = info.run_cnt;
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		die("bpf prog info: %s", strerror(errno));
+	return info.id;
+}
+
+/* n unrelated processes that exit at once: fork, _exit, reap. */
+static void fork_exit_workload(long n)
+{
+	for (long i = 0; i < n; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0)
+			_exit(0);
+		if (waitpid(pid, NULL, 0) < 0)
+			die("waitpid: %s", strerror(errno));
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmd_cost(int argc, char **argv)
+{
+	struct tardis_config cfg;
+	cleanup_error tardis_error_t err = NULL;
+	struct tardis_exit_bpf *skel;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	char path[4200];
+	long n = argc > 1 ? atol(argv[1]) : 20000;
+	int rounds = argc > 2 ? atoi(argv[2]) : 3;
+	double tardis_per[16], empty_per[16], ratio[16];
+	int tardis_fd, empty_fd, enabled = 0;
+	FILE *f;
+
+	if (n <= 0 || rounds <= 0 || rounds > 16)
+		die("usage: bench_bpf cost [N [ROUNDS<=16]]");
+	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
+	if (!f || fscanf(f, "%d", &enabled) != 1 || !enabled)
+		die("kernel.bpf_stats_enabled is not 1");
+	fclose(f);
+	if (config_load(&cfg, &err) < 0)
+		die("%s", tardis_error_msg(err));
+	snprintf(path, sizeof(path), "%s/%s", cfg.bpf_dir, TARDIS_PIN_PROG);
+	tardis_fd = bpf_obj_get(path);
+	if (tardis_fd < 0)
+		die("no tardis program pinned at %s: %s", path, strerror(errno));
+
+	/* The baseline: same object, same attach point, a body that does nothing. */
+	skel = tardis_exit_bpf__open();
+	if (!skel)
+		die("open skeleton: %s", strerror(errno));
+	bpf_object__for_each_program(prog, skel->obj)
+		bpf_program__set_autoload(prog, prog == skel->progs.tardis_exit_empty);
+	if (tardis_exit_bpf__load(skel) < 0)
+		die("load tardis_exit_empty: %s", strerror(errno));
+	link = bpf_program__attach(skel->progs.tardis_exit_empty);
+	if (!link)
+		die("attach tardis_exit_empty: %s", strerror(errno));
+	empty_fd = bpf_program__fd(skel->progs.tardis_exit_empty);
+	printf("cost_progs tardis_id=%u empty_id=%u exits_per_round=%ld rounds=%d\n",
+	       prog_id(tardis_fd), prog_id(empty_fd), n, rounds);
+
+	fork_exit_workload(200); /* warm up both programs and the fork path */
+	for (int r = 0; r < rounds; r++) {
+		struct prog_stats t0, t1, e0, e1;
+		uint64_t w0, w1;
+
+		prog_stats(tardis_fd, &t0);
+		prog_stats(empty_fd, &e0);
+		w0 = monotonic_ns();
+		fork_exit_workload(n);
+		w1 = monotonic_ns();
+		prog_stats(tardis_fd, &t1);
+		prog_stats(empty_fd, &e1);
+		if (t1.run_cnt == t0.run_cnt || e1.run_cnt == e0.run_cnt)
+			die("a program did not run (bpf_stats off?)");
+		tardis_per[r] = (double)(t1.run_time_ns - t0.run_time_ns) / (t1.run_cnt - t0.run_cnt);
+		empty_per[r] = (double)(e1.run_time_ns - e0.run_time_ns) / (e1.run_cnt - e0.run_cnt);
+		ratio[r] = tardis_per[r] / empty_per[r];
+		printf("cost_round round=%d tardis_cnt=%" PRIu64 " tardis_ns=%" PRIu64
+		       " empty_cnt=%" PRIu64 " empty_ns=%" PRIu64
+		       " tardis_ns_per_call=%.1f empty_ns_per_call=%.1f ratio=%.2f"
+		       " wall_us_per_fork_exit=%.1f\n",
+		       r + 1, t1.run_cnt - t0.run_cnt, t1.run_time_ns - t0.run_time_ns,
+		       e1.run_cnt - e0.run_cnt, e1.run_time_ns - e0.run_time_ns, tardis_per[r],
+		       empty_per[r], ratio[r], (w1 - w0) / 1e3 / n);
+		fflush(stdout);
+	}
+	qsort(tardis_per, rounds, sizeof(double), cmp_double);
+	qsort(empty_per, rounds, sizeof(double), cmp_double);
+	qsort(ratio, rounds, sizeof(double), cmp_double);
+	printf("cost_median tardis_ns_per_call=%.1f empty_ns_per_call=%.1f ratio=%.2f\n",
+	       tardis_per[rounds / 2], empty_per[rounds / 2], ratio[rounds / 2]);
+	bpf_link__destroy(link);
+	tardis_exit_bpf__destroy(skel);
+	close(tardis_fd);
+	return 0;
+}
+
+/* ---- solo: registered exits one at a time, nothing else going on ---- */
+
+static int cmd_solo(int argc, char **argv)
+{
+	static const char ns[] = "bench-solo";
+	struct tardis_config cfg;
+	struct tardis_store store;
+	struct tardis_monitor mon;
+	cleanup_error tardis_error_t err = NULL;
+	long n = argc > 1 ? atol(argv[1]) : 50;
+
+	if (n <= 0)
+		die("usage: bench_bpf solo N");
+	if (config_load(&cfg, &err) < 0 || store_open(&store, cfg.state_dir, &err) < 0 ||
+	    monitor_open_pinned(&mon, cfg.bpf_dir, &err) < 0)
+		die("%s", tardis_error_msg(err));
+	for (long i = 0; i < n; i++) {
+		int gate[2];
+		char id[32];
+		pid_t pid;
+
+		if (pipe2(gate, O_CLOEXEC) < 0)
+			die("pipe: %s", strerror(errno));
+		pid = fork();
+		if (pid < 0)
+			die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			char b;
+
+			close(gate[1]);
+			while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+				;
+			_exit(3);
+		}
+		close(gate[0]);
+		snprintf(id, sizeof(id), "s%ld", i);
+		if (registry_register(&store, &mon, ns, id, pid, 0, &err) < 0)
+			die("register %s/%s: %s", ns, id, tardis_error_msg(err));
+		usleep(20000);
+		close(gate[1]);
+		waitpid(pid, NULL, 0);
+		usleep(100000);
+	}
+	monitor_close(&mon);
+	store_close(&store);
+	return 0;
+}
+
+/* ---- burst: N registered processes exit at once ---- */
+
+struct proc_usage {
+	uint64_t cpu_ticks;  /* utime + stime */
+	uint64_t rss_kb;     /* VmRSS */
+	uint64_t hwm_kb;     /* VmHWM */
+	uint64_t vcsw, ivcsw;
+};
+
+static void proc_usage(pid_t pid, struct proc_usage *u)
+{
+	char path[64], line[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+
+	memset(u, 0, sizeof(*u));
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "re");
+	if (!f || !fgets(line, sizeof(line), f))
+		die("read %s: %s", path, strerror(errno));
+	fclose(f);
+	p = strrchr(line, ')');
+	/* fields 14 and 15, counted from field 3 right after ") " */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut,
+			 &st) != 2)
+		die("parse %s", path);
+	u->cpu_ticks = ut + st;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		die("read %s: %s", path, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long v;
+
+		if (sscanf(line, "VmRSS: %llu", &v) == 1)
+			u->rss_kb = v;
+		else if (sscanf(line, "VmHWM: %llu", &v) == 1)
+			u->hwm_kb = v;
+		else if (sscanf(line, "voluntary_ctxt_switches: %llu", &v) == 1)
+			u->vcsw = v;
+		else if (sscanf(line, "nonvoluntary_ctxt_switches: %llu", &v) == 1)
+			u->ivcsw = v;
+	}
+	fclose(f);
+}
+
+static int recorded(int ns_fd, long i)
+{
+	char name[64];
+	struct stat st;
+
+	snprintf(name, sizeof(name), "b%ld/" EXIT_RECORD_FILE, i);
+	return fstatat(ns_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+static int cmd_burst(int argc, char **argv)
+{
+	static const char ns[] = "bench-burst";
+	struct tardis_config cfg;
+	struct tardis_store store;
+	struct tardis_monitor mon;
+	struct tardis_counters c0, c1;
+	struct proc_usage u0, u1;
+	cleanup_error tardis_error_t err = NULL;
+	long n = argc > 1 ? atol(argv[1]) : 10000, done = 0;
+	pid_t agent = argc > 2 ? atoi(argv[2]) : 0, *kids;
+	uint64_t t_reg0, t_reg1, t_release, t_dead, t_all, deadline;
+	long ticks = sysconf(_SC_CLK_TCK);
+	int gate[2], ns_fd;
+	struct rlimit rl;
+
+	if (n <= 0 || agent <= 0)
+		die("usage: bench_bpf burst N AGENT_PID");
+	if (config_load(&cfg, &err) < 0 || store_open(&store, cfg.state_dir, &err) < 0 ||
+	    monitor_open_pinned(&mon, cfg.bpf_dir, &err) < 0)
+		die("%s", tardis_error_msg(err));
+	if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)n + 1000) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NPROC, &rl);
+	}
+	kids = calloc(n, sizeof(*kids));
+	if (!kids || pipe2(gate, O_CLOEXEC) < 0)
+		die("setup: %s", strerror(errno));
+	for (long i = 0; i < n; i++) {
+		kids[i] = fork();
+		if (kids[i] < 0)
+			die("fork #%ld: %s", i, strerror(errno));
+		if (kids[i] == 0) {
+			char b;
+
+			close(gate[1]);
+			/* Blocked until the gate closes: then all exit at once. */
+			while (read(gate[0], &b, 1) < 0 && errno == EINTR)
+				;
+			_exit((int)(i % 200));
+		}
+	}
+	close(gate[0]);
+	t_reg0 = monotonic_ns();
+	for (long i = 0; i < n; i++) {
+		char id[32];
+
+		snprintf(id, sizeof(id), "b%ld", i);
+		if (registry_register(&store, &mon, ns, id, kids[i], 0, &err) < 0)
+			die("register %s/%s pid %d: %s", ns, id, (int)kids[i], tardis_error_msg(err));
+	}
+	t_reg1 = monotonic_ns();
+	{
+		cleanup_close int cfd = store_subdir(store.root_fd, "containers", 0, &err);
+
+		if (cfd < 0 || (ns_fd = store_subdir(cfd, ns, 0, &err)) < 0)
+			die("%s", tardis_error_msg(err));
+	}
+	if (monitor_counters(&mon, &c0, &err) < 0)
+		die("%s", tardis_error_msg(err));
+	proc_usage(agent, &u0);
+
+	t_release = monotonic_ns();
+	close(gate[1]);
+	for (long i = 0; i < n; i++)
+		if (waitpid(kids[i], NULL, 0) < 0)
+			die("waitpid: %s", strerror(errno));
+	t_dead = monotonic_ns();
+	/* Records are written roughly in exit order: poll from the first missing. */
+	deadline = t_release + 120ull * 1000000000ull;
+	for (;;) {
+		while (done < n && recorded(ns_fd, done))
+			done++;
+		if (done == n || monotonic_ns() > deadline)
+			break;
+		usleep(5000);
+	}
+	t_all = monotonic_ns();
+	proc_usage(agent, &u1);
+	if (monitor_counters(&mon, &c1, &err) < 0)
+		die("%s", tardis_error_msg(err));
+	if (done < n) {
+		long missing = 0;
+
+		for (long i = 0; i < n; i++)
+			missing += !recorded(ns_fd, i);
+		printf("burst_error missing=%ld\n", missing);
+	}
+	printf("burst n=%ld register_s=%.3f all_dead_s=%.3f recorded_s=%.3f exits_per_s=%.0f "
+	       "agent_cpu_s=%.2f agent_rss_before_kb=%" PRIu64 " agent_rss_after_kb=%" PRIu64
+	       " agent_hwm_kb=%" PRIu64 " agent_vcsw=%" PRIu64 " agent_ivcsw=%" PRIu64
+	       " kernel_captured=%llu kernel_drops=%llu\n",
+	       n, (t_reg1 - t_reg0) / 1e9, (t_dead - t_release) / 1e9, (t_all - t_release) / 1e9,
+	       done / ((t_all - t_release) / 1e9),
+	       (double)(u1.cpu_ticks - u0.cpu_ticks) / ticks, u0.rss_kb, u1.rss_kb, u1.hwm_kb,
+	       u1.vcsw - u0.vcsw, u1.ivcsw - u0.ivcsw,
+	       (unsigned long long)(c1.captured - c0.captured),
+	       (unsigned long long)(c1.drops - c0.drops));
+	close(ns_fd);
+	free(kids);
+	monitor_close(&mon);
+	store_close(&store);
+	return done == n ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+	libbpf_set_print(libbpf_quiet);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc >= 2 && strcmp(argv[1], "events") == 0)
+		return cmd_events(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "cost") == 0)
+		return cmd_cost(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "solo") == 0)
+		return cmd_solo(argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "burst") == 0)
+		return cmd_burst(argc - 1, argv + 1);
+	fprintf(stderr, "usage: bench_bpf events SOCK OUT | cost [N [ROUNDS]] | solo N | "
+			"burst N AGENT_PID\n");
+	return 2;
+}
