@@ -339,7 +339,8 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 	struct stat st;
 	ssize_t n;
 	off_t off;
-	int fd = openat(dfd, IMAGE_DUMP_LOG, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted in an image must not hang the validation. */
+	int fd = openat(dfd, IMAGE_DUMP_LOG, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 
 	if (fd < 0) {
 		snprintf(detail, len, "dump.log: %s", strerror(errno));
@@ -374,7 +375,7 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 static int check_inventory(int dfd, char *detail, size_t len)
 {
 	uint32_t magic[2] = { 0, 0 };
-	int fd = openat(dfd, IMAGE_INVENTORY, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, IMAGE_INVENTORY, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
 
 	if (fd < 0) {
@@ -416,7 +417,7 @@ static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detai
 			snprintf(detail, len, "malformed file entry");
 			return 0;
 		}
-		fd = openat(dfd, name->valuestring, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+		fd = openat(dfd, name->valuestring, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			snprintf(detail, len, "%s: missing", name->valuestring);
 			return 0;
