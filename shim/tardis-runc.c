@@ -755,8 +755,8 @@ static int lookup_exit(struct shim *s, const cJSON *state, int *exit_status)
 	struct exit_record r;
 	struct tardis_monitor mon;
 	struct tardis_exit_event ev;
-	pid_t pid = (pid_t)cjson_get_num(state, "init_pid", 0);
-	uint64_t start = (uint64_t)cjson_get_num(state, "init_start_time", 0);
+	pid_t pid = cjson_get_int(state, "init_pid", 0);
+	uint64_t start = cjson_get_u64(state, "init_start_time", 0);
 	int found = 0;
 
 	dfd = store_container_dir(&s->store, s->args.ns, s->args.id, 0, &err);

@@ -1,5 +1,6 @@
 #include "agent.h"
 #include "cleanup.h"
+#include "container_state.h"
 #include "exit_record.h"
 #include "log.h"
 #include "proc.h"
@@ -40,8 +41,8 @@ static void state_init(int dfd, pid_t *pid, uint64_t *start)
 	p = cJSON_GetObjectItemCaseSensitive(o, "init_pid");
 	s = cJSON_GetObjectItemCaseSensitive(o, "init_start_time");
 	if (cJSON_IsNumber(p) && cJSON_IsNumber(s)) {
-		*pid = (pid_t)p->valuedouble;
-		*start = (uint64_t)s->valuedouble;
+		*pid = cjson_get_int(o, "init_pid", 0);
+		*start = cjson_get_u64(o, "init_start_time", 0);
 	}
 	cJSON_Delete(o);
 }

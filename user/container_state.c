@@ -4,6 +4,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -87,6 +88,24 @@ double cjson_get_num(const cJSON *o, const char *k, double dflt)
 	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	return cJSON_IsNumber(it) ? it->valuedouble : dflt;
+}
+
+int cjson_get_int(const cJSON *o, const char *k, int dflt)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(it) || !(it->valuedouble > INT_MIN - 1.0 && it->valuedouble < INT_MAX + 1.0))
+		return dflt;
+	return (int)it->valuedouble;
+}
+
+uint64_t cjson_get_u64(const cJSON *o, const char *k, uint64_t dflt)
+{
+	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	if (!cJSON_IsNumber(it) || !(it->valuedouble > -1.0 && it->valuedouble < 18446744073709551616.0))
+		return dflt;
+	return (uint64_t)it->valuedouble;
 }
 
 const char *cjson_get_str(const cJSON *o, const char *k)

@@ -6,6 +6,7 @@
 #ifndef TARDIS_CONTAINER_STATE_H
 #define TARDIS_CONTAINER_STATE_H
 
+#include <stdint.h>
 #include "error.h"
 #include "state.h"
 
@@ -26,6 +27,10 @@ int cstate_load(struct tardis_store *s, const char *ns, const char *id, struct c
 int cjson_get_bool(const struct cJSON *o, const char *k);
 double cjson_get_num(const struct cJSON *o, const char *k, double dflt);
 const char *cjson_get_str(const struct cJSON *o, const char *k);
+/* Integers checked before the cast (out of range is undefined in C):
+ * dflt also when the number does not fit. */
+int cjson_get_int(const struct cJSON *o, const char *k, int dflt);
+uint64_t cjson_get_u64(const struct cJSON *o, const char *k, uint64_t dflt);
 void cjson_set_num(struct cJSON *o, const char *k, double v);
 void cjson_set_str(struct cJSON *o, const char *k, const char *v);
 void cjson_set_bool(struct cJSON *o, const char *k, int v);

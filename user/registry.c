@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,9 +93,12 @@ static int parse_registration(const char *text, struct registration *r, tardis_e
 	id = cJSON_GetObjectItemCaseSensitive(o, "id");
 	pid = cJSON_GetObjectItemCaseSensitive(o, "pid");
 	st = cJSON_GetObjectItemCaseSensitive(o, "start_time");
+	/* Range checks before the casts: an out-of-range double is UB. */
 	if (!cJSON_IsString(ns) || !cJSON_IsString(id) || !cJSON_IsNumber(pid) ||
 	    !cJSON_IsNumber(st) || !store_id_valid(ns->valuestring) ||
-	    !store_id_valid(id->valuestring) || pid->valuedouble <= 0) {
+	    !store_id_valid(id->valuestring) ||
+	    !(pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX) ||
+	    !(st->valuedouble >= 0 && st->valuedouble < 18446744073709551616.0)) {
 		tardis_make_error(err, EINVAL, "malformed registration");
 		goto out;
 	}
