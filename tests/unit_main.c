@@ -58,6 +58,12 @@ int main(void)
 		srunner_add_suite(sr, filediff_suite());
 	if (oci_config_suite)
 		srunner_add_suite(sr, oci_config_suite());
+	if (metrics_suite)
+		srunner_add_suite(sr, metrics_suite());
+	if (config_edit_suite)
+		srunner_add_suite(sr, config_edit_suite());
+	if (container_summary_suite)
+		srunner_add_suite(sr, container_summary_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

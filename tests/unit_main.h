@@ -16,6 +16,9 @@ Suite *runc_args_suite(void);
 Suite *sha256_suite(void) __attribute__((weak));
 Suite *filediff_suite(void) __attribute__((weak));
 Suite *oci_config_suite(void) __attribute__((weak));
+Suite *metrics_suite(void) __attribute__((weak));
+Suite *config_edit_suite(void) __attribute__((weak));
+Suite *container_summary_suite(void) __attribute__((weak));
 
 /* A fresh mkdtemp directory below the run's own directory in /tmp (which
  * main removes at the end, whatever the tests left); malloc'd path. */
