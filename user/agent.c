@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,8 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		a->stats.unknown++;
 		log_warn("exit of %s/%s pid %d is unknown (%s)", r->ns, r->id, r->pid, source);
 	} else if (exit_mono_ns) {
+		metrics_histogram_observe(&a->stats.latency[strcmp(source, "bpf") == 0 ? 0 : 1],
+					  (t.visible_ns - exit_mono_ns) / 1e9);
 		log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s visible_us=%.1f durable_us=%.1f",
 			 r->ns, r->id, r->pid, r->st.exit_status, source,
 			 (t.visible_ns - exit_mono_ns) / 1e3, (t.durable_ns - exit_mono_ns) / 1e3);
@@ -265,4 +268,66 @@ int agent_scan_vanished(struct agent *a)
 		return -1;
 	}
 	return 0;
+}
+
+int agent_metrics_write(struct agent *a, const char *path, double started_at, tardis_error_t *err)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} counters[] = {
+		{ "tardis_exits_recorded_total", "Exit records written by tardisd.",
+		  offsetof(struct agent_stats, recorded) },
+		{ "tardis_exits_recovered_total",
+		  "Exit records taken from the kernel's recent_exits map (ring buffer full, or no agent when the exit happened).",
+		  offsetof(struct agent_stats, recovered) },
+		{ "tardis_exits_unknown_total",
+		  "Exit records written as unknown: the init vanished and no map held its exit.",
+		  offsetof(struct agent_stats, unknown) },
+		{ "tardis_exits_duplicate_total", "Replayed exits that were already recorded (no-ops).",
+		  offsetof(struct agent_stats, duplicates) },
+		{ "tardis_exits_unattributed_total",
+		  "Container-init exits tied to no registered tardis container.",
+		  offsetof(struct agent_stats, unattributed) },
+		{ "tardis_agent_errors_total", "Exit records tardisd failed to write.",
+		  offsetof(struct agent_stats, errors) },
+	};
+	static const char *const sources[] = { "source=\"bpf\"", "source=\"bpf-recent\"" };
+	struct metrics_buf b = { 0 };
+	struct tardis_counters kc;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		metrics_family(&b, counters[i].name, "counter", counters[i].help);
+		metrics_sample(&b, counters[i].name, NULL,
+			       (double)*(const uint64_t *)((const char *)&a->stats + counters[i].off));
+	}
+	if (a->have_monitor && monitor_counters(&a->mon, &kc, err) == 0) {
+		metrics_family(&b, "tardis_ring_buffer_drops_total", "counter",
+			       "Exit events the kernel could not put into the full ring buffer, summed over CPUs (kept in recent_exits).");
+		metrics_sample(&b, "tardis_ring_buffer_drops_total", NULL, (double)kc.drops);
+		metrics_family(&b, "tardis_kernel_exits_total", "counter",
+			       "Thread-group deaths the BPF program saw.");
+		metrics_sample(&b, "tardis_kernel_exits_total", NULL, (double)kc.exits);
+		metrics_family(&b, "tardis_kernel_captured_total", "counter",
+			       "Of those, container inits and registered pids.");
+		metrics_sample(&b, "tardis_kernel_captured_total", NULL, (double)kc.captured);
+		metrics_family(&b, "tardis_kernel_duplicates_total", "counter",
+			       "Second reports of one group death, suppressed in the kernel.");
+		metrics_sample(&b, "tardis_kernel_duplicates_total", NULL, (double)kc.duplicates);
+	} else if (a->have_monitor) {
+		log_warn("metrics: %s", tardis_error_msg(*err));
+		tardis_error_free(err);
+	}
+	metrics_family(&b, "tardis_exit_record_latency_seconds", "histogram",
+		       "Time from a container init's exit (kernel timestamp) to its exit record being visible in the state directory.");
+	for (int i = 0; i < 2; i++)
+		metrics_histogram_samples(&b, "tardis_exit_record_latency_seconds", sources[i],
+					  &a->stats.latency[i]);
+	metrics_family(&b, "tardisd_start_time_seconds", "gauge",
+		       "When this tardisd started, seconds since the epoch (counters restart with it).");
+	metrics_sample(&b, "tardisd_start_time_seconds", NULL, started_at);
+	ret = metrics_write_file(path, &b, err);
+	metrics_buf_free(&b);
+	return ret;
 }

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "config.h"
 #include "ctr_events.h"
+#include "metrics.h"
 #include "monitor.h"
 #include "registry.h"
 #include "state.h"
@@ -21,6 +22,9 @@ struct agent_stats {
 	uint64_t unattributed; /* exits tied to no registered container */
 	uint64_t errors;
 	uint64_t drops_seen;   /* kernel drop counter at the last check */
+	/* Exit (kernel timestamp) -> record visible, per source: bpf (the
+	 * ring buffer), bpf-recent (recovered from recent_exits). */
+	struct metrics_histogram latency[2];
 };
 
 struct agent {
@@ -40,5 +44,8 @@ int agent_handle_ctr_line(struct agent *a, const char *line);
 int agent_scan_recent(struct agent *a);
 /* Registered inits that are gone with no trace left: recorded "unknown". */
 int agent_scan_vanished(struct agent *a);
+/* The agent's figures in Prometheus text format, written atomically to path
+ * (node_exporter's textfile collector); started_at: the agent's start, s. */
+int agent_metrics_write(struct agent *a, const char *path, double started_at, tardis_error_t *err);
 
 #endif

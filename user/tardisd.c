@@ -20,6 +20,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PID_FILE "tardisd.pid"
@@ -32,6 +33,9 @@ struct opts {
 	const char *source;
 	const char *address;
 	const char *ctr;
+	const char *metrics_file;
+	int log_file_set;  /* given on the command line: wins over the config */
+	int log_level_set;
 };
 
 static int libbpf_verbose;
@@ -61,6 +65,8 @@ static void usage(FILE *f)
 		"      --bpf-dir DIR       pin directory (default /sys/fs/bpf/tardis)\n"
 		"      --log-file F        log file, \"syslog\" or \"stderr\"\n"
 		"      --log-level L       error, warn, info, debug\n"
+		"      --metrics-file F    Prometheus text file (default STATE_DIR/metrics.prom;\n"
+		"                          \"none\": no metrics)\n"
 		"  -v, --verbose           debug logging, libbpf's messages included\n"
 		"      --unload            detach and unpin the monitor, then exit\n"
 		"  -h, --help\n");
@@ -68,7 +74,7 @@ static void usage(FILE *f)
 
 static int parse_opts(int argc, char **argv, struct opts *o, struct tardis_config *cfg)
 {
-	enum { O_SOURCE = 256, O_ADDRESS, O_CTR, O_STATE, O_BPF, O_LOGF, O_LOGL, O_UNLOAD };
+	enum { O_SOURCE = 256, O_ADDRESS, O_CTR, O_STATE, O_BPF, O_LOGF, O_LOGL, O_UNLOAD, O_METRICS };
 	static const struct option longopts[] = {
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "daemon", no_argument, NULL, 'd' },
@@ -82,6 +88,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tardis_confi
 		{ "log-file", required_argument, NULL, O_LOGF },
 		{ "log-level", required_argument, NULL, O_LOGL },
 		{ "unload", no_argument, NULL, O_UNLOAD },
+		{ "metrics-file", required_argument, NULL, O_METRICS },
 		{ 0 },
 	};
 	int c;
@@ -90,7 +97,7 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tardis_confi
 		switch (c) {
 		case 'f': o->foreground = 1; break;
 		case 'd': o->daemon = 1; break;
-		case 'v': o->verbose = 1; cfg->log_level = TARDIS_LOG_DEBUG; break;
+		case 'v': o->verbose = 1; o->log_level_set = 1; cfg->log_level = TARDIS_LOG_DEBUG; break;
 		case 'h': usage(stdout); exit(0);
 		case O_SOURCE: o->source = optarg; break;
 		case O_ADDRESS: o->address = optarg; break;
@@ -109,13 +116,20 @@ static int parse_opts(int argc, char **argv, struct opts *o, struct tardis_confi
 			if (strlen(optarg) >= sizeof(cfg->log_file))
 				goto bad;
 			strcpy(cfg->log_file, optarg);
+			o->log_file_set = 1;
 			break;
 		case O_LOGL:
 			cfg->log_level = tardis_log_level_parse(optarg);
 			if (cfg->log_level < 0)
 				goto bad;
+			o->log_level_set = 1;
 			break;
 		case O_UNLOAD: o->unload = 1; break;
+		case O_METRICS:
+			if (strcmp(optarg, "none") != 0 && optarg[0] != '/')
+				goto bad;
+			o->metrics_file = optarg;
+			break;
 		default: usage(stderr); return -1;
 		}
 	}
@@ -191,6 +205,68 @@ static void check_drops(struct agent *a)
 	}
 }
 
+/* SIGHUP: the log settings of the config file (tardisctl log), unless the
+ * command line set them, then the log is reopened (logrotate). */
+static void reload_config(struct agent *a, const struct opts *o)
+{
+	struct tardis_config fresh;
+	tardis_error_t err = NULL;
+
+	if (config_load(&fresh, &err) < 0) {
+		log_warn("reload: %s; keeping the current settings", tardis_error_msg(err));
+		tardis_error_free(&err);
+	} else {
+		if (!o->log_file_set)
+			strcpy(a->cfg.log_file, fresh.log_file);
+		if (!o->log_level_set)
+			a->cfg.log_level = fresh.log_level;
+	}
+	tardis_log_open("tardisd", a->cfg.log_file, a->cfg.log_level);
+	log_info("configuration reloaded: log_level=%s log_file=%s",
+		 tardis_log_level_name(a->cfg.log_level), a->cfg.log_file[0] ? a->cfg.log_file : "stderr");
+}
+
+/* The metrics file follows events, at most once a second: after a batch,
+ * written at once if the last write is a second old, else once the second
+ * is over.  Nothing happens while no event comes. */
+struct metrics_pace {
+	char path[4096 + 16];
+	double started_at;
+	uint64_t last_ns;
+	int pending;
+};
+
+#define METRICS_MIN_GAP_NS 1000000000ull
+
+static void metrics_flush(struct agent *a, struct metrics_pace *m, int force)
+{
+	tardis_error_t err = NULL;
+	uint64_t now = monotonic_ns();
+
+	if (!m->path[0] || !m->pending)
+		return;
+	if (!force && m->last_ns && now - m->last_ns < METRICS_MIN_GAP_NS)
+		return;
+	if (agent_metrics_write(a, m->path, m->started_at, &err) < 0) {
+		log_warn("metrics: %s", tardis_error_msg(err));
+		tardis_error_free(&err);
+	}
+	m->last_ns = now;
+	m->pending = 0;
+}
+
+/* epoll timeout: -1 (none) unless a write waits for its second. */
+static int metrics_timeout_ms(const struct metrics_pace *m)
+{
+	uint64_t now = monotonic_ns();
+
+	if (!m->path[0] || !m->pending)
+		return -1;
+	if (now - m->last_ns >= METRICS_MIN_GAP_NS)
+		return 0;
+	return (int)((METRICS_MIN_GAP_NS - (now - m->last_ns)) / 1000000) + 1;
+}
+
 static pid_t spawn_ctr_events(const struct opts *o, int *out_fd)
 {
 	int p[2];
@@ -221,7 +297,19 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 	char line[65536];
 	size_t line_len = 0;
 	struct epoll_event ev = { .events = EPOLLIN };
+	struct metrics_pace mp = { .pending = 1 };
 	sigset_t mask;
+
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		mp.started_at = ts.tv_sec + ts.tv_nsec / 1e9;
+	}
+	if (!o->metrics_file)
+		snprintf(mp.path, sizeof(mp.path), "%s/metrics.prom", a->cfg.state_dir);
+	else if (strcmp(o->metrics_file, "none") != 0)
+		snprintf(mp.path, sizeof(mp.path), "%s", o->metrics_file);
 
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -268,6 +356,7 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 		epoll_ctl(ep, EPOLL_CTL_ADD, ctr_fd, &ev);
 		agent_scan_vanished(a);
 	}
+	metrics_flush(a, &mp, 1);
 	log_info("tardisd %d running: source=%s state=%s bpf=%s program=%s", (int)getpid(),
 		 o->source, a->cfg.state_dir, a->cfg.bpf_dir, a->mon.variant ? a->mon.variant : "-");
 	if (ready_fd >= 0) {
@@ -278,8 +367,12 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 
 	while (!stop) {
 		struct epoll_event evs[4];
-		int n = epoll_wait(ep, evs, 4, -1); /* no timeout: no idle wake-ups */
+		/* No timeout, no idle wake-ups; only a metrics write waiting
+		 * for its second sets one. */
+		int n = epoll_wait(ep, evs, 4, metrics_timeout_ms(&mp));
 
+		if (n == 0)
+			metrics_flush(a, &mp, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
@@ -293,7 +386,7 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 
 				if (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 					if (si.ssi_signo == SIGHUP) {
-						tardis_log_open("tardisd", a->cfg.log_file, a->cfg.log_level);
+						reload_config(a, o);
 						continue;
 					}
 					log_info("signal %d: stopping", (int)si.ssi_signo);
@@ -303,6 +396,7 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 				if (ring_buffer__consume(rb) < 0)
 					log_warn("ring buffer consume: %s", strerror(errno));
 				check_drops(a);
+				mp.pending = 1;
 			} else {
 				ssize_t r = read(ctr_fd, line + line_len, sizeof(line) - 1 - line_len);
 				char *nl, *start = line;
@@ -322,17 +416,21 @@ static int run(struct agent *a, const struct opts *o, int ready_fd)
 				}
 				line_len -= start - line;
 				memmove(line, start, line_len);
+				mp.pending = 1;
 				if (line_len == sizeof(line) - 1) {
 					log_warn("ctr events: line too long, dropped");
 					line_len = 0;
 				}
 			}
 		}
+		metrics_flush(a, &mp, 0);
 	}
 	if (rb) {
 		ring_buffer__consume(rb); /* what arrived before the signal */
 		ring_buffer__free(rb);
 	}
+	mp.pending = 1;
+	metrics_flush(a, &mp, 1);
 	if (ctr_pid > 0) {
 		kill(ctr_pid, SIGTERM);
 		waitpid(ctr_pid, NULL, 0);
