@@ -78,7 +78,7 @@ ctr_ c rm counter
 say "saved image: $NFS/checkpoint/default/counter"
 jq -c '{format_version, namespace, id, node, created_at, checkpoint_duration_ms, total_size, files: (.files | length)}' \
 	"$NFS/checkpoint/default/counter/manifest.json"
-"$BIN/tardisctl" show default/counter | jq -c '.exit | {state, exit_status, signal, source}'
+"$BIN/tardisctl" show --json default/counter | jq -c '.exit | {state, exit_status, signal, source}'
 
 step "ctr run the same container again: restored instead of started fresh"
 run_counter
@@ -90,7 +90,7 @@ grep -E "restored|answered" "$TARDIS_LOG_FILE" | sed 's/^/   log: /'
 step "it finishes with exit code 0"
 echo 0 >"$NFS/work/default/counter/stop"
 wait_status STOPPED
-"$BIN/tardisctl" show default/counter | jq -c '.exit | {state, exit_status, exited_at, source}'
+"$BIN/tardisctl" show --json default/counter | jq -c '.exit | {state, exit_status, exited_at, source}'
 ctr_ task rm counter >/dev/null
 ctr_ c rm counter
 if [ -e "$NFS/checkpoint/default/counter" ]; then say "image still there (unexpected)"; else say "image removed"; fi

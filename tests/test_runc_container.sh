@@ -74,7 +74,7 @@ run_container() {
 		check "$id: runc kill $id KILL" "$RUNC" --root "$RUNC_ROOT" kill "$id" KILL
 	fi
 	check "$id: exit recorded within 20 s" wait_for 20 exit_recorded "$id"
-	show=$("$BIN/tardisctl" show "default/$id")
+	show=$("$BIN/tardisctl" show --json "default/$id")
 	echo "# $show"
 	check "$id: exit_status $want" [ "$(exit_field exit_status <<<"$show")" = "$want" ]
 	check "$id: wait_status $want_wait" [ "$(exit_field wait_status <<<"$show")" = "$want_wait" ]
