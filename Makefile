@@ -90,11 +90,21 @@ demo: all
 vmtest: all
 	OUT=$(OUT) vmtest/run.sh
 
+# The binaries in PREFIX/bin, the unit, a default config (an existing one is
+# the operator's and is kept), the README as the unit's documentation.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= /lib/systemd/system
+DOCDIR     ?= $(PREFIX)/share/doc/tardis
 install: $(PROGS)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)/lib/systemd/system
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tardis \
+		$(DESTDIR)$(DOCDIR)
 	install -m 0755 $(PROGS) $(DESTDIR)$(PREFIX)/bin/
-	sed 's|@BINDIR@|$(PREFIX)/bin|g' packaging/tardisd.service > $(DESTDIR)/lib/systemd/system/tardisd.service
-	chmod 0644 $(DESTDIR)/lib/systemd/system/tardisd.service
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' packaging/tardisd.service \
+		> $(DESTDIR)$(UNITDIR)/tardisd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/tardisd.service
+	[ -e $(DESTDIR)$(SYSCONFDIR)/tardis/tardis.conf ] || \
+		install -m 0644 packaging/tardis.conf $(DESTDIR)$(SYSCONFDIR)/tardis/tardis.conf
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:
 	rm -rf build
