@@ -8,6 +8,8 @@
 #include "cleanup.h"
 #include "config.h"
 #include "container_state.h"
+#include "crashpoint.h"
+#include "criu_log.h"
 #include "exit_record.h"
 #include "filediff.h"
 #include "image.h"
@@ -293,6 +295,7 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 			  err ? tardis_error_msg(err) : "work dir");
 		return -1;
 	}
+	crash_point("ckpt-tmp-created");
 	if (base_argv(s, &a, "checkpoint") < 0 || argv_push(&a, "--image-path") < 0 ||
 	    argv_push(&a, tmp) < 0 || argv_push(&a, "--work-path") < 0 || argv_push(&a, work) < 0)
 		goto out;
@@ -313,10 +316,16 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 		goto out;
 	st = run_logged(s, &a, RUN_QUIET | RUN_OWN_PGRP, s->cfg.checkpoint_timeout, NULL, &err);
 	if (st != 0) {
-		log_warn("%s/%s: checkpoint (%s) failed: %s; see %s/dump.log", s->args.ns, s->args.id,
-			 trigger, err ? tardis_error_msg(err) : "runc failed", work);
+		char why[512];
+
+		snprintf(src, sizeof(src), "%s/dump.log", work);
+		criu_log_errors(src, why, sizeof(why));
+		log_warn("%s/%s: checkpoint (%s) failed: %s%s%s; see %s", s->args.ns, s->args.id,
+			 trigger, err ? tardis_error_msg(err) : "runc failed", why[0] ? ": CRIU: " : "",
+			 why, src);
 		goto out;
 	}
+	crash_point("ckpt-criu-done");
 	/* The CRIU log belongs to the image: validation reads its last line. */
 	snprintf(src, sizeof(src), "%s/dump.log", work);
 	{
@@ -331,6 +340,7 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 			goto out;
 		}
 	}
+	crash_point("ckpt-dump-log-copied");
 	if (rootfs && mountinfo_overlay_upperdir(rootfs, upper, sizeof(upper)) == 1) {
 		struct filediff_stats fs = { 0 };
 		cleanup_close int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -344,6 +354,7 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 		log_info("%s/%s: rootfs %s is not an overlay mount: no files saved", s->args.ns,
 			 s->args.id, rootfs ? rootfs : "?");
 	}
+	crash_point("ckpt-files-saved");
 	meta.ns = s->args.ns;
 	meta.id = s->args.id;
 	meta.created_at_ns = res.at;
@@ -354,6 +365,7 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 		log_error("%s/%s: publish image: %s", s->args.ns, s->args.id, tardis_error_msg(err));
 		goto out;
 	}
+	crash_point("ckpt-published");
 	res.duration_ms = (monotonic_ns() - t0) / 1000000;
 	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", s->args.ns, s->args.id,
 		 trigger, image_path, (unsigned long long)res.size,
@@ -462,6 +474,7 @@ static int try_restore(struct shim *s, const char *bundle, const struct tardis_s
 		goto undo;
 	}
 	applied = 1;
+	crash_point("restore-applied");
 	if (base_argv(s, &a, "restore") < 0 || argv_push(&a, "--detach") < 0 ||
 	    argv_push(&a, "--image-path") < 0 || argv_push(&a, image_path) < 0 ||
 	    argv_push(&a, "--work-path") < 0 || argv_push(&a, work) < 0 ||
@@ -483,6 +496,7 @@ static int try_restore(struct shim *s, const char *bundle, const struct tardis_s
 		goto undo;
 	st = run_logged(s, &a, RUN_QUIET | RUN_OWN_PGRP, s->cfg.restore_timeout, NULL, &err);
 	if (st == 0) {
+		crash_point("restore-runc-done");
 		ret = 0;
 		goto out;
 	}
@@ -512,10 +526,15 @@ undo:
 		snprintf(reason, rlen, "%s", err ? tardis_error_msg(err) : "internal error");
 out:
 	if (ret == 0) {
-		/* Restored: the applied files are the container's now. */
+		/* Restored: the applied files are the container's now.  The
+		 * journal is emptied first, then the backups go: removing the
+		 * directory could drop backups before the journal, and a crash
+		 * then would leave a journal that undoes only some files. */
 		tardis_error_t e = NULL;
 
-		image_remove(backup, &e);
+		if (filediff_commit(bfd, &e) < 0)
+			log_warn("%s/%s: forget the applied files' journal: %s", s->args.ns,
+				 s->args.id, tardis_error_msg(e));
 		tardis_error_free(&e);
 	}
 	argv_free(&a);
@@ -587,6 +606,7 @@ static int handle_create(struct shim *s)
 
 	image_cleanup_siblings(image_path);
 	valid = image_validate(image_path, &rep);
+	crash_point("restore-validated");
 	if (valid == 1 && (strcmp(rep.ns, s->args.ns) != 0 || strcmp(rep.id, s->args.id) != 0)) {
 		/* Never restore another container's image. */
 		snprintf(reason, sizeof(reason), "manifest: image of %.100s/%.100s", rep.ns, rep.id);
@@ -665,8 +685,21 @@ static int handle_skip(struct shim *s, const char *flag)
 	cJSON_Delete(st);
 	if (!set)
 		return PASS_THROUGH;
-	if (cstate_update(&s->store, s->args.ns, s->args.id, 0, take_flag, (void *)flag, &err) < 0)
-		return PASS_THROUGH; /* somebody else took it */
+	if (cstate_update(&s->store, s->args.ns, s->args.id, 0, take_flag, (void *)flag, &err) < 0) {
+		char status[32];
+
+		if (err && err->errnum == ECANCELED)
+			return PASS_THROUGH; /* somebody else took it */
+		/* Set but not cleared (a full state dir), maybe stale (a create
+		 * that could not record itself): runc does it if it can, else
+		 * tardis did (a restored container runs, a checkpointed one is
+		 * gone) and runc would fail. */
+		container_status(s, status, sizeof(status));
+		if (strcmp(status, strcmp(flag, "skip_start") == 0 ? "created" : "paused") == 0)
+			return PASS_THROUGH;
+		log_warn("%s %s/%s: clear %s: %s; answered anyway", s->args.cmd, s->args.ns,
+			 s->args.id, flag, tardis_error_msg(err));
+	}
 	log_info("intercepted: %s %s/%s answered by tardis (%s)", s->args.cmd, s->args.ns,
 		 s->args.id, flag);
 	return 0;

@@ -1,5 +1,6 @@
 #include "filediff.h"
 #include "cleanup.h"
+#include "crashpoint.h"
 #include "log.h"
 
 #include <dirent.h>
@@ -29,6 +30,7 @@ static void test_point(void)
 {
 	if (filediff_test_kill_after > 0 && --filediff_test_kill_after == 0)
 		raise(SIGKILL);
+	crash_point("filediff-step");
 }
 
 /* ------------------------------------------------------------------ */

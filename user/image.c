@@ -1,5 +1,6 @@
 #include "image.h"
 #include "cleanup.h"
+#include "crashpoint.h"
 #include "exit_record.h"
 #include "sha256.h"
 #include "state.h"
@@ -56,6 +57,8 @@ static int name_is_plain(const char *n)
 	return n[0] && n[0] != '.' && !strchr(n, '/') && strlen(n) < 256;
 }
 
+static int check_dump_log(int dfd, char *detail, size_t len);
+
 int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err)
 {
 	cleanup_close int dfd = -1;
@@ -65,12 +68,17 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 	struct utsname un;
 	cJSON *o, *files;
 	uint64_t total = 0;
-	char when[64];
+	char when[64], why[256];
 	int fd;
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
 		return tardis_make_error(err, errno, "open `%s`", dir);
+	/* CRIU writes its log best effort (a full work dir leaves it empty
+	 * after a dump that succeeded): an image it does not vouch for would
+	 * never validate, and must not replace one that does. */
+	if (!check_dump_log(dfd, why, sizeof(why)))
+		return tardis_make_error(err, EINVAL, "`%s` not sealed (dump.log): %s", dir, why);
 	fd = dup(dfd);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
@@ -124,6 +132,7 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 			cJSON_Delete(files);
 			return tardis_make_error(err, e, "fsync `%s/%s`", dir, name);
 		}
+		crash_point("seal-file-synced");
 	}
 	uname(&un);
 	rfc3339_format(m->created_at_ns, when, sizeof(when));
@@ -142,8 +151,10 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 	cJSON_Delete(o);
 	if (!text)
 		return tardis_make_error(err, ENOMEM, "manifest");
+	crash_point("seal-before-manifest");
 	if (store_write_atomic(dfd, IMAGE_MANIFEST, text, strlen(text), 1, NULL, err) < 0)
 		return -1;
+	crash_point("seal-manifest-written");
 	if (size)
 		*size = total;
 	return 0;
@@ -211,6 +222,7 @@ int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
 	 * is left at the temp name and removed afterwards. */
 	if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, image_path, RENAME_EXCHANGE) == 0) {
 		fsync(pfd);
+		crash_point("publish-exchanged");
 		if (image_remove(tmp, err) < 0)
 			tardis_error_free(err); /* cleaned up by the next checkpoint */
 		return 0;
@@ -223,6 +235,7 @@ int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
 	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
 	if (rename(image_path, old) < 0 && errno != ENOENT)
 		return tardis_make_error(err, errno, "move `%s` aside", image_path);
+	crash_point("publish-between-renames");
 	if (rename(tmp, image_path) < 0) {
 		int e = errno;
 

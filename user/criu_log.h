@@ -1,0 +1,16 @@
+/*
+ * What went wrong, from CRIU's own log (dump.log, restore.log in runc's
+ * --work-path): runc only says "criu failed", CRIU names the cause
+ * ("page-xfer: Unable to spice data: No space left on device").
+ */
+#ifndef TARDIS_CRIU_LOG_H
+#define TARDIS_CRIU_LOG_H
+
+#include <stddef.h>
+
+/* The first few distinct messages of CRIU's `Error (file:line): msg`
+ * lines, "; "-joined into out (always terminated, "" when none or no log);
+ * known-harmless ones (RLIMIT_NOFILE) skipped.  Returns how many. */
+int criu_log_errors(const char *log_path, char *out, size_t len);
+
+#endif
