@@ -34,6 +34,8 @@ T0=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "bench: must run as root" >&2; exit 1; }
 echo "# tardis bench: kernel $(uname -r), $(nproc) CPUs, $(date -u +%FT%TZ)"
 echo "# state $TARDIS_STATE_DIR, pins $TARDIS_BPF_DIR"
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "# load average $LOAD0 (other work on the host skews every figure below)"
 start_agent || exit 1
 echo "# tardisd pid $AGENT_PID: $(grep -o 'program=[a-z_]*' "$TMP/tardisd.log" | head -1)"
 
@@ -218,7 +220,8 @@ bench_agent
 
 # ---------------------------------------------------------------- summary
 echo
-echo "## summary (one run, $((SECONDS - T0)) s)"
+echo "## summary (one run, $((SECONDS - T0)) s; load average $LOAD0 at start," \
+	"$(cut -d' ' -f1-3 /proc/loadavg) at end)"
 echo "latency: tardis = its exit record, replaced = containerd's /tasks/exit seen by a ctr events"
 echo "reader, for the same container exits (us after the kernel's exit timestamp);"
 echo "BPF: replaced = an empty program on the same tracepoint, same exits"
