@@ -110,3 +110,43 @@ clean:
 	rm -rf build
 
 .PHONY: all test unit bench demo vmtest install clean
+
+# ---- fuzzing: libFuzzer + ASan/UBSan (clang), tests/fuzz/ -----------------
+# The library is rebuilt with the fuzzing flags into build/fuzz/ (never
+# build/libtardis.a, which is gcc-built without sanitizers).  `make fuzz`
+# runs every target FUZZ_SECONDS, `make fuzz-ci` (make test) FUZZ_CI_SECONDS.
+FUZZ_OUT     := build/fuzz
+FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+                -Wno-format-truncation -Wno-unknown-warning-option -Werror -std=gnu11 \
+                -D_GNU_SOURCE -Iinclude -Iuser -Ishim -I$(dir $(SKEL))
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
+FUZZ_LIB     := $(FUZZ_OUT)/libtardis.a
+FUZZ_SECONDS ?= 300
+FUZZ_CI_SECONDS ?= 15
+
+$(FUZZ_OUT)/lib $(FUZZ_OUT)/shim:
+	mkdir -p $@
+
+$(FUZZ_OUT)/lib/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKEL) | $(FUZZ_OUT)/lib
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h user/*.h include/*.h) | $(FUZZ_OUT)/shim
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_LIB): $(patsubst user/%.c,$(FUZZ_OUT)/lib/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/shim/runc_args.o
+	ar rcs $@ $^
+
+$(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
+	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
+
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-ci: $(FUZZ_BINS)
+	tests/fuzz/run.sh $(FUZZ_CI_SECONDS) $(FUZZ_TARGETS)
+
+.PHONY: fuzz fuzz-ci fuzz-build
