@@ -6,7 +6,8 @@
 # shellcheck source=tests/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
+# TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
+CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
 export TARDIS_CRIU=$CRIU
 export TARDIS_RUNC=$(command -v runc)
 export TARDIS_LOG_FILE=$TMP/tardis-runc.log
