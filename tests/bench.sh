@@ -257,4 +257,9 @@ if [ -n "$BURST_LINE" ]; then
 	row "burst: ring buffer drops" "$(bv kernel_drops)" "" ""
 fi
 [ -z "$LAT_NOTE" ] || echo "note: latency $LAT_NOTE"
+
+# The runc wrapper (tardis-runc vs runc), in a process of its own: its own
+# state dir, agent, pins and cleanup.
+echo
+bash "$(dirname "$0")/bench_shim.sh"
 exit 0

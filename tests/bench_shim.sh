@@ -1,0 +1,334 @@
+#!/bin/bash
+# `make bench`, the runc wrapper: tardis-runc measured side by side with the
+# runc it stands in for, in one run.  Figures and ratios only: no
+# thresholds, no pass/fail.
+#
+#  1. Pass-through cost: `tardis-runc state <id>` against `runc state <id>`
+#     for the same running containers (one enabled, one not), `--version`,
+#     and `kill <id> 0` of the enabled container (tardis reads its state,
+#     then passes it on).  Whole program runs, interleaved, timed by
+#     tests/bench_exec (posix_spawn -> waitpid, CLOCK_MONOTONIC).
+#  2. Checkpoint and restore of a busybox counter on an overlay rootfs,
+#     same runc, same CRIU (`runc --criu`):
+#       tardis: `tardis-runc delete --force` of the running enabled
+#               container (runc state, CRIU dump, files.tar, checksums,
+#               fsync, atomic publish, runc delete), then
+#               `tardis-runc create` (validate, apply files, runc restore,
+#               register the init) + `tardis-runc start`;
+#       runc:   `runc checkpoint --image-path X --work-path Y --file-locks`,
+#               then `runc restore --detach ... --file-locks --bundle B`
+#               (the same options tardis passes).
+#     Rounds interleaved (the side that goes first alternates), one warm-up
+#     round not counted; medians, ratios, image sizes, and where tardis's
+#     time goes (its log, CRIU's dump.log/restore.log).
+#
+# Knobs: BENCH_SHIM_ITER (300 runs of each command), BENCH_SHIM_ROUNDS (5),
+# BENCH_SHIM_LOG (a path: keep tardis-runc's log there).
+set -u
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+trap 'exit 130' INT TERM
+
+ITER=${BENCH_SHIM_ITER:-300}
+ROUNDS=${BENCH_SHIM_ROUNDS:-5}
+T0=$SECONDS
+[ "$(id -u)" -eq 0 ] || { echo "bench_shim: must run as root" >&2; exit 1; }
+[ -x "$BIN/tests/bench_exec" ] && [ -x "$BIN/tardis-runc" ] ||
+	{ echo "bench_shim: build first (make)" >&2; exit 1; }
+CRIU=$("$ROOT/scripts/build-criu.sh" 2>/dev/null | tail -1)
+[ -x "$CRIU" ] || { echo "bench_shim: no working CRIU (scripts/build-criu.sh)" >&2; exit 1; }
+RUNC=$(command -v runc) || { echo "bench_shim: runc not installed" >&2; exit 1; }
+export TARDIS_CRIU=$CRIU TARDIS_RUNC=$RUNC
+export TARDIS_LOG_FILE=$TMP/tardis-runc.log TARDIS_LOG_LEVEL=debug
+SHIM=$BIN/tardis-runc
+NS=bench
+RROOT=$TMP/runc/$NS
+IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
+
+echo "# tardis-runc bench: kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
+echo "# $($RUNC --version | head -1), CRIU $("$CRIU" --version | sed -n 's/^Version: //p') ($CRIU)"
+
+# ---- helpers -----------------------------------------------------------
+median() { # median FILE: of the numbers in FILE, one a line
+	sort -g "$1" | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "n/a"; exit }
+		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+ratio() { # ratio A B: A/B, two decimals
+	awk -v a="$1" -v b="$2" 'BEGIN {
+		if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
+		else printf "%.2f", a / b }'
+}
+ms_since() { # ms_since EPOCHREALTIME-VALUE
+	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
+}
+# log_ts REGEX <LINES: epoch seconds of the first tardis log line matching REGEX.
+log_ts() { date -u -d "$(grep -m1 -E "$1" | cut -d' ' -f1)" +%s.%6N 2>/dev/null; }
+mtime() { stat -c %.6Y "$1" 2>/dev/null; }
+ms_between() { # ms_between T1 T2 (epoch seconds): (T2 - T1) in ms, n/a if either is missing
+	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", (b - a) * 1000 }'
+}
+# The elapsed seconds CRIU prints on the last line of its log: "(00.123456) ...".
+criu_ms() { tail -1 "$1" 2>/dev/null | sed -n 's/^(\([0-9.]*\)).*/\1/p' |
+	awk '{ printf "%.1f", $1 * 1000 }'; }
+bytes_of() { # bytes_of DIR [find args]: sum of the regular files' sizes
+	local d=$1
+	shift
+	find "$d" -type f "$@" -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
+}
+status_of() { "$RUNC" --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
+count_in() { # the counter; 0 while the file is being rewritten
+	local v
+	v=$(cat "$1/rootfs/data/count" 2>/dev/null)
+	[[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0
+}
+count_above() { [ "$(count_in "$1")" -gt "$2" ]; }
+
+# ---- two running counters on overlay rootfs, as containerd makes them ---
+LOWER=$TMP/lower
+"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'i=0
+while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.05; done' >/dev/null
+make_bundle() { # make_bundle DIR ENABLED
+	local b=$1 env='.'
+	[ "$2" = 1 ] && env='.process.env += ["TARDIS_ENABLE=1"]'
+	mkdir -p "$b/rootfs" "$b.up" "$b.work"
+	jq ".root.readonly = false | $env" "$LOWER/config.json" >"$b/config.json"
+	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
+}
+on_cleanup 'for c in $("$RUNC" --root "$RROOT" list -q 2>/dev/null); do "$RUNC" --root "$RROOT" delete -f "$c" >/dev/null 2>&1; done'
+on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
+
+BT=$TMP/bt # enabled: the tardis side
+BR=$TMP/br # not enabled: the plain runc side
+make_bundle "$BT" 1
+make_bundle "$BR" 0
+for x in "bt $BT" "br $BR"; do
+	set -- $x
+	"$SHIM" --root "$RROOT" create --bundle "$2" --pid-file "$2/init.pid" "$1" </dev/null >/dev/null 2>&1 &&
+		"$SHIM" --root "$RROOT" start "$1" &&
+		wait_for 10 count_above "$2" 2 ||
+		{ echo "bench_shim: container $1 did not start" >&2; tail -5 "$TARDIS_LOG_FILE" >&2; exit 1; }
+done
+[ -d "$TARDIS_STATE_DIR/containers/$NS/bt" ] && [ ! -d "$TARDIS_STATE_DIR/containers/$NS/br" ] ||
+	{ echo "bench_shim: bt should be managed by tardis, br not" >&2; exit 1; }
+
+# ---------------------------------------------------------------- 1. pass-through
+declare -A EX # EX[label.key] = value, from bench_exec's lines
+diff_us() { awk -v a="${EX[$1.p50_us]}" -v b="${EX[$2.p50_us]}" 'BEGIN { printf "%.0f", a - b }'; }
+bench_pass() {
+	local r=(--root "$RROOT") l k v
+	echo
+	echo "## 1. pass-through: whole runs, $ITER of each, interleaved (us per call)"
+	"$BIN/tests/bench_exec" "$ITER" \
+		runc.state.en "$RUNC" "${r[@]}" state bt :: tardis.state.en "$SHIM" "${r[@]}" state bt :: \
+		runc.state.off "$RUNC" "${r[@]}" state br :: tardis.state.off "$SHIM" "${r[@]}" state br :: \
+		runc.version "$RUNC" --version :: tardis.version "$SHIM" --version :: \
+		floor.state.en "$BIN/tests/bench_exec" exec "$RUNC" "${r[@]}" state bt :: \
+		runc.kill0 "$RUNC" "${r[@]}" kill bt 0 :: tardis.kill0 "$SHIM" "${r[@]}" kill bt 0 \
+		>"$TMP/exec.txt" || { echo "bench_exec failed" >&2; return 1; }
+	while read -r _ l rest; do
+		l=${l#label=}
+		for kv in $rest; do
+			k=${kv%%=*} v=${kv#*=}
+			EX[$l.$k]=$v
+		done
+	done <"$TMP/exec.txt"
+	printf '%-34s %9s %9s %9s %9s %8s %8s\n' "" "runc p50" "mean" "tardis p50" "mean" "p50 x" "mean x"
+	for w in "state, enabled container:state.en" "state, container not enabled:state.off" \
+		"--version:version" "kill <id> 0, enabled container:kill0"; do
+		l=${w##*:}
+		printf '%-34s %9.0f %9.0f %9.0f %9.0f %8s %8s\n' "${w%:*}" \
+			"${EX[runc.$l.p50_us]}" "${EX[runc.$l.mean_us]}" \
+			"${EX[tardis.$l.p50_us]}" "${EX[tardis.$l.mean_us]}" \
+			"$(ratio "${EX[tardis.$l.p50_us]}" "${EX[runc.$l.p50_us]}")" \
+			"$(ratio "${EX[tardis.$l.mean_us]}" "${EX[runc.$l.mean_us]}")"
+		for s in runc tardis; do
+			[ "${EX[$s.$l.nonzero]}" = 0 ] || echo "  warning: $s ${w%:*}: ${EX[$s.$l.nonzero]} runs exited non-zero"
+		done
+	done
+	printf '%-34s %9.0f %9.0f %9.0f %9.0f %8s %8s\n' "state, via a do-nothing exec wrapper" \
+		"${EX[runc.state.en.p50_us]}" "${EX[runc.state.en.mean_us]}" \
+		"${EX[floor.state.en.p50_us]}" "${EX[floor.state.en.mean_us]}" \
+		"$(ratio "${EX[floor.state.en.p50_us]}" "${EX[runc.state.en.p50_us]}")" \
+		"$(ratio "${EX[floor.state.en.mean_us]}" "${EX[runc.state.en.mean_us]}")"
+	echo "added per call (p50 - p50): tardis-runc $(diff_us tardis.state.en runc.state.en) us (state)," \
+		"$(diff_us tardis.version runc.version) us (--version); the do-nothing wrapper" \
+		"$(diff_us floor.state.en runc.state.en) us (bench_exec exec: one more execve, libc only)"
+}
+
+# ---------------------------------------------------------------- 2. checkpoint / restore
+DIMG=$TMP/direct/img
+DWORK=$TMP/direct/work
+TWORK=$TARDIS_STATE_DIR/work/$NS/bt
+mkdir -p "$TMP/r"
+# Per-round figures go to $TMP/r/<name>, one number a line.
+note() { [ "$ROUND" -gt 0 ] && echo "$2" >>"$TMP/r/$1"; return 0; }
+FAILS=0
+oops() { FAILS=$((FAILS + 1)); echo "  round $ROUND: $*"; }
+
+# The tardis side's split comes from its log's timestamps (one write per
+# line, microseconds) and the mtime of CRIU's log (written as CRIU ends).
+tardis_checkpoint() {
+	local n t te lines a b d c
+	n=$(wc -l <"$TARDIS_LOG_FILE")
+	t=$EPOCHREALTIME
+	"$SHIM" --root "$RROOT" delete --force bt >/dev/null 2>&1 || oops "tardis delete --force failed"
+	te=$EPOCHREALTIME
+	lines=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE")
+	grep -q "checkpointed (delete --force)" <<<"$lines" || { oops "tardis: no checkpoint"; tail -5 <<<"$lines"; return 1; }
+	[ -z "$(status_of bt)" ] || oops "tardis: bt still exists after delete --force"
+	a=$(log_ts 'intercepted: delete' <<<"$lines")
+	b=$(log_ts 'run: .* checkpoint ' <<<"$lines")
+	d=$(mtime "$TWORK/dump.log")
+	c=$(log_ts 'checkpointed \(delete --force\)' <<<"$lines")
+	note t.ckpt "$(ms_between "$t" "$te")"
+	note t.ckpt.1start "$(ms_between "$t" "$a")"
+	note t.ckpt.2state "$(ms_between "$a" "$b")"
+	note t.ckpt.3dump "$(ms_between "$b" "$d")"
+	note t.ckpt.4criu "$(criu_ms "$IMAGES/bt/dump.log")"
+	note t.ckpt.5publish "$(ms_between "$d" "$c")"
+	note t.ckpt.6delete "$(ms_between "$c" "$te")"
+	note t.size "$(bytes_of "$IMAGES/bt")"
+	note t.size.criu "$(bytes_of "$IMAGES/bt" ! -name manifest.json ! -name files.tar ! -name deleted.list ! -name dump.log)"
+	note t.size.files "$(bytes_of "$IMAGES/bt" \( -name files.tar -o -name deleted.list \))"
+}
+tardis_restore() {
+	local n t t1 te lines a b r c d
+	n=$(wc -l <"$TARDIS_LOG_FILE")
+	t=$EPOCHREALTIME
+	"$SHIM" --root "$RROOT" create --bundle "$BT" --pid-file "$BT/init.pid" bt </dev/null >/dev/null 2>&1 ||
+		oops "tardis create failed"
+	t1=$EPOCHREALTIME
+	"$SHIM" --root "$RROOT" start bt || oops "tardis start failed"
+	te=$EPOCHREALTIME
+	lines=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE")
+	grep -q "create $NS/bt: restored" <<<"$lines" || { oops "tardis: not restored"; tail -5 <<<"$lines"; return 1; }
+	a=$(log_ts 'intercepted: create' <<<"$lines")
+	b=$(log_ts 'run: .* restore ' <<<"$lines")
+	r=$(mtime "$TWORK/restore.log")
+	c=$(log_ts "create $NS/bt: restored" <<<"$lines")
+	d=$(log_ts 'init pid .* registered' <<<"$lines")
+	note t.rest "$(ms_between "$t" "$te")"
+	note t.rest.1start "$(ms_between "$t" "$a")"
+	note t.rest.2apply "$(ms_between "$a" "$b")"
+	note t.rest.3restore "$(ms_between "$b" "$r")"
+	note t.rest.4criu "$(criu_ms "$TWORK/restore.log")"
+	note t.rest.5after "$(ms_between "$r" "$c")"
+	note t.rest.6register "$(ms_between "$c" "$d")"
+	note t.rest.7start "$(ms_between "$d" "$te")"
+	note t.rest.start "$(ms_between "$t1" "$te")"
+	wait_for 5 count_above "$BT" "$CKPT_COUNT_BT" || oops "tardis: the counter did not continue after $CKPT_COUNT_BT"
+}
+direct_checkpoint() {
+	local t te d
+	rm -rf "$DIMG" "$DWORK"
+	mkdir -p "$DIMG" "$DWORK"
+	t=$EPOCHREALTIME
+	"$RUNC" --root "$RROOT" --criu "$CRIU" checkpoint --image-path "$DIMG" --work-path "$DWORK" \
+		--file-locks br >/dev/null 2>&1 || { oops "runc checkpoint failed"; tail -3 "$DWORK/dump.log"; return 1; }
+	te=$EPOCHREALTIME
+	[ -z "$(status_of br)" ] || oops "runc: br still exists after checkpoint"
+	d=$(mtime "$DWORK/dump.log")
+	note r.ckpt "$(ms_between "$t" "$te")"
+	note r.ckpt.3dump "$(ms_between "$t" "$d")"
+	note r.ckpt.4criu "$(criu_ms "$DWORK/dump.log")"
+	note r.ckpt.5publish "$(ms_between "$d" "$te")"
+	note r.size "$(bytes_of "$DIMG")"
+}
+direct_restore() {
+	local t te r
+	t=$EPOCHREALTIME
+	"$RUNC" --root "$RROOT" --criu "$CRIU" restore --detach --image-path "$DIMG" --work-path "$DWORK" \
+		--file-locks --bundle "$BR" --pid-file "$BR/init.pid" br </dev/null >/dev/null 2>&1 ||
+		{ oops "runc restore failed"; tail -3 "$DWORK/restore.log"; return 1; }
+	te=$EPOCHREALTIME
+	r=$(mtime "$DWORK/restore.log")
+	note r.rest "$(ms_between "$t" "$te")"
+	note r.rest.3restore "$(ms_between "$t" "$r")"
+	note r.rest.4criu "$(criu_ms "$DWORK/restore.log")"
+	note r.rest.5after "$(ms_between "$r" "$te")"
+	wait_for 5 count_above "$BR" "$CKPT_COUNT_BR" || oops "runc: the counter did not continue after $CKPT_COUNT_BR"
+}
+
+med() { [ -s "$TMP/r/$1" ] && median "$TMP/r/$1" || echo "n/a"; }
+row() { # row LABEL TARDIS-NAME RUNC-NAME: medians side by side, and the ratio
+	local a=n/a b=n/a
+	[ "$2" = - ] || a=$(med "$2")
+	[ "$3" = - ] || b=$(med "$3")
+	printf '%-58s %9s %9s %7s\n' "$1" "$a" "$b" "$( [ "$3" = - ] || ratio "$a" "$b")"
+}
+SUM_CKPT= SUM_REST= SUM_BOTH=
+bench_ckpt() {
+	echo
+	echo "## 2. checkpoint + restore, tardis-runc vs runc direct ($ROUNDS rounds + 1 warm-up, interleaved)"
+	for ROUND in $(seq 0 "$ROUNDS"); do
+		# Each container has run a while, its counter moving, before each dump.
+		wait_for 5 count_above "$BT" "$(($(count_in "$BT") + 2))"
+		wait_for 5 count_above "$BR" "$(($(count_in "$BR") + 2))"
+		CKPT_COUNT_BT=$(count_in "$BT") CKPT_COUNT_BR=$(count_in "$BR")
+		if [ $((ROUND % 2)) = 0 ]; then
+			tardis_checkpoint && direct_checkpoint && tardis_restore && direct_restore
+		else
+			direct_checkpoint && tardis_checkpoint && direct_restore && tardis_restore
+		fi || { echo "bench_shim: round $ROUND failed; no more rounds"; break; }
+		[ "$ROUND" -gt 0 ] && printf '  round %d: tardis checkpoint %6.1f ms, restore %6.1f ms | runc checkpoint %6.1f ms, restore %6.1f ms\n' \
+			"$ROUND" "$(tail -1 "$TMP/r/t.ckpt")" "$(tail -1 "$TMP/r/t.rest")" \
+			"$(tail -1 "$TMP/r/r.ckpt")" "$(tail -1 "$TMP/r/r.rest")"
+	done
+	[ -s "$TMP/r/t.ckpt" ] && [ -s "$TMP/r/r.ckpt" ] && [ -s "$TMP/r/t.rest" ] && [ -s "$TMP/r/r.rest" ] || return 1
+	paste "$TMP/r/t.ckpt" "$TMP/r/t.rest" | awk '{ print $1 + $2 }' >"$TMP/r/t.both"
+	paste "$TMP/r/r.ckpt" "$TMP/r/r.rest" | awk '{ print $1 + $2 }' >"$TMP/r/r.both"
+	echo
+	printf '%-58s %9s %9s %7s\n' "median over $(wc -l <"$TMP/r/t.ckpt") rounds (ms)" tardis runc ratio
+	row "checkpoint (tardis: delete --force)" t.ckpt r.ckpt
+	row "restore (tardis: create + start)" t.rest r.rest
+	row "checkpoint + restore" t.both r.both
+	echo
+	echo "checkpoint, where the time goes (medians, ms):"
+	row "  tardis-runc start -> delete handler" t.ckpt.1start -
+	row "  runc state (is it running?)" t.ckpt.2state -
+	row "  runc checkpoint, up to CRIU's end" t.ckpt.3dump r.ckpt.3dump
+	row "    of which CRIU's dump (dump.log)" t.ckpt.4criu r.ckpt.4criu
+	row "  runc after CRIU; tardis: + files, checksums, fsync, publish" t.ckpt.5publish r.ckpt.5publish
+	row "  state update, exit lookup, exec runc delete" t.ckpt.6delete -
+	echo "restore, where the time goes (medians, ms):"
+	row "  tardis-runc start -> create handler" t.rest.1start -
+	row "  state, validate the image (checksums), apply files" t.rest.2apply -
+	row "  runc restore, up to CRIU's end" t.rest.3restore r.rest.3restore
+	row "    of which CRIU's restore (restore.log)" t.rest.4criu r.rest.4criu
+	row "  runc restore after CRIU" t.rest.5after r.rest.5after
+	row "  register the init (agent check, pin, registry)" t.rest.6register -
+	row "  exit, then tardis-runc start (answered by tardis)" t.rest.7start -
+	echo
+	echo "image size (bytes, median):"
+	row "  tardis image, total" t.size -
+	row "    CRIU's files in it" t.size.criu -
+	row "    container files (files.tar, deleted.list)" t.size.files -
+	row "  runc checkpoint --image-path (CRIU's files)" - r.size
+	[ "$FAILS" = 0 ] || echo "warning: $FAILS problems in the rounds (see above)"
+	SUM_CKPT="$(med t.ckpt) $(med r.ckpt)" SUM_REST="$(med t.rest) $(med r.rest)"
+	SUM_BOTH="$(med t.both) $(med r.both)"
+}
+
+bench_pass
+bench_ckpt
+[ -z "${BENCH_SHIM_LOG:-}" ] || cp "$TARDIS_LOG_FILE" "$BENCH_SHIM_LOG"
+
+# ---------------------------------------------------------------- summary
+echo
+echo "## summary (one run, $((SECONDS - T0)) s; tardis / runc, lower is better)"
+printf '%-40s %12s %12s %8s\n' "figure" "tardis" "runc" "ratio"
+for w in "state p50 (us):state.en.p50_us" "state mean (us):state.en.mean_us" \
+	"state, not enabled, p50 (us):state.off.p50_us" "--version p50 (us):version.p50_us" \
+	"kill <id> 0 p50 (us):kill0.p50_us"; do
+	l=${w##*:}
+	printf '%-40s %12s %12s %8s\n' "${w%:*}" "${EX[tardis.$l]:-n/a}" "${EX[runc.$l]:-n/a}" \
+		"$(ratio "${EX[tardis.$l]:-}" "${EX[runc.$l]:-}")"
+done
+read -r a b <<<"${SUM_CKPT:-n/a n/a}"
+printf '%-40s %12s %12s %8s\n' "checkpoint median (ms)" "$a" "$b" "$(ratio "$a" "$b")"
+read -r a b <<<"${SUM_REST:-n/a n/a}"
+printf '%-40s %12s %12s %8s\n' "restore median (ms)" "$a" "$b" "$(ratio "$a" "$b")"
+read -r a b <<<"${SUM_BOTH:-n/a n/a}"
+printf '%-40s %12s %12s %8s\n' "checkpoint + restore median (ms)" "$a" "$b" "$(ratio "$a" "$b")"
+exit 0
