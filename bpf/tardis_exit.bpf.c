@@ -41,6 +41,13 @@ struct {
 	__type(value, struct tardis_counters);
 } counters SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tardis_flags);
+} flags SEC(".maps");
+
 /* Scratch space for building an event before it is known whether the
  * ring buffer has room; too big for comfort on the 512-byte stack. */
 struct {
@@ -81,6 +88,7 @@ static __always_inline int handle_group_death(struct task_struct *task)
 	struct tardis_counters *cnt = counters_get();
 	struct tardis_exit_event *ev;
 	struct tardis_exit_key key = {};
+	struct tardis_flags *fl;
 	struct tardis_reg *reg;
 	struct signal_struct *sig;
 	struct pid *pid;
@@ -90,20 +98,23 @@ static __always_inline int handle_group_death(struct task_struct *task)
 	void *slot;
 	long err;
 
-	if (cnt)
-		cnt->exits++;
-
 	pid = leader->thread_pid;
 	level = pid->level;
 	if (level > 0 && upid_at_level(pid, level, &upid) == 0 && upid.nr == 1)
 		reason |= TARDIS_REASON_PIDNS_INIT;
 
-	start_time = leader->start_boottime / TARDIS_NS_PER_TICK;
-	reg = bpf_map_lookup_elem(&registered, &tgid);
-	if (reg && (reg->start_time == 0 || reg->start_time == start_time))
-		reason |= TARDIS_REASON_REGISTERED;
+	/* An array lookup is inlined and its value stays in cache; the hash
+	 * lookup of a cold bucket costs several times the rest of the filter. */
+	fl = bpf_map_lookup_elem(&flags, &zero);
+	if (fl && fl->host_registrations) {
+		reg = bpf_map_lookup_elem(&registered, &tgid);
+		if (reg && (reg->start_time == 0 ||
+			    reg->start_time == leader->start_boottime / TARDIS_NS_PER_TICK))
+			reason |= TARDIS_REASON_REGISTERED;
+	}
 	if (!reason)
 		return 0;
+	start_time = leader->start_boottime / TARDIS_NS_PER_TICK;
 
 	ev = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ev)

@@ -46,10 +46,20 @@ struct tardis_reg {
 	__u64 registered_ns; /* CLOCK_MONOTONIC at registration */
 };
 
+/* The single value of the flags map.  host_registrations becomes 1 the
+ * first time a host-pid-namespace init is registered and stays so: until
+ * then the program skips the registered-map lookup, the costly part of
+ * its filter for unrelated exits. */
+struct tardis_flags {
+	__u32 host_registrations;
+	__u32 pad;
+};
+
 /* The single value of the per-CPU counters map. */
+/* No counter on the path of unrelated exits: even a per-CPU increment
+ * costs a third of the program there. */
 struct tardis_counters {
-	__u64 exits;       /* dead thread groups seen (all processes) */
-	__u64 captured;    /* of those, container inits / registered */
+	__u64 captured;    /* container-init / registered exits reported */
 	__u64 drops;       /* ring buffer full: event kept only in recent_exits */
 	__u64 duplicates;  /* second report of one group death, suppressed */
 	__u64 recent_full; /* recent_exits insert failed (other than duplicate) */
@@ -63,6 +73,7 @@ struct tardis_counters {
 #define TARDIS_PIN_REGISTERED "registered"
 #define TARDIS_PIN_RECENT "recent_exits"
 #define TARDIS_PIN_COUNTERS "counters"
+#define TARDIS_PIN_FLAGS "flags"
 
 #define TARDIS_RINGBUF_BYTES (4u << 20)
 #define TARDIS_REGISTERED_MAX 65536

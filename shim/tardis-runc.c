@@ -494,7 +494,9 @@ static int try_restore(struct shim *s, const char *bundle, const struct tardis_s
 	}
 	if (argv_push(&a, s->args.id) < 0)
 		goto undo;
-	st = run_logged(s, &a, RUN_QUIET | RUN_OWN_PGRP, s->cfg.restore_timeout, NULL, &err);
+	/* Not RUN_QUIET: runc gives the restored process our stdio (the
+	 * shim's pipes for the container) in place of the dumped ones. */
+	st = run_logged(s, &a, RUN_OWN_PGRP, s->cfg.restore_timeout, NULL, &err);
 	if (st == 0) {
 		crash_point("restore-runc-done");
 		ret = 0;

@@ -126,6 +126,8 @@ corrupt_case dumplog "dump_log: does not end" 'sed -i "s/Dumping finished succes
 # ---- a restore that fails after the files were applied -----------------
 rm -rf "${IMAGES:?}/c9"
 cp -a "$TMP/good-image" "$IMAGES/c9"
+# The same image, as c9's (the manifest is not among its checksummed files).
+jq '.id = "c9"' "$TMP/good-image/manifest.json" >"$IMAGES/c9/manifest.json"
 B=$TMP/b9
 make_bundle "$B"
 echo "preexisting" >"$B/rootfs/data/count" # the image has its own /data/count

@@ -306,11 +306,8 @@ int agent_metrics_write(struct agent *a, const char *path, double started_at, ta
 		metrics_family(&b, "tardis_ring_buffer_drops_total", "counter",
 			       "Exit events the kernel could not put into the full ring buffer, summed over CPUs (kept in recent_exits).");
 		metrics_sample(&b, "tardis_ring_buffer_drops_total", NULL, (double)kc.drops);
-		metrics_family(&b, "tardis_kernel_exits_total", "counter",
-			       "Thread-group deaths the BPF program saw.");
-		metrics_sample(&b, "tardis_kernel_exits_total", NULL, (double)kc.exits);
 		metrics_family(&b, "tardis_kernel_captured_total", "counter",
-			       "Of those, container inits and registered pids.");
+			       "Exits of container inits and registered pids the BPF program reported.");
 		metrics_sample(&b, "tardis_kernel_captured_total", NULL, (double)kc.captured);
 		metrics_family(&b, "tardis_kernel_duplicates_total", "counter",
 			       "Second reports of one group death, suppressed in the kernel.");

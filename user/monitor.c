@@ -24,7 +24,7 @@ static const char *const map_pins[] = {
 void monitor_init(struct tardis_monitor *m)
 {
 	memset(m, 0, sizeof(*m));
-	m->events_fd = m->registered_fd = m->recent_fd = m->counters_fd = -1;
+	m->events_fd = m->registered_fd = m->recent_fd = m->counters_fd = m->flags_fd = -1;
 }
 
 static int pin_path(char *buf, size_t len, const char *dir, const char *name)
@@ -75,6 +75,8 @@ int monitor_open_pinned(struct tardis_monitor *m, const char *pin_dir, tardis_er
 			return tardis_make_error(err, e, "open pinned map `%s`", path);
 		}
 	}
+	if (pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_FLAGS) == 0)
+		m->flags_fd = bpf_obj_get(path);
 	return 0;
 }
 
@@ -102,7 +104,7 @@ int monitor_kernel_has_group_dead(void)
 
 static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
 {
-	struct bpf_map *maps[4];
+	struct bpf_map *maps[5];
 	struct tardis_exit_bpf *skel;
 	struct bpf_program *prog, *other;
 	struct bpf_link *link = NULL;
@@ -116,9 +118,10 @@ static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
 	maps[1] = skel->maps.registered;
 	maps[2] = skel->maps.recent_exits;
 	maps[3] = skel->maps.counters;
+	maps[4] = skel->maps.flags;
 	/* Maps already pinned (an earlier agent died halfway) are reused. */
-	for (size_t i = 0; i < 4; i++) {
-		pin_path(path, sizeof(path), m->pin_dir, map_pins[i]);
+	for (size_t i = 0; i < 5; i++) {
+		pin_path(path, sizeof(path), m->pin_dir, i < 4 ? map_pins[i] : TARDIS_PIN_FLAGS);
 		if (bpf_map__set_pin_path(maps[i], path) < 0) {
 			tardis_make_error(err, errno, "set pin path `%s`", path);
 			goto out;
@@ -189,9 +192,10 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 
 void monitor_close(struct tardis_monitor *m)
 {
-	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd };
+	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd,
+		       &m->flags_fd };
 
-	for (size_t i = 0; i < 4; i++) {
+	for (size_t i = 0; i < 5; i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;
@@ -203,6 +207,7 @@ int monitor_unpin(const char *pin_dir, tardis_error_t *err)
 	static const char *const all[] = {
 		TARDIS_PIN_LINK,     TARDIS_PIN_PROG,   TARDIS_PIN_EVENTS,
 		TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT, TARDIS_PIN_COUNTERS,
+		TARDIS_PIN_FLAGS,
 	};
 	char path[4200];
 
@@ -223,6 +228,14 @@ int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_tim
 	struct timespec ts;
 	__u32 key = (__u32)pid;
 
+	/* The flag first: the program never sees an entry it would skip. */
+	if (m->flags_fd >= 0) {
+		struct tardis_flags fl = { .host_registrations = 1 };
+		__u32 zero = 0;
+
+		if (bpf_map_update_elem(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
+			return tardis_make_error(err, errno, "set the host-registrations flag");
+	}
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	reg.registered_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 	if (bpf_map_update_elem(m->registered_fd, &key, &reg, BPF_ANY) < 0)
@@ -291,7 +304,6 @@ int monitor_counters(struct tardis_monitor *m, struct tardis_counters *sum, tard
 		return tardis_make_error(err, e, "read counters");
 	}
 	for (int i = 0; i < ncpu; i++) {
-		sum->exits += per[i].exits;
 		sum->captured += per[i].captured;
 		sum->drops += per[i].drops;
 		sum->duplicates += per[i].duplicates;

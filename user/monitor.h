@@ -17,6 +17,7 @@ struct tardis_monitor {
 	int registered_fd;
 	int recent_fd;
 	int counters_fd;
+	int flags_fd;          /* -1 with objects pinned by an older tardisd */
 	int loaded;            /* 1: this process loaded and pinned the program */
 	const char *variant;   /* which program runs: tardis_exit_gd / tardis_exit */
 };
@@ -33,6 +34,8 @@ int monitor_unpin(const char *pin_dir, tardis_error_t *err);
 /* Which program this kernel needs: 1 when sched_process_exit has group_dead. */
 int monitor_kernel_has_group_dead(void);
 
+/* For inits in the host pid namespace: pid-namespace inits are caught
+ * without a registration. */
 int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
 			 tardis_error_t *err);
 /* Only if the registered start time is start_time (0: any). */

@@ -63,3 +63,33 @@ int proc_is_same(pid_t pid, uint64_t ticks)
 	}
 	return 1;
 }
+
+int proc_is_pidns_init(pid_t pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		char *last, *p;
+		int fields = 0;
+
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		last = NULL;
+		for (p = strtok(line + 6, " \t\n"); p; p = strtok(NULL, " \t\n")) {
+			fields++;
+			last = p;
+		}
+		ret = fields > 1 && last && strcmp(last, "1") == 0;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}

@@ -11,4 +11,8 @@ int proc_start_time(pid_t pid, uint64_t *ticks);
 /* 1 if pid is alive and still the process that started at `ticks`. */
 int proc_is_same(pid_t pid, uint64_t ticks);
 
+/* 1 if pid is pid 1 of a non-root pid namespace (NSpid ends in 1),
+ * 0 if not, -1 if unknown. */
+int proc_is_pidns_init(pid_t pid);
+
 #endif

@@ -77,7 +77,8 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	if (store_write_atomic(pfd, name, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	/* Last: from here on the kernel reports this pid's exit. */
-	if (mon && monitor_register_pid(mon, pid, start_time, err) < 0)
+	if (mon && proc_is_pidns_init(pid) != 1 &&
+	    monitor_register_pid(mon, pid, start_time, err) < 0)
 		return -1;
 	return 0;
 }

@@ -803,9 +803,9 @@ static int cmd_counters(struct ctl *c, int argc, char **argv)
 		return 1;
 	}
 	monitor_close(&mon);
-	printf("{\"exits\":%llu,\"captured\":%llu,\"drops\":%llu,\"duplicates\":%llu,"
+	printf("{\"captured\":%llu,\"drops\":%llu,\"duplicates\":%llu,"
 	       "\"recent_full\":%llu}\n",
-	       (unsigned long long)n.exits, (unsigned long long)n.captured,
+	       (unsigned long long)n.captured,
 	       (unsigned long long)n.drops, (unsigned long long)n.duplicates,
 	       (unsigned long long)n.recent_full);
 	return 0;
