@@ -52,7 +52,7 @@ say "image localhost/bb:latest imported"
 COUNTER='[ -e /marker ] || date > /marker
 i=0
 while :; do
-	i=$((i + 1)); echo $i > /work/count; echo $i > /count.txt
+	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count; echo $i > /count.txt
 	[ -e /work/stop ] && exit "$(cat /work/stop)"
 	sleep 0.2
 done'

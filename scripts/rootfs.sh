@@ -8,7 +8,7 @@ shift
 mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/dev" \
 	"$bundle/rootfs/sys" "$bundle/rootfs/tmp" "$bundle/rootfs/data"
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
-for a in sh sleep cat echo ls seq; do
+for a in sh sleep cat echo ls seq mv; do
 	ln -sf busybox "$bundle/rootfs/bin/$a"
 done
 (cd "$bundle" && rm -f config.json && runc spec)

@@ -71,7 +71,7 @@ cleanup() {
 		sleep 0.2
 	fi
 	"$BIN/tardisd" --unload >/dev/null 2>&1 || true
-	rm -rf "$TMP"
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
 

@@ -21,13 +21,14 @@ SHIM=$BIN/tardis-runc
 ctd_start || { fail "containerd"; summary; exit 1; }
 ctd_image || { fail "image"; summary; exit 1; }
 
-# The counter: its count lives in memory (i) and is written to its work
+# The counter: its count lives in memory (i) and is written (renamed into
+# place: a checkpoint can freeze it between truncate and write) to its work
 # dir and to a file of its rootfs; /marker is written once, at the first
 # start; /work/stop holds the exit code to end with.
 COUNTER='[ -e /marker ] || echo "first start" > /marker
 i=0
 while :; do
-	i=$((i + 1)); echo $i > /work/count; echo $i > /count.txt
+	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count; echo $i > /count.txt
 	[ -e /work/stop ] && exit "$(cat /work/stop)"
 	sleep 0.1
 done'
@@ -87,6 +88,22 @@ checkpoint_restore_cycle() { # ID FINAL_CODE
 	check "$id: the count continues ($c1 -> $c2)" [ "$c2" -gt "$c1" ]
 	out=$(ctr_ task exec --exec-id m1 "$id" cat /marker 2>&1)
 	check "$id: the files it wrote are back (/marker: $out)" [ "$out" = "first start" ]
+	if [ "$code" != 0 ]; then
+		# A restored container can be checkpointed and restored again.
+		out=$(ctr_ c checkpoint --task "$id" "localhost/ckpt-$id:2" 2>&1)
+		check "$id: checkpointed again after its restore" wait_for 10 task_is "$id" STOPPED
+		check "$id: the second checkpoint replaced the image" \
+			grep -q "checkpointed (checkpoint) into $(image_of "$id")" <(grep "default/$id: checkpointed" "$TARDIS_LOG_FILE" | tail -1)
+		c1=$(count_of "$id")
+		remove_container "$id"
+		ctr_ image rm "localhost/ckpt-$id:2" >/dev/null 2>&1
+		run_enabled "$id"
+		check "$id: restored a second time" task_is "$id" RUNNING
+		sleep 0.5
+		c2=$(count_of "$id")
+		check "$id: the count continues again ($c1 -> $c2)" [ "$c2" -gt "$c1" ]
+		check "$id: two restores counted" [ "$(jq .restores "$TARDIS_STATE_DIR/containers/default/$id/state.json")" = 2 ]
+	fi
 	exit_with "$id" "$code"
 	check "$id: exits $code" wait_for 10 task_is "$id" STOPPED
 	check "$id: exit $code recorded by the agent" wait_for 5 grep -q "\"exit_status\":$code" \

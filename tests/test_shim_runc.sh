@@ -20,7 +20,7 @@ IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
 # A bundle whose rootfs is an overlay (lower: busybox) as containerd makes it.
 LOWER=$TMP/lower
 "$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'echo first > /marker; i=0
-while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.1; done' >/dev/null
+while :; do i=$((i + 1)); echo $i > /data/.count; mv /data/.count /data/count; sleep 0.1; done' >/dev/null
 mkdir -p "$LOWER/rootfs/data"
 echo "from the image" >"$LOWER/rootfs/keep"
 make_bundle() { # make_bundle DIR [jq filter]: fresh overlay rootfs, enabled config

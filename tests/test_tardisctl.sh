@@ -95,7 +95,7 @@ ctd_image || { fail "image"; summary; exit 1; }
 COUNTER='[ -e /marker ] || echo "first start" > /marker
 i=0
 while :; do
-	i=$((i + 1)); echo $i > /work/count
+	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
 	[ -e /work/stop ] && exit "$(cat /work/stop)"
 	sleep 0.1
 done'
