@@ -19,10 +19,11 @@
 #               then `runc restore --detach ... --file-locks --bundle B`
 #               (the same options tardis passes).
 #     Rounds interleaved (the side that goes first alternates), one warm-up
-#     round not counted; medians, ratios, image sizes, and where tardis's
-#     time goes (its log, CRIU's dump.log/restore.log).
+#     round not counted; medians, ratios, image sizes, where tardis's time
+#     goes (its log, CRIU's dump.log/restore.log), and tardis's own time
+#     (all but runc + CRIU), which CRIU's run-to-run spread does not blur.
 #
-# Knobs: BENCH_SHIM_ITER (300 runs of each command), BENCH_SHIM_ROUNDS (5),
+# Knobs: BENCH_SHIM_ITER (300 runs of each command), BENCH_SHIM_ROUNDS (9),
 # BENCH_SHIM_LOG (a path: keep tardis-runc's log there).
 set -u
 # shellcheck source=tests/lib.sh
@@ -30,7 +31,7 @@ set -u
 trap 'exit 130' INT TERM
 
 ITER=${BENCH_SHIM_ITER:-300}
-ROUNDS=${BENCH_SHIM_ROUNDS:-5}
+ROUNDS=${BENCH_SHIM_ROUNDS:-9}
 T0=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "bench_shim: must run as root" >&2; exit 1; }
 [ -x "$BIN/tests/bench_exec" ] && [ -x "$BIN/tardis-runc" ] ||
@@ -193,12 +194,11 @@ tardis_checkpoint() {
 	note t.size.files "$(bytes_of "$IMAGES/bt" \( -name files.tar -o -name deleted.list \))"
 }
 tardis_restore() {
-	local n t t1 te lines a b r c d
+	local n t te lines a b r c d
 	n=$(wc -l <"$TARDIS_LOG_FILE")
 	t=$EPOCHREALTIME
 	"$SHIM" --root "$RROOT" create --bundle "$BT" --pid-file "$BT/init.pid" bt </dev/null >/dev/null 2>&1 ||
 		oops "tardis create failed"
-	t1=$EPOCHREALTIME
 	"$SHIM" --root "$RROOT" start bt || oops "tardis start failed"
 	te=$EPOCHREALTIME
 	lines=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE")
@@ -216,7 +216,6 @@ tardis_restore() {
 	note t.rest.5after "$(ms_between "$r" "$c")"
 	note t.rest.6register "$(ms_between "$c" "$d")"
 	note t.rest.7start "$(ms_between "$d" "$te")"
-	note t.rest.start "$(ms_between "$t1" "$te")"
 	wait_for 5 count_above "$BT" "$CKPT_COUNT_BT" || oops "tardis: the counter did not continue after $CKPT_COUNT_BT"
 }
 direct_checkpoint() {
@@ -257,7 +256,7 @@ row() { # row LABEL TARDIS-NAME RUNC-NAME: medians side by side, and the ratio
 	[ "$3" = - ] || b=$(med "$3")
 	printf '%-58s %9s %9s %7s\n' "$1" "$a" "$b" "$( [ "$3" = - ] || ratio "$a" "$b")"
 }
-SUM_CKPT= SUM_REST= SUM_BOTH=
+SUM_CKPT='' SUM_REST='' SUM_BOTH='' OWN_CKPT='' OWN_REST='' EQ_CKPT='' EQ_REST=''
 bench_ckpt() {
 	echo
 	echo "## 2. checkpoint + restore, tardis-runc vs runc direct ($ROUNDS rounds + 1 warm-up, interleaved)"
@@ -283,6 +282,20 @@ bench_ckpt() {
 	row "checkpoint (tardis: delete --force)" t.ckpt r.ckpt
 	row "restore (tardis: create + start)" t.rest r.rest
 	row "checkpoint + restore" t.both r.both
+	# CRIU's own time varies far more between identical runs (see the
+	# rounds) than tardis adds: tardis's own time, per round, is its total
+	# minus its runc+CRIU phase minus what runc itself spends after CRIU
+	# (the direct side's median).
+	paste "$TMP/r/t.ckpt" "$TMP/r/t.ckpt.3dump" |
+		awk -v r="$(med r.ckpt.5publish)" '{ print $1 - $2 - r }' >"$TMP/r/t.ckpt.own"
+	paste "$TMP/r/t.rest" "$TMP/r/t.rest.3restore" |
+		awk -v r="$(med r.rest.5after)" '{ print $1 - $2 - r }' >"$TMP/r/t.rest.own"
+	OWN_CKPT=$(med t.ckpt.own) OWN_REST=$(med t.rest.own)
+	EQ_CKPT=$(awk -v o="$OWN_CKPT" -v r="$(med r.ckpt)" 'BEGIN { printf "%.2f", (r + o) / r }')
+	EQ_REST=$(awk -v o="$OWN_REST" -v r="$(med r.rest)" 'BEGIN { printf "%.2f", (r + o) / r }')
+	echo "tardis's own time, all but runc + CRIU (medians, ms):"
+	printf '  checkpoint: %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$OWN_CKPT" "$EQ_CKPT"
+	printf '  restore:    %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$OWN_REST" "$EQ_REST"
 	echo
 	echo "checkpoint, where the time goes (medians, ms):"
 	row "  tardis-runc start -> delete handler" t.ckpt.1start -
@@ -331,4 +344,7 @@ read -r a b <<<"${SUM_REST:-n/a n/a}"
 printf '%-40s %12s %12s %8s\n' "restore median (ms)" "$a" "$b" "$(ratio "$a" "$b")"
 read -r a b <<<"${SUM_BOTH:-n/a n/a}"
 printf '%-40s %12s %12s %8s\n' "checkpoint + restore median (ms)" "$a" "$b" "$(ratio "$a" "$b")"
+printf '%-40s %12s %12s %8s\n' "checkpoint: tardis's own time (ms)" "${OWN_CKPT:-n/a}" "" "${EQ_CKPT:-n/a}"
+printf '%-40s %12s %12s %8s\n' "restore: tardis's own time (ms)" "${OWN_REST:-n/a}" "" "${EQ_REST:-n/a}"
+echo "(own time: all but runc + CRIU; its ratio: (runc median + own) / runc median)"
 exit 0
