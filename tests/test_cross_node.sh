@@ -1,0 +1,217 @@
+#!/bin/bash
+# Cross-node restore: two "nodes" on one machine, each a containerd of its
+# own (root, state, socket, runc root) with its own tardis state dir, agent
+# and BPF pin dir, sharing one NETWORKFS directory.  A running enabled
+# container is checkpointed on node A (`ctr c checkpoint --task`), created
+# with the same id on node B where it is restored and keeps counting; a stop
+# signal on B (TARDIS_CHECKPOINT_ON_STOP=1) moves it back to A, where it is
+# restored again and finally exits 0, which removes the image and the work
+# dir from the network fs.
+# shellcheck source=tests/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/containerd_lib.sh
+. "$ROOT/tests/containerd_lib.sh" # ctd_image (with CTD_SOCK set per node)
+
+# TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
+CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
+export TARDIS_CRIU=$CRIU
+export TARDIS_RUNC=$(command -v runc)
+export TARDIS_LOG_LEVEL=debug
+SHIM=$BIN/tardis-runc
+NFS=$TMP/networkfs
+ID=xnode
+mkdir -p "$NFS"
+declare -A NODE_PID
+
+# ---- nodes -------------------------------------------------------------
+node_dir() { echo "$TMP/node-$1"; }
+node_state() { echo "$TMP/node-$1/tardis"; }
+node_bpf() { echo "/sys/fs/bpf/tardis-test-$$-$1"; }
+node_log() { echo "$TMP/node-$1/tardis-runc.log"; }
+ctrn() { # ctrn NODE ctr-args...
+	local n=$1
+	shift
+	ctr -a "$(node_dir "$n")/containerd.sock" "$@"
+}
+
+# node_start NODE: a containerd whose shims (and so tardis-runc and the
+# agent it starts) see this node's TARDIS_STATE_DIR / TARDIS_BPF_DIR.
+node_start() {
+	local n=$1 d
+	d=$(node_dir "$n")
+	mkdir -p "$d/root" "$d/state"
+	cat >"$d/config.toml" <<-EOF
+		version = 2
+		root = "$d/root"
+		state = "$d/state"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$d/containerd.sock"
+	EOF
+	TARDIS_STATE_DIR=$(node_state "$n") TARDIS_BPF_DIR=$(node_bpf "$n") \
+		TARDIS_LOG_FILE=$(node_log "$n") \
+		containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	NODE_PID[$n]=$!
+	for _ in $(seq 1 200); do
+		ctrn "$n" version >/dev/null 2>&1 && return 0
+		kill -0 "${NODE_PID[$n]}" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "containerd of node $n did not start:" >&2
+	tail -20 "$d/containerd.log" >&2
+	return 1
+}
+
+# node_stop NODE: its tasks and containers removed, containerd stopped, its
+# shims and its agent ended by pid, its BPF objects unpinned.
+node_stop() {
+	local n=$1 d sock ids id p apid
+	d=$(node_dir "$n")
+	sock=$d/containerd.sock
+	if [ -n "${NODE_PID[$n]:-}" ] && kill -0 "${NODE_PID[$n]}" 2>/dev/null; then
+		ids=$(ctrn "$n" task ls -q 2>/dev/null)
+		for id in $ids; do ctrn "$n" task kill -s KILL "$id" >/dev/null 2>&1; done
+		[ -z "$ids" ] || ctrn "$n" task rm -f $ids >/dev/null 2>&1
+		ids=$(ctrn "$n" c ls -q 2>/dev/null)
+		[ -z "$ids" ] || ctrn "$n" c rm $ids >/dev/null 2>&1
+		kill -TERM "${NODE_PID[$n]}" 2>/dev/null
+		wait "${NODE_PID[$n]}" 2>/dev/null
+	fi
+	NODE_PID[$n]=
+	for p in /proc/[0-9]*; do
+		[ -r "$p/cmdline" ] || continue
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
+			kill -KILL "${p#/proc/}" 2>/dev/null
+		fi
+	done
+	apid=$(cat "$(node_state "$n")/tardisd.pid" 2>/dev/null)
+	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
+		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$(node_state "$n")"; then
+		kill "$apid" 2>/dev/null
+		sleep 0.2
+	fi
+	"$BIN/tardisd" --unload --bpf-dir "$(node_bpf "$n")" >/dev/null 2>&1
+	findmnt -rn -o TARGET | grep "^$d/" | sort -r | while read -r p; do
+		umount -l "$p" 2>/dev/null
+	done
+	return 0
+}
+on_cleanup 'node_stop A; node_stop B'
+
+# ---- the counter --------------------------------------------------------
+# Its count lives in memory (i) and is written to the work dir on the
+# network fs; /marker is written once into its rootfs, at the first start.
+COUNTER='[ -e /marker ] || echo "first start on $(cat /work/node 2>/dev/null)" > /marker
+i=0
+while :; do
+	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
+	[ -e /work/stop ] && exit "$(cat /work/stop)"
+	sleep 0.1
+done'
+
+run_on() { # run_on NODE [extra ctr args...]
+	local n=$1
+	shift
+	ctrn "$n" run -d --runc-binary "$SHIM" --runc-root "$(node_dir "$n")/runc" \
+		--env TARDIS_ENABLE=1 --env TARDIS_NETWORKFS_HOST_PATH="$NFS" \
+		--env TARDIS_WORKDIR_CONTAINER_PATH=/work "$@" \
+		localhost/bb:latest "$ID" sh -c "$COUNTER" >/dev/null
+}
+WORK=$NFS/work/default/$ID
+IMAGE=$NFS/checkpoint/default/$ID
+count() { cat "$WORK/count" 2>/dev/null || echo 0; }
+count_at_least() { [ "$(count)" -ge "$1" ]; }
+task_is() { # task_is NODE STATUS
+	[ "$(ctrn "$1" task ls 2>/dev/null | awk -v id="$ID" '$1 == id { print $3 }')" = "$2" ]
+}
+remove_on() { # task rm + container rm, as a user would
+	ctrn "$1" task rm "$ID" >/dev/null 2>&1
+	ctrn "$1" c rm "$ID" >/dev/null 2>&1
+}
+# restored_on NODE N: the Nth "restored" line of this id in the node's log.
+restored_on() { [ "$(grep -c "create default/$ID: restored" "$(node_log "$1")" 2>/dev/null)" -ge "$2" ]; }
+
+check "node A: containerd starts" node_start A || { summary; exit 1; }
+check "node B: containerd starts" node_start B || { summary; exit 1; }
+CTD_SOCK=$(node_dir A)/containerd.sock
+check "node A: busybox image imported" ctd_image
+check "node B: the same image imported" \
+	ctrn B image import --base-name localhost/bb "$TMP/image/bb.tar"
+
+# ---- A: run, checkpoint ------------------------------------------------
+t0=$SECONDS
+mkdir -p "$WORK" && echo A >"$WORK/node"
+check "A: the enabled container runs" run_on A
+check "A: counting" wait_for 60 count_at_least 15
+out=$(ctrn A c checkpoint --task "$ID" "localhost/ckpt-$ID:1" 2>&1)
+echo "# A: ctr c checkpoint: rc=$? $out (${SECONDS}s)"
+check "A: image published on the network fs" [ -s "$IMAGE/manifest.json" ]
+check "A: the image holds CRIU's files and the container's files" \
+	[ -s "$IMAGE/inventory.img" -a -s "$IMAGE/files.tar" ]
+check "A: the task is stopped after the checkpoint" wait_for 30 task_is A STOPPED
+c1=$(count)
+remove_on A
+ctrn A image rm "localhost/ckpt-$ID:1" >/dev/null 2>&1
+check "A: removing the container keeps the image (exit was not 0)" [ -s "$IMAGE/manifest.json" ]
+check "A: node A's own state dir holds the container" \
+	[ -e "$(node_state A)/containers/default/$ID/state.json" ]
+check "A: exit 137 (killed by the checkpoint) recorded by A's agent" \
+	wait_for 10 grep -q '"exit_status":137' "$(node_state A)/containers/default/$ID/exit.json"
+echo "# A -> checkpoint: $((SECONDS - t0)) s, count $c1"
+
+# ---- B: the same id is restored and continues ---------------------------
+t0=$SECONDS
+echo B >"$WORK/node"
+check "B: created with the same id" run_on B --env TARDIS_CHECKPOINT_ON_STOP=1
+check "B: restored from A's image" restored_on B 1
+check "B: task RUNNING" task_is B RUNNING
+sleep 1
+c2=$(count)
+check "B: the count continues ($c1 -> $c2)" [ "$c2" -gt "$c1" ]
+out=$(ctrn B task exec --exec-id m1 "$ID" cat /marker 2>&1)
+# (the rootfs of B's container is B's own snapshot: /marker comes from the image)
+check "B: the files it wrote on A are back (/marker: $out)" [ "$out" = "first start on A" ]
+check "B: node B's own state dir holds the container" \
+	[ -e "$(node_state B)/containers/default/$ID/state.json" ]
+check "B: nothing was written to the test's default state dir" \
+	[ ! -e "$TARDIS_STATE_DIR/containers/default/$ID" ]
+echo "# B restore: $((SECONDS - t0)) s"
+
+# ---- B -> A: a stop signal checkpoints (opted in) -----------------------
+t0=$SECONDS
+ctrn B task kill "$ID"
+if ! check "B: stopped after kill" wait_for 30 task_is B STOPPED; then
+	grep -h 'Error' "$(node_state B)/work/default/$ID/dump.log" 2>/dev/null | sed 's/^/# B dump.log: /'
+fi
+check "B: kill left an image" [ -s "$IMAGE/manifest.json" ]
+check "B: the kill was turned into a checkpoint by B's tardis-runc" \
+	grep -q "default/$ID: checkpointed (" "$(node_log B)"
+c3=$(count)
+check "B: count had advanced past A's ($c2 -> $c3)" [ "$c3" -ge "$c2" ]
+remove_on B
+check "B: removing keeps the image" [ -s "$IMAGE/manifest.json" ]
+echo "# B -> checkpoint on stop: $((SECONDS - t0)) s, count $c3"
+
+t0=$SECONDS
+echo A >"$WORK/node"
+check "A again: created with the same id" run_on A
+check "A again: restored from B's image" restored_on A 1
+check "A again: task RUNNING" task_is A RUNNING
+sleep 1
+c4=$(count)
+check "A again: the count continues ($c3 -> $c4)" [ "$c4" -gt "$c3" ]
+echo "# A restore: $((SECONDS - t0)) s"
+
+# ---- exit 0 on A: the network fs is cleaned ----------------------------
+echo 0 >"$WORK/stop"
+check "A: exits 0" wait_for 30 task_is A STOPPED
+check "A: exit 0 recorded by A's agent" wait_for 10 grep -q '"exit_status":0' \
+	"$(node_state A)/containers/default/$ID/exit.json"
+remove_on A
+check "exit 0 -> image removed from the network fs" [ ! -e "$IMAGE" ]
+check "exit 0 -> work dir removed from the network fs" [ ! -e "$WORK" ]
+check "exit 0 -> A's state removed" [ ! -e "$(node_state A)/containers/default/$ID" ]
+check "no error lines in either node's tardis-runc log" \
+	bash -c '! grep -h " error: " "$1" "$2"' _ "$(node_log A)" "$(node_log B)"
+
+summary
