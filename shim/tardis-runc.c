@@ -23,7 +23,6 @@
 #include "runc_exec.h"
 #include "state.h"
 
-#include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -902,20 +901,28 @@ int main(int argc, char **argv)
 		tardis_error_free(&err);
 		config_defaults(&s.cfg);
 	}
-	tardis_log_open("tardis-runc", s.cfg.log_file[0] ? s.cfg.log_file : DEFAULT_LOG,
-			s.cfg.log_level);
 	if (runc_find(s.cfg.runc, s.runc, sizeof(s.runc), &err) < 0) {
+		tardis_log_open("tardis-runc", s.cfg.log_file[0] ? s.cfg.log_file : DEFAULT_LOG,
+				s.cfg.log_level);
 		log_error("%s", tardis_error_msg(err));
 		fprintf(stderr, "tardis-runc: %s\n", tardis_error_msg(err));
 		return 127;
 	}
-	libbpf_set_print(NULL);
 	if (runc_args_parse(argc, argv, &s.args, &err) < 0) {
+		tardis_log_open("tardis-runc", s.cfg.log_file[0] ? s.cfg.log_file : DEFAULT_LOG,
+				s.cfg.log_level);
 		log_info("not parsed (%s): passed to runc", tardis_error_msg(err));
 	} else if (s.args.cmd && !runc_args_flag(&s.args, "help")) {
-		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++)
-			if (strcmp(handlers[i].cmd, s.args.cmd) == 0)
-				ret = handlers[i].handle(&s);
+		for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
+			if (strcmp(handlers[i].cmd, s.args.cmd) != 0)
+				continue;
+			/* Only calls tardis may handle open the log: `state`, `ps`,
+			 * `features`... go straight to runc. */
+			tardis_log_open("tardis-runc",
+					s.cfg.log_file[0] ? s.cfg.log_file : DEFAULT_LOG,
+					s.cfg.log_level);
+			ret = handlers[i].handle(&s);
+		}
 	}
 	if (s.have_store)
 		store_close(&s.store);

@@ -21,16 +21,7 @@ static const char *const map_pins[] = {
 	TARDIS_PIN_EVENTS, TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT, TARDIS_PIN_COUNTERS,
 };
 
-void monitor_init(struct tardis_monitor *m)
-{
-	memset(m, 0, sizeof(*m));
-	m->events_fd = m->registered_fd = m->recent_fd = m->counters_fd = m->flags_fd = -1;
-}
 
-static int pin_path(char *buf, size_t len, const char *dir, const char *name)
-{
-	return snprintf(buf, len, "%s/%s", dir, name) >= (int)len ? -1 : 0;
-}
 
 static int ensure_bpffs(const char *pin_dir, tardis_error_t *err)
 {
@@ -57,28 +48,6 @@ static int ensure_bpffs(const char *pin_dir, tardis_error_t *err)
 	return 0;
 }
 
-int monitor_open_pinned(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err)
-{
-	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd };
-	char path[4200];
-
-	monitor_init(m);
-	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir);
-	for (size_t i = 0; i < 4; i++) {
-		if (pin_path(path, sizeof(path), pin_dir, map_pins[i]) < 0)
-			return tardis_make_error(err, ENAMETOOLONG, "pin path");
-		*fds[i] = bpf_obj_get(path);
-		if (*fds[i] < 0) {
-			int e = errno;
-
-			monitor_close(m);
-			return tardis_make_error(err, e, "open pinned map `%s`", path);
-		}
-	}
-	if (pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_FLAGS) == 0)
-		m->flags_fd = bpf_obj_get(path);
-	return 0;
-}
 
 int monitor_kernel_has_group_dead(void)
 {
@@ -121,7 +90,7 @@ static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
 	maps[4] = skel->maps.flags;
 	/* Maps already pinned (an earlier agent died halfway) are reused. */
 	for (size_t i = 0; i < 5; i++) {
-		pin_path(path, sizeof(path), m->pin_dir, i < 4 ? map_pins[i] : TARDIS_PIN_FLAGS);
+		monitor_pin_path(path, sizeof(path), m->pin_dir, i < 4 ? map_pins[i] : TARDIS_PIN_FLAGS);
 		if (bpf_map__set_pin_path(maps[i], path) < 0) {
 			tardis_make_error(err, errno, "set pin path `%s`", path);
 			goto out;
@@ -142,14 +111,14 @@ static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
 		tardis_make_error(err, errno, "attach %s to tp_btf/sched_process_exit", m->variant);
 		goto out;
 	}
-	pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
 	unlink(path);
 	if (bpf_program__pin(prog, path) < 0) {
 		tardis_make_error(err, errno, "pin program `%s`", path);
 		goto out;
 	}
 	/* The link is pinned last: its presence means "everything is in place". */
-	pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
 	if (bpf_link__pin(link, path) < 0) {
 		tardis_make_error(err, errno, "pin link `%s`", path);
 		goto out;
@@ -172,7 +141,7 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir);
 	if (ensure_bpffs(pin_dir, err) < 0)
 		return -1;
-	pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_LINK);
+	monitor_pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_LINK);
 	if (access(path, F_OK) == 0) {
 		m->variant = "pinned";
 	} else if (load_and_pin(m, err) < 0) {
@@ -190,17 +159,6 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 	return 0;
 }
 
-void monitor_close(struct tardis_monitor *m)
-{
-	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd,
-		       &m->flags_fd };
-
-	for (size_t i = 0; i < 5; i++) {
-		if (*fds[i] >= 0)
-			close(*fds[i]);
-		*fds[i] = -1;
-	}
-}
 
 int monitor_unpin(const char *pin_dir, tardis_error_t *err)
 {
@@ -212,7 +170,7 @@ int monitor_unpin(const char *pin_dir, tardis_error_t *err)
 	char path[4200];
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		pin_path(path, sizeof(path), pin_dir, all[i]);
+		monitor_pin_path(path, sizeof(path), pin_dir, all[i]);
 		if (unlink(path) < 0 && errno != ENOENT)
 			return tardis_make_error(err, errno, "unpin `%s`", path);
 	}
@@ -221,94 +179,7 @@ int monitor_unpin(const char *pin_dir, tardis_error_t *err)
 	return 0;
 }
 
-int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
-			 tardis_error_t *err)
-{
-	struct tardis_reg reg = { .start_time = start_time };
-	struct timespec ts;
-	__u32 key = (__u32)pid;
 
-	/* The flag first: the program never sees an entry it would skip. */
-	if (m->flags_fd >= 0) {
-		struct tardis_flags fl = { .host_registrations = 1 };
-		__u32 zero = 0;
 
-		if (bpf_map_update_elem(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
-			return tardis_make_error(err, errno, "set the host-registrations flag");
-	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	reg.registered_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-	if (bpf_map_update_elem(m->registered_fd, &key, &reg, BPF_ANY) < 0)
-		return tardis_make_error(err, errno, "register pid %d in the kernel map", (int)pid);
-	return 0;
-}
 
-int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time)
-{
-	struct tardis_reg reg;
-	__u32 key = (__u32)pid;
 
-	if (start_time && bpf_map_lookup_elem(m->registered_fd, &key, &reg) == 0 &&
-	    reg.start_time != start_time)
-		return 0; /* a newer registration of a reused pid */
-
-	if (bpf_map_delete_elem(m->registered_fd, &key) < 0 && errno != ENOENT)
-		return -1;
-	return 0;
-}
-
-int monitor_recent_lookup(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
-			  struct tardis_exit_event *out)
-{
-	struct tardis_exit_key key = { .tgid = (__u32)pid, .start_time = start_time };
-
-	if (bpf_map_lookup_elem(m->recent_fd, &key, out) == 0)
-		return 1;
-	return errno == ENOENT ? 0 : -1;
-}
-
-int monitor_recent_foreach(struct tardis_monitor *m,
-			   int (*fn)(const struct tardis_exit_event *ev, void *arg), void *arg)
-{
-	struct tardis_exit_key key, next;
-	struct tardis_exit_event ev;
-	void *prev = NULL;
-
-	while (bpf_map_get_next_key(m->recent_fd, prev, &next) == 0) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(m->recent_fd, &key, &ev) < 0)
-			continue; /* evicted meanwhile */
-		if (fn(&ev, arg) < 0)
-			return -1;
-	}
-	return 0;
-}
-
-int monitor_counters(struct tardis_monitor *m, struct tardis_counters *sum, tardis_error_t *err)
-{
-	int ncpu = libbpf_num_possible_cpus();
-	struct tardis_counters *per;
-	__u32 zero = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	if (ncpu <= 0)
-		return tardis_make_error(err, -ncpu, "count CPUs");
-	per = calloc(ncpu, sizeof(*per));
-	if (!per)
-		return tardis_make_error(err, ENOMEM, "counters");
-	if (bpf_map_lookup_elem(m->counters_fd, &zero, per) < 0) {
-		int e = errno;
-
-		free(per);
-		return tardis_make_error(err, e, "read counters");
-	}
-	for (int i = 0; i < ncpu; i++) {
-		sum->captured += per[i].captured;
-		sum->drops += per[i].drops;
-		sum->duplicates += per[i].duplicates;
-		sum->recent_full += per[i].recent_full;
-	}
-	free(per);
-	return 0;
-}

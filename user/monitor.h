@@ -6,6 +6,7 @@
 #ifndef TARDIS_MONITOR_H
 #define TARDIS_MONITOR_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "error.h"
@@ -23,6 +24,8 @@ struct tardis_monitor {
 };
 
 void monitor_init(struct tardis_monitor *m);
+/* <dir>/<name>; -1 if too long. */
+int monitor_pin_path(char *buf, size_t len, const char *dir, const char *name);
 /* The agent: reuse the pinned objects, or load, attach and pin them
  * (mounting bpffs when it is missing). */
 int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err);
