@@ -272,12 +272,13 @@ START_TEST(modes)
 	ck_assert_str_eq(text, "{\"a\":1}");
 	ck_assert_uint_eq(len, 7);
 	free(text);
-	/* The lock file too. */
+	/* Locking creates nothing: the lock is the directory itself. */
 	{
 		int lock = -1, ldfd = store_container_lock(&s, "default", "tc", 0, &lock, &err);
 
 		ck_assert_msg(ldfd >= 0, "%s", tardis_error_msg(err));
-		expect_mode(ldfd, ".lock", S_IFREG, 0600);
+		ck_assert_int_eq(faccessat(ldfd, ".lock", F_OK, AT_SYMLINK_NOFOLLOW), -1);
+		expect_mode(s.root_fd, "containers/default/tc", S_IFDIR, 0700);
 		close(lock);
 		close(ldfd);
 	}
@@ -808,7 +809,7 @@ START_TEST(lock_excludes)
 		close(ready[0]);
 		close(got[0]);
 		close(hold[1]);
-		fd = openat(f.s.root_fd, "containers/default/tc/.lock", O_RDONLY | O_CLOEXEC);
+		fd = openat(f.s.root_fd, "containers/default/tc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			_exit(10);
 		if (flock(fd, LOCK_EX | LOCK_NB) == 0 || errno != EWOULDBLOCK)
@@ -837,7 +838,7 @@ START_TEST(lock_excludes)
 	ck_assert(!readable_now(got[0]));
 	/* A second locker in this process is excluded as well. */
 	{
-		int fd = openat(dfd, ".lock", O_RDONLY | O_CLOEXEC);
+		int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		ck_assert_int_ge(fd, 0);
 		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);
@@ -851,7 +852,7 @@ START_TEST(lock_excludes)
 	ck_assert_int_eq(b, 'L');
 	/* Now we are the one excluded. */
 	{
-		int fd = openat(dfd, ".lock", O_RDONLY | O_CLOEXEC);
+		int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 		ck_assert_int_ge(fd, 0);
 		ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);
@@ -947,9 +948,10 @@ static void remove_under_waiter(int create)
 		ck_assert(S_ISDIR(now.st_mode));
 		ck_assert_uint_eq(now.st_dev, r.dev);
 		ck_assert_uint_eq(now.st_ino, r.ino);
-		ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default/tc"), 1); /* .lock */
+		ck_assert_int_eq(count_entries(f.s.root_fd, "containers/default/tc"), 0);
 		{
-			int fd = openat(f.s.root_fd, "containers/default/tc/.lock", O_RDONLY | O_CLOEXEC);
+			int fd = openat(f.s.root_fd, "containers/default/tc",
+					O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 			ck_assert_int_ge(fd, 0);
 			ck_assert_int_eq(flock(fd, LOCK_EX | LOCK_NB), -1);

@@ -73,6 +73,46 @@ int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
 	return fd;
 }
 
+static int path_dir_walk(struct tardis_store *s, const char *rel, int create, tardis_error_t *err)
+{
+	char buf[4096], *save = NULL, *name;
+	int fd = -1;
+
+	if (snprintf(buf, sizeof(buf), "%s", rel) >= (int)sizeof(buf))
+		return tardis_make_error(err, ENAMETOOLONG, "`%.64s...`", rel);
+	for (name = strtok_r(buf, "/", &save); name; name = strtok_r(NULL, "/", &save)) {
+		int next;
+
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			if (fd >= 0)
+				close(fd);
+			return tardis_make_error(err, EINVAL, "`%s` in `%s`", name, rel);
+		}
+		next = store_subdir(fd >= 0 ? fd : s->root_fd, name, create, err);
+		if (fd >= 0)
+			close(fd);
+		if (next < 0)
+			return -1;
+		fd = next;
+	}
+	if (fd < 0)
+		return tardis_make_error(err, EINVAL, "empty path in the state directory");
+	return fd;
+}
+
+int store_path_dir(struct tardis_store *s, const char *rel, int create, tardis_error_t *err)
+{
+	for (int attempt = 0;; attempt++) {
+		int fd = path_dir_walk(s, rel, create, err);
+
+		/* An emptied parent pruned between our mkdir and open: again. */
+		if (fd >= 0 || !create || attempt >= 100 || !err || !*err ||
+		    (*err)->errnum != ENOENT)
+			return fd;
+		tardis_error_free(err);
+	}
+}
+
 int mkdir_p(const char *path, mode_t mode)
 {
 	char buf[4096];
@@ -186,7 +226,12 @@ int store_container_lock(struct tardis_store *s, const char *ns, const char *id,
 		dfd = store_container_dir(s, ns, id, create, err);
 		if (dfd < 0)
 			return -1;
-		lfd = openat(dfd, ".lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+		/* The lock is the directory itself, through an open file of its
+		 * own (closing it releases the lock).  Not a file inside: a
+		 * remover must unlink such a file before its rmdir, and a
+		 * process that opened the directory before could create a new
+		 * one meanwhile and hold "the" lock alongside the remover. */
+		lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (lfd < 0) {
 			int e = errno;
 

@@ -36,14 +36,22 @@ void store_close(struct tardis_store *s);
  * non-directories and directories not owned by us; fixes a loose mode. */
 int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err);
 
+/* A directory below the store's root by relative path ("work/ns/id"),
+ * walked component by component with store_subdir (creating when asked):
+ * for paths outside containers/ (scratch dirs, the default image dir). */
+int store_path_dir(struct tardis_store *s, const char *rel, int create, tardis_error_t *err);
+
 /* containers/<ns>/<id>; returns an O_DIRECTORY fd. */
 int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
 			tardis_error_t *err);
-/* Opens the container dir and takes its lock; *lock_fd holds the lock
- * until closed.  Retries when the directory was removed meanwhile. */
+/* Opens the container dir and takes its lock (flock on the directory);
+ * *lock_fd holds the lock until closed.  Retries when the directory was
+ * removed meanwhile. */
 int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
 			 int *lock_fd, tardis_error_t *err);
-/* Removes the container directory (its regular files, then itself). */
+/* Removes the container directory (its regular files, then itself).  The
+ * caller holds the container's lock (store_container_lock), so no update
+ * runs meanwhile and waiters find the directory gone when they get it. */
 int store_container_remove(struct tardis_store *s, const char *ns, const char *id,
 			   tardis_error_t *err);
 
