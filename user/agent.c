@@ -49,8 +49,9 @@ static void state_init(int dfd, pid_t *pid, uint64_t *start)
 }
 
 /* 1 if exit.json already holds this process's exit (known, or unknown when
- * the new one is unknown too). */
-static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known)
+ * the new one is unknown too); *old is that record. */
+static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known,
+			    struct exit_record *old_out)
 {
 	cleanup_free char *text = NULL;
 	tardis_error_t err = NULL;
@@ -67,7 +68,37 @@ static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known)
 	}
 	if (old.pid != pid || old.start_time != start)
 		return 0;
+	*old_out = old;
 	return old.known || !new_known;
+}
+
+/* How far back a replay looks for the dead agent's line (a restarted agent
+ * writes its backlog's lines before it comes to the replay). */
+#define REPLAY_LOG_TAIL (4u << 20)
+
+/* A replay: the agent before us died after the record was written but
+ * before the registration was dropped -- maybe before its log line, too.
+ * SIGKILL can land between the rename and the log write, so the log says
+ * whether the line is there; it is written once either way. */
+static void log_replayed(const struct exit_record *old, const char *source)
+{
+	char needle[2 * TARDIS_ID_MAX + 64];
+
+	if (old->known)
+		snprintf(needle, sizeof(needle), "exit recorded %s/%s pid=%d ", old->ns, old->id,
+			 old->pid);
+	else
+		snprintf(needle, sizeof(needle), "exit of %s/%s pid %d is unknown", old->ns,
+			 old->id, old->pid);
+	/* Without a log file to read (stderr, syslog): no second line. */
+	if (tardis_log_tail_contains(needle, REPLAY_LOG_TAIL) != 0)
+		return;
+	if (old->known)
+		log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s replayed=%s", old->ns,
+			 old->id, old->pid, old->st.exit_status, old->source, source);
+	else
+		log_warn("exit of %s/%s pid %d is unknown (%s, replayed)", old->ns, old->id,
+			 old->pid, old->source);
 }
 
 /* Writes r for the registered init (pid, start) of r->ns/r->id, exactly once. */
@@ -81,6 +112,7 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 	tardis_error_t err = NULL;
 	pid_t init_pid;
 	uint64_t init_start;
+	struct exit_record old;
 
 	dfd = store_container_lock(&a->store, r->ns, r->id, 0, &lock, &err);
 	if (dfd < 0) {
@@ -97,9 +129,10 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		a->stats.unattributed++;
 		return 0;
 	}
-	if (already_recorded(dfd, r->pid, r->start_time, r->known)) {
+	if (already_recorded(dfd, r->pid, r->start_time, r->known, &old)) {
 		log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id, r->pid, source);
 		a->stats.duplicates++;
+		log_replayed(&old, source);
 		return 0;
 	}
 	snprintf(r->source, sizeof(r->source), "%s", source);

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <time.h>
 #include <unistd.h>
@@ -14,6 +16,7 @@ static struct {
 	int fd;          /* -1: syslog */
 	int own_fd;
 	char ident[32];
+	char path[4096]; /* the log file, "" when stderr or syslog */
 } logger = { .level = TARDIS_LOG_INFO, .fd = 2 };
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
@@ -56,6 +59,7 @@ int tardis_log_open(const char *ident, const char *target, int level)
 		return -1;
 	}
 	logger.own_fd = 1;
+	snprintf(logger.path, sizeof(logger.path), "%s", target);
 	return 0;
 }
 
@@ -67,6 +71,7 @@ void tardis_log_close(void)
 		closelog();
 	logger.fd = 2;
 	logger.own_fd = 0;
+	logger.path[0] = '\0';
 }
 
 int tardis_log_enabled(int level)
@@ -88,6 +93,12 @@ void tardis_log(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	/* One event, one line: a newline or an escape sequence in what is
+	 * logged (a container id as given, a runc message) cannot forge lines
+	 * or reach the terminal of whoever reads the log. */
+	for (char *p = msg; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	if (logger.fd == -1) {
 		syslog(prio[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
 		return;
@@ -103,4 +114,29 @@ void tardis_log(int level, const char *fmt, ...)
 	/* One write per line: O_APPEND keeps concurrent writers' lines whole. */
 	if (write(logger.fd, line, n) < 0)
 		return;
+}
+
+int tardis_log_tail_contains(const char *needle, size_t tail)
+{
+	struct stat st;
+	char *buf;
+	ssize_t n;
+	off_t off;
+	int fd, found;
+
+	if (!logger.path[0])
+		return -1;
+	fd = open(logger.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(buf = malloc(tail + 1))) {
+		close(fd);
+		return -1;
+	}
+	off = st.st_size > (off_t)tail ? st.st_size - (off_t)tail : 0;
+	n = pread(fd, buf, tail, off);
+	close(fd);
+	found = n > 0 && memmem(buf, n, needle, strlen(needle)) != NULL;
+	free(buf);
+	return n < 0 ? -1 : found;
 }

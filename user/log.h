@@ -2,6 +2,8 @@
 #ifndef TARDIS_LOG_H
 #define TARDIS_LOG_H
 
+#include <stddef.h>
+
 enum tardis_log_level {
 	TARDIS_LOG_ERROR = 0,
 	TARDIS_LOG_WARN,
@@ -15,6 +17,9 @@ void tardis_log_close(void);
 int tardis_log_level_parse(const char *s);
 const char *tardis_log_level_name(int level);
 int tardis_log_enabled(int level);
+/* 1 when the last `tail` bytes of the log file hold needle, 0 when not,
+ * -1 when the log is not a file (stderr, syslog) or cannot be read. */
+int tardis_log_tail_contains(const char *needle, size_t tail);
 void tardis_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) tardis_log(TARDIS_LOG_ERROR, __VA_ARGS__)
