@@ -24,6 +24,7 @@
 #include "state.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -145,30 +146,120 @@ out:
 	argv_free(&a);
 }
 
-/* Private per-container scratch dirs: <state_dir>/<what>/<ns>/<id>. */
+/* Private per-container scratch dirs: <state_dir>/<what>/<ns>/<id>, walked
+ * from the store's root like the store itself (0700, ours, no symlink
+ * followed): runc/CRIU write there and tardis keeps its undo data there. */
 static int scratch_dir(struct shim *s, const char *what, char *out, size_t len)
 {
+	cleanup_error tardis_error_t err = NULL;
+	char rel[PATH_MAX];
+	int fd;
+
 	if (snprintf(out, len, "%s/%s/%s/%s", s->cfg.state_dir, what, s->args.ns, s->args.id) >=
-	    (int)len)
+		    (int)len ||
+	    snprintf(rel, sizeof(rel), "%s/%s/%s", what, s->args.ns, s->args.id) >= (int)sizeof(rel)) {
+		errno = ENAMETOOLONG;
 		return -1;
-	return mkdir_p(out, 0700);
+	}
+	fd = store_path_dir(&s->store, rel, 1, &err);
+	if (fd < 0) {
+		log_error("%s/%s: %s dir: %s", s->args.ns, s->args.id, what, tardis_error_msg(err));
+		errno = err->errnum;
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
-/* Starts tardisd when none runs (its pid file is locked while it runs). */
+/* CRIU writes its logs and statistics into the work dir 0644 (it sets its
+ * own umask): made 0600 like everything else in the state directory. */
+static void scratch_tighten(struct shim *s, const char *what)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_dir DIR *d = NULL;
+	char rel[PATH_MAX];
+	struct dirent *de;
+	int fd;
+
+	snprintf(rel, sizeof(rel), "%s/%s/%s", what, s->args.ns, s->args.id);
+	fd = store_path_dir(&s->store, rel, 0, &err);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		cleanup_close int f = openat(dirfd(d), de->d_name,
+					     O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		struct stat st;
+
+		if (f >= 0 && fstat(f, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_mode & 07777) != 0600 && fchmod(f, 0600) < 0)
+			log_warn("chmod %s/%s: %s", rel, de->d_name, strerror(errno));
+	}
+}
+
+static void scratch_remove(struct shim *s, const char *what)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (image_scratch_remove(&s->store, what, s->args.ns, s->args.id, 0, &err) < 0)
+		log_warn("%s/%s: remove %s dir: %s", s->args.ns, s->args.id, what,
+			 tardis_error_msg(err));
+}
+
+/* The default image path lies in the state directory: no symlink followed
+ * there (image_parent_check).  0: usable; -1 refused (logged) or absent. */
+static int image_parent_safe(struct shim *s, const char *image_path, int create)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (image_parent_check(&s->store, image_path, create, &err) == 0)
+		return 0;
+	if (err->errnum != ENOENT)
+		log_error("%s/%s: image directory %s: %s", s->args.ns, s->args.id, image_path,
+			  tardis_error_msg(err));
+	return -1;
+}
+
+/* name in an absolute PATH directory.  Not execv("tardisd"): that is a
+ * path relative to our cwd, which is the container's bundle. */
+static int find_on_path(const char *name, char *out, size_t len)
+{
+	const char *path = getenv("PATH");
+	cleanup_free char *copy = strdup(path && *path ? path : "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+	char *save = NULL;
+
+	if (!copy)
+		return -1;
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		if (dir[0] != '/' || snprintf(out, len, "%s/%s", dir, name) >= (int)len)
+			continue;
+		if (access(out, X_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/* An agent runs: its pid file is locked while it runs. */
+static int agent_running(struct shim *s)
+{
+	cleanup_close int fd = openat(s->store.root_fd, "tardisd.pid",
+				      O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* Starts tardisd when none runs. */
 static void ensure_agent(struct shim *s)
 {
 	char self[PATH_MAX], agent[PATH_MAX + 16], *slash;
 	struct argv_buf a = { 0 };
 	tardis_error_t err = NULL;
-	int fd, st;
+	int st;
 
-	fd = openat(s->store.root_fd, "tardisd.pid", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
-		close(fd);
-		return; /* running */
-	}
-	if (fd >= 0)
-		close(fd);
+	if (agent_running(s))
+		return;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return;
@@ -176,8 +267,10 @@ static void ensure_agent(struct shim *s)
 	slash = strrchr(self, '/');
 	*slash = '\0';
 	snprintf(agent, sizeof(agent), "%s/tardisd", self);
-	if (access(agent, X_OK) < 0)
-		snprintf(agent, sizeof(agent), "tardisd");
+	if (access(agent, X_OK) < 0 && find_on_path("tardisd", agent, sizeof(agent)) < 0) {
+		log_warn("no tardisd next to %s or on PATH: exit monitor not started", self);
+		return;
+	}
 	argv_push(&a, agent);
 	argv_push(&a, "--daemon");
 	log_info("starting the agent: %s --daemon", agent);
@@ -209,7 +302,17 @@ static void register_init(struct shim *s, const char *pid_file)
 		return;
 	}
 	ensure_agent(s);
-	have_mon = monitor_open_pinned(&mon, s->cfg.bpf_dir, &err) == 0;
+	/* An agent that has just won the race to start (another tardis-runc
+	 * started it) pins the monitor's maps a moment after it takes its
+	 * lock: wait for them rather than leave the kernel map without this
+	 * pid (an init in the host pid namespace would go unseen). */
+	for (int i = 0;; i++) {
+		have_mon = monitor_open_pinned(&mon, s->cfg.bpf_dir, &err) == 0;
+		if (have_mon || i >= 200 || !agent_running(s))
+			break;
+		tardis_error_free(&err);
+		usleep(50 * 1000);
+	}
 	if (!have_mon) {
 		log_warn("exit monitor not available: %s", tardis_error_msg(err));
 		tardis_error_free(&err);
@@ -287,6 +390,8 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 			 s->args.ns, s->args.id);
 		return -1;
 	}
+	if (image_parent_safe(s, image_path, 1) < 0)
+		return -1;
 	image_cleanup_siblings(image_path);
 	if (image_tmp_create(image_path, tmp, sizeof(tmp), &err) < 0 ||
 	    scratch_dir(s, "work", work, sizeof(work)) < 0) {
@@ -314,6 +419,7 @@ static int do_checkpoint(struct shim *s, const cJSON *state, const char *trigger
 	if (argv_push(&a, s->args.id) < 0)
 		goto out;
 	st = run_logged(s, &a, RUN_QUIET | RUN_OWN_PGRP, s->cfg.checkpoint_timeout, NULL, &err);
+	scratch_tighten(s, "work");
 	if (st != 0) {
 		char why[512];
 
@@ -384,6 +490,22 @@ out:
 }
 
 /* ---- create / restore ------------------------------------------------- */
+
+/* runc refuses to create an id it already has (its directory under --root
+ * exists).  Such a create must not reach tardis's restore: restoring over a
+ * live container would apply files to its rootfs, and the undo of the
+ * failed restore would `delete --force` it. */
+static int runc_has_container(struct shim *s)
+{
+	const char *root = runc_args_global(&s->args, "root");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root && *root ? root : "/run/runc",
+		     s->args.id) >= (int)sizeof(path))
+		return 0;
+	return lstat(path, &st) == 0;
+}
 
 struct create_info {
 	const char *bundle;
@@ -496,6 +618,7 @@ static int try_restore(struct shim *s, const char *bundle, const struct tardis_s
 	/* Not RUN_QUIET: runc gives the restored process our stdio (the
 	 * shim's pipes for the container) in place of the dumped ones. */
 	st = run_logged(s, &a, RUN_OWN_PGRP, s->cfg.restore_timeout, NULL, &err);
+	scratch_tighten(s, "work");
 	if (st == 0) {
 		crash_point("restore-runc-done");
 		ret = 0;
@@ -542,12 +665,43 @@ out:
 	return ret;
 }
 
+/* Creates of one id run one at a time.  containerd never races them, but
+ * direct runc users can: a second create must find the first one's
+ * container (and be left to runc), not restore into the same rootfs and
+ * scratch dirs, then undo the winner with `delete --force`.  The lock is
+ * the restore scratch dir, which nothing else locks (the container's own
+ * lock would stall the agent for a whole restore).  Released at exit. */
+static int create_lock(struct shim *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char rel[PATH_MAX];
+
+	if (open_store(s) < 0)
+		return -1;
+	snprintf(rel, sizeof(rel), "restore/%s/%s", s->args.ns, s->args.id);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct stat st;
+		int fd = store_path_dir(&s->store, rel, 1, &err);
+
+		if (fd < 0) {
+			log_error("create %s/%s: lock: %s", s->args.ns, s->args.id,
+				  tardis_error_msg(err));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd); /* removed by the holder before us (a restore's cleanup) */
+	}
+	return -1;
+}
+
 static int handle_create(struct shim *s)
 {
 	const char *bundle_opt = runc_args_opt(&s->args, "bundle");
 	const char *pid_file = runc_args_opt(&s->args, "pid-file");
 	char bundle[PATH_MAX], image_path[PATH_MAX], work_dir[PATH_MAX], reason[512] = "";
 	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int lock = -1;
 	struct tardis_settings set;
 	struct restore_result rr = { 0 };
 	struct create_info ci;
@@ -571,6 +725,17 @@ static int handle_create(struct shim *s)
 	log_info("intercepted: create %s/%s (bundle %s)", s->args.ns, s->args.id, bundle);
 	if (!store_id_valid(s->args.ns) || !store_id_valid(s->args.id)) {
 		log_error("create: refusing namespace/id `%.64s`/`%.64s`", s->args.ns, s->args.id);
+		cJSON_Delete(config);
+		return PASS_THROUGH;
+	}
+	lock = create_lock(s);
+	if (lock < 0) {
+		cJSON_Delete(config);
+		return PASS_THROUGH;
+	}
+	if (runc_has_container(s)) {
+		log_warn("create %s/%s: runc already has a container with this id: passed to runc",
+			 s->args.ns, s->args.id);
 		cJSON_Delete(config);
 		return PASS_THROUGH;
 	}
@@ -605,8 +770,12 @@ static int handle_create(struct shim *s)
 		return PASS_THROUGH;
 	}
 
-	image_cleanup_siblings(image_path);
-	valid = image_validate(image_path, &rep);
+	if (image_parent_safe(s, image_path, 0) < 0) {
+		valid = -1; /* none there, or refused: a fresh create */
+	} else {
+		image_cleanup_siblings(image_path);
+		valid = image_validate(image_path, &rep);
+	}
 	crash_point("restore-validated");
 	if (valid == 1 && (strcmp(rep.ns, s->args.ns) != 0 || strcmp(rep.id, s->args.id) != 0)) {
 		/* Never restore another container's image. */
@@ -845,11 +1014,10 @@ static int handle_delete(struct shim *s)
 	image_path = cjson_get_str(st, "image_path");
 	work_dir = cjson_get_str(st, "work_dir");
 	if (known && exit_status == 0) {
-		char dir[PATH_MAX];
-
 		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
 			 s->args.id);
-		if (image_path && image_remove(image_path, &err) < 0) {
+		if (image_path && image_parent_safe(s, image_path, 0) == 0 &&
+		    image_remove(image_path, &err) < 0) {
 			log_warn("remove image: %s", tardis_error_msg(err));
 			tardis_error_free(&err);
 		}
@@ -857,14 +1025,22 @@ static int handle_delete(struct shim *s)
 			log_warn("remove work dir: %s", tardis_error_msg(err));
 			tardis_error_free(&err);
 		}
-		for (int i = 0; i < 2; i++) {
-			snprintf(dir, sizeof(dir), "%s/%s/%s/%s", s->cfg.state_dir,
-				 i ? "restore" : "work", s->args.ns, s->args.id);
-			image_remove(dir, &err);
+		scratch_remove(s, "work");
+		scratch_remove(s, "restore");
+		/* Under the lock: an update in flight (the agent's exit record,
+		 * a concurrent create) finishes first, or finds it gone. */
+		{
+			cleanup_close int lock = -1;
+			cleanup_close int dfd = store_container_lock(&s->store, s->args.ns,
+								     s->args.id, 0, &lock, &err);
+
+			if (dfd >= 0 && store_container_remove(&s->store, s->args.ns, s->args.id,
+							       &err) < 0)
+				log_warn("remove state: %s", tardis_error_msg(err));
+			else if (dfd < 0 && err->errnum != ENOENT)
+				log_warn("remove state: %s", tardis_error_msg(err));
 			tardis_error_free(&err);
 		}
-		if (store_container_remove(&s->store, s->args.ns, s->args.id, &err) < 0)
-			log_warn("remove state: %s", tardis_error_msg(err));
 	} else if (known) {
 		log_info("%s/%s exited with %d: image kept for the next create", s->args.ns,
 			 s->args.id, exit_status);

@@ -12,6 +12,7 @@
 #include "error.h"
 
 struct cJSON;
+struct tardis_store;
 
 #define IMAGE_FORMAT_VERSION 1
 #define IMAGE_MANIFEST "manifest.json"
@@ -57,6 +58,21 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 int image_publish(const char *tmp, const char *image_path, tardis_error_t *err);
 /* Removes an image directory (or a temp one); missing is fine. */
 int image_remove(const char *path, tardis_error_t *err);
+/* The same for parent_fd/name; a symlink there is removed, never followed. */
+int image_remove_at(int parent_fd, const char *name, tardis_error_t *err);
+/* Removes the scratch dir <state>/<what>/<ns>/<id> (CRIU's work dir, the
+ * restore's undo data), walked from the store's root: a symlink on the way
+ * is not followed.  prune_ns: the namespace's dir too, once empty.  Missing
+ * is fine. */
+int image_scratch_remove(struct tardis_store *s, const char *what, const char *ns,
+			 const char *id, int prune_ns, tardis_error_t *err);
+/* An image path inside the state directory (the default one) has its
+ * parents walked like the store's own (0700, ours, no symlink followed,
+ * created when asked): a planted link must not send an image, or its
+ * removal, elsewhere.  Elsewhere (CHECKPOINT_HOST_PATH, the network fs) the
+ * path is the operator's.  0: usable. */
+int image_parent_check(struct tardis_store *s, const char *image_path, int create,
+		       tardis_error_t *err);
 /* Removes temp/old siblings left by a crash; recovers an image lost
  * between the two renames of the fallback publish. */
 void image_cleanup_siblings(const char *image_path);

@@ -1153,17 +1153,15 @@ static int cmd_finalize(struct ctl *c, int argc, char **argv)
 static void remove_scratch(struct ctl *c, const char *ns, const char *id)
 {
 	static const char *const what[] = { "work", "restore" };
-	char dir[PATH_MAX];
 	tardis_error_t err = NULL;
 
+	/* Walked from the store's root: a planted symlink is not followed. */
 	for (size_t i = 0; i < 2; i++) {
-		snprintf(dir, sizeof(dir), "%s/%s/%s/%s", c->cfg.state_dir, what[i], ns, id);
-		if (image_remove(dir, &err) < 0) {
-			fprintf(stderr, "tardisctl: %s\n", tardis_error_msg(err));
+		if (image_scratch_remove(&c->store, what[i], ns, id, 1, &err) < 0) {
+			fprintf(stderr, "tardisctl: %s/%s: %s: %s\n", ns, id, what[i],
+				tardis_error_msg(err));
 			tardis_error_free(&err);
 		}
-		*strrchr(dir, '/') = '\0';
-		rmdir(dir); /* the namespace's, once empty */
 	}
 }
 
@@ -1203,6 +1201,13 @@ static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff,
 		if (!image_path_ours(s.image_path, ns, id)) {
 			fprintf(stderr, "tardisctl: %s/%s: image path `%s` is not tardis's; not removed\n",
 				ns, id, s.image_path);
+			container_summary_free(&s);
+			return -1;
+		}
+		/* In the state dir, through no planted symlink. */
+		if (image_parent_check(&c->store, s.image_path, 0, &err) < 0) {
+			fprintf(stderr, "tardisctl: %s/%s: image path `%s`: %s; not removed\n", ns, id,
+				s.image_path, tardis_error_msg(err));
 			container_summary_free(&s);
 			return -1;
 		}

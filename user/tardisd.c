@@ -147,8 +147,10 @@ bad:
 	return -1;
 }
 
-/* Single instance: a lock held on the pid file for the agent's lifetime. */
-static int pidfile_lock(struct tardis_store *s)
+/* Single instance: a lock held on the pid file for the agent's lifetime.
+ * quiet: started on demand (--daemon), where losing the race to another
+ * tardis-runc's agent is expected, not an error. */
+static int pidfile_lock(struct tardis_store *s, int quiet)
 {
 	char buf[32];
 	int fd;
@@ -163,7 +165,8 @@ static int pidfile_lock(struct tardis_store *s)
 
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strcspn(buf, "\n")] = '\0';
-		log_error("tardisd already running (pid %s)", buf);
+		tardis_log(quiet ? TARDIS_LOG_INFO : TARDIS_LOG_ERROR,
+			   "tardisd already running (pid %s)", buf);
 		close(fd);
 		return -2;
 	}
@@ -458,7 +461,8 @@ static int daemonize(int *ready_fd)
 		return -1;
 	if (pid > 0) {
 		close(p[1]);
-		exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+		/* '1' running, '3' another agent runs (main's exit codes). */
+		exit(read(p[0], &c, 1) == 1 ? (c == '3' ? 3 : 0) : 1);
 	}
 	close(p[0]);
 	setsid();
@@ -521,9 +525,12 @@ int main(int argc, char **argv)
 		log_error("%s", tardis_error_msg(err));
 		return 1;
 	}
-	lock_fd = pidfile_lock(&a.store);
-	if (lock_fd < 0)
+	lock_fd = pidfile_lock(&a.store, o.daemon && !o.foreground);
+	if (lock_fd < 0) {
+		if (lock_fd == -2 && ready_fd >= 0 && write(ready_fd, "3", 1) < 0)
+			log_warn("notify parent: %s", strerror(errno));
 		return lock_fd == -2 ? 3 : 1;
+	}
 	if (strcmp(o.source, "bpf") == 0) {
 		if (monitor_load_or_reuse(&a.mon, a.cfg.bpf_dir, &err) < 0) {
 			log_error("exit monitor: %s", tardis_error_msg(err));
