@@ -29,7 +29,7 @@ LIB      := $(OUT)/libtardis.a
 BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
 SKEL     := $(OUT)/tardis_exit.skel.h
 PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
-TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst \
+TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst $(OUT)/tests/concurrency \
               $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec
 
 all: $(PROGS) $(TEST_PROGS)

@@ -1,0 +1,104 @@
+#!/bin/bash
+# tardisd SIGKILLed again and again (every 100-300 ms, restarted at once)
+# while 10,000 registered container inits exit at once: every exit is still
+# recorded exactly once, with waitpid()'s status.  Kills land anywhere:
+# in the middle of the startup reconcile (ring backlog, recent_exits, the
+# pid index), between the record and the pid index cleanup, mid-write.
+set -u
+. "$(dirname "$0")/lib.sh"
+
+N=${KILL_BURST_COUNT:-10000}
+NSP=killburst
+MIN_KILLS=${KILL_BURST_MIN_KILLS:-10}
+
+# 10,000 live processes at once: pids must be plentiful (as test_burst.sh).
+pid_max=$(cat /proc/sys/kernel/pid_max)
+need=$((32768 + N))
+if [ "$pid_max" -lt "$need" ]; then
+	echo "# raising kernel.pid_max $pid_max -> $need for the test"
+	echo "$need" >/proc/sys/kernel/pid_max
+	on_cleanup "echo $pid_max >/proc/sys/kernel/pid_max"
+fi
+check "pid_max ($(cat /proc/sys/kernel/pid_max)) leaves room for $N processes" \
+	[ "$(cat /proc/sys/kernel/pid_max)" -ge "$need" ]
+nproc=$(ulimit -u)
+if [ "$nproc" != unlimited ] && [ "$nproc" -lt $((N + 1000)) ]; then
+	ulimit -u $((N + 1000)) 2>/dev/null || ulimit -S -u "$(ulimit -H -u)"
+fi
+
+BURST_PID=
+on_cleanup '[ -z "$BURST_PID" ] || { kill -KILL "$BURST_PID" 2>/dev/null; wait "$BURST_PID" 2>/dev/null; }'
+records() { find "$TARDIS_STATE_DIR/containers/$NSP" -name exit.json 2>/dev/null | wc -l; }
+LOG=$TMP/tardisd.log
+
+check "tardisd starts" start_agent
+[ -n "$AGENT_PID" ] || { summary; exit 1; }
+
+t0=$SECONDS
+"$BIN/tests/exit_burst" --count "$N" --ns $NSP --prefix k --wait-signal --no-verify \
+	--status-file "$TMP/status" >"$TMP/burst.out" 2>"$TMP/burst.err" &
+BURST_PID=$!
+check "$N inits forked and registered" wait_for 120 grep -q "^READY $N$" "$TMP/burst.out"
+sed 's/^/# /' "$TMP/burst.out"
+echo "# registered in $((SECONDS - t0)) s"
+
+# SIGKILL, restart, repeat; the agent never gets more than 300 ms.  A
+# restarted agent is not waited for: the next kill may land in its startup
+# reconcile, which is the point.  Stops once every exit is recorded (or
+# after KILL_BURST_SECONDS).
+kills=0
+mid_startup=0
+kill_loop() {
+	local deadline=$((SECONDS + ${KILL_BURST_SECONDS:-120})) ms
+	while [ "$(records)" -lt "$N" ] && [ $SECONDS -lt $deadline ]; do
+		ms=$((100 + RANDOM % 201))
+		sleep "0.$(printf %03d $ms)"
+		grep -q "tardisd $AGENT_PID running" "$LOG" || mid_startup=$((mid_startup + 1))
+		kill -KILL "$AGENT_PID" 2>/dev/null
+		wait "$AGENT_PID" 2>/dev/null
+		kills=$((kills + 1))
+		"$BIN/tardisd" --log-file "$LOG" --log-level info &
+		AGENT_PID=$!
+	done
+}
+
+t1=$SECONDS
+kill -USR1 "$BURST_PID"
+kill_loop
+wait "$BURST_PID"
+rc=$?
+BURST_PID=
+sed 's/^/# /' "$TMP/burst.out" | grep -v READY | tail -n +3
+head -20 "$TMP/burst.err" | sed 's/^/# /'
+echo "# $kills SIGKILLs in $((SECONDS - t1)) s ($mid_startup of them before the agent reported running)"
+check "all $N inits exited with their intended statuses (rc=$rc)" [ "$rc" -eq 0 ]
+check "the agent was SIGKILLed at least $MIN_KILLS times during the burst ($kills)" \
+	[ "$kills" -ge "$MIN_KILLS" ]
+
+# The last agent (restarted after the last kill) finishes in peace.
+check "the last agent runs" wait_for 60 grep -q "tardisd $AGENT_PID running" "$LOG"
+"$BIN/tests/exit_burst" --verify "$TMP/status" --ns $NSP --timeout 60 >"$TMP/verify.out" 2>"$TMP/verify.err"
+rc=$?
+sed 's/^/# /' "$TMP/verify.out"
+head -10 "$TMP/verify.err" | sed 's/^/# /'
+check "every exit recorded with waitpid()'s status (rc=$rc)" \
+	grep -q "^VERIFY ok=$N total=$N mismatched=0 missing=0 unknown=0 " "$TMP/verify.out"
+n=$(records)
+check "exactly $N exit.json files (got $n)" [ "$n" -eq "$N" ]
+lines=$(grep -c "exit recorded $NSP/" "$LOG")
+uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$LOG" | sort -u | wc -l)
+check "exactly $N 'exit recorded' lines, $N distinct ids (got $lines, $uniq_ids)" \
+	[ "$lines" -eq "$N" -a "$uniq_ids" -eq "$N" ]
+nerr=$(grep -c " error: " "$LOG")
+check "zero error lines in the agents' log (got $nerr)" [ "$nerr" -eq 0 ]
+grep " error: " "$LOG" | head -5 | sed 's/^/# /'
+left=$(find "$TARDIS_STATE_DIR/pids" -type f 2>/dev/null | wc -l)
+check "the pid index is empty once all are recorded (got $left)" [ "$left" -eq 0 ]
+starts=$(grep -c "tardisd [0-9]* running" "$LOG")
+replayed=$(grep -c "exit recorded $NSP/.* replayed=" "$LOG")
+echo "# $starts agents reported running; $replayed lines written by a replay (the killed agent had recorded the exit but not logged it)"
+stop_agent TERM
+check "the last agent stopped cleanly with errors=0" \
+	bash -c 'grep "tardisd stopped" "$1" | tail -1 | grep -q "errors=0$"' _ "$LOG"
+echo "# total $((SECONDS - t0)) s"
+summary
