@@ -72,10 +72,11 @@ static __always_inline int upid_at_level(struct pid *pid, __u32 level, struct up
 	__u64 off = (__u64)(level & 0x3f) * bpf_core_type_size(struct upid);
 
 	/* The size is a CO-RE constant the compiler cannot fold, so this is a
-	 * multiply by a register; verifiers before ~6.10 forget every bound
-	 * of such a product ("math between ptr_ pointer and register with
-	 * unbounded min value", seen on 5.10 and 6.1).  An AND with a known
-	 * mask bounds it again; 63 entries of a 16-byte upid stay far below. */
+	 * multiply by a register; older verifiers forget every bound of such
+	 * a product and refuse the pointer addition ("math between ptr_
+	 * pointer and register with unbounded min value": Debian's 6.1;
+	 * 6.18 accepts it).  An AND with a known mask bounds it again; 63
+	 * entries of a 16-byte upid stay far below. */
 	off &= 0xffff;
 	addr += bpf_core_field_offset(struct pid, numbers);
 	addr += off;
