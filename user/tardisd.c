@@ -42,13 +42,21 @@ static int libbpf_verbose;
 
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[1024];
+	char buf[65536];
 
 	if (level == LIBBPF_DEBUG && !libbpf_verbose)
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
-	buf[strcspn(buf, "\n")] = '\0';
-	tardis_log(level == LIBBPF_WARN ? TARDIS_LOG_WARN : TARDIS_LOG_DEBUG, "%s", buf);
+	/* The verifier's log comes as one message of many lines: one log line
+	 * each, so that none is lost. */
+	for (char *line = buf, *nl; line && *line; line = nl ? nl + 1 : NULL) {
+		nl = strchr(line, '\n');
+		if (nl)
+			*nl = '\0';
+		if (*line)
+			tardis_log(level == LIBBPF_WARN ? TARDIS_LOG_WARN : TARDIS_LOG_DEBUG, "%s",
+				   line);
+	}
 	return 0;
 }
 
