@@ -36,6 +36,10 @@ for t in tests/test_*.sh; do
 	fi
 	run "$(basename "$t" .sh)" env OUT="$OUT" bash "$t"
 done
+# Other kernels in qemu (issue #4): VMTEST=0 leaves them out.
+if [ "${VMTEST:-1}" != 0 ] && [ -z "${TESTS:-}" ]; then
+	run vmtest env OUT="$OUT" vmtest/run.sh
+fi
 echo "==="
 [ ${#failed[@]} -eq 0 ] || echo "failing: ${failed[*]}"
 echo "all: $total_pass passed, $total_fail failed"

@@ -16,6 +16,9 @@ export TARDIS_LOG_FILE=$TMP/tardis-runc.log
 export TARDIS_LOG_LEVEL=debug
 NFS=$TMP/nfs
 mkdir -p "$NFS"
+# runc's state under our temp dir, not the shared /run/containerd/runc: the
+# namespace is still the last component of runc's --root (<root>/default).
+RUNC_ROOT=$TMP/runc
 SHIM=$BIN/tardis-runc
 
 ctd_start || { fail "containerd"; summary; exit 1; }
@@ -36,7 +39,7 @@ done'
 run_enabled() { # run_enabled ID [extra ctr args...]
 	local id=$1
 	shift
-	ctr_ run -d --runc-binary "$SHIM" --env TARDIS_ENABLE=1 \
+	ctr_ run -d --runc-binary "$SHIM" --runc-root "$RUNC_ROOT" --env TARDIS_ENABLE=1 \
 		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" --env TARDIS_WORKDIR_CONTAINER_PATH=/work \
 		"$@" localhost/bb:latest "$id" sh -c "$COUNTER" >/dev/null
 }
@@ -54,9 +57,9 @@ exit_with() { # exit_with ID CODE: the counter ends with CODE
 }
 
 # ---- a container that is not enabled runs exactly as under runc -------
-out_runc=$(ctr_ run --rm localhost/bb:latest plain-runc sh -c 'echo hello; exit 5' 2>&1)
+out_runc=$(ctr_ run --rm --runc-root "$RUNC_ROOT" localhost/bb:latest plain-runc sh -c 'echo hello; exit 5' 2>&1)
 rc_runc=$?
-out_tardis=$(ctr_ run --rm --runc-binary "$SHIM" localhost/bb:latest plain-tardis sh -c 'echo hello; exit 5' 2>&1)
+out_tardis=$(ctr_ run --rm --runc-binary "$SHIM" --runc-root "$RUNC_ROOT" localhost/bb:latest plain-tardis sh -c 'echo hello; exit 5' 2>&1)
 rc_tardis=$?
 check "not enabled: same output as runc ($out_tardis)" [ "$out_runc" = "$out_tardis" ]
 check "not enabled: same exit code as runc ($rc_runc/$rc_tardis)" [ "$rc_runc" = "$rc_tardis" ]

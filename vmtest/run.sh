@@ -428,6 +428,7 @@ report() {
 					*) cell="$verdict ${dur}s ($p/$((p + f)))" ;;
 					esac
 					[ "$verdict" = fail ] && FAILS=$((FAILS + 1))
+					[ "$verdict" = pass ] && PASSES=$((PASSES + 1))
 				else
 					cell="not run"
 					FAILS=$((FAILS + 1))
@@ -449,8 +450,10 @@ report() {
 	done
 	echo
 	echo "vmtest: ${#NAMES[@]} kernels in $(($(date +%s) - T0)) s; results in $VM/results"
+	echo "vmtest: $PASSES passed, $FAILS failed (kernel x scenario)"
 }
 FAILS=0
+PASSES=0
 report >"$VM/report.txt"
 cat "$VM/report.txt"
 [ "$FAILS" -eq 0 ]
