@@ -35,7 +35,23 @@ mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts /dev/pts
 [ -e /dev/ptmx ] || ln -s pts/ptmx /dev/ptmx
 mount -t tmpfs -o mode=1777 shm /dev/shm
 mount -t tmpfs -o mode=0755 run /run
+# The guest's /tmp is its own tmpfs (overlay upperdirs cannot live on 9p),
+# but a checkout under the host's /tmp (CI may clone there) must stay
+# visible: its top directory is carried over the tmpfs with a bind mount.
+JOB=$(arg tardis.job)
+keep=
+case $JOB in /tmp/?*/*) keep=yes ;; esac
+if [ -n "$keep" ]; then
+	top=${JOB#/tmp/}
+	keep=/tmp/${top%%/*}
+	mkdir -p /run/vmtest-keep
+	mount --bind "$keep" /run/vmtest-keep
+fi
 mount -t tmpfs -o mode=1777 tmp /tmp
+if [ -n "$keep" ]; then
+	mkdir -p "$keep"
+	mount --move /run/vmtest-keep "$keep"
+fi
 mount -t bpf -o mode=0700 bpf /sys/fs/bpf
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
