@@ -57,6 +57,26 @@ wait_for() {
 
 on_cleanup() { CLEANUP_HOOKS+=("$*"); }
 
+# room_for_processes N: N live processes at once need pids (kernel.pid_max
+# raised for the test, restored on exit) and, for a lowered soft limit,
+# RLIMIT_NPROC (root is not bound by it otherwise).
+room_for_processes() {
+	local n=$1 old need nproc
+	old=$(cat /proc/sys/kernel/pid_max)
+	need=$((32768 + n))
+	if [ "$old" -lt "$need" ]; then
+		echo "# raising kernel.pid_max $old -> $need for the test"
+		echo "$need" >/proc/sys/kernel/pid_max
+		on_cleanup "echo $old >/proc/sys/kernel/pid_max"
+	fi
+	check "pid_max ($(cat /proc/sys/kernel/pid_max)) leaves room for $n processes" \
+		[ "$(cat /proc/sys/kernel/pid_max)" -ge "$need" ]
+	nproc=$(ulimit -u)
+	if [ "$nproc" != unlimited ] && [ "$nproc" -lt $((n + 1000)) ]; then
+		ulimit -u $((n + 1000)) 2>/dev/null || ulimit -S -u "$(ulimit -H -u)"
+	fi
+}
+
 cleanup() {
 	local h
 	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done

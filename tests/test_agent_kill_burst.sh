@@ -11,20 +11,8 @@ N=${KILL_BURST_COUNT:-10000}
 NSP=killburst
 MIN_KILLS=${KILL_BURST_MIN_KILLS:-10}
 
-# 10,000 live processes at once: pids must be plentiful (as test_burst.sh).
-pid_max=$(cat /proc/sys/kernel/pid_max)
-need=$((32768 + N))
-if [ "$pid_max" -lt "$need" ]; then
-	echo "# raising kernel.pid_max $pid_max -> $need for the test"
-	echo "$need" >/proc/sys/kernel/pid_max
-	on_cleanup "echo $pid_max >/proc/sys/kernel/pid_max"
-fi
-check "pid_max ($(cat /proc/sys/kernel/pid_max)) leaves room for $N processes" \
-	[ "$(cat /proc/sys/kernel/pid_max)" -ge "$need" ]
-nproc=$(ulimit -u)
-if [ "$nproc" != unlimited ] && [ "$nproc" -lt $((N + 1000)) ]; then
-	ulimit -u $((N + 1000)) 2>/dev/null || ulimit -S -u "$(ulimit -H -u)"
-fi
+# 10,000 live processes at once.
+room_for_processes "$N"
 
 BURST_PID=
 on_cleanup '[ -z "$BURST_PID" ] || { kill -KILL "$BURST_PID" 2>/dev/null; wait "$BURST_PID" 2>/dev/null; }'

@@ -12,21 +12,8 @@ set -u
 N=${BURST_COUNT:-10000}
 NSP=burst
 
-# 10,000 live processes at once: make sure pids are plentiful.
-pid_max=$(cat /proc/sys/kernel/pid_max)
-need=$((32768 + N))
-if [ "$pid_max" -lt "$need" ]; then
-	echo "# raising kernel.pid_max $pid_max -> $need for the test"
-	echo "$need" >/proc/sys/kernel/pid_max
-	on_cleanup "echo $pid_max >/proc/sys/kernel/pid_max"
-fi
-check "pid_max ($(cat /proc/sys/kernel/pid_max)) leaves room for $N processes" \
-	[ "$(cat /proc/sys/kernel/pid_max)" -ge "$need" ]
-# root is not bound by RLIMIT_NPROC, but a lowered soft limit is raised anyway.
-nproc=$(ulimit -u)
-if [ "$nproc" != unlimited ] && [ "$nproc" -lt $((N + 1000)) ]; then
-	ulimit -u $((N + 1000)) 2>/dev/null || ulimit -S -u "$(ulimit -H -u)"
-fi
+# 10,000 live processes at once.
+room_for_processes "$N"
 echo "# RLIMIT_NPROC $(ulimit -u), threads-max $(cat /proc/sys/kernel/threads-max)"
 
 check "tardisd starts" start_agent
