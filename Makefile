@@ -12,7 +12,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -std=gnu11 -D_GNU_SOURCE \
-            -Iinclude -Iuser -I$(OUT)
+            -Iinclude -Iuser/lib -I$(OUT)
 LDLIBS   += -lbpf -lelf -lz -lcjson
 ifeq ($(SAN),1)
 OUT      := build/san
@@ -22,9 +22,15 @@ CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-r
 LDFLAGS  += -fsanitize=address,undefined
 endif
 
-LIB_SRCS := $(wildcard user/*.c)
-LIB_SRCS := $(filter-out user/tardisd.c user/tardisctl.c,$(LIB_SRCS))
-LIB_OBJS := $(patsubst user/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
+# The library (user/lib/) and one directory per program: user/tardisd/,
+# user/tardisctl/, shim/ (tardis-runc).  Programs use the library; the
+# library uses include/; nothing in the library reaches into a program.
+LIB_HDRS := $(wildcard user/lib/*.h include/*.h)
+LIB_SRCS := $(wildcard user/lib/*.c)
+LIB_OBJS := $(patsubst user/lib/%.c,$(OUT)/lib/%.o,$(LIB_SRCS))
+TARDISD_SRCS   := $(wildcard user/tardisd/*.c)
+TARDISCTL_SRCS := $(wildcard user/tardisctl/*.c)
+SHIM_SRCS      := $(wildcard shim/*.c)
 LIB      := $(OUT)/libtardis.a
 BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
 SKEL     := $(OUT)/tardis_exit.skel.h
@@ -34,7 +40,7 @@ TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_bu
 
 all: $(PROGS) $(TEST_PROGS)
 
-$(OUT) $(OUT)/lib $(OUT)/tests:
+$(OUT) $(OUT)/lib $(OUT)/tests $(OUT)/obj/tardisd $(OUT)/obj/tardisctl $(OUT)/shim:
 	mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -46,35 +52,45 @@ $(BPF_OBJ): bpf/tardis_exit.bpf.c include/tardis_exit.h $(OUT)/vmlinux.h
 $(SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name tardis_exit_bpf > $@
 
-$(OUT)/lib/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKEL) | $(OUT)/lib
+$(OUT)/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKEL) | $(OUT)/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
 	ar rcs $@ $^
 
-$(OUT)/tardisd: user/tardisd.c $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+TARDISD_OBJS   := $(patsubst user/tardisd/%.c,$(OUT)/obj/tardisd/%.o,$(TARDISD_SRCS))
+TARDISCTL_OBJS := $(patsubst user/tardisctl/%.c,$(OUT)/obj/tardisctl/%.o,$(TARDISCTL_SRCS))
+SHIM_OBJS      := $(patsubst shim/%.c,$(OUT)/shim/%.o,$(SHIM_SRCS))
+# What the unit tests link from the shim: everything but its main().
+SHIM_LIB_OBJS  := $(filter-out $(OUT)/shim/main.o,$(SHIM_OBJS))
 
-SHIM_OBJS := $(OUT)/shim/runc_args.o $(OUT)/shim/runc_exec.o
+$(OUT)/obj/tardisd/%.o: user/tardisd/%.c $(wildcard user/tardisd/*.h) $(LIB_HDRS) $(SKEL) | $(OUT)/obj/tardisd
+	$(CC) $(CFLAGS) -Iuser/tardisd -c $< -o $@
 
-$(OUT)/shim:
-	mkdir -p $@
+$(OUT)/obj/tardisctl/%.o: user/tardisctl/%.c $(wildcard user/tardisctl/*.h) $(LIB_HDRS) $(SKEL) | $(OUT)/obj/tardisctl
+	$(CC) $(CFLAGS) -Iuser/tardisctl -c $< -o $@
 
-$(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h user/*.h include/*.h) | $(OUT)/shim
+$(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) $(LIB_HDRS) | $(OUT)/shim
 	$(CC) $(CFLAGS) -Ishim -c $< -o $@
+
+$(OUT)/tardisd: $(TARDISD_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) $(TARDISD_OBJS) $(LIB) $(LDLIBS) -o $@
 
 # --as-needed: tardis-runc reaches the pinned maps with plain bpf(2) calls,
 # so every runc call it passes through does not load libbpf, libelf and zlib.
-$(OUT)/tardis-runc: shim/tardis-runc.c $(SHIM_OBJS) $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) -Ishim $< $(SHIM_OBJS) $(LIB) -Wl,--as-needed $(LDLIBS) -o $@
+$(OUT)/tardis-runc: $(SHIM_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) $(SHIM_OBJS) $(LIB) -Wl,--as-needed $(LDLIBS) -o $@
 
-$(OUT)/tardisctl: user/tardisctl.c $(LIB)
-	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+$(OUT)/tardisctl: $(TARDISCTL_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) $(TARDISCTL_OBJS) $(LIB) $(LDLIBS) -o $@
 
-$(OUT)/tests/unit: $(wildcard tests/unit_*.c) tests/unit_main.h $(SHIM_OBJS) $(LIB) | $(OUT)/tests
-	$(CC) $(CFLAGS) -Ishim $$(pkg-config --cflags check) $(LDFLAGS) $(filter %.c,$^) $(SHIM_OBJS) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
+$(OUT)/tests/unit: $(wildcard tests/unit/*.c tests/unit/*.h) $(SHIM_LIB_OBJS) $(LIB) | $(OUT)/tests
+	$(CC) $(CFLAGS) -Ishim $$(pkg-config --cflags check) $(LDFLAGS) $(filter %.c,$^) $(SHIM_LIB_OBJS) $(LIB) $(LDLIBS) $$(pkg-config --libs check) -o $@
 
-$(OUT)/tests/%: tests/%.c $(LIB) | $(OUT)/tests
+$(OUT)/tests/%: tests/integration/%.c $(LIB) | $(OUT)/tests
+	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@
+
+$(OUT)/tests/bench_%: tests/bench/bench_%.c $(LIB) | $(OUT)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@
 
 test: all
@@ -84,7 +100,7 @@ unit: $(OUT)/tests/unit
 	$(OUT)/tests/unit
 
 bench: all
-	OUT=$(OUT) tests/bench.sh
+	OUT=$(OUT) tests/bench/bench.sh
 
 demo: all
 	OUT=$(OUT) scripts/demo.sh
@@ -121,7 +137,7 @@ FUZZ_OUT     := build/fuzz
 FUZZ_CFLAGS  := -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter \
                 -Wno-format-truncation -Wno-unknown-warning-option -Werror -std=gnu11 \
-                -D_GNU_SOURCE -Iinclude -Iuser -Ishim -I$(dir $(SKEL))
+                -D_GNU_SOURCE -Iinclude -Iuser/lib -Ishim -I$(dir $(SKEL))
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(FUZZ_OUT)/libtardis.a
@@ -131,13 +147,13 @@ FUZZ_CI_SECONDS ?= 15
 $(FUZZ_OUT)/lib $(FUZZ_OUT)/shim:
 	mkdir -p $@
 
-$(FUZZ_OUT)/lib/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKEL) | $(FUZZ_OUT)/lib
+$(FUZZ_OUT)/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKEL) | $(FUZZ_OUT)/lib
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h user/*.h include/*.h) | $(FUZZ_OUT)/shim
+$(FUZZ_OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) $(LIB_HDRS) | $(FUZZ_OUT)/shim
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
-$(FUZZ_LIB): $(patsubst user/%.c,$(FUZZ_OUT)/lib/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/shim/runc_args.o
+$(FUZZ_LIB): $(patsubst user/lib/%.c,$(FUZZ_OUT)/lib/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/shim/runc_args.o
 	ar rcs $@ $^
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)

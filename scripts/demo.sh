@@ -34,8 +34,8 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-# shellcheck source=tests/containerd_lib.sh
-. "$ROOT/tests/containerd_lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$ROOT/tests/lib/containerd.sh"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
 count() { cat "$NFS/work/default/counter/count" 2>/dev/null || echo 0; }

@@ -29,7 +29,7 @@ run() { # run name command...
 }
 
 run unit env CK_FORK=yes "$OUT/tests/unit"
-for t in tests/test_*.sh; do
+for t in tests/integration/test_*.sh; do
 	[ -e "$t" ] || continue
 	if [ -n "${TESTS:-}" ] && [[ " $TESTS " != *" $(basename "$t" .sh) "* ]]; then
 		continue

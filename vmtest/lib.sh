@@ -56,7 +56,7 @@ vm_features() {
 	} >"$f" 2>&1
 }
 
-# vm_run_scenarios RESULTS_DIR SCENARIO...: runs each tests/test_<s>.sh from
+# vm_run_scenarios RESULTS_DIR SCENARIO...: runs each tests/integration/test_<s>.sh from
 # the repository root ($ROOT) with OUT=$OUT, log in RESULTS_DIR/<s>.log,
 # a line "<s> <pass|fail|skip> <seconds> <passed> <failed> <note>" appended
 # to RESULTS_DIR/status.  VMTEST_SCENARIO_TIMEOUT bounds each one.
@@ -69,13 +69,13 @@ vm_run_scenarios() {
 			echo "$s skip 0 0 0 no CRIU for this kernel in vmtest/kernels" >>"$res/status"
 			continue
 		fi
-		if [ ! -f "$ROOT/tests/test_$s.sh" ]; then
-			echo "$s fail 0 0 1 tests/test_$s.sh does not exist" >>"$res/status"
+		if [ ! -f "$ROOT/tests/integration/test_$s.sh" ]; then
+			echo "$s fail 0 0 1 tests/integration/test_$s.sh does not exist" >>"$res/status"
 			continue
 		fi
 		t0=$(date +%s)
 		(cd "$ROOT" && OUT=$OUT timeout -k 10 "${VMTEST_SCENARIO_TIMEOUT:-600}" \
-			bash "tests/test_$s.sh") </dev/null >"$res/$s.log" 2>&1
+			bash "tests/integration/test_$s.sh") </dev/null >"$res/$s.log" 2>&1
 		rc=$?
 		dur=$(($(date +%s) - t0))
 		line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$res/$s.log" | tail -1)

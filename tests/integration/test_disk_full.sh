@@ -5,8 +5,8 @@
 # valid, the delete still deletes, the log names ENOSPC, and the next create
 # restores the old image.  The state directory on a full filesystem:
 # tardis-runc fails open, every call does what runc does.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
 export TARDIS_CRIU=$CRIU

@@ -8,7 +8,7 @@
 # tardis-runc whose stderr containerd would have swallowed, is not missed:
 # there must be none, and none in any test output either.
 set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 SAN_OUT=build/san
 PASSED=0
@@ -41,7 +41,7 @@ else
 fi
 
 # Instrumented, and UB aborts instead of printing and going on.
-cc_line=$(make --no-print-directory -n -B SAN=1 "$SAN_OUT/lib/log.o" 2>/dev/null | grep -- '-c user/log.c')
+cc_line=$(make --no-print-directory -n -B SAN=1 "$SAN_OUT/lib/log.o" 2>/dev/null | grep -- '-c user/lib/log.c')
 if grep -q -- '-fsanitize=address,undefined' <<<"$cc_line" &&
 	grep -q -- '-fno-sanitize-recover=all' <<<"$cc_line"; then
 	ok "SAN=1 compiles with -fsanitize=address,undefined -fno-sanitize-recover=all"
@@ -79,8 +79,8 @@ run() {
 }
 
 run unit env CK_FORK=yes "$SAN_OUT/tests/unit"
-run test_exit_monitor env OUT=$SAN_OUT bash tests/test_exit_monitor.sh
-run test_shim_runc env OUT=$SAN_OUT bash tests/test_shim_runc.sh
+run test_exit_monitor env OUT=$SAN_OUT bash tests/integration/test_exit_monitor.sh
+run test_shim_runc env OUT=$SAN_OUT bash tests/integration/test_shim_runc.sh
 
 # Every process's report file (empty files are not reports).
 reports=$(find "$REPORTS" -type f -size +0 2>/dev/null)

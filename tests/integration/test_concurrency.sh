@@ -12,11 +12,11 @@
 # Throughout, a reader parses every state.json / exit.json / pid index
 # entry in a loop: none may ever be torn.  Every call runs under a timeout:
 # a deadlock is a failure, not a hang.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 CONC=$BIN/tests/concurrency
-if [ ! -x "$CONC" ] || [ "$CONC" -ot "$ROOT/tests/concurrency.c" ]; then
+if [ ! -x "$CONC" ] || [ "$CONC" -ot "$ROOT/tests/integration/concurrency.c" ]; then
 	make -C "$ROOT" -s OUT="$OUT" "$OUT/tests/concurrency" >/dev/null || {
 		fail "build tests/concurrency"
 		summary

@@ -7,8 +7,8 @@
 # killed restore applied stays in the rootfs (the next create rolls the
 # leftover journal back: the rootfs listing, with content hashes, is as
 # before).
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
 export TARDIS_CRIU=$CRIU

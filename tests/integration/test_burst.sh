@@ -7,7 +7,7 @@
 # dropped from the ring and the agent must recover every one of them from
 # the recent-exits map.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 N=${BURST_COUNT:-10000}
 NSP=burst

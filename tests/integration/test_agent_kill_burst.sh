@@ -5,7 +5,7 @@
 # in the middle of the startup reconcile (ring backlog, recent_exits, the
 # pid index), between the record and the pid index cleanup, mid-write.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 N=${KILL_BURST_COUNT:-10000}
 NSP=killburst

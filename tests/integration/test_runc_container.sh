@@ -3,7 +3,7 @@
 # the BPF program, is recorded for default/<id> once registered the way
 # tardis-runc does it (pid from runc's pid file, between create and start).
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 RUNC=${RUNC:-runc}
 RUNC_ROOT=$TMP/runc

@@ -13,8 +13,8 @@
 #   4. tardis never runs a shell: the enabled flow under strace, every
 #      program a tardis process executes is runc or tardisd (CRIU is run by
 #      runc), and tardisd executes nothing.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
 command -v strace >/dev/null || { fail "strace is not installed (scripts/setup.sh)"; summary; exit 1; }

@@ -4,7 +4,7 @@
 # private tardisd; each recorded wait status must be waitpid()'s, each exit
 # recorded exactly once; unregistered processes are never attributed.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 OUT_FILE=$TMP/scenarios.out
 mkdir -p "$TMP/cores"

@@ -3,8 +3,8 @@
 # direct runc users do: exact pass-through, delete --force of a running
 # enabled container saves it, corrupted images fall back, a failed restore
 # undoes exactly the files it applied, bad input keeps runc's behaviour.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 # TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }

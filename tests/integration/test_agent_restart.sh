@@ -3,7 +3,7 @@
 # exactly once: register 200 container inits (blocked), SIGKILL tardisd,
 # let them all exit, start tardisd again.
 set -u
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/../lib/lib.sh"
 
 N=200
 NSP=restart

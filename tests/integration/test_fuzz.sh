@@ -6,7 +6,7 @@
 # `ok/FAIL - <target>: N execs, N crashes` line per target.  `make fuzz`
 # runs the same targets longer (FUZZ_SECONDS, 300 s each).
 set -u
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT" || exit 1
 t0=$SECONDS
 log=$(mktemp /tmp/tardis-test_fuzz.XXXXXX)

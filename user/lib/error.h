@@ -18,6 +18,11 @@ int tardis_error_wrap(tardis_error_t *err, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void tardis_error_free(tardis_error_t *err);
 const char *tardis_error_msg(tardis_error_t err);
+/* errno at the origin of err; 0 when err is NULL or carries none. */
+int tardis_error_errno(tardis_error_t err);
+/* Logs "<prefix>: <message>" at `level` (a TARDIS_LOG_* of log.h) and frees
+ * *err; nothing when *err is empty.  prefix may be NULL. */
+void tardis_error_log_release(int level, const char *prefix, tardis_error_t *err);
 
 #define cleanup_error __attribute__((cleanup(tardis_error_free)))
 

@@ -14,10 +14,10 @@
 # BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
 # BENCH_BURST (10000).
 set -u
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/containerd_lib.sh
-. "$(dirname "$0")/containerd_lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$(dirname "$0")/../lib/containerd.sh"
 # shellcheck source=tests/bench_lib.sh
 . "$(dirname "$0")/bench_lib.sh"
 trap 'exit 130' INT TERM

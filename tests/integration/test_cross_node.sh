@@ -7,10 +7,10 @@
 # signal on B (TARDIS_CHECKPOINT_ON_STOP=1) moves it back to A, where it is
 # restored again and finally exits 0, which removes the image and the work
 # dir from the network fs.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/containerd_lib.sh
-. "$ROOT/tests/containerd_lib.sh" # ctd_image (with CTD_SOCK set per node)
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$ROOT/tests/lib/containerd.sh" # ctd_image (with CTD_SOCK set per node)
 
 # TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }

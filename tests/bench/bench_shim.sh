@@ -26,8 +26,8 @@
 # Knobs: BENCH_SHIM_ITER (300 runs of each command), BENCH_SHIM_ROUNDS (9),
 # BENCH_SHIM_LOG (a path: keep tardis-runc's log there).
 set -u
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 trap 'exit 130' INT TERM
 
 ITER=${BENCH_SHIM_ITER:-300}

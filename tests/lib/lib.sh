@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 OUT=${OUT:-build}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=$ROOT/$OUT
 PASSED=0
 FAILED=0

@@ -6,13 +6,13 @@
 # (checkpointed, stopped, restorable), gc (only what is old enough), log
 # (config edited in place), exits/counters/register, --help and misuse;
 # and tardisd's metrics file through a strict Prometheus format checker.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/containerd_lib.sh
-. "$ROOT/tests/containerd_lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$ROOT/tests/lib/containerd.sh"
 
 CTL=$BIN/tardisctl
-PROM_CHECK=$ROOT/tests/prom_check.awk
+PROM_CHECK=$ROOT/tests/lib/prom_check.awk
 SHIM=$BIN/tardis-runc
 NFS=$TMP/nfs
 STATE=$TARDIS_STATE_DIR

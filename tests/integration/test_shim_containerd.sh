@@ -3,10 +3,10 @@
 # checkpoint by containerd -> image -> restore on the next create -> the
 # count continues -> exit 0 cleans up / exit 3 keeps the image; checkpoint
 # instead of a stop signal when opted in; non-enabled containers untouched.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
-# shellcheck source=tests/containerd_lib.sh
-. "$ROOT/tests/containerd_lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$ROOT/tests/lib/containerd.sh"
 
 # TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }

@@ -2,8 +2,8 @@
 # `make install DESTDIR=...`: the binaries, the systemd unit (verified with
 # systemd-analyze where it exists), the default config (which parses, and
 # is never overwritten), the README.
-# shellcheck source=tests/lib.sh
-. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 
 D=$TMP/root
 PREFIX=/usr/local

@@ -1,4 +1,5 @@
 #include "error.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -76,4 +77,20 @@ const char *tardis_error_msg(tardis_error_t err)
 	if (!err)
 		return "no error";
 	return err->msg ? err->msg : "out of memory";
+}
+
+int tardis_error_errno(tardis_error_t err)
+{
+	return err ? err->errnum : 0;
+}
+
+void tardis_error_log_release(int level, const char *prefix, tardis_error_t *err)
+{
+	if (!err || !*err)
+		return;
+	if (prefix)
+		tardis_log(level, "%s: %s", prefix, tardis_error_msg(*err));
+	else
+		tardis_log(level, "%s", tardis_error_msg(*err));
+	tardis_error_free(err);
 }

@@ -1,0 +1,70 @@
+#include "util.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static int64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t time_realtime_ns(void)
+{
+	return clock_ns(CLOCK_REALTIME);
+}
+
+int64_t time_monotonic_ns(void)
+{
+	return clock_ns(CLOCK_MONOTONIC);
+}
+
+int grow_array(void *arr, size_t *cap, size_t need, size_t elem)
+{
+	void **p = arr;
+	size_t c = *cap ? *cap : 16;
+	void *n;
+
+	if (need <= *cap)
+		return 0;
+	while (c < need) {
+		if (c > SIZE_MAX / 2 / elem) {
+			errno = ENOMEM;
+			return -1;
+		}
+		c *= 2;
+	}
+	n = realloc(*p, c * elem);
+	if (!n) {
+		errno = ENOMEM;
+		return -1;
+	}
+	*p = n;
+	*cap = c;
+	return 0;
+}
+
+int growbuf_append(struct growbuf *b, const void *p, size_t n)
+{
+	if (n > SIZE_MAX - b->len - 1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (grow_array(&b->data, &b->cap, b->len + n + 1, 1) < 0)
+		return -1;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+void growbuf_free(struct growbuf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}

@@ -1,0 +1,37 @@
+/* Small things every module needs: clocks, growable arrays, owned cJSON. */
+#ifndef TARDIS_UTIL_H
+#define TARDIS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <cjson/cJSON.h>
+
+/* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
+int64_t time_realtime_ns(void);
+int64_t time_monotonic_ns(void);
+
+/* Makes room for `need` elements of `elem` bytes in *arr (capacity *cap,
+ * doubled as needed, from 16).  Returns 0, or -1 with errno ENOMEM (*arr
+ * is then unchanged and still owned by the caller). */
+int grow_array(void *arr, size_t *cap, size_t need, size_t elem);
+
+/* A growable byte buffer, always NUL-terminated when len > 0. */
+struct growbuf {
+	char *data;
+	size_t len, cap;
+};
+int growbuf_append(struct growbuf *b, const void *p, size_t n);
+void growbuf_free(struct growbuf *b);
+
+static inline void cleanup_jsonp(cJSON **j)
+{
+	cJSON_Delete(*j);
+}
+static inline void cleanup_growbufp(struct growbuf *b)
+{
+	growbuf_free(b);
+}
+#define cleanup_json __attribute__((cleanup(cleanup_jsonp)))
+#define cleanup_growbuf __attribute__((cleanup(cleanup_growbufp)))
+
+#endif
