@@ -68,3 +68,16 @@ void growbuf_free(struct growbuf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+int buf_fill(void *buf, size_t *used, size_t cap, const void **p, size_t *len)
+{
+	size_t n = cap - *used;
+
+	if (n > *len)
+		n = *len;
+	memcpy((char *)buf + *used, *p, n);
+	*used += n;
+	*p = (const char *)*p + n;
+	*len -= n;
+	return *used == cap;
+}

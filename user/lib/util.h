@@ -23,6 +23,10 @@ struct growbuf {
 int growbuf_append(struct growbuf *b, const void *p, size_t n);
 void growbuf_free(struct growbuf *b);
 
+/* Copies as much of [*p, *p + *len) as fits into buf (cap bytes, *used of
+ * them taken), advancing *p, *len and *used; returns 1 when buf is full. */
+int buf_fill(void *buf, size_t *used, size_t cap, const void **p, size_t *len);
+
 static inline void cleanup_jsonp(cJSON **j)
 {
 	cJSON_Delete(*j);
