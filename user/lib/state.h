@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "error.h"
+#include "util.h" /* mkdir_p, time_monotonic_ns */
 
 #define TARDIS_STATE_DIR_DEFAULT "/var/lib/tardis"
 #define TARDIS_ID_MAX 255
@@ -65,9 +66,11 @@ int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
 /* unlinkat that treats ENOENT as success. */
 int store_unlink(int dirfd, const char *name, tardis_error_t *err);
 
-uint64_t monotonic_ns(void);
-/* mkdir -p: every missing component created with mode. */
-int mkdir_p(const char *path, mode_t mode);
+/* CLOCK_MONOTONIC in ns (util.h's time_monotonic_ns, unsigned). */
+static inline uint64_t monotonic_ns(void)
+{
+	return (uint64_t)time_monotonic_ns();
+}
 /* fsync of a file or directory by path. */
 int fsync_path(const char *path);
 

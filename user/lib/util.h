@@ -4,11 +4,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 /* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
 int64_t time_realtime_ns(void);
 int64_t time_monotonic_ns(void);
+
+/* mkdir -p: every missing component created with mode. */
+int mkdir_p(const char *path, mode_t mode);
 
 /* Makes room for `need` elements of `elem` bytes in *arr (capacity *cap,
  * doubled as needed, from 16).  Returns 0, or -1 with errno ENOMEM (*arr
