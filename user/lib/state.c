@@ -65,6 +65,17 @@ int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
 	return fd;
 }
 
+int store_subdir_existing(int dirfd, const char *name, tardis_error_t *err)
+{
+	int fd = store_subdir(dirfd, name, 0, err);
+
+	if (fd < 0 && err && tardis_error_errno(*err) == ENOENT) {
+		tardis_error_free(err);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 static int path_dir_walk(struct tardis_store *s, const char *rel, int create, tardis_error_t *err)
 {
 	char buf[4096], *save = NULL, *name;

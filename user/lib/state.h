@@ -15,6 +15,10 @@
 
 #define TARDIS_STATE_DIR_DEFAULT "/var/lib/tardis"
 #define TARDIS_ID_MAX 255
+/* A container's state, in containers/<ns>/<id>/. */
+#define STATE_FILE "state.json"
+/* The agent's pid (and its single-instance lock), in the store's root. */
+#define TARDISD_PID_FILE "tardisd.pid"
 
 struct tardis_store {
 	int root_fd;
@@ -36,6 +40,10 @@ void store_close(struct tardis_store *s);
 /* Opens (creating when asked) a directory below dirfd, refusing symlinks,
  * non-directories and directories not owned by us; fixes a loose mode. */
 int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err);
+
+/* store_subdir without creating: -ENOENT, and *err left empty, when the
+ * directory does not exist (a list of nothing, not an error). */
+int store_subdir_existing(int dirfd, const char *name, tardis_error_t *err);
 
 /* A directory below the store's root by relative path ("work/ns/id"),
  * walked component by component with store_subdir (creating when asked):

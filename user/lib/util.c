@@ -1,6 +1,8 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -106,4 +108,21 @@ int mkdir_p(const char *path, mode_t mode)
 		}
 	}
 	return 0;
+}
+
+DIR *fdopendir_dup(int fd)
+{
+	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (!d) {
+		int e = errno;
+
+		close(dfd);
+		errno = e;
+	}
+	return d;
 }

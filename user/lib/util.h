@@ -2,6 +2,7 @@
 #ifndef TARDIS_UTIL_H
 #define TARDIS_UTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,6 +14,10 @@ int64_t time_monotonic_ns(void);
 
 /* mkdir -p: every missing component created with mode. */
 int mkdir_p(const char *path, mode_t mode);
+
+/* A directory stream over a duplicate of fd (fd stays open and its own);
+ * NULL with errno. */
+DIR *fdopendir_dup(int fd);
 
 /* Makes room for `need` elements of `elem` bytes in *arr (capacity *cap,
  * doubled as needed, from 16).  Returns 0, or -1 with errno ENOMEM (*arr
