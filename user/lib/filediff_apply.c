@@ -48,7 +48,7 @@ static int note_dir(struct apply_ctx *c, const char *path, const struct stat *st
 	snprintf(head, sizeof(head), "meta %o %u %u %lld %ld", (unsigned)(st->st_mode & 07777),
 		 (unsigned)st->st_uid, (unsigned)st->st_gid, (long long)st->st_mtim.tv_sec,
 		 (long)st->st_mtim.tv_nsec);
-	if (journal_add(c, head, path, err) < 0)
+	if (fdiff_journal_add(c, head, path, err) < 0)
 		return -1;
 	if (mark(c, path) < 0)
 		return tardis_make_error(err, ENOMEM, "apply");
@@ -60,7 +60,7 @@ static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_e
 	char parent[FILEDIFF_PATH_MAX + 1];
 	struct stat st;
 
-	parent_path(path, parent);
+	fdiff_parent_path(path, parent);
 	if (tfind(parent, &c->noted, cmp_str))
 		return 0;
 	if (fstat(pfd, &st) < 0)
@@ -79,14 +79,14 @@ static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, con
 	snprintf(head, sizeof(head), "backup %u", n);
 	snprintf(bname, sizeof(bname), "b%u", n);
 	snprintf(tmp, sizeof(tmp), "b%u.tmp", n);
-	if (journal_add(c, head, path, err) < 0)
+	if (fdiff_journal_add(c, head, path, err) < 0)
 		return -1;
-	if (copy_tree(pfd, name, c->bfd, tmp, c->dev, 1, c->buf, err) < 0)
+	if (fdiff_copy_tree(pfd, name, c->bfd, tmp, c->dev, 1, c->buf, err) < 0)
 		return tardis_error_wrap(err, "back up `%s`", path);
 	if (renameat(c->bfd, tmp, c->bfd, bname) < 0 || fsync(c->bfd) < 0)
 		return tardis_make_error(err, errno, "back up `%s`", path);
 	filediff_test_point();
-	if (remove_tree(pfd, name, c->dev, err) < 0)
+	if (fdiff_remove_tree(pfd, name, c->dev, err) < 0)
 		return tardis_error_wrap(err, "remove `%s`", path);
 	filediff_test_point();
 	return 0;
@@ -100,26 +100,26 @@ static int apply_deletion(enum filediff_deletion kind, const char *path, void *a
 	const char *name;
 	struct stat st;
 
-	pfd = open_parent(c->rootfd, c->dev, path, &name, c->bad);
+	pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
 	if (pfd == -ENOENT || pfd == -ENOTDIR)
 		return 0; /* nothing can be there */
 	if (pfd < 0)
-		return resolve_error(err, -pfd, path, c->bad);
+		return fdiff_resolve_error(err, -pfd, path, c->bad);
 	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : tardis_make_error(err, errno, "stat `%s`", path);
 	if (kind == FILEDIFF_OPAQUE && S_ISDIR(st.st_mode)) {
 		cleanup_names char **names = NULL;
-		cleanup_close int fd = open_dir_at(pfd, name, c->dev);
+		cleanup_close int fd = fdiff_open_dir_at(pfd, name, c->dev);
 		char child[FILEDIFF_PATH_MAX + 1];
 
 		if (fd < 0)
-			return resolve_error(err, -fd, path, path);
-		if (fstat(fd, &st) < 0 || list_dir(fd, &names, NULL) < 0)
+			return fdiff_resolve_error(err, -fd, path, path);
+		if (fstat(fd, &st) < 0 || fdiff_list_dir(fd, &names, NULL) < 0)
 			return tardis_make_error(err, errno, "list `%s`", path);
 		if (note_dir(c, path, &st, err) < 0)
 			return -1;
 		for (char **p = names; *p; p++) {
-			if (join_path(child, path, *p) < 0)
+			if (fdiff_join_path(child, path, *p) < 0)
 				return tardis_make_error(err, ENAMETOOLONG, "`%s/%s`", path, *p);
 			if (backup_and_remove(c, fd, *p, child, err) < 0)
 				return -1;
@@ -160,7 +160,7 @@ static int write_file(struct apply_ctx *c, int pfd, const char *name,
 	while (left) {
 		size_t n = left > (1u << 30) ? (1u << 30) : (size_t)left;
 
-		if (io_all(fd, p, n) < 0)
+		if (fdiff_io_all(fd, p, n) < 0)
 			return tardis_make_error(err, errno, "write `%s`", e->path);
 		p += n;
 		left -= n;
@@ -179,18 +179,18 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	struct stat st;
 	int exists;
 
-	pfd = open_parent(c->rootfd, c->dev, e->path, &name, c->bad);
+	pfd = fdiff_open_parent(c->rootfd, c->dev, e->path, &name, c->bad);
 	if (pfd < 0)
-		return resolve_error(err, -pfd, e->path, c->bad);
+		return fdiff_resolve_error(err, -pfd, e->path, c->bad);
 	exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 	if (!exists && errno != ENOENT)
 		return tardis_make_error(err, errno, "stat `%s`", e->path);
 
 	if (exists && e->type == FILEDIFF_DIR && S_ISDIR(st.st_mode)) {
-		cleanup_close int fd = open_dir_at(pfd, name, c->dev);
+		cleanup_close int fd = fdiff_open_dir_at(pfd, name, c->dev);
 
 		if (fd < 0)
-			return resolve_error(err, -fd, e->path, e->path);
+			return fdiff_resolve_error(err, -fd, e->path, e->path);
 		if (note_dir(c, e->path, &st, err) < 0)
 			return -1;
 		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
@@ -203,7 +203,7 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	if (exists) {
 		if (backup_and_remove(c, pfd, name, e->path, err) < 0)
 			return -1;
-	} else if (journal_add(c, "created", e->path, err) < 0) {
+	} else if (fdiff_journal_add(c, "created", e->path, err) < 0) {
 		return -1;
 	}
 
@@ -215,9 +215,9 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 			return tardis_make_error(err, ENOMEM, "apply");
 		if (mkdirat(pfd, name, 0700) < 0)
 			return tardis_make_error(err, errno, "mkdir `%s`", e->path);
-		fd = open_dir_at(pfd, name, c->dev);
+		fd = fdiff_open_dir_at(pfd, name, c->dev);
 		if (fd < 0)
-			return resolve_error(err, -fd, e->path, e->path);
+			return fdiff_resolve_error(err, -fd, e->path, e->path);
 		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
 			return tardis_make_error(err, errno, "set owner and mode of `%s`", e->path);
 		return 0;
@@ -248,9 +248,9 @@ static int apply_dir_times(struct apply_ctx *c, tardis_error_t *err)
 		cleanup_close int fd = -1;
 		const char *name;
 
-		pfd = open_parent(c->rootfd, c->dev, c->dirs[i].path, &name, c->bad);
+		pfd = fdiff_open_parent(c->rootfd, c->dev, c->dirs[i].path, &name, c->bad);
 		if (pfd >= 0)
-			fd = open_dir_at(pfd, name, c->dev);
+			fd = fdiff_open_dir_at(pfd, name, c->dev);
 		if (fd < 0)
 			continue; /* replaced by a later entry of the same name */
 		if (futimens(fd, ts) < 0)
@@ -295,7 +295,7 @@ static void unmap(struct mapped *m)
 		munmap(m->p, m->len);
 }
 
-void apply_ctx_free(struct apply_ctx *c)
+void fdiff_apply_ctx_free(struct apply_ctx *c)
 {
 	if (!c)
 		return;
@@ -311,7 +311,7 @@ void apply_ctx_free(struct apply_ctx *c)
 	free(c);
 }
 
-struct apply_ctx *apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err)
+struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err)
 {
 	struct apply_ctx *c = calloc(1, sizeof(*c));
 	struct stat st;
@@ -326,7 +326,7 @@ struct apply_ctx *apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_err
 	c->rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->rootfd < 0 || fstat(c->rootfd, &st) < 0) {
 		tardis_make_error(err, errno, "open rootfs `%s`", rootfs);
-		apply_ctx_free(c);
+		fdiff_apply_ctx_free(c);
 		return NULL;
 	}
 	c->dev = st.st_dev;
@@ -348,7 +348,7 @@ int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis
 		tardis_error_wrap(err, "invalid saved files");
 		goto out;
 	}
-	c = apply_ctx_new(rootfs, backup_dirfd, err);
+	c = fdiff_apply_ctx_new(rootfs, backup_dirfd, err);
 	if (!c)
 		goto out;
 	c->jfd = openat(backup_dirfd, FILEDIFF_JOURNAL,
@@ -361,7 +361,7 @@ int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis
 		tardis_make_error(err, EBUSY, "the journal holds an earlier apply: roll it back first");
 		goto out;
 	}
-	if (clear_backups(backup_dirfd, err) < 0)
+	if (fdiff_clear_backups(backup_dirfd, err) < 0)
 		goto out;
 	if (filediff_deleted_foreach(del.p, del.len, apply_deletion, c, err) < 0 ||
 	    filediff_tar_foreach(tar.p, tar.len, apply_entry, c, err) < 0 ||
@@ -375,7 +375,7 @@ int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis
 out:
 	if (ret < 0)
 		tardis_error_wrap(err, "apply saved files onto `%s`", rootfs);
-	apply_ctx_free(c);
+	fdiff_apply_ctx_free(c);
 	unmap(&tar);
 	unmap(&del);
 	return ret;

@@ -7,14 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-int deleted_write(struct bufw *w, enum filediff_deletion kind, const char *path, char *esc,
+int fdiff_deleted_write(struct bufw *w, enum filediff_deletion kind, const char *path, char *esc,
 		  tardis_error_t *err)
 {
 	const char *word = kind == FILEDIFF_OPAQUE ? "opaque " : "whiteout ";
-	size_t n = escape_path(path, esc);
+	size_t n = fdiff_escape_path(path, esc);
 
-	if (bufw_put(w, word, strlen(word), err) < 0 || bufw_put(w, esc, n, err) < 0 ||
-	    bufw_put(w, "\n", 1, err) < 0)
+	if (fdiff_bufw_put(w, word, strlen(word), err) < 0 || fdiff_bufw_put(w, esc, n, err) < 0 ||
+	    fdiff_bufw_put(w, "\n", 1, err) < 0)
 		return -1;
 	return 0;
 }
@@ -49,8 +49,8 @@ int filediff_deleted_foreach(const void *buf, size_t len, filediff_deletion_fn f
 			return tardis_make_error(err, EINVAL, "deleted.list line %u: malformed",
 						 line);
 		}
-		if (unescape_path(rest, (size_t)(nl - rest), path) < 0 ||
-		    path_check(path, strlen(path)) < 0)
+		if (fdiff_unescape_path(rest, (size_t)(nl - rest), path) < 0 ||
+		    fdiff_path_check(path, strlen(path)) < 0)
 			return tardis_make_error(err, EINVAL,
 						 "deleted.list line %u: unsafe or invalid path", line);
 		if (fn && fn(kind, path, arg, err) < 0)

@@ -14,7 +14,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-int io_all(int fd, const char *p, size_t len)
+int fdiff_io_all(int fd, const char *p, size_t len)
 {
 	while (len) {
 		ssize_t w = write(fd, p, len);
@@ -32,19 +32,19 @@ int io_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
-int bufw_flush(struct bufw *w, tardis_error_t *err)
+int fdiff_bufw_flush(struct bufw *w, tardis_error_t *err)
 {
-	if (io_all(w->fd, w->buf, w->n) < 0)
+	if (fdiff_io_all(w->fd, w->buf, w->n) < 0)
 		return tardis_make_error(err, errno, "write `%s`", w->name);
 	w->n = 0;
 	return 0;
 }
 
-int bufw_put(struct bufw *w, const void *data, size_t len, tardis_error_t *err)
+int fdiff_bufw_put(struct bufw *w, const void *data, size_t len, tardis_error_t *err)
 {
 	while (len)
 		if (buf_fill(w->buf, &w->n, sizeof(w->buf), &data, &len) &&
-		    bufw_flush(w, err) < 0)
+		    fdiff_bufw_flush(w, err) < 0)
 			return -1;
 	return 0;
 }
@@ -60,7 +60,7 @@ static int copy_data(int src, int dst, char *buf)
 			return -1;
 		if (r == 0)
 			return 0;
-		if (io_all(dst, buf, (size_t)r) < 0)
+		if (fdiff_io_all(dst, buf, (size_t)r) < 0)
 			return -1;
 	}
 }
@@ -119,7 +119,7 @@ static int copy_meta(int src, int dst, const struct stat *st)
 
 /* Copies sname below sfd to dname below dfd (which must not exist), with
  * owner, mode, times and xattrs; refuses to cross from filesystem sdev. */
-int copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_t sdev,
+int fdiff_copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_t sdev,
 		     int durable, char *buf, tardis_error_t *err)
 {
 	struct stat st;
@@ -145,7 +145,7 @@ int copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_t sdev
 	}
 	if (S_ISDIR(st.st_mode)) {
 		cleanup_names char **names = NULL;
-		cleanup_close int s = open_dir_at(sfd, sname, sdev);
+		cleanup_close int s = fdiff_open_dir_at(sfd, sname, sdev);
 		cleanup_close int d = -1;
 
 		if (s < 0)
@@ -155,10 +155,10 @@ int copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_t sdev
 		d = openat(dfd, dname, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (d < 0)
 			return tardis_make_error(err, errno, "open directory `%s`", dname);
-		if (list_dir(s, &names, NULL) < 0)
+		if (fdiff_list_dir(s, &names, NULL) < 0)
 			return tardis_make_error(err, errno, "list `%s`", sname);
 		for (char **p = names; *p; p++)
-			if (copy_tree(s, *p, d, *p, sdev, durable, buf, err) < 0)
+			if (fdiff_copy_tree(s, *p, d, *p, sdev, durable, buf, err) < 0)
 				return tardis_error_wrap(err, "in `%s`", sname);
 		if (fstat(s, &st) < 0 || copy_meta(s, d, &st) < 0 || (durable && fsync(d) < 0))
 			return tardis_make_error(err, errno, "copy `%s`", sname);
@@ -191,7 +191,7 @@ int copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_t sdev
 }
 
 /* rm -rf name below pfd, without following symlinks or crossing mounts. */
-int remove_tree(int pfd, const char *name, dev_t dev, tardis_error_t *err)
+int fdiff_remove_tree(int pfd, const char *name, dev_t dev, tardis_error_t *err)
 {
 	struct stat st;
 
@@ -199,16 +199,16 @@ int remove_tree(int pfd, const char *name, dev_t dev, tardis_error_t *err)
 		return errno == ENOENT ? 0 : tardis_make_error(err, errno, "stat `%s`", name);
 	if (S_ISDIR(st.st_mode)) {
 		cleanup_names char **names = NULL;
-		cleanup_close int fd = open_dir_at(pfd, name, dev);
+		cleanup_close int fd = fdiff_open_dir_at(pfd, name, dev);
 
 		if (fd == -ENOENT)
 			return 0;
 		if (fd < 0)
 			return tardis_make_error(err, -fd, "open directory `%s`", name);
-		if (list_dir(fd, &names, NULL) < 0)
+		if (fdiff_list_dir(fd, &names, NULL) < 0)
 			return tardis_make_error(err, errno, "list `%s`", name);
 		for (char **p = names; *p; p++)
-			if (remove_tree(fd, *p, dev, err) < 0)
+			if (fdiff_remove_tree(fd, *p, dev, err) < 0)
 				return tardis_error_wrap(err, "in `%s`", name);
 		if (unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
 			return tardis_make_error(err, errno, "remove directory `%s`", name);

@@ -27,7 +27,7 @@ void filediff_test_point(void)
 
 /* Checks a relative path: not empty, not absolute, no empty, `.` or `..`
  * component, no NUL, no component longer than NAME_MAX. */
-int path_check(const char *p, size_t len)
+int fdiff_path_check(const char *p, size_t len)
 {
 	size_t start = 0;
 
@@ -48,7 +48,7 @@ int path_check(const char *p, size_t len)
 }
 
 /* Escapes `\` and newline; out holds 2 * strlen(in) + 1 bytes. */
-size_t escape_path(const char *in, char *out)
+size_t fdiff_escape_path(const char *in, char *out)
 {
 	size_t n = 0;
 
@@ -68,7 +68,7 @@ size_t escape_path(const char *in, char *out)
 }
 
 /* Unescapes len bytes into out (FILEDIFF_PATH_MAX + 1 bytes); -1 if bad. */
-int unescape_path(const char *in, size_t len, char *out)
+int fdiff_unescape_path(const char *in, size_t len, char *out)
 {
 	size_t n = 0;
 
@@ -96,7 +96,7 @@ int unescape_path(const char *in, size_t len, char *out)
 }
 
 /* "a/b/c" -> "a/b", "c" -> "" (the root); out holds FILEDIFF_PATH_MAX + 1. */
-const char *parent_path(const char *path, char *out)
+const char *fdiff_parent_path(const char *path, char *out)
 {
 	const char *slash = strrchr(path, '/');
 	size_t n = slash ? (size_t)(slash - path) : 0;
@@ -106,7 +106,7 @@ const char *parent_path(const char *path, char *out)
 	return out;
 }
 
-int join_path(char *out, const char *dir, const char *name)
+int fdiff_join_path(char *out, const char *dir, const char *name)
 {
 	int n = snprintf(out, FILEDIFF_PATH_MAX + 1, "%s%s%s", dir, *dir ? "/" : "", name);
 
@@ -116,7 +116,7 @@ int join_path(char *out, const char *dir, const char *name)
 /* Opens directory name below dirfd without following a symlink or leaving
  * the filesystem dev.  Returns the fd or -errno: ELOOP for a symlink,
  * ENOTDIR for another non-directory, EXDEV for a mount point. */
-int open_dir_at(int dirfd, const char *name, dev_t dev)
+int fdiff_open_dir_at(int dirfd, const char *name, dev_t dev)
 {
 	struct stat st;
 	int fd, e;
@@ -159,8 +159,8 @@ static const char *resolve_strerror(int e)
 
 /* Opens the directory holding path's last component, walking from rootfd
  * one component at a time; *name points at the last component.  Returns
- * the fd or -errno (see open_dir_at); *bad names the failing component. */
-int open_parent(int rootfd, dev_t dev, const char *path, const char **name, char *bad)
+ * the fd or -errno (see fdiff_open_dir_at); *bad names the failing component. */
+int fdiff_open_parent(int rootfd, dev_t dev, const char *path, const char **name, char *bad)
 {
 	char buf[FILEDIFF_PATH_MAX + 1];
 	const char *slash = strrchr(path, '/');
@@ -180,7 +180,7 @@ int open_parent(int rootfd, dev_t dev, const char *path, const char **name, char
 		next = strchr(comp, '/');
 		if (next)
 			*next++ = '\0';
-		sub = open_dir_at(fd, comp, dev);
+		sub = fdiff_open_dir_at(fd, comp, dev);
 		close(fd);
 		if (sub < 0) {
 			/* Name the prefix up to the failing component. */
@@ -198,7 +198,7 @@ static int cmp_names(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void free_names(char **names)
+void fdiff_free_names(char **names)
 {
 	if (!names)
 		return;
@@ -207,7 +207,7 @@ void free_names(char **names)
 	free(names);
 }
 
-int list_dir(int fd, char ***out, size_t *count)
+int fdiff_list_dir(int fd, char ***out, size_t *count)
 {
 	cleanup_dir DIR *d = NULL;
 	char **names = NULL;
@@ -263,7 +263,7 @@ fail:
 	return -1;
 }
 
-int resolve_error(tardis_error_t *err, int e, const char *path, const char *bad)
+int fdiff_resolve_error(tardis_error_t *err, int e, const char *path, const char *bad)
 {
 	int had = err && *err;
 

@@ -38,7 +38,7 @@ static int save_deletion(struct save_ctx *c, enum filediff_deletion kind, tardis
 		c->st->opaques++;
 	else
 		c->st->whiteouts++;
-	return deleted_write(&c->del, kind, c->path, c->esc, err);
+	return fdiff_deleted_write(&c->del, kind, c->path, c->esc, err);
 }
 
 static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
@@ -122,7 +122,7 @@ static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_er
 		return tar_write_header(&c->tar, c->path, FILEDIFF_SYMLINK, &st, target, 0, err);
 	}
 	if (S_ISDIR(st.st_mode)) {
-		cleanup_close int fd = open_dir_at(dirfd, name, c->dev);
+		cleanup_close int fd = fdiff_open_dir_at(dirfd, name, c->dev);
 		char v[4];
 		ssize_t n;
 
@@ -155,7 +155,7 @@ static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err)
 	cleanup_names char **names = NULL;
 	size_t base = strlen(c->path);
 
-	if (list_dir(dirfd, &names, NULL) < 0)
+	if (fdiff_list_dir(dirfd, &names, NULL) < 0)
 		return tardis_make_error(err, errno, "list `%s`", base ? c->path : ".");
 	for (char **p = names; *p; p++) {
 		size_t n = strlen(*p), at = base;
@@ -213,7 +213,7 @@ int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st
 	if (c->del.fd < 0)
 		goto out;
 	if (save_dir(c, rootfd, err) < 0 || tar_write_finish(&c->tar, err) < 0 ||
-	    bufw_flush(&c->del, err) < 0)
+	    fdiff_bufw_flush(&c->del, err) < 0)
 		goto out;
 	if (fsync(c->tar_fd) < 0 || fsync(c->del.fd) < 0 || fsync(out_dirfd) < 0) {
 		tardis_make_error(err, errno, "fsync saved files");

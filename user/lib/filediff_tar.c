@@ -16,14 +16,14 @@
 /* ------------------------------------------------------------------ */
 /* Writing                                                            */
 
-static int bufw_zeros(struct bufw *w, size_t len, tardis_error_t *err)
+static int fdiff_bufw_zeros(struct bufw *w, size_t len, tardis_error_t *err)
 {
 	static const char zeros[BLOCK];
 
 	while (len) {
 		size_t n = len < BLOCK ? len : BLOCK;
 
-		if (bufw_put(w, zeros, n, err) < 0)
+		if (fdiff_bufw_put(w, zeros, n, err) < 0)
 			return -1;
 		len -= n;
 	}
@@ -154,30 +154,30 @@ int tar_write_header(struct tar_writer *w, const char *path, enum filediff_type 
 		return tardis_make_error(err, ENOMEM, "pax header of `%s`", path);
 	if (pax.len) {
 		header_fill(h, "PaxHeader", 'x', 0644, 0, 0, pax.len, mtime, NULL);
-		if (bufw_put(&w->out, h, BLOCK, err) < 0 || bufw_put(&w->out, pax.data, pax.len, err) < 0 ||
-		    bufw_zeros(&w->out, pad_of(pax.len), err) < 0)
+		if (fdiff_bufw_put(&w->out, h, BLOCK, err) < 0 || fdiff_bufw_put(&w->out, pax.data, pax.len, err) < 0 ||
+		    fdiff_bufw_zeros(&w->out, pad_of(pax.len), err) < 0)
 			return -1;
 	}
 	header_fill(h, name, tflag, st->st_mode & 07777, st->st_uid, st->st_gid, size, mtime,
 		    linkpath);
-	return bufw_put(&w->out, h, BLOCK, err);
+	return fdiff_bufw_put(&w->out, h, BLOCK, err);
 }
 
 int tar_write_data(struct tar_writer *w, const void *data, size_t len, tardis_error_t *err)
 {
-	return bufw_put(&w->out, data, len, err);
+	return fdiff_bufw_put(&w->out, data, len, err);
 }
 
 int tar_write_data_end(struct tar_writer *w, uint64_t size, tardis_error_t *err)
 {
-	return bufw_zeros(&w->out, pad_of(size), err);
+	return fdiff_bufw_zeros(&w->out, pad_of(size), err);
 }
 
 int tar_write_finish(struct tar_writer *w, tardis_error_t *err)
 {
-	if (bufw_zeros(&w->out, 2 * BLOCK, err) < 0)
+	if (fdiff_bufw_zeros(&w->out, 2 * BLOCK, err) < 0)
 		return -1;
-	return bufw_flush(&w->out, err);
+	return fdiff_bufw_flush(&w->out, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -391,7 +391,7 @@ static int tar_entry(const unsigned char *h, uint64_t size, const struct pax *px
 	n = strlen(s->path);
 	if (n > 1 && s->path[n - 1] == '/' && e->type == FILEDIFF_DIR)
 		s->path[--n] = '\0';
-	if (path_check(s->path, n) < 0)
+	if (fdiff_path_check(s->path, n) < 0)
 		return tardis_make_error(err, EINVAL, "unsafe or invalid path `%.*s`",
 					 (int)(n > 200 ? 200 : n), s->path);
 	e->path = s->path;

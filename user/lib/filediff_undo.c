@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int journal_add(struct apply_ctx *c, const char *head, const char *path,
+int fdiff_journal_add(struct apply_ctx *c, const char *head, const char *path,
 		       tardis_error_t *err)
 {
 	size_t n = strlen(head);
@@ -20,11 +20,11 @@ int journal_add(struct apply_ctx *c, const char *head, const char *path,
 	memcpy(c->line, head, n);
 	c->line[n++] = ' ';
 	if (*path)
-		n += escape_path(path, c->line + n);
+		n += fdiff_escape_path(path, c->line + n);
 	else
 		c->line[n++] = '.';
 	c->line[n++] = '\n';
-	if (io_all(c->jfd, c->line, n) < 0 || fdatasync(c->jfd) < 0)
+	if (fdiff_io_all(c->jfd, c->line, n) < 0 || fdatasync(c->jfd) < 0)
 		return tardis_make_error(err, errno, "append to journal");
 	filediff_test_point();
 	return 0;
@@ -42,15 +42,15 @@ static int is_backup_name(const char *n)
 	return *p == '\0' || strcmp(p, ".tmp") == 0;
 }
 
-int clear_backups(int bfd, tardis_error_t *err)
+int fdiff_clear_backups(int bfd, tardis_error_t *err)
 {
 	cleanup_names char **names = NULL;
 	struct stat st;
 
-	if (fstat(bfd, &st) < 0 || list_dir(bfd, &names, NULL) < 0)
+	if (fstat(bfd, &st) < 0 || fdiff_list_dir(bfd, &names, NULL) < 0)
 		return tardis_make_error(err, errno, "list backup directory");
 	for (char **p = names; *p; p++)
-		if (is_backup_name(*p) && remove_tree(bfd, *p, st.st_dev, err) < 0)
+		if (is_backup_name(*p) && fdiff_remove_tree(bfd, *p, st.st_dev, err) < 0)
 			return tardis_error_wrap(err, "remove old backup");
 	if (fsync(bfd) < 0)
 		return tardis_make_error(err, errno, "fsync backup directory");
@@ -66,7 +66,7 @@ static int undo_created(struct apply_ctx *c, const char *path, tardis_error_t *e
 	const char *name;
 
 	/* Unreachable without following a symlink: not ours to remove. */
-	pfd = open_parent(c->rootfd, c->dev, path, &name, c->bad);
+	pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
 	if (pfd < 0)
 		return 0;
 	if (unlinkat(pfd, name, 0) == 0 || errno == ENOENT)
@@ -95,13 +95,13 @@ static int undo_backup(struct apply_ctx *c, unsigned n, const char *path, tardis
 	}
 	if (fstat(c->bfd, &st) < 0)
 		return tardis_make_error(err, errno, "stat backup directory");
-	pfd = open_parent(c->rootfd, c->dev, path, &name, c->bad);
+	pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
 	if (pfd < 0)
-		return resolve_error(err, -pfd, path, c->bad);
-	if (remove_tree(pfd, name, c->dev, err) < 0)
+		return fdiff_resolve_error(err, -pfd, path, c->bad);
+	if (fdiff_remove_tree(pfd, name, c->dev, err) < 0)
 		return tardis_error_wrap(err, "restore `%s`", path);
 	filediff_test_point();
-	if (copy_tree(c->bfd, bname, pfd, name, st.st_dev, 0, c->buf, err) < 0)
+	if (fdiff_copy_tree(c->bfd, bname, pfd, name, st.st_dev, 0, c->buf, err) < 0)
 		return tardis_error_wrap(err, "restore `%s`", path);
 	return 0;
 }
@@ -117,9 +117,9 @@ static int undo_meta(struct apply_ctx *c, const char *path, unsigned mode, uint3
 	if (!*path) {
 		fd = fcntl(c->rootfd, F_DUPFD_CLOEXEC, 3);
 	} else {
-		pfd = open_parent(c->rootfd, c->dev, path, &name, c->bad);
+		pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
 		if (pfd >= 0)
-			fd = open_dir_at(pfd, name, c->dev);
+			fd = fdiff_open_dir_at(pfd, name, c->dev);
 	}
 	if (fd < 0)
 		return 0; /* no such directory any more */
@@ -184,8 +184,8 @@ static int undo_line(struct apply_ctx *c, const char *p, const char *end, tardis
 		if (nf != 5)
 			goto bad; /* only a directory's metadata is kept for the root */
 		path[0] = '\0';
-	} else if (unescape_path(p, (size_t)(end - p), path) < 0 ||
-		   path_check(path, strlen(path)) < 0) {
+	} else if (fdiff_unescape_path(p, (size_t)(end - p), path) < 0 ||
+		   fdiff_path_check(path, strlen(path)) < 0) {
 		goto bad;
 	}
 	if (nf == 0)
@@ -286,7 +286,7 @@ int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err)
 	if (jfd < 0) {
 		if (errno != ENOENT)
 			return tardis_make_error(err, errno, "open journal");
-		return clear_backups(backup_dirfd, err);
+		return fdiff_clear_backups(backup_dirfd, err);
 	}
 	if (fstat(jfd, &st) < 0)
 		return tardis_make_error(err, errno, "stat journal");
@@ -294,7 +294,7 @@ int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err)
 		return tardis_make_error(err, EINVAL, "the journal is not a regular file");
 	if (read_journal(jfd, &st, &buf, &len, &lines, &nlines, err) < 0)
 		return -1;
-	c = apply_ctx_new(rootfs, backup_dirfd, err);
+	c = fdiff_apply_ctx_new(rootfs, backup_dirfd, err);
 	if (!c)
 		return tardis_error_wrap(err, "roll back");
 	failed = undo_lines(c, lines, nlines, buf + len, err);
@@ -302,7 +302,7 @@ int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err)
 		tardis_make_error(err, errno, "sync rootfs");
 		failed = 1;
 	}
-	apply_ctx_free(c);
+	fdiff_apply_ctx_free(c);
 	if (failed > 1)
 		tardis_error_wrap(err, "%d journal records failed, the newest", failed);
 	if (failed)
@@ -310,7 +310,7 @@ int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err)
 	/* The restored files are durable: the journal may go, then the backups. */
 	if (ftruncate(jfd, 0) < 0 || fsync(jfd) < 0)
 		return tardis_make_error(err, errno, "truncate journal");
-	return clear_backups(backup_dirfd, err);
+	return fdiff_clear_backups(backup_dirfd, err);
 }
 
 int filediff_commit(int backup_dirfd, tardis_error_t *err)
@@ -322,5 +322,5 @@ int filediff_commit(int backup_dirfd, tardis_error_t *err)
 		return tardis_make_error(err, errno, "open journal");
 	if (jfd >= 0 && (ftruncate(jfd, 0) < 0 || fsync(jfd) < 0))
 		return tardis_make_error(err, errno, "truncate journal");
-	return clear_backups(backup_dirfd, err);
+	return fdiff_clear_backups(backup_dirfd, err);
 }
