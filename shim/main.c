@@ -244,7 +244,7 @@ static int find_on_path(const char *name, char *out, size_t len)
 /* An agent runs: its pid file is locked while it runs. */
 static int agent_running(struct shim *s)
 {
-	cleanup_close int fd = openat(s->store.root_fd, "tardisd.pid",
+	cleanup_close int fd = openat(s->store.root_fd, TARDISD_PID_FILE,
 				      O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;

@@ -121,6 +121,30 @@ int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
 	return 0;
 }
 
+const char *config_file_path(void)
+{
+	const char *p = getenv("TARDIS_CONFIG");
+
+	return p && *p ? p : TARDIS_CONFIG_FILE;
+}
+
+int config_read_fd(int fd, const char *path, struct stat *st, char **text, tardis_error_t *err)
+{
+	ssize_t n;
+
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode) || st->st_size > (1 << 20))
+		return tardis_make_error(err, EINVAL,
+					 "config `%s`: not a regular file of at most 1 MiB", path);
+	*text = calloc(1, st->st_size + 1);
+	if (!*text)
+		return tardis_make_error(err, ENOMEM, "config");
+	n = read(fd, *text, st->st_size);
+	if (n < 0)
+		return tardis_make_error(err, errno, "read config `%s`", path);
+	(*text)[n] = '\0';
+	return 0;
+}
+
 int config_load(struct tardis_config *c, tardis_error_t *err)
 {
 	static const struct {
@@ -130,30 +154,19 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 		{ "TARDIS_STATE_DIR", "state_dir" }, { "TARDIS_BPF_DIR", "bpf_dir" },
 		{ "TARDIS_LOG_FILE", "log_file" }, { "TARDIS_LOG_LEVEL", "log_level" },
 	};
-	const char *path = getenv("TARDIS_CONFIG");
+	const char *path = config_file_path();
 	cleanup_free char *text = NULL;
 	cleanup_close int fd = -1;
 	struct stat st;
 
 	config_defaults(c);
-	if (!path || !*path)
-		path = TARDIS_CONFIG_FILE;
 	/* Unlike state files, the config may be a symlink (config management). */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 && errno != ENOENT)
 		return tardis_make_error(err, errno, "config `%s`", path);
 	if (fd >= 0) {
-		ssize_t n;
-
-		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > (1 << 20))
-			return tardis_make_error(err, EINVAL, "config `%s`: not a regular file of at most 1 MiB", path);
-		text = calloc(1, st.st_size + 1);
-		if (!text)
-			return tardis_make_error(err, ENOMEM, "config");
-		n = read(fd, text, st.st_size);
-		if (n < 0)
-			return tardis_make_error(err, errno, "read config `%s`", path);
-		text[n] = '\0';
+		if (config_read_fd(fd, path, &st, &text, err) < 0)
+			return -1;
 		if (config_parse(c, text, err) < 0)
 			return tardis_error_wrap(err, "config `%s`", path);
 	}

@@ -4,6 +4,8 @@
 
 #include "error.h"
 
+#include <sys/stat.h>
+
 #define TARDIS_CONFIG_FILE "/etc/tardis/tardis.conf"
 
 struct tardis_config {
@@ -24,5 +26,11 @@ int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
  * fine), then TARDIS_RUNC, TARDIS_CRIU, TARDIS_STATE_DIR, TARDIS_BPF_DIR,
  * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL. */
 int config_load(struct tardis_config *c, tardis_error_t *err);
+
+/* The config file tardis reads: $TARDIS_CONFIG or /etc/tardis/tardis.conf. */
+const char *config_file_path(void);
+/* Reads the open config file fd (path names it in errors; a regular file
+ * of at most 1 MiB, *st its stat) into a malloc'd NUL-terminated *text. */
+int config_read_fd(int fd, const char *path, struct stat *st, char **text, tardis_error_t *err);
 
 #endif

@@ -1,6 +1,7 @@
 #include "config_edit.h"
 #include "cleanup.h"
 #include "config.h"
+#include "util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -12,13 +13,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-const char *config_file_path(void)
-{
-	const char *p = getenv("TARDIS_CONFIG");
-
-	return p && *p ? p : TARDIS_CONFIG_FILE;
-}
 
 /* The key of a `key = value` line (comments and blanks: none) in buf. */
 static int line_key(const char *line, size_t len, char *buf, size_t blen)
@@ -41,26 +35,6 @@ static int line_key(const char *line, size_t len, char *buf, size_t blen)
 	return 1;
 }
 
-static int append(char **out, size_t *len, size_t *cap, const char *s, size_t n)
-{
-	if (*len + n + 1 > *cap) {
-		size_t c = (*cap ? *cap : 256) * 2;
-		char *p;
-
-		while (c < *len + n + 1)
-			c *= 2;
-		p = realloc(*out, c);
-		if (!p)
-			return -1;
-		*out = p;
-		*cap = c;
-	}
-	memcpy(*out + *len, s, n);
-	*len += n;
-	(*out)[*len] = '\0';
-	return 0;
-}
-
 /* "# key = ..." (a commented default): the key, else 0. */
 static int comment_key(const char *line, size_t len, char *buf, size_t blen)
 {
@@ -74,22 +48,22 @@ static int comment_key(const char *line, size_t len, char *buf, size_t blen)
 	return line_key(p, end - p, buf, blen);
 }
 
-static int emit_setting(char **out, size_t *len, size_t *cap, const struct config_setting *c)
+static int emit_setting(struct growbuf *out, const struct config_setting *c)
 {
 	char line[4200];
 
 	snprintf(line, sizeof(line), "%s = %s\n", c->key, c->value);
-	return append(out, len, cap, line, strlen(line));
+	return growbuf_append(out, line, strlen(line));
 }
 
 char *config_edit_text(const char *text, const struct config_setting *set, size_t n)
 {
-	char *out = NULL, key[64];
-	size_t len = 0, cap = 0;
+	struct growbuf out = { 0 };
+	char key[64];
 	int active[16] = { 0 }, done[16] = { 0 };
 	const char *p;
 
-	if (n > 16 || append(&out, &len, &cap, "", 0) < 0)
+	if (n > 16 || growbuf_append(&out, "", 0) < 0)
 		return NULL;
 	if (!text)
 		text = "";
@@ -119,78 +93,44 @@ char *config_edit_text(const char *text, const struct config_setting *set, size_
 					after = (int)i;
 		}
 		if (hit < 0) {
-			if (append(&out, &len, &cap, p, l) < 0 || append(&out, &len, &cap, "\n", 1) < 0)
+			if (growbuf_append(&out, p, l) < 0 || growbuf_append(&out, "\n", 1) < 0)
 				goto fail;
 			if (after >= 0) {
-				if (emit_setting(&out, &len, &cap, &set[after]) < 0)
+				if (emit_setting(&out, &set[after]) < 0)
 					goto fail;
 				done[after] = 1;
 			}
 		} else if (!done[hit]) {
 			/* Replaced where it was, so its neighbouring comments stay;
 			 * later duplicates (the last one would win) are dropped. */
-			if (emit_setting(&out, &len, &cap, &set[hit]) < 0)
+			if (emit_setting(&out, &set[hit]) < 0)
 				goto fail;
 			done[hit] = 1;
 		}
 		p += l + (nl ? 1 : 0);
 	}
 	for (size_t i = 0; i < n; i++)
-		if (!done[i] && emit_setting(&out, &len, &cap, &set[i]) < 0)
+		if (!done[i] && emit_setting(&out, &set[i]) < 0)
 			goto fail;
-	return out;
+	return out.data;
 fail:
-	free(out);
+	growbuf_free(&out);
 	return NULL;
 }
 
-static int mkdir_parents(const char *dir)
+/* The file to replace (a symlink's target) and its directory, created
+ * when missing; *exists says whether the file is there. */
+static int config_target(const char *path, char *target, char *dir, int *exists,
+			 tardis_error_t *err)
 {
-	char buf[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n >= sizeof(buf))
-		return -1;
-	memcpy(buf, dir, n + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
-}
-
-int config_file_update(const char *path, const struct config_setting *set, size_t n,
-		       tardis_error_t *err)
-{
-	char target[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX + 16];
-	cleanup_free char *text = NULL;
-	cleanup_free char *out = NULL;
-	cleanup_close int dfd = -1;
-	cleanup_close int fd = -1;
-	struct tardis_config check;
-	struct stat st;
-	int exists;
 	char *slash;
-	size_t off = 0, len;
 
-	for (size_t i = 0; i < n; i++)
-		if (strchr(set[i].value, '\n') || strchr(set[i].value, '#'))
-			return tardis_make_error(err, EINVAL, "%s: a value cannot hold `#` or a newline",
-						 set[i].key);
 	/* A symlinked config (config management): its target is replaced. */
 	if (realpath(path, target)) {
-		exists = 1;
-	} else if (errno == ENOENT && strlen(path) < sizeof(target) && path[0] == '/') {
+		*exists = 1;
+	} else if (errno == ENOENT && strlen(path) < PATH_MAX && path[0] == '/') {
 		strcpy(target, path);
-		exists = 0;
+		*exists = 0;
 	} else {
 		return tardis_make_error(err, errno, "config `%s`", path);
 	}
@@ -199,8 +139,65 @@ int config_file_update(const char *path, const struct config_setting *set, size_
 	if (!slash)
 		return tardis_make_error(err, EINVAL, "config path `%s` is not absolute", path);
 	*slash = '\0';
-	if (!exists && dir[0] && mkdir_parents(dir) < 0)
+	if (!*exists && dir[0] && mkdir_p(dir, 0755) < 0)
 		return tardis_make_error(err, errno, "create `%s`", dir);
+	return 0;
+}
+
+/* Writes out to a temp file beside target with st's mode and owner, then
+ * renames it over target. */
+static int config_replace(const char *target, const char *out, const struct stat *st,
+			  tardis_error_t *err)
+{
+	char tmp[PATH_MAX + 16];
+	cleanup_close int fd = -1;
+	size_t off = 0, len = strlen(out);
+
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", target);
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "create temp file for `%s`", target);
+	if (fchmod(fd, st->st_mode & 07777) < 0 ||
+	    (fchown(fd, st->st_uid, st->st_gid) < 0 && errno != EPERM))
+		goto fail;
+	while (off < len) {
+		ssize_t w = write(fd, out + off, len - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		off += w;
+	}
+	if (fsync(fd) < 0 || rename(tmp, target) < 0)
+		goto fail;
+	return 0;
+fail:
+	{
+		int e = errno ? errno : EIO;
+
+		unlink(tmp);
+		return tardis_make_error(err, e, "write `%s`", target);
+	}
+}
+
+int config_file_update(const char *path, const struct config_setting *set, size_t n,
+		       tardis_error_t *err)
+{
+	char target[PATH_MAX], dir[PATH_MAX];
+	cleanup_free char *text = NULL;
+	cleanup_free char *out = NULL;
+	cleanup_close int dfd = -1;
+	struct tardis_config check;
+	struct stat st;
+	int exists = 0;
+
+	for (size_t i = 0; i < n; i++)
+		if (strchr(set[i].value, '\n') || strchr(set[i].value, '#'))
+			return tardis_make_error(err, EINVAL, "%s: a value cannot hold `#` or a newline",
+						 set[i].key);
+	if (config_target(path, target, dir, &exists, err) < 0)
+		return -1;
 	dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0)
 		return tardis_make_error(err, errno, "open `%s`", dir);
@@ -209,20 +206,11 @@ int config_file_update(const char *path, const struct config_setting *set, size_
 		return tardis_make_error(err, errno, "lock `%s`", dir);
 	if (exists) {
 		cleanup_close int rfd = open(target, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-		ssize_t r;
 
-		if (rfd < 0 || fstat(rfd, &st) < 0)
+		if (rfd < 0)
 			return tardis_make_error(err, errno, "open `%s`", target);
-		if (!S_ISREG(st.st_mode) || st.st_size > (1 << 20))
-			return tardis_make_error(err, EINVAL, "`%s` is not a regular file of at most 1 MiB",
-						 target);
-		text = calloc(1, st.st_size + 1);
-		if (!text)
-			return tardis_make_error(err, ENOMEM, "config");
-		r = read(rfd, text, st.st_size);
-		if (r < 0)
-			return tardis_make_error(err, errno, "read `%s`", target);
-		text[r] = '\0';
+		if (config_read_fd(rfd, target, &st, &text, err) < 0)
+			return -1;
 	} else {
 		memset(&st, 0, sizeof(st));
 		st.st_mode = S_IFREG | 0644;
@@ -235,33 +223,9 @@ int config_file_update(const char *path, const struct config_setting *set, size_
 	config_defaults(&check);
 	if (config_parse(&check, out, err) < 0)
 		return tardis_error_wrap(err, "refusing to write `%s`", target);
-	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", target);
-	fd = mkstemp(tmp);
-	if (fd < 0)
-		return tardis_make_error(err, errno, "create temp file for `%s`", target);
-	if (fchmod(fd, st.st_mode & 07777) < 0 ||
-	    (fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM))
-		goto fail;
-	len = strlen(out);
-	while (off < len) {
-		ssize_t w = write(fd, out + off, len - off);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			goto fail;
-		off += w;
-	}
-	if (fsync(fd) < 0 || rename(tmp, target) < 0)
-		goto fail;
+	if (config_replace(target, out, &st, err) < 0)
+		return -1;
 	if (fsync(dfd) < 0)
 		return tardis_make_error(err, errno, "fsync `%s`", dir);
 	return 0;
-fail:
-	{
-		int e = errno ? errno : EIO;
-
-		unlink(tmp);
-		return tardis_make_error(err, e, "write `%s`", target);
-	}
 }

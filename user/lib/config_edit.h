@@ -7,15 +7,13 @@
 #define TARDIS_CONFIG_EDIT_H
 
 #include <stddef.h>
+#include "config.h"
 #include "error.h"
 
 struct config_setting {
 	const char *key;
 	const char *value;
 };
-
-/* The config file tardis reads: $TARDIS_CONFIG or /etc/tardis/tardis.conf. */
-const char *config_file_path(void);
 
 /* Edits text into a new malloc'd text (tests, fuzzing). */
 char *config_edit_text(const char *text, const struct config_setting *set, size_t n);

@@ -1,6 +1,7 @@
 #include "container_state.h"
 #include "cleanup.h"
 #include "log.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -8,7 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define STATE_JSON "state.json"
 #define STATE_MAX (1 << 20)
 
 int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_error_t *err)
@@ -16,10 +16,9 @@ int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_e
 	cleanup_free char *text = NULL;
 	cleanup_free char *out = NULL;
 	tardis_error_t rerr = NULL;
-	cJSON *o = NULL;
-	int ret;
+	cleanup_json cJSON *o = NULL;
 
-	if (store_read(dfd, STATE_JSON, STATE_MAX, &text, NULL, &rerr) == 0) {
+	if (store_read(dfd, STATE_FILE, STATE_MAX, &text, NULL, &rerr) == 0) {
 		o = cJSON_Parse(text);
 		if (!cJSON_IsObject(o))
 			log_warn("state.json is malformed; starting a new one");
@@ -33,16 +32,12 @@ int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_e
 		if (!o)
 			return tardis_make_error(err, ENOMEM, "state");
 	}
-	ret = fn(o, arg);
-	if (ret < 0) {
-		cJSON_Delete(o);
+	if (fn(o, arg) < 0)
 		return tardis_make_error(err, ECANCELED, "state update refused");
-	}
 	out = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
 	if (!out)
 		return tardis_make_error(err, ENOMEM, "state");
-	return store_write_atomic(dfd, STATE_JSON, out, strlen(out), durable, NULL, err);
+	return store_write_atomic(dfd, STATE_FILE, out, strlen(out), durable, NULL, err);
 }
 
 int cstate_update(struct tardis_store *s, const char *ns, const char *id, int create,
@@ -62,19 +57,19 @@ int cstate_load(struct tardis_store *s, const char *ns, const char *id, cJSON **
 {
 	cleanup_close int dfd = -1;
 	cleanup_free char *text = NULL;
+	cleanup_json cJSON *o = NULL;
 
 	*out = NULL;
 	dfd = store_container_dir(s, ns, id, 0, err);
 	if (dfd < 0)
 		return -1;
-	if (store_read(dfd, STATE_JSON, STATE_MAX, &text, NULL, err) < 0)
+	if (store_read(dfd, STATE_FILE, STATE_MAX, &text, NULL, err) < 0)
 		return -1;
-	*out = cJSON_Parse(text);
-	if (!cJSON_IsObject(*out)) {
-		cJSON_Delete(*out);
-		*out = NULL;
-		return tardis_make_error(err, EINVAL, "%s/%s: state.json is malformed", ns, id);
-	}
+	o = cJSON_Parse(text);
+	if (!cJSON_IsObject(o))
+		return tardis_make_error(err, EINVAL, "%s/%s: %s is malformed", ns, id, STATE_FILE);
+	*out = o;
+	o = NULL;
 	return 0;
 }
 

@@ -4,6 +4,7 @@
 #include "oci_config.h"
 #include "proc.h"
 #include "registry.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -25,42 +26,38 @@ static int ref_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
-/* Appends the valid-named subdirectories of dirfd/name to *refs. */
+/* A stream over dirfd/name's entries; NULL when it does not exist (*err
+ * left empty) or on error (*err set). */
+static DIR *open_listing(int dirfd, const char *name, tardis_error_t *err)
+{
+	cleanup_close int fd = store_subdir_existing(dirfd, name, err);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir_dup(fd);
+	if (!d)
+		tardis_make_error(err, errno, "list `%s`", name);
+	return d;
+}
+
+/* Appends the valid-named subdirectories of cfd/ns to *refs. */
 static int list_ns(int cfd, const char *ns, struct container_ref **refs, size_t *n, size_t *cap,
 		   tardis_error_t *err)
 {
-	cleanup_dir DIR *d = NULL;
+	/* Removed meanwhile (its last container went): nothing to list. */
+	cleanup_dir DIR *d = open_listing(cfd, ns, err);
 	struct dirent *de;
-	int fd;
 
-	fd = store_subdir(cfd, ns, 0, err);
-	if (fd < 0) {
-		/* Removed meanwhile (its last container went): nothing to list. */
-		if ((*err)->errnum == ENOENT) {
-			tardis_error_free(err);
-			return 0;
-		}
-		return -1;
-	}
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return tardis_make_error(err, errno, "list namespace `%s`", ns);
-	}
+	if (!d)
+		return err && *err ? -1 : 0;
 	while ((de = readdir(d))) {
 		struct container_ref *r;
 
 		if (!store_id_valid(de->d_name) || de->d_type != DT_DIR)
 			continue;
-		if (*n == *cap) {
-			size_t c = *cap ? *cap * 2 : 16;
-			struct container_ref *p = realloc(*refs, c * sizeof(*p));
-
-			if (!p)
-				return tardis_make_error(err, ENOMEM, "list containers");
-			*refs = p;
-			*cap = c;
-		}
+		if (grow_array(refs, cap, *n + 1, sizeof(**refs)) < 0)
+			return tardis_make_error(err, ENOMEM, "list containers");
 		r = &(*refs)[(*n)++];
 		strcpy(r->ns, ns);
 		strcpy(r->id, de->d_name);
@@ -72,42 +69,27 @@ int container_list(struct tardis_store *s, struct container_ref **out, size_t *n
 		   tardis_error_t *err)
 {
 	cleanup_dir DIR *d = NULL;
-	struct container_ref *refs = NULL;
+	cleanup_free struct container_ref *refs = NULL;
 	size_t cap = 0;
 	struct dirent *de;
-	int cfd, fd;
 
 	*out = NULL;
 	*n = 0;
-	cfd = store_subdir(s->root_fd, "containers", 0, err);
-	if (cfd < 0) {
-		if ((*err)->errnum == ENOENT) {
-			tardis_error_free(err);
-			return 0;
-		}
-		return -1;
-	}
-	fd = dup(cfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		close(cfd);
-		return tardis_make_error(err, errno, "list containers");
-	}
+	d = open_listing(s->root_fd, "containers", err);
+	if (!d)
+		return err && *err ? -1 : 0;
 	while ((de = readdir(d))) {
 		if (!store_id_valid(de->d_name) || de->d_type != DT_DIR)
 			continue;
-		if (list_ns(cfd, de->d_name, &refs, n, &cap, err) < 0) {
-			free(refs);
+		if (list_ns(dirfd(d), de->d_name, &refs, n, &cap, err) < 0) {
 			*n = 0;
-			close(cfd);
 			return -1;
 		}
 	}
-	close(cfd);
 	if (*n > 1)
 		qsort(refs, *n, sizeof(*refs), ref_cmp);
 	*out = refs;
+	refs = NULL;
 	return 0;
 }
 

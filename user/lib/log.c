@@ -1,4 +1,5 @@
 #include "log.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <stdarg.h>
@@ -83,7 +84,8 @@ void tardis_log(int level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
 	char msg[2048], line[2300];
-	struct timespec ts;
+	int64_t now;
+	time_t sec;
 	struct tm tm;
 	va_list ap;
 	int n;
@@ -103,11 +105,12 @@ void tardis_log(int level, const char *fmt, ...)
 		syslog(prio[level < 0 ? 0 : level > 3 ? 3 : level], "%s", msg);
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
+	now = time_realtime_ns();
+	sec = (time_t)(now / 1000000000);
+	gmtime_r(&sec, &tm);
 	n = snprintf(line, sizeof(line), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ %s[%d] %s: %s\n",
 		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, ts.tv_nsec / 1000, logger.ident, (int)getpid(),
+		     tm.tm_sec, (long)(now % 1000000000) / 1000, logger.ident, (int)getpid(),
 		     tardis_log_level_name(level), msg);
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;

@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -54,19 +55,9 @@ static void append(struct metrics_buf *b, const char *fmt, ...)
 			b->len += n;
 			return;
 		}
-		{
-			size_t cap = b->cap ? b->cap * 2 : 4096;
-			char *p;
-
-			while (cap < b->len + n + 1)
-				cap *= 2;
-			p = realloc(b->text, cap);
-			if (!p) {
-				b->failed = 1;
-				return;
-			}
-			b->text = p;
-			b->cap = cap;
+		if (grow_array(&b->text, &b->cap, b->len + (size_t)n + 1, 1) < 0) {
+			b->failed = 1;
+			return;
 		}
 	}
 }

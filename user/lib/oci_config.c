@@ -1,4 +1,5 @@
 #include "oci_config.h"
+#include "util.h"
 #include "cleanup.h"
 #include "state.h"
 
@@ -134,24 +135,21 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 		       cJSON **config_out, tardis_error_t *err)
 {
 	const cJSON *process, *root, *path;
-	cJSON *config;
+	cleanup_json cJSON *config = NULL;
 
 	memset(s, 0, sizeof(*s));
 	if (config_out)
 		*config_out = NULL;
 	config = cJSON_Parse(text);
 	if (!cJSON_IsObject(config)) {
-		cJSON_Delete(config);
 		return tardis_make_error(err, EINVAL, "config.json is not a JSON object");
 	}
 	process = cJSON_GetObjectItemCaseSensitive(config, "process");
 	if (process && !cJSON_IsObject(process)) {
-		cJSON_Delete(config);
 		return tardis_make_error(err, EINVAL, "config.json: process is not an object");
 	}
 	if (process && (from_annotations(config, s, err) < 0 ||
 			from_env(cJSON_GetObjectItemCaseSensitive(process, "env"), s, err) < 0)) {
-		cJSON_Delete(config);
 		return tardis_error_wrap(err, "config.json");
 	}
 	if (!process)
@@ -166,10 +164,10 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 		if (n >= (int)sizeof(s->rootfs))
 			s->rootfs[0] = '\0';
 	}
-	if (config_out)
+	if (config_out) {
 		*config_out = config;
-	else
-		cJSON_Delete(config);
+		config = NULL;
+	}
 	return 0;
 }
 
@@ -217,12 +215,34 @@ int settings_work_dir(const struct tardis_settings *s, const char *ns, const cha
 	return snprintf(buf, len, "%s/work/%s/%s", s->networkfs, ns, id) >= (int)len ? -1 : 0;
 }
 
+/* {destination, type bind, source, options [rbind, rw]}; NULL when out of
+ * memory. */
+static cJSON *bind_mount(const char *dst, const char *src)
+{
+	cleanup_json cJSON *m = cJSON_CreateObject();
+	cJSON *opts, *ret;
+
+	if (!m)
+		return NULL;
+	cJSON_AddStringToObject(m, "destination", dst);
+	cJSON_AddStringToObject(m, "type", "bind");
+	cJSON_AddStringToObject(m, "source", src);
+	opts = cJSON_AddArrayToObject(m, "options");
+	if (!opts)
+		return NULL;
+	cJSON_AddItemToArray(opts, cJSON_CreateString("rbind"));
+	cJSON_AddItemToArray(opts, cJSON_CreateString("rw"));
+	ret = m;
+	m = NULL;
+	return ret;
+}
+
 int oci_config_add_workdir(cJSON *config, const struct tardis_settings *s, const char *work_dir,
 			   tardis_error_t *err)
 {
 	cJSON *mounts = cJSON_GetObjectItemCaseSensitive(config, "mounts");
 	cJSON *process = cJSON_GetObjectItemCaseSensitive(config, "process");
-	cJSON *m = NULL, *it, *opts;
+	cJSON *m = NULL, *it;
 
 	if (!cJSON_IsObject(process))
 		return tardis_make_error(err, EINVAL, "config.json has no process");
@@ -245,19 +265,9 @@ int oci_config_add_workdir(cJSON *config, const struct tardis_settings *s, const
 					 "WORKDIR `%s` is already the destination of another mount",
 					 s->workdir);
 	}
-	m = cJSON_CreateObject();
-	opts = cJSON_CreateArray();
-	if (!m || !opts) {
-		cJSON_Delete(m);
-		cJSON_Delete(opts);
+	m = bind_mount(s->workdir, work_dir);
+	if (!m)
 		return tardis_make_error(err, ENOMEM, "config.json");
-	}
-	cJSON_AddStringToObject(m, "destination", s->workdir);
-	cJSON_AddStringToObject(m, "type", "bind");
-	cJSON_AddStringToObject(m, "source", work_dir);
-	cJSON_AddItemToArray(opts, cJSON_CreateString("rbind"));
-	cJSON_AddItemToArray(opts, cJSON_CreateString("rw"));
-	cJSON_AddItemToObject(m, "options", opts);
 	cJSON_AddItemToArray(mounts, m);
 set_cwd:
 	it = cJSON_GetObjectItemCaseSensitive(process, "cwd");

@@ -4,6 +4,7 @@
 #include "exit_record.h"
 #include "log.h"
 #include "proc.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -44,7 +45,7 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	cleanup_close int pfd = -1;
 	cleanup_free char *text = NULL;
 	char name[32];
-	cJSON *o;
+	cleanup_json cJSON *o = NULL;
 
 	if (pid <= 0)
 		return tardis_make_error(err, EINVAL, "bad pid %d", (int)pid);
@@ -70,7 +71,6 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	cJSON_AddNumberToObject(o, "pid", pid);
 	cJSON_AddNumberToObject(o, "start_time", (double)start_time);
 	text = cJSON_PrintUnformatted(o);
-	cJSON_Delete(o);
 	if (!text)
 		return tardis_make_error(err, ENOMEM, "registration");
 	pid_name(name, sizeof(name), pid, start_time);
@@ -85,9 +85,8 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 
 static int parse_registration(const char *text, struct registration *r, tardis_error_t *err)
 {
-	cJSON *o = cJSON_Parse(text);
+	cleanup_json cJSON *o = cJSON_Parse(text);
 	const cJSON *ns, *id, *pid, *st;
-	int ret = -1;
 
 	memset(r, 0, sizeof(*r));
 	ns = cJSON_GetObjectItemCaseSensitive(o, "namespace");
@@ -99,18 +98,13 @@ static int parse_registration(const char *text, struct registration *r, tardis_e
 	    !cJSON_IsNumber(st) || !store_id_valid(ns->valuestring) ||
 	    !store_id_valid(id->valuestring) ||
 	    !(pid->valuedouble >= 1 && pid->valuedouble <= INT_MAX) ||
-	    !(st->valuedouble >= 0 && st->valuedouble < 18446744073709551616.0)) {
-		tardis_make_error(err, EINVAL, "malformed registration");
-		goto out;
-	}
+	    !(st->valuedouble >= 0 && st->valuedouble < 18446744073709551616.0))
+		return tardis_make_error(err, EINVAL, "malformed registration");
 	strcpy(r->ns, ns->valuestring);
 	strcpy(r->id, id->valuestring);
 	r->pid = (pid_t)pid->valuedouble;
 	r->start_time = (uint64_t)st->valuedouble;
-	ret = 0;
-out:
-	cJSON_Delete(o);
-	return ret;
+	return 0;
 }
 
 int registry_lookup(struct tardis_store *s, pid_t pid, uint64_t start_time,
@@ -120,21 +114,15 @@ int registry_lookup(struct tardis_store *s, pid_t pid, uint64_t start_time,
 	cleanup_free char *text = NULL;
 	char name[32];
 
-	pfd = store_subdir(s->root_fd, "pids", 0, err);
-	if (pfd < 0) {
-		if ((*err)->errnum == ENOENT) {
-			tardis_error_free(err);
-			return 0;
-		}
-		return -1;
-	}
+	pfd = store_subdir_existing(s->root_fd, "pids", err);
+	if (pfd < 0)
+		return pfd == -ENOENT ? 0 : -1;
 	pid_name(name, sizeof(name), pid, start_time);
 	if (store_read(pfd, name, 4096, &text, NULL, err) < 0) {
-		if ((*err)->errnum == ENOENT) {
-			tardis_error_free(err);
-			return 0;
-		}
-		return -1;
+		if (tardis_error_errno(*err) != ENOENT)
+			return -1;
+		tardis_error_free(err);
+		return 0;
 	}
 	if (parse_registration(text, out, err) < 0)
 		return tardis_error_wrap(err, "pid index %d", (int)pid);
@@ -164,22 +152,13 @@ int registry_foreach(struct tardis_store *s, int (*fn)(const struct registration
 	cleanup_close int pfd = -1;
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd;
 
-	pfd = store_subdir(s->root_fd, "pids", 0, err);
-	if (pfd < 0) {
-		if ((*err)->errnum == ENOENT) {
-			tardis_error_free(err);
-			return 0;
-		}
-		return -1;
-	}
-	fd = dup(pfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
+	pfd = store_subdir_existing(s->root_fd, "pids", err);
+	if (pfd < 0)
+		return pfd == -ENOENT ? 0 : -1;
+	d = fdopendir_dup(pfd);
+	if (!d)
 		return tardis_make_error(err, errno, "list pid index");
-	}
 	while ((de = readdir(d))) {
 		cleanup_free char *text = NULL;
 		struct registration r;

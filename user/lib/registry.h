@@ -14,8 +14,6 @@
 #include "monitor.h"
 #include "state.h"
 
-#define STATE_FILE "state.json"
-
 struct registration {
 	char ns[TARDIS_ID_MAX + 1];
 	char id[TARDIS_ID_MAX + 1];

@@ -1,4 +1,5 @@
 #include "sha256.h"
+#include "util.h"
 
 #include <errno.h>
 #include <string.h>
@@ -58,24 +59,16 @@ void sha256_init(struct sha256_ctx *c)
 
 void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 {
-	const uint8_t *p = data;
+	const uint8_t *p;
 
 	c->len += len;
 	if (c->buf_len) {
-		size_t n = SHA256_BLOCK_SIZE - c->buf_len;
-
-		if (n > len)
-			n = len;
-		memcpy(c->buf + c->buf_len, p, n);
-		c->buf_len += n;
-		p += n;
-		len -= n;
-		if (c->buf_len < SHA256_BLOCK_SIZE)
+		if (!buf_fill(c->buf, &c->buf_len, SHA256_BLOCK_SIZE, &data, &len))
 			return;
 		compress(c->h, c->buf);
 		c->buf_len = 0;
 	}
-	for (; len >= SHA256_BLOCK_SIZE; p += SHA256_BLOCK_SIZE, len -= SHA256_BLOCK_SIZE)
+	for (p = data; len >= SHA256_BLOCK_SIZE; p += SHA256_BLOCK_SIZE, len -= SHA256_BLOCK_SIZE)
 		compress(c->h, p);
 	if (len) {
 		memcpy(c->buf, p, len);

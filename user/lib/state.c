@@ -11,14 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
 int store_id_valid(const char *id)
 {
 	size_t n;
@@ -73,6 +65,17 @@ int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
 	return fd;
 }
 
+int store_subdir_existing(int dirfd, const char *name, tardis_error_t *err)
+{
+	int fd = store_subdir(dirfd, name, 0, err);
+
+	if (fd < 0 && err && tardis_error_errno(*err) == ENOENT) {
+		tardis_error_free(err);
+		return -ENOENT;
+	}
+	return fd;
+}
+
 static int path_dir_walk(struct tardis_store *s, const char *rel, int create, tardis_error_t *err)
 {
 	char buf[4096], *save = NULL, *name;
@@ -111,31 +114,6 @@ int store_path_dir(struct tardis_store *s, const char *rel, int create, tardis_e
 			return fd;
 		tardis_error_free(err);
 	}
-}
-
-int mkdir_p(const char *path, mode_t mode)
-{
-	char buf[4096];
-	size_t n = strlen(path);
-
-	if (n >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, n + 1);
-	for (char *p = buf + 1;; p++) {
-		if (*p == '/' || *p == '\0') {
-			char c = *p;
-
-			*p = '\0';
-			if (mkdir(buf, mode) < 0 && errno != EEXIST)
-				return -1;
-			*p = c;
-			if (!c)
-				break;
-		}
-	}
-	return 0;
 }
 
 int store_open(struct tardis_store *s, const char *path, tardis_error_t *err)
@@ -343,11 +321,11 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 		return tardis_make_error(err, e, "rename `%s` to `%s`", tmp, name);
 	}
 	if (t)
-		t->visible_ns = monotonic_ns();
+		t->visible_ns = (uint64_t)time_monotonic_ns();
 	if (durable && fsync(dirfd) < 0)
 		return tardis_make_error(err, errno, "fsync directory of `%s`", name);
 	if (t)
-		t->durable_ns = durable ? monotonic_ns() : 0;
+		t->durable_ns = durable ? (uint64_t)time_monotonic_ns() : 0;
 	return 0;
 }
 

@@ -11,9 +11,14 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "error.h"
+#include "util.h" /* mkdir_p, time_monotonic_ns */
 
 #define TARDIS_STATE_DIR_DEFAULT "/var/lib/tardis"
 #define TARDIS_ID_MAX 255
+/* A container's state, in containers/<ns>/<id>/. */
+#define STATE_FILE "state.json"
+/* The agent's pid (and its single-instance lock), in the store's root. */
+#define TARDISD_PID_FILE "tardisd.pid"
 
 struct tardis_store {
 	int root_fd;
@@ -35,6 +40,10 @@ void store_close(struct tardis_store *s);
 /* Opens (creating when asked) a directory below dirfd, refusing symlinks,
  * non-directories and directories not owned by us; fixes a loose mode. */
 int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err);
+
+/* store_subdir without creating: -ENOENT, and *err left empty, when the
+ * directory does not exist (a list of nothing, not an error). */
+int store_subdir_existing(int dirfd, const char *name, tardis_error_t *err);
 
 /* A directory below the store's root by relative path ("work/ns/id"),
  * walked component by component with store_subdir (creating when asked):
@@ -65,9 +74,11 @@ int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
 /* unlinkat that treats ENOENT as success. */
 int store_unlink(int dirfd, const char *name, tardis_error_t *err);
 
-uint64_t monotonic_ns(void);
-/* mkdir -p: every missing component created with mode. */
-int mkdir_p(const char *path, mode_t mode);
+/* CLOCK_MONOTONIC in ns (util.h's time_monotonic_ns, unsigned). */
+static inline uint64_t monotonic_ns(void)
+{
+	return (uint64_t)time_monotonic_ns();
+}
 /* fsync of a file or directory by path. */
 int fsync_path(const char *path);
 

@@ -2,13 +2,22 @@
 #ifndef TARDIS_UTIL_H
 #define TARDIS_UTIL_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <cjson/cJSON.h>
 
 /* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
 int64_t time_realtime_ns(void);
 int64_t time_monotonic_ns(void);
+
+/* mkdir -p: every missing component created with mode. */
+int mkdir_p(const char *path, mode_t mode);
+
+/* A directory stream over a duplicate of fd (fd stays open and its own);
+ * NULL with errno. */
+DIR *fdopendir_dup(int fd);
 
 /* Makes room for `need` elements of `elem` bytes in *arr (capacity *cap,
  * doubled as needed, from 16).  Returns 0, or -1 with errno ENOMEM (*arr
@@ -22,6 +31,10 @@ struct growbuf {
 };
 int growbuf_append(struct growbuf *b, const void *p, size_t n);
 void growbuf_free(struct growbuf *b);
+
+/* Copies as much of [*p, *p + *len) as fits into buf (cap bytes, *used of
+ * them taken), advancing *p, *len and *used; returns 1 when buf is full. */
+int buf_fill(void *buf, size_t *used, size_t cap, const void **p, size_t *len);
 
 static inline void cleanup_jsonp(cJSON **j)
 {

@@ -229,7 +229,7 @@ static pid_t agent_pid(struct ctl *c)
 	char buf[32];
 	ssize_t n;
 
-	fd = openat(c->store.root_fd, "tardisd.pid", O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(c->store.root_fd, TARDISD_PID_FILE, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || flock(fd, LOCK_SH | LOCK_NB) == 0 || errno != EWOULDBLOCK)
 		return 0;
 	n = pread(fd, buf, sizeof(buf) - 1, 0);

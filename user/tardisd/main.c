@@ -23,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PID_FILE "tardisd.pid"
+#define PID_FILE TARDISD_PID_FILE
 
 struct opts {
 	int foreground;

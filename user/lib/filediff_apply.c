@@ -1,0 +1,382 @@
+/* Applying: an image's deletions, then its entries, onto a mounted rootfs;
+ * every change journaled first (filediff_undo.c undoes them). */
+#include "filediff_internal.h"
+#include "cleanup.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static int mark(struct apply_ctx *c, const char *path)
+{
+	char *key = strdup(path);
+	void *node;
+
+	if (!key)
+		return -1;
+	node = tsearch(key, &c->noted, cmp_str);
+	if (!node) {
+		free(key);
+		return -1;
+	}
+	if (*(char **)node != key)
+		free(key);
+	return 0;
+}
+
+/* Journals a directory's metadata the first time it (or its list of
+ * entries) is about to change. */
+static int note_dir(struct apply_ctx *c, const char *path, const struct stat *st,
+		    tardis_error_t *err)
+{
+	char head[128];
+
+	if (tfind(path, &c->noted, cmp_str))
+		return 0;
+	snprintf(head, sizeof(head), "meta %o %u %u %lld %ld", (unsigned)(st->st_mode & 07777),
+		 (unsigned)st->st_uid, (unsigned)st->st_gid, (long long)st->st_mtim.tv_sec,
+		 (long)st->st_mtim.tv_nsec);
+	if (fdiff_journal_add(c, head, path, err) < 0)
+		return -1;
+	if (mark(c, path) < 0)
+		return tardis_make_error(err, ENOMEM, "apply");
+	return 0;
+}
+
+static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_error_t *err)
+{
+	char parent[FILEDIFF_PATH_MAX + 1];
+	struct stat st;
+
+	fdiff_parent_path(path, parent);
+	if (tfind(parent, &c->noted, cmp_str))
+		return 0;
+	if (fstat(pfd, &st) < 0)
+		return tardis_make_error(err, errno, "stat parent of `%s`", path);
+	return note_dir(c, parent, &st, err);
+}
+
+/* Copies the original into the backup directory (complete and durable
+ * before anything is removed), then removes it. */
+static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, const char *path,
+			     tardis_error_t *err)
+{
+	unsigned n = c->next_backup++;
+	char head[32], bname[32], tmp[40];
+
+	snprintf(head, sizeof(head), "backup %u", n);
+	snprintf(bname, sizeof(bname), "b%u", n);
+	snprintf(tmp, sizeof(tmp), "b%u.tmp", n);
+	if (fdiff_journal_add(c, head, path, err) < 0)
+		return -1;
+	if (fdiff_copy_tree(pfd, name, c->bfd, tmp, c->dev, 1, c->buf, err) < 0)
+		return tardis_error_wrap(err, "back up `%s`", path);
+	if (renameat(c->bfd, tmp, c->bfd, bname) < 0 || fsync(c->bfd) < 0)
+		return tardis_make_error(err, errno, "back up `%s`", path);
+	filediff_test_point();
+	if (fdiff_remove_tree(pfd, name, c->dev, err) < 0)
+		return tardis_error_wrap(err, "remove `%s`", path);
+	filediff_test_point();
+	return 0;
+}
+
+static int apply_deletion(enum filediff_deletion kind, const char *path, void *arg,
+			  tardis_error_t *err)
+{
+	struct apply_ctx *c = arg;
+	cleanup_close int pfd = -1;
+	const char *name;
+	struct stat st;
+
+	pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
+	if (pfd == -ENOENT || pfd == -ENOTDIR)
+		return 0; /* nothing can be there */
+	if (pfd < 0)
+		return fdiff_resolve_error(err, -pfd, path, c->bad);
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : tardis_make_error(err, errno, "stat `%s`", path);
+	if (kind == FILEDIFF_OPAQUE && S_ISDIR(st.st_mode)) {
+		cleanup_names char **names = NULL;
+		cleanup_close int fd = fdiff_open_dir_at(pfd, name, c->dev);
+		char child[FILEDIFF_PATH_MAX + 1];
+
+		if (fd < 0)
+			return fdiff_resolve_error(err, -fd, path, path);
+		if (fstat(fd, &st) < 0 || fdiff_list_dir(fd, &names, NULL) < 0)
+			return tardis_make_error(err, errno, "list `%s`", path);
+		if (note_dir(c, path, &st, err) < 0)
+			return -1;
+		for (char **p = names; *p; p++) {
+			if (fdiff_join_path(child, path, *p) < 0)
+				return tardis_make_error(err, ENAMETOOLONG, "`%s/%s`", path, *p);
+			if (backup_and_remove(c, fd, *p, child, err) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	if (touch_parent(c, path, pfd, err) < 0)
+		return -1;
+	return backup_and_remove(c, pfd, name, path, err);
+}
+
+static int defer_dir_time(struct apply_ctx *c, const struct filediff_entry *e)
+{
+	if (grow_array(&c->dirs, &c->cap, c->ndirs + 1, sizeof(*c->dirs)) < 0)
+		return -1;
+	c->dirs[c->ndirs].path = strdup(e->path);
+	if (!c->dirs[c->ndirs].path)
+		return -1;
+	c->dirs[c->ndirs].mtime.tv_sec = (time_t)e->mtime_sec;
+	c->dirs[c->ndirs].mtime.tv_nsec = e->mtime_nsec;
+	c->ndirs++;
+	return 0;
+}
+
+static int write_file(struct apply_ctx *c, int pfd, const char *name,
+		      const struct filediff_entry *e, tardis_error_t *err)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT },
+				  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
+	cleanup_close int fd = -1;
+	const char *p = e->data;
+	uint64_t left = e->size;
+
+	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "create `%s`", e->path);
+	filediff_test_point();
+	while (left) {
+		size_t n = left > (1u << 30) ? (1u << 30) : (size_t)left;
+
+		if (fdiff_io_all(fd, p, n) < 0)
+			return tardis_make_error(err, errno, "write `%s`", e->path);
+		p += n;
+		left -= n;
+	}
+	if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0 || futimens(fd, ts) < 0)
+		return tardis_make_error(err, errno, "set owner, mode and time of `%s`", e->path);
+	filediff_test_point();
+	return 0;
+}
+
+static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
+{
+	struct apply_ctx *c = arg;
+	cleanup_close int pfd = -1;
+	const char *name;
+	struct stat st;
+	int exists;
+
+	pfd = fdiff_open_parent(c->rootfd, c->dev, e->path, &name, c->bad);
+	if (pfd < 0)
+		return fdiff_resolve_error(err, -pfd, e->path, c->bad);
+	exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!exists && errno != ENOENT)
+		return tardis_make_error(err, errno, "stat `%s`", e->path);
+
+	if (exists && e->type == FILEDIFF_DIR && S_ISDIR(st.st_mode)) {
+		cleanup_close int fd = fdiff_open_dir_at(pfd, name, c->dev);
+
+		if (fd < 0)
+			return fdiff_resolve_error(err, -fd, e->path, e->path);
+		if (note_dir(c, e->path, &st, err) < 0)
+			return -1;
+		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+			return tardis_make_error(err, errno, "set owner and mode of `%s`", e->path);
+		return defer_dir_time(c, e) < 0 ? tardis_make_error(err, ENOMEM, "apply") : 0;
+	}
+
+	if (touch_parent(c, e->path, pfd, err) < 0)
+		return -1;
+	if (exists) {
+		if (backup_and_remove(c, pfd, name, e->path, err) < 0)
+			return -1;
+	} else if (fdiff_journal_add(c, "created", e->path, err) < 0) {
+		return -1;
+	}
+
+	switch (e->type) {
+	case FILEDIFF_DIR: {
+		cleanup_close int fd = -1;
+
+		if (mark(c, e->path) < 0 || defer_dir_time(c, e) < 0)
+			return tardis_make_error(err, ENOMEM, "apply");
+		if (mkdirat(pfd, name, 0700) < 0)
+			return tardis_make_error(err, errno, "mkdir `%s`", e->path);
+		fd = fdiff_open_dir_at(pfd, name, c->dev);
+		if (fd < 0)
+			return fdiff_resolve_error(err, -fd, e->path, e->path);
+		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
+			return tardis_make_error(err, errno, "set owner and mode of `%s`", e->path);
+		return 0;
+	}
+	case FILEDIFF_REG:
+		return write_file(c, pfd, name, e, err);
+	case FILEDIFF_SYMLINK: {
+		struct timespec ts[2] = { { 0, UTIME_OMIT },
+					  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
+
+		if (symlinkat(e->linkpath, pfd, name) < 0)
+			return tardis_make_error(err, errno, "symlink `%s`", e->path);
+		if (fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+			return tardis_make_error(err, errno, "set owner and time of `%s`", e->path);
+		return 0;
+	}
+	}
+	return tardis_make_error(err, EINVAL, "`%s`: unknown type", e->path);
+}
+
+/* Directory times last: creating their entries changed them. */
+static int apply_dir_times(struct apply_ctx *c, tardis_error_t *err)
+{
+	for (size_t i = 0; i < c->ndirs; i++) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, c->dirs[i].mtime };
+		cleanup_close int pfd = -1;
+		cleanup_close int fd = -1;
+		const char *name;
+
+		pfd = fdiff_open_parent(c->rootfd, c->dev, c->dirs[i].path, &name, c->bad);
+		if (pfd >= 0)
+			fd = fdiff_open_dir_at(pfd, name, c->dev);
+		if (fd < 0)
+			continue; /* replaced by a later entry of the same name */
+		if (futimens(fd, ts) < 0)
+			return tardis_make_error(err, errno, "set time of `%s`", c->dirs[i].path);
+	}
+	return 0;
+}
+
+struct mapped {
+	void *p;
+	size_t len;
+};
+
+static int map_file(int dirfd, const char *name, struct mapped *m, tardis_error_t *err)
+{
+	cleanup_close int fd = -1;
+	struct stat st;
+
+	m->p = NULL;
+	m->len = 0;
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return tardis_make_error(err, errno, "open `%s`", name);
+	if (!S_ISREG(st.st_mode))
+		return tardis_make_error(err, EINVAL, "`%s` is not a regular file", name);
+	if (st.st_size == 0)
+		return 0;
+	if ((off_t)(size_t)st.st_size != st.st_size)
+		return tardis_make_error(err, EFBIG, "`%s` is too large to map", name);
+	m->p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m->p == MAP_FAILED) {
+		m->p = NULL;
+		return tardis_make_error(err, errno, "map `%s`", name);
+	}
+	m->len = (size_t)st.st_size;
+	return 0;
+}
+
+static void unmap(struct mapped *m)
+{
+	if (m->p)
+		munmap(m->p, m->len);
+}
+
+void fdiff_apply_ctx_free(struct apply_ctx *c)
+{
+	if (!c)
+		return;
+	if (c->rootfd >= 0)
+		close(c->rootfd);
+	if (c->jfd >= 0)
+		close(c->jfd);
+	tdestroy(c->noted, free);
+	for (size_t i = 0; i < c->ndirs; i++)
+		free(c->dirs[i].path);
+	free(c->dirs);
+	free(c->buf);
+	free(c);
+}
+
+struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err)
+{
+	struct apply_ctx *c = calloc(1, sizeof(*c));
+	struct stat st;
+
+	if (!c || !(c->buf = malloc(COPY_BUF))) {
+		free(c);
+		tardis_make_error(err, ENOMEM, "apply");
+		return NULL;
+	}
+	c->jfd = -1;
+	c->bfd = backup_dirfd;
+	c->rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->rootfd < 0 || fstat(c->rootfd, &st) < 0) {
+		tardis_make_error(err, errno, "open rootfs `%s`", rootfs);
+		fdiff_apply_ctx_free(c);
+		return NULL;
+	}
+	c->dev = st.st_dev;
+	return c;
+}
+
+int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis_error_t *err)
+{
+	struct apply_ctx *c = NULL;
+	struct mapped tar = { 0 }, del = { 0 };
+	struct stat st;
+	int ret = -1;
+
+	if (map_file(image_dirfd, FILEDIFF_TAR, &tar, err) < 0 ||
+	    map_file(image_dirfd, FILEDIFF_DELETED, &del, err) < 0)
+		goto out;
+	if (filediff_deleted_foreach(del.p, del.len, NULL, NULL, err) < 0 ||
+	    filediff_tar_foreach(tar.p, tar.len, NULL, NULL, err) < 0) {
+		tardis_error_wrap(err, "invalid saved files");
+		goto out;
+	}
+	c = fdiff_apply_ctx_new(rootfs, backup_dirfd, err);
+	if (!c)
+		goto out;
+	c->jfd = openat(backup_dirfd, FILEDIFF_JOURNAL,
+			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (c->jfd < 0 || fstat(c->jfd, &st) < 0) {
+		tardis_make_error(err, errno, "open journal");
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > 0) {
+		tardis_make_error(err, EBUSY, "the journal holds an earlier apply: roll it back first");
+		goto out;
+	}
+	if (fdiff_clear_backups(backup_dirfd, err) < 0)
+		goto out;
+	if (filediff_deleted_foreach(del.p, del.len, apply_deletion, c, err) < 0 ||
+	    filediff_tar_foreach(tar.p, tar.len, apply_entry, c, err) < 0 ||
+	    apply_dir_times(c, err) < 0)
+		goto out;
+	if (syncfs(c->rootfd) < 0) {
+		tardis_make_error(err, errno, "sync rootfs");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (ret < 0)
+		tardis_error_wrap(err, "apply saved files onto `%s`", rootfs);
+	fdiff_apply_ctx_free(c);
+	unmap(&tar);
+	unmap(&del);
+	return ret;
+}
