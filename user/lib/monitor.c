@@ -81,30 +81,40 @@ static int layout_record(struct bpf_map *map, tardis_error_t *err)
 	return 0;
 }
 
-/* Pins every map (maps already pinned by an agent that died halfway, and
- * checked by pins_check, are reused), and picks the program this kernel
- * needs. */
-static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel,
+/* The skeleton's maps and the names they are pinned under. */
+#define SKEL_MAPS 6
+static void skel_maps(struct tardis_exit_bpf *skel, struct bpf_map *maps[SKEL_MAPS],
+		      const char *names[SKEL_MAPS])
+{
+	struct bpf_map *m[SKEL_MAPS] = {
+		skel->maps.events,   skel->maps.registered, skel->maps.recent_exits,
+		skel->maps.counters, skel->maps.flags,      skel->maps.layout,
+	};
+	static const char *const n[SKEL_MAPS] = {
+		TARDIS_PIN_EVENTS,   TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT,
+		TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS,      TARDIS_PIN_LAYOUT,
+	};
+
+	memcpy(maps, m, sizeof(m));
+	memcpy(names, n, sizeof(n));
+}
+
+/* reuse: maps already pinned (an agent died halfway; pins_stale checked
+ * them) are reused and the others pinned at load.  Else nothing is pinned
+ * at load: the maps are pinned by pin_all, once the old pins are gone. */
+static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel, int reuse,
 			struct bpf_program **prog, tardis_error_t *err)
 {
-	struct {
-		struct bpf_map *map;
-		const char *name;
-	} maps[] = {
-		{ skel->maps.events, TARDIS_PIN_EVENTS },
-		{ skel->maps.registered, TARDIS_PIN_REGISTERED },
-		{ skel->maps.recent_exits, TARDIS_PIN_RECENT },
-		{ skel->maps.counters, TARDIS_PIN_COUNTERS },
-		{ skel->maps.flags, TARDIS_PIN_FLAGS },
-		{ skel->maps.layout, TARDIS_PIN_LAYOUT },
-	};
+	struct bpf_map *maps[SKEL_MAPS];
+	const char *names[SKEL_MAPS];
 	struct bpf_program *other;
 	char path[4200];
 	int gd;
 
-	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++) {
-		monitor_pin_path(path, sizeof(path), m->pin_dir, maps[i].name);
-		if (bpf_map__set_pin_path(maps[i].map, path) < 0)
+	skel_maps(skel, maps, names);
+	for (size_t i = 0; reuse && i < SKEL_MAPS; i++) {
+		monitor_pin_path(path, sizeof(path), m->pin_dir, names[i]);
+		if (bpf_map__set_pin_path(maps[i], path) < 0)
 			return tardis_make_error(err, errno, "set pin path `%s`", path);
 	}
 	gd = monitor_kernel_has_group_dead();
@@ -116,18 +126,47 @@ static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel,
 	return 0;
 }
 
-static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
+/* The maps not pinned at load, the program, and last the link: its
+ * presence means "everything is in place". */
+static int pin_all(struct tardis_monitor *m, struct tardis_exit_bpf *skel,
+		   struct bpf_program *prog, struct bpf_link *link, tardis_error_t *err)
+{
+	struct bpf_map *maps[SKEL_MAPS];
+	const char *names[SKEL_MAPS];
+	char path[4200];
+
+	skel_maps(skel, maps, names);
+	for (size_t i = 0; i < SKEL_MAPS; i++) {
+		monitor_pin_path(path, sizeof(path), m->pin_dir, names[i]);
+		if (!bpf_map__is_pinned(maps[i]) && bpf_map__pin(maps[i], path) < 0)
+			return tardis_make_error(err, errno, "pin map `%s`", path);
+	}
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
+	unlink(path);
+	if (bpf_program__pin(prog, path) < 0)
+		return tardis_make_error(err, errno, "pin program `%s`", path);
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
+	if (bpf_link__pin(link, path) < 0)
+		return tardis_make_error(err, errno, "pin link `%s`", path);
+	return 0;
+}
+
+static int unpin_objects(const char *pin_dir, tardis_error_t *err);
+
+/* replacing: objects of another layout are pinned; the new program is
+ * attached before they go, so that no exit falls between the two (one
+ * caught by both is recorded once: the agent is idempotent). */
+static int load_and_pin(struct tardis_monitor *m, int replacing, tardis_error_t *err)
 {
 	struct tardis_exit_bpf *skel;
 	struct bpf_program *prog = NULL;
 	struct bpf_link *link = NULL;
-	char path[4200];
 	int ret = -1;
 
 	skel = tardis_exit_bpf__open();
 	if (!skel)
 		return tardis_make_error(err, errno, "open BPF object");
-	if (skel_prepare(m, skel, &prog, err) < 0)
+	if (skel_prepare(m, skel, !replacing, &prog, err) < 0)
 		goto out;
 	if (tardis_exit_bpf__load(skel) < 0) {
 		tardis_make_error(err, errno, "load BPF program %s", m->variant);
@@ -140,19 +179,12 @@ static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
 		tardis_make_error(err, errno, "attach %s to tp_btf/sched_process_exit", m->variant);
 		goto out;
 	}
-	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
-	unlink(path);
-	if (bpf_program__pin(prog, path) < 0) {
-		tardis_make_error(err, errno, "pin program `%s`", path);
+	if (replacing && unpin_objects(m->pin_dir, err) < 0)
 		goto out;
-	}
-	/* The link is pinned last: its presence means "everything is in place". */
-	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
-	if (bpf_link__pin(link, path) < 0) {
-		tardis_make_error(err, errno, "pin link `%s`", path);
+	if (pin_all(m, skel, prog, link, err) < 0)
 		goto out;
-	}
 	m->loaded = 1;
+	m->replaced = replacing;
 	ret = 0;
 out:
 	bpf_link__destroy(link); /* the pin keeps it attached */
@@ -238,11 +270,14 @@ static void keep_readable(struct tardis_monitor *m, const char *pin_dir, int lay
 {
 	tardis_error_t err = NULL;
 
+	log_warn("exit monitor: replacing the objects pinned in %s by a build of another layout "
+		 "(this build: layout %u, %zu-byte events)", pin_dir, TARDIS_LAYOUT_VERSION,
+		 sizeof(struct tardis_exit_event));
 	if (!layout_ok) {
 		log_warn("exit monitor: the old ring buffer's records follow another layout and "
 			 "cannot be read: its undelivered exits are dropped");
 		log_warn("exit monitor: the old `%s` map cannot be read either: registered inits "
-			 "that exited meanwhile will be recorded as unknown", TARDIS_PIN_RECENT);
+			 "that exited while no agent ran are recorded as unknown", TARDIS_PIN_RECENT);
 		return;
 	}
 	m->old_events_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_EVENTS, &err);
@@ -252,22 +287,6 @@ static void keep_readable(struct tardis_monitor *m, const char *pin_dir, int lay
 		tardis_error_log_release(TARDIS_LOG_WARN,
 					 "exit monitor: exits in the old recent_exits map are lost",
 					 &err);
-}
-
-/* Replaces pins of another layout: the old program detaches when its
- * link is unpinned, and a new one is loaded at once; an exit in between
- * is found by the agent's reconciliation (recorded unknown). */
-static int pins_replace(struct tardis_monitor *m, const char *pin_dir, int layout_ok,
-			tardis_error_t *err)
-{
-	log_warn("exit monitor: replacing the objects pinned in %s by a build of another layout "
-		 "(this build: layout %u, %zu-byte events)", pin_dir, TARDIS_LAYOUT_VERSION,
-		 sizeof(struct tardis_exit_event));
-	keep_readable(m, pin_dir, layout_ok);
-	if (unpin_objects(pin_dir, err) < 0)
-		return -1;
-	m->replaced = 1;
-	return 0;
 }
 
 /* The maps through the pins just checked or made, keeping what this
@@ -293,7 +312,7 @@ static int monitor_reopen(struct tardis_monitor *m, tardis_error_t *err)
 int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err)
 {
 	char path[4200];
-	int link_pinned, layout_ok;
+	int link_pinned, layout_ok, stale;
 
 	monitor_init(m);
 	if (strlen(pin_dir) >= sizeof(m->pin_dir))
@@ -303,15 +322,15 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 		return -1;
 	monitor_pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_LINK);
 	link_pinned = access(path, F_OK) == 0;
-	if (pins_stale(pin_dir, link_pinned, &layout_ok)) {
-		if (pins_replace(m, pin_dir, layout_ok, err) < 0)
-			return -1;
-		link_pinned = 0;
-	}
-	if (link_pinned)
+	stale = pins_stale(pin_dir, link_pinned, &layout_ok);
+	if (stale)
+		keep_readable(m, pin_dir, layout_ok);
+	if (link_pinned && !stale)
 		m->variant = "pinned";
-	else if (load_and_pin(m, err) < 0)
+	else if (load_and_pin(m, stale, err) < 0) {
+		monitor_close(m);
 		return -1;
+	}
 	return monitor_reopen(m, err);
 }
 

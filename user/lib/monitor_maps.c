@@ -241,9 +241,10 @@ int monitor_pin_layout_check(const char *pin_dir, tardis_error_t *err)
 		ret = tardis_make_error(err, errno, "read the pinned `%s` map", TARDIS_PIN_LAYOUT);
 	else if (got.version != want.version || got.event_size != want.event_size)
 		ret = tardis_make_error(err, EPROTO,
-					"pinned objects follow layout %u with %u-byte events, "
+					"pinned map `%s/%s` records layout %u with %u-byte events, "
 					"expected layout %u with %u-byte events",
-					got.version, got.event_size, want.version, want.event_size);
+					pin_dir, TARDIS_PIN_LAYOUT, got.version, got.event_size,
+					want.version, want.event_size);
 	close(fd);
 	return ret;
 }
