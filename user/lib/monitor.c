@@ -280,6 +280,8 @@ static void keep_readable(struct tardis_monitor *m, const char *pin_dir, int lay
 			 "that exited while no agent ran are recorded as unknown", TARDIS_PIN_RECENT);
 		return;
 	}
+	log_info("exit monitor: the old ring buffer and `%s` follow this layout: what they "
+		 "hold is drained", TARDIS_PIN_RECENT);
 	m->old_events_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_EVENTS, &err);
 	tardis_error_free(&err);
 	m->old_recent_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_RECENT, &err);
