@@ -14,9 +14,9 @@
  * The layout of everything below, as one number.  Pinned objects outlive
  * the agent that made them, so an upgraded agent meets maps and a ring
  * buffer of an older (or newer) build: it reads them only when this number
- * and every size agree (user/lib/monitor_layout.c), and replaces them
- * otherwise.  Bump it whenever a struct here changes its meaning, even if
- * no size changes.  1 is also what pins without a `layout` map (before
+ * and every size agree (monitor_pin_open_checked, monitor_pin_layout_check
+ * in user/lib/monitor_maps.c), and replaces them otherwise.  Bump it
+ * whenever a struct here changes its meaning, even if no size changes.  1 is also what pins without a `layout` map (before
  * the layout was recorded) are taken to be, when their sizes agree.
  */
 #define TARDIS_LAYOUT_VERSION 1
