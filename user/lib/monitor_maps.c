@@ -143,6 +143,17 @@ static const struct map_spec *map_spec_find(const char *name)
 	return NULL;
 }
 
+/* Hands *sub over to err (as tardis_make_error would set it); -1. */
+static int error_pass(tardis_error_t *err, tardis_error_t *sub)
+{
+	if (err && !*err) {
+		*err = *sub;
+		*sub = NULL;
+	}
+	tardis_error_free(sub);
+	return -1;
+}
+
 static int sys_map_info(int fd, struct bpf_map_info *info)
 {
 	union bpf_attr attr;
@@ -233,10 +244,8 @@ int monitor_pin_layout_check(const char *pin_dir, tardis_error_t *err)
 								      TARDIS_PIN_LAYOUT,
 								      TARDIS_LAYOUT_VERSION);
 	}
-	if (fd < 0) {
-		*err = sub;
-		return -1;
-	}
+	if (fd < 0)
+		return error_pass(err, &sub);
 	if (sys_map_lookup(fd, &zero, &got) < 0)
 		ret = tardis_make_error(err, errno, "read the pinned `%s` map", TARDIS_PIN_LAYOUT);
 	else if (got.version != want.version || got.event_size != want.event_size)
@@ -271,8 +280,7 @@ int monitor_open_pinned(struct tardis_monitor *m, const char *pin_dir, tardis_er
 	m->flags_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_FLAGS, &sub);
 	if (m->flags_fd < 0 && tardis_error_errno(sub) != ENOENT) {
 		monitor_close(m);
-		*err = sub;
-		return -1;
+		return error_pass(err, &sub);
 	}
 	tardis_error_free(&sub);
 	return 0;
@@ -285,10 +293,7 @@ struct tardis_monitor *monitor_open_optional(struct tardis_monitor *m, const cha
 
 	if (monitor_open_pinned(m, pin_dir, &err) == 0)
 		return m;
-	if (why && !*why)
-		*why = err;
-	else
-		tardis_error_free(&err);
+	error_pass(why, &err);
 	return NULL;
 }
 
