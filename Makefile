@@ -35,8 +35,10 @@ LIB      := $(OUT)/libtardis.a
 BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
 SKEL     := $(OUT)/tardis_exit.skel.h
 PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
+# test_pin_layout.sh: the BPF object of "another release", its event larger / smaller.
+LAYOUT_TEST_OBJS := $(OUT)/tests/tardis_exit_comm24.bpf.o $(OUT)/tests/tardis_exit_comm8.bpf.o
 TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst $(OUT)/tests/concurrency \
-              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec
+              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec $(OUT)/tests/pin_layout $(LAYOUT_TEST_OBJS)
 
 all: $(PROGS) $(TEST_PROGS)
 
@@ -48,6 +50,9 @@ $(OUT)/vmlinux.h: | $(OUT)
 
 $(BPF_OBJ): bpf/tardis_exit.bpf.c include/tardis_exit.h $(OUT)/vmlinux.h
 	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(OUT) -c $< -o $@
+
+$(OUT)/tests/tardis_exit_comm%.bpf.o: bpf/tardis_exit.bpf.c include/tardis_exit.h $(OUT)/vmlinux.h | $(OUT)/tests
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -DTARDIS_LAYOUT_TEST_COMM_LEN=$* -Iinclude -I$(OUT) -c $< -o $@
 
 $(SKEL): $(BPF_OBJ)
 	$(BPFTOOL) gen skeleton $< name tardis_exit_bpf > $@

@@ -48,6 +48,15 @@ struct {
 	__type(value, struct tardis_flags);
 } flags SEC(".maps");
 
+/* Which contract the pinned objects follow: never touched by the
+ * program; the agent writes it once after loading and freezes it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct tardis_layout);
+} layout SEC(".maps");
+
 /* Scratch space for building an event before it is known whether the
  * ring buffer has room; too big for comfort on the 512-byte stack. */
 struct {

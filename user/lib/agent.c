@@ -4,6 +4,7 @@
 #include "exit_record.h"
 #include "log.h"
 #include "proc.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,16 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static int64_t mono_to_realtime(uint64_t mono)
 {
-	struct timespec r, m;
-
-	clock_gettime(CLOCK_REALTIME, &r);
-	clock_gettime(CLOCK_MONOTONIC, &m);
-	return (int64_t)r.tv_sec * 1000000000ll + r.tv_nsec -
-	       ((int64_t)m.tv_sec * 1000000000ll + m.tv_nsec) + (int64_t)mono;
+	return time_realtime_ns() - time_monotonic_ns() + (int64_t)mono;
 }
 
 /* The init the container's state names: (0, 0) when there is none. */
@@ -62,8 +57,7 @@ static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known,
 		return 0;
 	}
 	if (exit_record_from_json(text, &old, &err) < 0) {
-		log_warn("unreadable exit record replaced: %s", tardis_error_msg(err));
-		tardis_error_free(&err);
+		tardis_error_log_release(TARDIS_LOG_WARN, "unreadable exit record replaced", &err);
 		return 0;
 	}
 	if (old.pid != pid || old.start_time != start)
@@ -142,8 +136,8 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		return -1;
 	}
 	if (store_write_atomic(dfd, EXIT_RECORD_FILE, json, strlen(json), 1, &t, &err) < 0) {
-		log_error("record exit of %s/%s: %s", r->ns, r->id, tardis_error_msg(err));
-		tardis_error_free(&err);
+		tardis_error_wrap(&err, "record exit of %s/%s", r->ns, r->id);
+		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
 		a->stats.errors++;
 		return -1;
 	}
@@ -173,8 +167,8 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 
 	found = registry_lookup(&a->store, ev->tgid, ev->start_time, &reg, &err);
 	if (found < 0) {
-		log_warn("exit of pid %u: %s", ev->tgid, tardis_error_msg(err));
-		tardis_error_free(&err);
+		tardis_error_wrap(&err, "exit of pid %u", ev->tgid);
+		tardis_error_log_release(TARDIS_LOG_WARN, NULL, &err);
 	}
 	if (found <= 0 || reg.start_time != ev->start_time) {
 		/* Never attributed to a container it cannot be tied to. */
@@ -217,8 +211,7 @@ int agent_handle_ctr_line(struct agent *a, const char *line)
 
 	kind = ctr_events_parse_line(line, &ce, &err);
 	if (kind < 0) {
-		log_warn("ctr events: %s", tardis_error_msg(err));
-		tardis_error_free(&err);
+		tardis_error_log_release(TARDIS_LOG_WARN, "ctr events", &err);
 		return 0;
 	}
 	if (kind != CTR_LINE_EXIT)
@@ -264,7 +257,36 @@ int agent_scan_recent(struct agent *a)
 {
 	if (!a->have_monitor)
 		return 0;
+	if (a->mon.old_recent_fd >= 0) {
+		/* Once: the map of the replaced objects, still this layout's. */
+		struct tardis_monitor old = TARDIS_MONITOR_CLOSED;
+		uint64_t before = a->stats.recovered;
+
+		old.recent_fd = a->mon.old_recent_fd;
+		a->mon.old_recent_fd = -1;
+		monitor_recent_foreach(&old, recent_cb, a);
+		log_info("exit monitor: %llu exits recovered from the replaced recent_exits map",
+			 (unsigned long long)(a->stats.recovered - before));
+		monitor_close(&old);
+	}
 	return monitor_recent_foreach(&a->mon, recent_cb, a);
+}
+
+/* A freshly loaded monitor has an empty registered-pids map: the live
+ * host-pid-namespace inits of the registry go back into it. */
+static void reregister(struct agent *a, const struct registration *reg)
+{
+	tardis_error_t err = NULL;
+
+	if (!a->have_monitor || !a->mon.loaded || proc_is_pidns_init(reg->pid) == 1)
+		return;
+	if (monitor_register_pid(&a->mon, reg->pid, reg->start_time, &err) < 0) {
+		tardis_error_wrap(&err, "%s/%s", reg->ns, reg->id);
+		tardis_error_log_release(TARDIS_LOG_WARN, NULL, &err);
+		return;
+	}
+	log_info("%s/%s: init pid %d registered again in the new exit monitor", reg->ns, reg->id,
+		 (int)reg->pid);
 }
 
 static int vanished_cb(const struct registration *reg, void *arg)
@@ -273,8 +295,10 @@ static int vanished_cb(const struct registration *reg, void *arg)
 	struct tardis_exit_event ev;
 	struct exit_record r;
 
-	if (proc_is_same(reg->pid, reg->start_time))
+	if (proc_is_same(reg->pid, reg->start_time)) {
+		reregister(a, reg);
 		return 0;
+	}
 	/* It may have died since the recent-exits scan. */
 	if (a->have_monitor && monitor_recent_lookup(&a->mon, reg->pid, reg->start_time, &ev) == 1) {
 		recent_cb(&ev, a);
@@ -296,8 +320,7 @@ int agent_scan_vanished(struct agent *a)
 	tardis_error_t err = NULL;
 
 	if (registry_foreach(&a->store, vanished_cb, a, &err) < 0) {
-		log_error("reconcile: %s", tardis_error_msg(err));
-		tardis_error_free(&err);
+		tardis_error_log_release(TARDIS_LOG_ERROR, "reconcile", &err);
 		return -1;
 	}
 	return 0;
@@ -346,8 +369,7 @@ int agent_metrics_write(struct agent *a, const char *path, double started_at, ta
 			       "Second reports of one group death, suppressed in the kernel.");
 		metrics_sample(&b, "tardis_kernel_duplicates_total", NULL, (double)kc.duplicates);
 	} else if (a->have_monitor) {
-		log_warn("metrics: %s", tardis_error_msg(*err));
-		tardis_error_free(err);
+		tardis_error_log_release(TARDIS_LOG_WARN, "metrics", err);
 	}
 	metrics_family(&b, "tardis_exit_record_latency_seconds", "histogram",
 		       "Time from a container init's exit (kernel timestamp) to its exit record being visible in the state directory.");

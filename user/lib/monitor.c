@@ -5,6 +5,7 @@
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -13,15 +14,8 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <time.h>
 #include <unistd.h>
 #include <linux/magic.h>
-
-static const char *const map_pins[] = {
-	TARDIS_PIN_EVENTS, TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT, TARDIS_PIN_COUNTERS,
-};
-
-
 
 static int ensure_bpffs(const char *pin_dir, tardis_error_t *err)
 {
@@ -48,7 +42,6 @@ static int ensure_bpffs(const char *pin_dir, tardis_error_t *err)
 	return 0;
 }
 
-
 int monitor_kernel_has_group_dead(void)
 {
 	struct btf *btf = btf__load_vmlinux_btf();
@@ -71,59 +64,127 @@ int monitor_kernel_has_group_dead(void)
 	return ret;
 }
 
-static int load_and_pin(struct tardis_monitor *m, tardis_error_t *err)
+/* Once loaded: record the layout the pinned objects follow, and freeze
+ * it.  A map reused from an agent that died halfway already holds it. */
+static int layout_record(struct bpf_map *map, tardis_error_t *err)
 {
-	struct bpf_map *maps[5];
-	struct tardis_exit_bpf *skel;
-	struct bpf_program *prog, *other;
-	struct bpf_link *link = NULL;
-	char path[4200];
-	int gd, ret = -1;
+	struct tardis_layout want = { TARDIS_LAYOUT_VERSION, sizeof(struct tardis_exit_event) };
+	struct tardis_layout got;
+	__u32 zero = 0;
+	int fd = bpf_map__fd(map);
 
-	skel = tardis_exit_bpf__open();
-	if (!skel)
-		return tardis_make_error(err, errno, "open BPF object");
-	maps[0] = skel->maps.events;
-	maps[1] = skel->maps.registered;
-	maps[2] = skel->maps.recent_exits;
-	maps[3] = skel->maps.counters;
-	maps[4] = skel->maps.flags;
-	/* Maps already pinned (an earlier agent died halfway) are reused. */
-	for (size_t i = 0; i < 5; i++) {
-		monitor_pin_path(path, sizeof(path), m->pin_dir, i < 4 ? map_pins[i] : TARDIS_PIN_FLAGS);
-		if (bpf_map__set_pin_path(maps[i], path) < 0) {
-			tardis_make_error(err, errno, "set pin path `%s`", path);
-			goto out;
-		}
+	if (bpf_map_lookup_elem(fd, &zero, &got) == 0 && memcmp(&got, &want, sizeof(got)) == 0)
+		return 0;
+	if (bpf_map_update_elem(fd, &zero, &want, BPF_ANY) < 0 || bpf_map_freeze(fd) < 0)
+		return tardis_make_error(err, errno, "record the layout in the `%s` map",
+					 TARDIS_PIN_LAYOUT);
+	return 0;
+}
+
+/* The skeleton's maps and the names they are pinned under. */
+#define SKEL_MAPS 6
+static void skel_maps(struct tardis_exit_bpf *skel, struct bpf_map *maps[SKEL_MAPS],
+		      const char *names[SKEL_MAPS])
+{
+	struct bpf_map *m[SKEL_MAPS] = {
+		skel->maps.events,   skel->maps.registered, skel->maps.recent_exits,
+		skel->maps.counters, skel->maps.flags,      skel->maps.layout,
+	};
+	static const char *const n[SKEL_MAPS] = {
+		TARDIS_PIN_EVENTS,   TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT,
+		TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS,      TARDIS_PIN_LAYOUT,
+	};
+
+	memcpy(maps, m, sizeof(m));
+	memcpy(names, n, sizeof(n));
+}
+
+/* reuse: maps already pinned (an agent died halfway; pins_stale checked
+ * them) are reused and the others pinned at load.  Else nothing is pinned
+ * at load: the maps are pinned by pin_all, once the old pins are gone. */
+static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel, int reuse,
+			struct bpf_program **prog, tardis_error_t *err)
+{
+	struct bpf_map *maps[SKEL_MAPS];
+	const char *names[SKEL_MAPS];
+	struct bpf_program *other;
+	char path[4200];
+	int gd;
+
+	skel_maps(skel, maps, names);
+	for (size_t i = 0; reuse && i < SKEL_MAPS; i++) {
+		monitor_pin_path(path, sizeof(path), m->pin_dir, names[i]);
+		if (bpf_map__set_pin_path(maps[i], path) < 0)
+			return tardis_make_error(err, errno, "set pin path `%s`", path);
 	}
 	gd = monitor_kernel_has_group_dead();
-	prog = gd ? skel->progs.tardis_exit_gd : skel->progs.tardis_exit;
+	*prog = gd ? skel->progs.tardis_exit_gd : skel->progs.tardis_exit;
 	other = gd ? skel->progs.tardis_exit : skel->progs.tardis_exit_gd;
 	bpf_program__set_autoload(other, false);
 	bpf_program__set_autoload(skel->progs.tardis_exit_empty, false);
 	m->variant = gd ? "tardis_exit_gd" : "tardis_exit";
+	return 0;
+}
+
+/* The maps not pinned at load, the program, and last the link: its
+ * presence means "everything is in place". */
+static int pin_all(struct tardis_monitor *m, struct tardis_exit_bpf *skel,
+		   struct bpf_program *prog, struct bpf_link *link, tardis_error_t *err)
+{
+	struct bpf_map *maps[SKEL_MAPS];
+	const char *names[SKEL_MAPS];
+	char path[4200];
+
+	skel_maps(skel, maps, names);
+	for (size_t i = 0; i < SKEL_MAPS; i++) {
+		monitor_pin_path(path, sizeof(path), m->pin_dir, names[i]);
+		if (!bpf_map__is_pinned(maps[i]) && bpf_map__pin(maps[i], path) < 0)
+			return tardis_make_error(err, errno, "pin map `%s`", path);
+	}
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
+	unlink(path);
+	if (bpf_program__pin(prog, path) < 0)
+		return tardis_make_error(err, errno, "pin program `%s`", path);
+	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
+	if (bpf_link__pin(link, path) < 0)
+		return tardis_make_error(err, errno, "pin link `%s`", path);
+	return 0;
+}
+
+static int unpin_objects(const char *pin_dir, tardis_error_t *err);
+
+/* replacing: objects of another layout are pinned; the new program is
+ * attached before they go, so that no exit falls between the two (one
+ * caught by both is recorded once: the agent is idempotent). */
+static int load_and_pin(struct tardis_monitor *m, int replacing, tardis_error_t *err)
+{
+	struct tardis_exit_bpf *skel;
+	struct bpf_program *prog = NULL;
+	struct bpf_link *link = NULL;
+	int ret = -1;
+
+	skel = tardis_exit_bpf__open();
+	if (!skel)
+		return tardis_make_error(err, errno, "open BPF object");
+	if (skel_prepare(m, skel, !replacing, &prog, err) < 0)
+		goto out;
 	if (tardis_exit_bpf__load(skel) < 0) {
 		tardis_make_error(err, errno, "load BPF program %s", m->variant);
 		goto out;
 	}
+	if (layout_record(skel->maps.layout, err) < 0)
+		goto out;
 	link = bpf_program__attach(prog);
 	if (!link) {
 		tardis_make_error(err, errno, "attach %s to tp_btf/sched_process_exit", m->variant);
 		goto out;
 	}
-	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_PROG);
-	unlink(path);
-	if (bpf_program__pin(prog, path) < 0) {
-		tardis_make_error(err, errno, "pin program `%s`", path);
+	if (replacing && unpin_objects(m->pin_dir, err) < 0)
 		goto out;
-	}
-	/* The link is pinned last: its presence means "everything is in place". */
-	monitor_pin_path(path, sizeof(path), m->pin_dir, TARDIS_PIN_LINK);
-	if (bpf_link__pin(link, path) < 0) {
-		tardis_make_error(err, errno, "pin link `%s`", path);
+	if (pin_all(m, skel, prog, link, err) < 0)
 		goto out;
-	}
 	m->loaded = 1;
+	m->replaced = replacing;
 	ret = 0;
 out:
 	bpf_link__destroy(link); /* the pin keeps it attached */
@@ -131,9 +192,129 @@ out:
 	return ret;
 }
 
+/* Every pinned object, the link first (its program then detaches), then
+ * whatever else the directory holds: a build of another layout may have
+ * pinned objects this one does not know. */
+static int unpin_objects(const char *pin_dir, tardis_error_t *err)
+{
+	static const char *const known[] = {
+		TARDIS_PIN_LINK,       TARDIS_PIN_PROG,   TARDIS_PIN_EVENTS,   TARDIS_PIN_REGISTERED,
+		TARDIS_PIN_RECENT,     TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS, TARDIS_PIN_LAYOUT,
+	};
+	char path[4200];
+	struct dirent *de;
+	DIR *d;
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		monitor_pin_path(path, sizeof(path), pin_dir, known[i]);
+		if (unlink(path) < 0 && errno != ENOENT)
+			return tardis_make_error(err, errno, "unpin `%s`", path);
+	}
+	d = opendir(pin_dir);
+	if (!d)
+		return errno == ENOENT ? 0 : tardis_make_error(err, errno, "open `%s`", pin_dir);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		if (monitor_pin_path(path, sizeof(path), pin_dir, de->d_name) < 0 ||
+		    (unlink(path) < 0 && errno != ENOENT)) {
+			tardis_make_error(err, errno, "unpin `%s/%s`", pin_dir, de->d_name);
+			closedir(d);
+			return -1;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+/* The maps the agent checks before reusing pins: all but `layout`, which
+ * monitor_pin_layout_check reads. */
+static const char *const checked_maps[] = {
+	TARDIS_PIN_EVENTS, TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT,
+	TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS,
+};
+
+/* 1 when the pins must be replaced: a map of another layout (each logged
+ * with its difference), or a half set under a pinned link. */
+static int pins_stale(const char *pin_dir, int link_pinned, int *layout_ok)
+{
+	tardis_error_t err = NULL;
+	int stale = 0, fd;
+
+	*layout_ok = monitor_pin_layout_check(pin_dir, &err) == 0;
+	if (!*layout_ok) {
+		tardis_error_log_release(TARDIS_LOG_WARN, "exit monitor", &err);
+		stale = 1;
+	}
+	for (size_t i = 0; i < sizeof(checked_maps) / sizeof(checked_maps[0]); i++) {
+		fd = monitor_pin_open_checked(pin_dir, checked_maps[i], &err);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		/* A missing flags map: pinned by a tardisd older than it. */
+		if (tardis_error_errno(err) == ENOENT &&
+		    (!link_pinned || strcmp(checked_maps[i], TARDIS_PIN_FLAGS) == 0)) {
+			tardis_error_free(&err);
+			continue;
+		}
+		tardis_error_log_release(TARDIS_LOG_WARN, "exit monitor", &err);
+		stale = 1;
+	}
+	return stale;
+}
+
+/* Before the pins go: keep the old ring buffer and recent-exits map open
+ * when their records are still this build's, so the agent drains them. */
+static void keep_readable(struct tardis_monitor *m, const char *pin_dir, int layout_ok)
+{
+	tardis_error_t err = NULL;
+
+	log_warn("exit monitor: replacing the objects pinned in %s by a build of another layout "
+		 "(this build: layout %u, %zu-byte events)", pin_dir, TARDIS_LAYOUT_VERSION,
+		 sizeof(struct tardis_exit_event));
+	if (!layout_ok) {
+		log_warn("exit monitor: the old ring buffer's records follow another layout and "
+			 "cannot be read: its undelivered exits are dropped");
+		log_warn("exit monitor: the old `%s` map cannot be read either: registered inits "
+			 "that exited while no agent ran are recorded as unknown", TARDIS_PIN_RECENT);
+		return;
+	}
+	log_info("exit monitor: the old ring buffer and `%s` follow this layout: what they "
+		 "hold is drained", TARDIS_PIN_RECENT);
+	m->old_events_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_EVENTS, &err);
+	tardis_error_free(&err);
+	m->old_recent_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_RECENT, &err);
+	if (m->old_recent_fd < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN,
+					 "exit monitor: exits in the old recent_exits map are lost",
+					 &err);
+}
+
+/* The maps through the pins just checked or made, keeping what this
+ * process knows about them. */
+static int monitor_reopen(struct tardis_monitor *m, tardis_error_t *err)
+{
+	struct tardis_monitor kept = *m;
+
+	if (monitor_open_pinned(m, kept.pin_dir, err) < 0) {
+		kept.events_fd = kept.registered_fd = kept.recent_fd = -1;
+		kept.counters_fd = kept.flags_fd = -1;
+		monitor_close(&kept);
+		return -1;
+	}
+	m->variant = kept.variant;
+	m->loaded = kept.loaded;
+	m->replaced = kept.replaced;
+	m->old_events_fd = kept.old_events_fd;
+	m->old_recent_fd = kept.old_recent_fd;
+	return 0;
+}
+
 int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err)
 {
 	char path[4200];
+	int link_pinned, layout_ok, stale;
 
 	monitor_init(m);
 	if (strlen(pin_dir) >= sizeof(m->pin_dir))
@@ -142,44 +323,24 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 	if (ensure_bpffs(pin_dir, err) < 0)
 		return -1;
 	monitor_pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_LINK);
-	if (access(path, F_OK) == 0) {
+	link_pinned = access(path, F_OK) == 0;
+	stale = pins_stale(pin_dir, link_pinned, &layout_ok);
+	if (stale)
+		keep_readable(m, pin_dir, layout_ok);
+	if (link_pinned && !stale)
 		m->variant = "pinned";
-	} else if (load_and_pin(m, err) < 0) {
+	else if (load_and_pin(m, stale, err) < 0) {
+		monitor_close(m);
 		return -1;
 	}
-	{
-		const char *variant = m->variant;
-		int loaded = m->loaded;
-
-		if (monitor_open_pinned(m, pin_dir, err) < 0)
-			return -1;
-		m->variant = variant;
-		m->loaded = loaded;
-	}
-	return 0;
+	return monitor_reopen(m, err);
 }
-
 
 int monitor_unpin(const char *pin_dir, tardis_error_t *err)
 {
-	static const char *const all[] = {
-		TARDIS_PIN_LINK,     TARDIS_PIN_PROG,   TARDIS_PIN_EVENTS,
-		TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT, TARDIS_PIN_COUNTERS,
-		TARDIS_PIN_FLAGS,
-	};
-	char path[4200];
-
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		monitor_pin_path(path, sizeof(path), pin_dir, all[i]);
-		if (unlink(path) < 0 && errno != ENOENT)
-			return tardis_make_error(err, errno, "unpin `%s`", path);
-	}
+	if (unpin_objects(pin_dir, err) < 0)
+		return -1;
 	if (rmdir(pin_dir) < 0 && errno != ENOENT)
 		return tardis_make_error(err, errno, "rmdir `%s`", pin_dir);
 	return 0;
 }
-
-
-
-
-

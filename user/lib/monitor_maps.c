@@ -5,6 +5,7 @@
  * every runc call it passes through.
  */
 #include "monitor.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 static const char *const map_pins[] = {
@@ -111,37 +111,198 @@ void monitor_init(struct tardis_monitor *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->events_fd = m->registered_fd = m->recent_fd = m->counters_fd = m->flags_fd = -1;
+	m->old_events_fd = m->old_recent_fd = -1;
+}
+
+/* ---- the contract, checked on the objects a pin directory holds ------- */
+
+/* What this build expects of each pinned map.  max_entries is checked for
+ * the arrays only, where a smaller map would lack the index we use; a hash
+ * or ring of another size is read all the same. */
+struct map_spec {
+	const char *name;
+	__u32 type, key_size, value_size, max_entries; /* max_entries 0: any */
+};
+
+static const struct map_spec map_specs[] = {
+	{ TARDIS_PIN_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0, 0 },
+	{ TARDIS_PIN_REGISTERED, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct tardis_reg), 0 },
+	{ TARDIS_PIN_RECENT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct tardis_exit_key),
+	  sizeof(struct tardis_exit_event), 0 },
+	{ TARDIS_PIN_COUNTERS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
+	  sizeof(struct tardis_counters), 1 },
+	{ TARDIS_PIN_FLAGS, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct tardis_flags), 1 },
+	{ TARDIS_PIN_LAYOUT, BPF_MAP_TYPE_ARRAY, sizeof(__u32), sizeof(struct tardis_layout), 1 },
+};
+
+static const struct map_spec *map_spec_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(map_specs) / sizeof(map_specs[0]); i++)
+		if (strcmp(map_specs[i].name, name) == 0)
+			return &map_specs[i];
+	return NULL;
+}
+
+/* Hands *sub over to err (as tardis_make_error would set it); -1. */
+static int error_pass(tardis_error_t *err, tardis_error_t *sub)
+{
+	if (err && !*err) {
+		*err = *sub;
+		*sub = NULL;
+	}
+	tardis_error_free(sub);
+	return -1;
+}
+
+static int sys_map_info(int fd, struct bpf_map_info *info)
+{
+	union bpf_attr attr;
+
+	memset(info, 0, sizeof(*info));
+	memset(&attr, 0, sizeof(attr));
+	attr.info.bpf_fd = fd;
+	attr.info.info_len = sizeof(*info);
+	attr.info.info = (__u64)(unsigned long)info;
+	return (int)sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr);
+}
+
+/* "" when info is what spec asks for, else the first difference. */
+static void map_mismatch(const struct map_spec *spec, const struct bpf_map_info *info,
+			 char *why, size_t len)
+{
+	why[0] = '\0';
+	if (info->type != spec->type)
+		snprintf(why, len, "map type %u, expected %u", info->type, spec->type);
+	else if (info->key_size != spec->key_size)
+		snprintf(why, len, "key %u bytes, expected %u", info->key_size, spec->key_size);
+	else if (info->value_size != spec->value_size)
+		snprintf(why, len, "value %u bytes, expected %u", info->value_size,
+			 spec->value_size);
+	else if (spec->max_entries && info->max_entries != spec->max_entries)
+		snprintf(why, len, "%u entries, expected %u", info->max_entries,
+			 spec->max_entries);
+}
+
+int monitor_pin_open_checked(const char *pin_dir, const char *name, tardis_error_t *err)
+{
+	const struct map_spec *spec = map_spec_find(name);
+	struct bpf_map_info info;
+	char path[4200], why[128];
+	int fd, e;
+
+	if (!spec)
+		return tardis_make_error(err, EINVAL, "no pinned map `%s` in the contract", name);
+	if (monitor_pin_path(path, sizeof(path), pin_dir, name) < 0)
+		return tardis_make_error(err, ENAMETOOLONG, "pin path");
+	fd = sys_obj_get(path);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "open pinned map `%s`", path);
+	if (sys_map_info(fd, &info) < 0) {
+		e = errno;
+		close(fd);
+		/* Not a map at all (a program pinned under that name). */
+		return tardis_make_error(err, e == EINVAL ? EPROTO : e,
+					 "pinned object `%s` is not a map", path);
+	}
+	map_mismatch(spec, &info, why, sizeof(why));
+	if (why[0]) {
+		close(fd);
+		return tardis_make_error(err, EPROTO, "pinned map `%s` has another layout: %s",
+					 path, why);
+	}
+	return fd;
+}
+
+int monitor_pin_layout_check(const char *pin_dir, tardis_error_t *err)
+{
+	struct tardis_layout want = { TARDIS_LAYOUT_VERSION, sizeof(struct tardis_exit_event) };
+	struct tardis_layout got;
+	tardis_error_t sub = NULL;
+	__u32 zero = 0;
+	int fd, ret = 0;
+
+	fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_LAYOUT, &sub);
+	if (fd < 0 && tardis_error_errno(sub) == ENOENT) {
+		/* Pinned before the layout was recorded: layout 1, if the
+		 * recent-exits map holds this build's event (the ring's
+		 * records are the same struct). */
+		tardis_error_free(&sub);
+		fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_RECENT, &sub);
+		if (fd < 0 && tardis_error_errno(sub) == EPROTO) {
+			tardis_error_free(&sub);
+			return tardis_make_error(err, EPROTO,
+						 "no `%s` map and `%s` holds another event: "
+						 "pinned by a build of another layout",
+						 TARDIS_PIN_LAYOUT, TARDIS_PIN_RECENT);
+		}
+		tardis_error_free(&sub);
+		if (fd >= 0)
+			close(fd);
+		return TARDIS_LAYOUT_VERSION == 1 ? 0
+						  : tardis_make_error(err, EPROTO, "no `%s` map: "
+								      "layout 1, expected %u",
+								      TARDIS_PIN_LAYOUT,
+								      TARDIS_LAYOUT_VERSION);
+	}
+	if (fd < 0)
+		return error_pass(err, &sub);
+	if (sys_map_lookup(fd, &zero, &got) < 0)
+		ret = tardis_make_error(err, errno, "read the pinned `%s` map", TARDIS_PIN_LAYOUT);
+	else if (got.version != want.version || got.event_size != want.event_size)
+		ret = tardis_make_error(err, EPROTO,
+					"pinned map `%s/%s` records layout %u with %u-byte events, "
+					"expected layout %u with %u-byte events",
+					pin_dir, TARDIS_PIN_LAYOUT, got.version, got.event_size,
+					want.version, want.event_size);
+	close(fd);
+	return ret;
 }
 
 int monitor_open_pinned(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err)
 {
 	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd };
-	char path[4200];
+	tardis_error_t sub = NULL;
 
 	monitor_init(m);
 	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir);
+	/* Never trust a map of another build: a larger value would be written
+	 * past our buffers, a smaller one read as garbage. */
+	if (monitor_pin_layout_check(pin_dir, err) < 0)
+		return -1;
 	for (size_t i = 0; i < 4; i++) {
-		if (monitor_pin_path(path, sizeof(path), pin_dir, map_pins[i]) < 0)
-			return tardis_make_error(err, ENAMETOOLONG, "pin path");
-		*fds[i] = sys_obj_get(path);
+		*fds[i] = monitor_pin_open_checked(pin_dir, map_pins[i], err);
 		if (*fds[i] < 0) {
-			int e = errno;
-
 			monitor_close(m);
-			return tardis_make_error(err, e, "open pinned map `%s`", path);
+			return -1;
 		}
 	}
-	if (monitor_pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_FLAGS) == 0)
-		m->flags_fd = sys_obj_get(path);
+	/* Absent in pins of an older tardisd: registrations then skip it. */
+	m->flags_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_FLAGS, &sub);
+	if (m->flags_fd < 0 && tardis_error_errno(sub) != ENOENT) {
+		monitor_close(m);
+		return error_pass(err, &sub);
+	}
+	tardis_error_free(&sub);
 	return 0;
+}
+
+struct tardis_monitor *monitor_open_optional(struct tardis_monitor *m, const char *pin_dir,
+					     tardis_error_t *why)
+{
+	tardis_error_t err = NULL;
+
+	if (monitor_open_pinned(m, pin_dir, &err) == 0)
+		return m;
+	error_pass(why, &err);
+	return NULL;
 }
 
 void monitor_close(struct tardis_monitor *m)
 {
 	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd,
-		       &m->flags_fd };
+		       &m->flags_fd, &m->old_events_fd, &m->old_recent_fd };
 
-	for (size_t i = 0; i < 5; i++) {
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
 			close(*fds[i]);
 		*fds[i] = -1;
@@ -152,7 +313,6 @@ int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_tim
 			 tardis_error_t *err)
 {
 	struct tardis_reg reg = { .start_time = start_time };
-	struct timespec ts;
 	__u32 key = (__u32)pid;
 
 	/* The flag first: the program never sees an entry it would skip. */
@@ -163,8 +323,7 @@ int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_tim
 		if (sys_map_update(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
 			return tardis_make_error(err, errno, "set the host-registrations flag");
 	}
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	reg.registered_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	reg.registered_ns = (uint64_t)time_monotonic_ns();
 	if (sys_map_update(m->registered_fd, &key, &reg, BPF_ANY) < 0)
 		return tardis_make_error(err, errno, "register pid %d in the kernel map", (int)pid);
 	return 0;

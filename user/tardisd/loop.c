@@ -1,0 +1,396 @@
+/*
+ * tardisd's event loop: one epoll set over the signals, the BPF ring buffer
+ * (or the `ctr events` stream) and nothing else -- no periodic wake-ups
+ * while nothing happens.
+ */
+#include "tardisd.h"
+#include "log.h"
+#include "util.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* The metrics file follows events, at most once a second: after a batch,
+ * written at once if the last write is a second old, else once the second
+ * is over.  Nothing happens while no event comes. */
+struct metrics_pace {
+	char path[4096 + 16];
+	double started_at;
+	uint64_t last_ns;
+	int pending;
+};
+
+#define METRICS_MIN_GAP_NS 1000000000ull
+
+enum { SRC_SIGNAL, SRC_RING, SRC_CTR }; /* epoll tags */
+
+struct loop {
+	struct agent *a;
+	const struct opts *o;
+	int ep, sfd;
+	struct ring_buffer *rb;
+	pid_t ctr_pid;
+	int ctr_fd;
+	char line[65536];
+	size_t line_len;
+	struct metrics_pace mp;
+	int stop, ret;
+};
+
+/* ---- metrics pacing ------------------------------------------------------ */
+
+static void metrics_pace_init(struct metrics_pace *m, const struct agent *a, const struct opts *o)
+{
+	memset(m, 0, sizeof(*m));
+	m->pending = 1;
+	m->started_at = time_realtime_ns() / 1e9;
+	if (!o->metrics_file)
+		snprintf(m->path, sizeof(m->path), "%s/metrics.prom", a->cfg.state_dir);
+	else if (strcmp(o->metrics_file, "none") != 0)
+		snprintf(m->path, sizeof(m->path), "%s", o->metrics_file);
+}
+
+static void metrics_flush(struct agent *a, struct metrics_pace *m, int force)
+{
+	tardis_error_t err = NULL;
+	uint64_t now = time_monotonic_ns();
+
+	if (!m->path[0] || !m->pending)
+		return;
+	if (!force && m->last_ns && now - m->last_ns < METRICS_MIN_GAP_NS)
+		return;
+	if (agent_metrics_write(a, m->path, m->started_at, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "metrics", &err);
+	m->last_ns = now;
+	m->pending = 0;
+}
+
+/* epoll timeout: -1 (none) unless a write waits for its second. */
+static int metrics_timeout_ms(const struct metrics_pace *m)
+{
+	uint64_t now = time_monotonic_ns();
+
+	if (!m->path[0] || !m->pending)
+		return -1;
+	if (now - m->last_ns >= METRICS_MIN_GAP_NS)
+		return 0;
+	return (int)((METRICS_MIN_GAP_NS - (now - m->last_ns)) / 1000000) + 1;
+}
+
+/* ---- the BPF source ------------------------------------------------------- */
+
+static int on_ring_event(void *ctx, void *data, size_t len)
+{
+	struct agent *a = ctx;
+
+	if (len < sizeof(struct tardis_exit_event))
+		return 0;
+	agent_handle_event(a, data, "bpf");
+	return 0;
+}
+
+/* A full ring buffer drops events in the kernel; they stay in recent_exits. */
+static void check_drops(struct agent *a)
+{
+	struct tardis_counters c;
+	tardis_error_t err = NULL;
+
+	if (monitor_counters(&a->mon, &c, &err) < 0) {
+		tardis_error_log_release(TARDIS_LOG_WARN, NULL, &err);
+		return;
+	}
+	if (c.drops != a->stats.drops_seen) {
+		log_warn("ring buffer dropped %llu events; recovering from recent_exits",
+			 (unsigned long long)(c.drops - a->stats.drops_seen));
+		a->stats.drops_seen = c.drops;
+		agent_scan_recent(a);
+	}
+}
+
+/* Once: what the ring buffer of replaced pins (another layout elsewhere,
+ * this one's records) still held. */
+static void drain_replaced_ring(struct agent *a)
+{
+	struct ring_buffer *old;
+	int fd = a->mon.old_events_fd;
+
+	if (fd < 0)
+		return;
+	a->mon.old_events_fd = -1;
+	old = ring_buffer__new(fd, on_ring_event, a, NULL);
+	if (!old) {
+		log_warn("exit monitor: the replaced ring buffer cannot be read: %s", strerror(errno));
+	} else {
+		ring_buffer__consume(old);
+		ring_buffer__free(old);
+	}
+	close(fd);
+}
+
+static int loop_watch(struct loop *l, int fd, uint32_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
+
+	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static int source_bpf_start(struct loop *l)
+{
+	struct agent *a = l->a;
+	struct tardis_counters c;
+	tardis_error_t err = NULL;
+
+	l->rb = ring_buffer__new(a->mon.events_fd, on_ring_event, a, NULL);
+	if (!l->rb) {
+		log_error("ring buffer: %s", strerror(errno));
+		return -1;
+	}
+	loop_watch(l, ring_buffer__epoll_fd(l->rb), SRC_RING);
+	/* Reconcile: the backlog in the ring, then what only the kernel's
+	 * recent-exits map still holds, then inits that left no trace. */
+	drain_replaced_ring(a);
+	ring_buffer__consume(l->rb);
+	agent_scan_recent(a);
+	agent_scan_vanished(a);
+	if (monitor_counters(&a->mon, &c, &err) == 0)
+		a->stats.drops_seen = c.drops;
+	tardis_error_free(&err);
+	return 0;
+}
+
+static void on_ring(struct loop *l)
+{
+	if (ring_buffer__consume(l->rb) < 0)
+		log_warn("ring buffer consume: %s", strerror(errno));
+	check_drops(l->a);
+	l->mp.pending = 1;
+}
+
+/* ---- the ctr events source ------------------------------------------------ */
+
+static pid_t spawn_ctr_events(const struct opts *o, int *out_fd)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		dup2(p[1], 1);
+		execlp(o->ctr, o->ctr, "-a", o->address, "events", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	*out_fd = p[0];
+	return pid;
+}
+
+static int source_ctr_start(struct loop *l)
+{
+	l->ctr_pid = spawn_ctr_events(l->o, &l->ctr_fd);
+	if (l->ctr_pid < 0) {
+		log_error("start %s events: %s", l->o->ctr, strerror(errno));
+		return -1;
+	}
+	loop_watch(l, l->ctr_fd, SRC_CTR);
+	agent_scan_vanished(l->a);
+	return 0;
+}
+
+/* Whole lines to the agent; a partial one waits for the rest. */
+static void on_ctr_data(struct loop *l)
+{
+	ssize_t r = read(l->ctr_fd, l->line + l->line_len, sizeof(l->line) - 1 - l->line_len);
+	char *nl, *start = l->line;
+
+	if (r <= 0) {
+		log_error("ctr events stream ended");
+		l->ret = 1;
+		l->stop = 1;
+		return;
+	}
+	l->line_len += r;
+	l->line[l->line_len] = '\0';
+	while ((nl = memchr(start, '\n', l->line + l->line_len - start))) {
+		*nl = '\0';
+		agent_handle_ctr_line(l->a, start);
+		start = nl + 1;
+	}
+	l->line_len -= start - l->line;
+	memmove(l->line, start, l->line_len);
+	l->mp.pending = 1;
+	if (l->line_len == sizeof(l->line) - 1) {
+		log_warn("ctr events: line too long, dropped");
+		l->line_len = 0;
+	}
+}
+
+/* ---- signals ---------------------------------------------------------------- */
+
+/* SIGHUP: the log settings of the config file (tardisctl log), unless the
+ * command line set them, then the log is reopened (logrotate). */
+static void reload_config(struct agent *a, const struct opts *o)
+{
+	struct tardis_config fresh;
+	tardis_error_t err = NULL;
+
+	if (config_load(&fresh, &err) < 0) {
+		log_warn("reload: %s; keeping the current settings", tardis_error_msg(err));
+		tardis_error_free(&err);
+	} else {
+		if (!o->log_file_set)
+			strcpy(a->cfg.log_file, fresh.log_file);
+		if (!o->log_level_set)
+			a->cfg.log_level = fresh.log_level;
+	}
+	tardis_log_open("tardisd", a->cfg.log_file, a->cfg.log_level);
+	log_info("configuration reloaded: log_level=%s log_file=%s",
+		 tardis_log_level_name(a->cfg.log_level), a->cfg.log_file[0] ? a->cfg.log_file : "stderr");
+}
+
+static void on_signal(struct loop *l)
+{
+	struct signalfd_siginfo si;
+
+	if (read(l->sfd, &si, sizeof(si)) != sizeof(si))
+		return;
+	if (si.ssi_signo == SIGHUP) {
+		reload_config(l->a, l->o);
+		return;
+	}
+	log_info("signal %d: stopping", (int)si.ssi_signo);
+	l->stop = 1;
+}
+
+/* ---- the loop ----------------------------------------------------------------- */
+
+static int loop_open(struct loop *l)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	l->sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	l->ep = epoll_create1(EPOLL_CLOEXEC);
+	if (l->sfd < 0 || l->ep < 0) {
+		log_error("epoll/signalfd: %s", strerror(errno));
+		return -1;
+	}
+	loop_watch(l, l->sfd, SRC_SIGNAL);
+	return 0;
+}
+
+static void notify_ready(int ready_fd)
+{
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, "1", 1) < 0)
+		log_warn("notify parent: %s", strerror(errno));
+	close(ready_fd);
+}
+
+/* One epoll round. */
+static void loop_once(struct loop *l)
+{
+	struct epoll_event evs[4];
+	/* No timeout, no idle wake-ups; only a metrics write waiting for
+	 * its second sets one. */
+	int n = epoll_wait(l->ep, evs, 4, metrics_timeout_ms(&l->mp));
+
+	if (n == 0)
+		metrics_flush(l->a, &l->mp, 0);
+	if (n < 0 && errno == EINTR)
+		return;
+	if (n < 0) {
+		log_error("epoll_wait: %s", strerror(errno));
+		l->ret = 1;
+		l->stop = 1;
+		return;
+	}
+	for (int i = 0; i < n && !(l->stop && l->ret); i++) {
+		switch (evs[i].data.u32) {
+		case SRC_SIGNAL: on_signal(l); break;
+		case SRC_RING: on_ring(l); break;
+		default: on_ctr_data(l); break;
+		}
+	}
+	metrics_flush(l->a, &l->mp, 0);
+}
+
+static void log_stopped(const struct agent_stats *st)
+{
+	log_info("tardisd stopped: recorded=%llu recovered=%llu unknown=%llu duplicates=%llu "
+		 "unattributed=%llu errors=%llu",
+		 (unsigned long long)st->recorded, (unsigned long long)st->recovered,
+		 (unsigned long long)st->unknown, (unsigned long long)st->duplicates,
+		 (unsigned long long)st->unattributed, (unsigned long long)st->errors);
+}
+
+/* After the last round: what arrived before the signal, the last figures. */
+static void loop_finish(struct loop *l)
+{
+	if (l->rb)
+		ring_buffer__consume(l->rb);
+	l->mp.pending = 1;
+	metrics_flush(l->a, &l->mp, 1);
+	log_stopped(&l->a->stats);
+}
+
+static void loop_close(struct loop *l)
+{
+	ring_buffer__free(l->rb);
+	if (l->ctr_pid > 0) {
+		kill(l->ctr_pid, SIGTERM);
+		waitpid(l->ctr_pid, NULL, 0);
+		close(l->ctr_fd);
+	}
+	if (l->sfd >= 0)
+		close(l->sfd);
+	if (l->ep >= 0)
+		close(l->ep);
+}
+
+int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l) {
+		log_error("out of memory");
+		return 1;
+	}
+	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ctr_pid = -1, .ctr_fd = -1 };
+	metrics_pace_init(&l->mp, a, o);
+	if (loop_open(l) < 0 ||
+	    (strcmp(o->source, "bpf") == 0 ? source_bpf_start(l) : source_ctr_start(l)) < 0) {
+		loop_close(l);
+		free(l);
+		return 1;
+	}
+	metrics_flush(a, &l->mp, 1);
+	log_info("tardisd %d running: source=%s state=%s bpf=%s program=%s", (int)getpid(),
+		 o->source, a->cfg.state_dir, a->cfg.bpf_dir, a->mon.variant ? a->mon.variant : "-");
+	notify_ready(ready_fd);
+	while (!l->stop)
+		loop_once(l);
+	loop_finish(l);
+	loop_close(l);
+	ret = l->ret;
+	free(l);
+	return ret;
+}
