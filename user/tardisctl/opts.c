@@ -87,7 +87,8 @@ int parse_duration(const char *s, uint64_t *secs)
 	return 0;
 }
 
-/* The value of one option into its target; EXIT_MISUSE if it is bad. */
+/* The value of one option into its target: -1, or EXIT_MISUSE (reported)
+ * when it is bad. */
 static int opt_take(struct ctl *c, const struct ctl_opt *o, char *arg)
 {
 	uint64_t v;
@@ -141,7 +142,7 @@ int opts_parse(struct ctl *c, int argc, char **argv, struct ctl_cmdline *cl)
 	char so[2 * OPTS_MAX + 2];
 	int n = 0, o, r;
 
-	while (cl->opts && cl->opts[n].name && n < OPTS_MAX)
+	while (cl->opts && n < OPTS_MAX && cl->opts[n].name)
 		n++;
 	opts_build(cl->opts, n, lo, so);
 	opterr = 0;
@@ -163,8 +164,8 @@ int opts_parse(struct ctl *c, int argc, char **argv, struct ctl_cmdline *cl)
 	cl->args = argv + optind;
 	cl->nargs = argc - optind;
 	if (cl->nargs < cl->min_args || cl->nargs > cl->max_args) {
-		if (cl->expect)
-			return ctl_misuse(c, "%s", cl->expect);
+		if (cl->expect || cl->nargs == 0)
+			return ctl_misuse(c, "%s", cl->expect ? cl->expect : "missing argument");
 		return ctl_misuse(c, "unexpected argument `%s`", cl->args[0]);
 	}
 	return -1;
