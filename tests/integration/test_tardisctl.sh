@@ -405,4 +405,22 @@ check "checker refuses bad label syntax" refuses 's/source="bpf"/source=bpf/'
 stop_agent TERM
 check "metrics checked again after the agent stopped" awk -f "$PROM_CHECK" "$M"
 
+# ---- exits --json: a name the process chose is escaped ----------------------
+# comm is the executable's name: a copy of sleep called a"b, registered as an
+# init; the pinned monitor records its exit with or without the agent.
+qbin=$TMP/'a"b'
+cp "$(command -v sleep)" "$qbin"
+"$qbin" 1000 &
+qpid=$!
+on_cleanup "kill $qpid 2>/dev/null"
+check "a process named a\"b runs" wait_for 5 bash -c '[ "$(cat "/proc/$1/comm")" = "a\"b" ]' _ "$qpid"
+check "register it" "$CTL" register other/quote "$qpid"
+{ kill -9 "$qpid" && wait "$qpid"; } 2>/dev/null
+exits_has_quote() { # the exit of pid $1, named a"b, in exits --json, which parses
+	"$CTL" exits --json | jq -se --argjson pid "$1" 'any(.pid == $pid and .comm == "a\"b" and .exit_status == 137)' >/dev/null
+}
+check "exits --json: the exit of a\"b is there, its comm escaped" wait_for 5 exits_has_quote "$qpid"
+check "exits --json: every line parses" bash -c '"$1" exits --json | jq -e . >/dev/null' _ "$CTL"
+check "exits: the table names it too" bash -c '"$1" exits | grep -q "^$2 .* a\"b"' _ "$CTL" "$qpid"
+
 summary

@@ -1,0 +1,205 @@
+/*
+ * tardisctl gc: removes the image, scratch directories and state of every
+ * container that is not running and has been idle for longer than asked.
+ * The work directory on the network filesystem is the container's data and
+ * is kept.
+ */
+#include "tardisctl.h"
+#include "cleanup.h"
+#include "container_summary.h"
+#include "image.h"
+#include "oci_config.h"
+#include "registry.h"
+#include "util.h"
+
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- the purge (to become the library's, shared with tardis-runc delete) -- */
+
+/* <state_dir>/<what>/<ns>/<id>: tardis-runc's scratch directories. */
+static void remove_scratch(struct ctl *c, const char *ns, const char *id)
+{
+	static const char *const what[] = { "work", "restore" };
+	tardis_error_t err = NULL;
+
+	/* Walked from the store's root: a planted symlink is not followed. */
+	for (size_t i = 0; i < 2; i++) {
+		if (image_scratch_remove(&c->store, what[i], ns, id, 1, &err) < 0) {
+			fprintf(stderr, "tardisctl: %s/%s: %s: %s\n", ns, id, what[i],
+				tardis_error_msg(err));
+			tardis_error_free(&err);
+		}
+	}
+}
+
+/* The image path comes from state.json: only a path that ends in /<ns>/<id>
+ * (every path tardis makes does) is removed. */
+static int image_path_ours(const char *path, const char *ns, const char *id)
+{
+	char tail[2 * TARDIS_ID_MAX + 4];
+	size_t pl = strlen(path), tl;
+
+	snprintf(tail, sizeof(tail), "/%s/%s", ns, id);
+	tl = strlen(tail);
+	return path_is_clean_absolute(path) && pl > tl && strcmp(path + pl - tl, tail) == 0;
+}
+
+/* The image of s, and its namespace's directory once empty.  0, or -1
+ * (reported): the image is not tardis's or could not be removed. */
+static int remove_image(struct ctl *c, struct container_summary *s, uint64_t *freed)
+{
+	cleanup_error tardis_error_t err = NULL;
+	const char *ns = s->ref.ns, *id = s->ref.id;
+
+	if (!image_path_ours(s->image_path, ns, id)) {
+		fprintf(stderr, "tardisctl: %s/%s: image path `%s` is not tardis's; not removed\n", ns,
+			id, s->image_path);
+		return -1;
+	}
+	/* In the state dir, through no planted symlink. */
+	if (image_parent_check(&c->store, s->image_path, 0, &err) < 0) {
+		fprintf(stderr, "tardisctl: %s/%s: image path `%s`: %s; not removed\n", ns, id,
+			s->image_path, tardis_error_msg(err));
+		return -1;
+	}
+	image_cleanup_siblings(s->image_path);
+	if (image_validate(s->image_path, &s->image) >= 0)
+		*freed += s->image.size;
+	if (image_remove(s->image_path, &err) < 0) {
+		fprintf(stderr, "tardisctl: %s/%s: %s\n", ns, id, tardis_error_msg(err));
+		return -1;
+	}
+	*strrchr(s->image_path, '/') = '\0';
+	rmdir(s->image_path); /* the namespace's directory, once empty */
+	return 0;
+}
+
+/* Removes what is left of a gone container, under its lock, if it is
+ * still gone and still old when the lock is ours.  1 removed, 0 kept, -1
+ * could not (reported). */
+static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff, uint64_t *freed)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int lock = -1;
+	cleanup_close int dfd = -1;
+	struct container_summary s;
+	struct tardis_monitor mon;
+	int ret = 1;
+
+	dfd = store_container_lock(&c->store, ns, id, 0, &lock, &err);
+	if (dfd < 0)
+		return 0;
+	if (container_summary_load(&c->store, ns, id, 0, &s, &err) < 0)
+		return 0;
+	if (strcmp(s.state, "running") == 0 || s.last_activity_ns > cutoff)
+		ret = 0;
+	else if (s.image_present && remove_image(c, &s, freed) < 0)
+		ret = -1;
+	if (ret == 1) {
+		remove_scratch(c, ns, id);
+		if (s.init_pid > 0) {
+			cleanup_ctl_monitor struct tardis_monitor *m = ctl_monitor_optional(c, &mon, 0);
+
+			registry_forget(&c->store, m, s.init_pid, s.init_start_time);
+		}
+	}
+	container_summary_free(&s);
+	if (ret == 1 && store_container_remove(&c->store, ns, id, &err) < 0) {
+		fprintf(stderr, "tardisctl: %s/%s: %s\n", ns, id, tardis_error_msg(err));
+		return -1;
+	}
+	return ret;
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+struct gc_run {
+	int dry;
+	int64_t now, cutoff;
+	int removed, kept, failed;
+	uint64_t freed;
+};
+
+/* One container of the listing: removed (or would be), or kept. */
+static void gc_ref(struct ctl *c, struct gc_run *g, const struct container_ref *ref)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct container_summary s;
+	char span[32], size[32];
+	uint64_t sz = 0;
+	int r;
+
+	if (container_summary_load(&c->store, ref->ns, ref->id, 0, &s, &err) < 0)
+		return;
+	format_span(g->now - s.last_activity_ns, span, sizeof(span));
+	if (strcmp(s.state, "running") == 0 || s.last_activity_ns > g->cutoff) {
+		g->kept++;
+	} else if (!g->dry && (r = gc_one(c, s.ref.ns, s.ref.id, g->cutoff, &sz)) <= 0) {
+		g->kept++;
+		g->failed += r < 0;
+	} else {
+		if (g->dry && s.image_present && image_validate(s.image_path, &s.image) >= 0)
+			sz = s.image.size;
+		format_bytes((double)sz, size, sizeof(size));
+		printf("%s/%s: %s (%s, last activity %s ago)", s.ref.ns, s.ref.id,
+		       g->dry ? "would remove" : "removed", s.state, span);
+		if (s.image_present)
+			printf(": image %s, %s", s.image_path, size);
+		printf("\n");
+		g->freed += sz;
+		g->removed++;
+	}
+	container_summary_free(&s);
+}
+
+static int gc_main(struct ctl *c, int argc, char **argv)
+{
+	struct gc_run g = { 0 };
+	uint64_t age = 0, now_s = 0;
+	int have_age = 0, ret;
+	struct ctl_opt opts[] = {
+		CTL_DURATION("older-than", 'o', &age, "(e.g. 7d, 12h, 30m)", &have_age),
+		CTL_FLAG("dry-run", 'd', &g.dry),
+		/* tests: pretend it is later */
+		CTL_U64("now", 0, &now_s, (uint64_t)INT32_MAX * 4, "(seconds since the epoch)"),
+		CTL_OPT_END,
+	};
+	struct ctl_cmdline cl = { .opts = opts };
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_free struct container_ref *refs = NULL;
+	char size[32];
+	size_t n = 0;
+
+	if ((ret = opts_parse(c, argc, argv, &cl)) >= 0)
+		return ret;
+	if (!have_age)
+		return ctl_misuse(c, "--older-than is required");
+	g.now = now_s ? (int64_t)now_s * 1000000000ll : time_realtime_ns();
+	g.cutoff = g.now - (int64_t)age * 1000000000ll;
+	if (container_list(&c->store, &refs, &n, &err) < 0) {
+		fprintf(stderr, "tardisctl: %s\n", tardis_error_msg(err));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		gc_ref(c, &g, &refs[i]);
+	format_bytes((double)g.freed, size, sizeof(size));
+	printf("gc: %s %d containers (%s of images), kept %d%s\n",
+	       g.dry ? "would remove" : "removed", g.removed, size, g.kept,
+	       g.failed ? " (some could not be removed, see above)" : "");
+	return g.failed ? 1 : 0;
+}
+
+const struct command cmd_gc = {
+	.name = "gc",
+	.run = gc_main,
+	.needs_store = 1,
+	.summary = "remove images and state of containers gone for long",
+	.help = "usage: tardisctl gc --older-than DURATION [--dry-run]\n"
+		"Removes the image, scratch directories and state of every container that is not\n"
+		"running and whose last activity (state, exit record, image) is older than DURATION\n"
+		"(e.g. 7d, 12h, 30m).  The work directory on the network filesystem is the\n"
+		"container's data and is kept.\n"
+		"  --dry-run         only say what would be removed\n",
+};
