@@ -30,6 +30,55 @@ export TARDIS_RUNC=$(command -v runc)
 export TARDIS_LOG_FILE=$TMP/tardis-runc.log
 export TARDIS_LOG_LEVEL=debug
 SHIM=$BIN/tardis-runc
+
+# TARDIS_SIMULATE_FIX=1: a wrapper in front of runc does what docs/servers.md
+# asks of tardis's checkpoint/restore path, to show that the labelled checks
+# pass with it.  Off by default: the test checks tardis itself.
+if [ "${TARDIS_SIMULATE_FIX:-0}" = 1 ]; then
+	cat >"$TMP/lo-up.sh" <<'LOUP'
+#!/bin/sh
+# CRIU action script: bring lo up in the restored init's new netns.
+[ "$CRTOOLS_SCRIPT_ACTION" = setup-namespaces ] || exit 0
+exec nsenter -t "$CRTOOLS_INIT_PID" -n ip link set lo up
+LOUP
+	{
+		echo '#!/bin/bash'
+		echo "real=$TARDIS_RUNC"
+		echo "tmp=$TMP"
+		cat <<'WRAP'
+a=("$@")
+i=0
+while [ $i -lt ${#a[@]} ] && [[ ${a[$i]} == -* ]]; do
+	case ${a[$i]} in
+	--root | --log | --log-format | --criu | --rootless) i=$((i + 2)) ;;
+	*) i=$((i + 1)) ;;
+	esac
+done
+case ${a[$i]:-} in
+checkpoint)
+	exec "$real" "${a[@]:0:$((i + 1))}" --tcp-established "${a[@]:$((i + 1))}"
+	;;
+restore)
+	bundle=.
+	for ((k = i; k < ${#a[@]}; k++)); do
+		[ "${a[$k]}" = --bundle ] && bundle=${a[$((k + 1))]}
+	done
+	cfg=$bundle/config.json
+	conf=$(mktemp "$tmp/criu-restore.XXXXXX")
+	jq -e '[.linux.namespaces[]? | select(.type == "network" and ((.path // "") == ""))] | length > 0' \
+		"$cfg" >/dev/null && echo "action-script $tmp/lo-up.sh" >>"$conf"
+	jq -e '.process.env // [] | index("TARDIS_TCP_ESTABLISHED=1")' "$cfg" >/dev/null ||
+		echo tcp-close >>"$conf"
+	CRIU_CONFIG_FILE=$conf exec "$real" "${a[@]:0:$((i + 1))}" --tcp-established "${a[@]:$((i + 1))}"
+	;;
+esac
+exec "$real" "$@"
+WRAP
+	} >"$TMP/runc-fix.sh"
+	chmod +x "$TMP/lo-up.sh" "$TMP/runc-fix.sh"
+	export TARDIS_RUNC=$TMP/runc-fix.sh
+	echo "# TARDIS_SIMULATE_FIX=1: runc is $TARDIS_RUNC"
+fi
 RROOT=$TMP/runc/ns1
 NS=ns1
 IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
@@ -571,9 +620,8 @@ est_case() { # est_case NAME KEEP(0|1)
 	ip netns exec "$CNETNS" "$HELPER" tcp-hold "$CSUB.1" "$ECHO" "$ctl" &
 	cpid=$!
 	on_cleanup "kill $cpid 2>/dev/null"
-	check "$name: the client's connection echoes" wait_for 10 grep -qx one "$ctl/first"
-	check "$TCP_FIX $name: delete --force with an established connection checkpoints it" \
-		shim delete --force "$id"
+	check "$name: the client's connection echoes" wait_for 10 grep -sqx one "$ctl/first"
+	check "$name: delete --force with an established connection" shim delete --force "$id"
 	check "$TCP_FIX $name: an image was published" [ -s "$IMAGES/$id/manifest.json" ]
 	drop_bundle "$b"
 	make_bundle "$b" "$HTTP" "$UDP" "$ECHO" "$filter"
