@@ -441,7 +441,15 @@ free_port() { # a TCP+UDP port nobody uses in the host's namespace
 # A namespace given by path, reachable from the host through a veth pair.
 NETNS=tardis-srv-$$
 VH=tsv$$h
-SUB=10.$((200 + $$ % 50)).$(($$ / 50 % 250))
+pick_subnet() { # 10.X.Y: neither 10.X.Y.0/24 nor 10.X.Y+1.0/24 routed here yet
+	local x y
+	for _ in $(seq 1 20); do
+		x=$((200 + RANDOM % 50)) y=$((RANDOM % 250))
+		ip -4 route show | grep -q "^10\.$x\.\($y\|$((y + 1))\)\." || break
+	done
+	echo "10.$x.$y"
+}
+SUB=$(pick_subnet)
 ip netns add "$NETNS"
 on_cleanup 'ip netns del "$NETNS" 2>/dev/null; ip link del "$VH" 2>/dev/null'
 ip link add "$VH" type veth peer name tsv$$c &&
@@ -598,7 +606,7 @@ want fifo-rootfs && fifo_case
 # The server is in the path-given namespace; the client in a namespace of
 # its own, wired to the server's by a second veth pair (no host routing).
 CNETNS=tardis-cli-$$
-CSUB=10.$((200 + $$ % 50)).$(($$ / 50 % 250 + 1))
+CSUB=${SUB%.*}.$((${SUB##*.} + 1))
 ip netns add "$CNETNS"
 on_cleanup 'ip netns del "$CNETNS" 2>/dev/null'
 ip -n "$CNETNS" link add tsc$$c type veth peer name tsc$$s netns "$NETNS" &&
