@@ -2,23 +2,37 @@
 # Provides a CRIU binary that works on the running kernel and prints its path
 # on stdout as the last line (all progress messages go to stderr).
 #
-#   1. the system's criu, if installed and `criu check` passes (never installed
-#      here: Debian 12's criu 3.17 fails on recent kernels, e.g. 6.18 vDSO);
-#   2. a previous build in $OUT, if `criu check` passes with it;
-#   3. otherwise CRIU 4.1.1 built from Debian's orig tarball, fetched through a
-#      private apt configuration under $OUT/apt (/etc/apt is never touched),
-#      with a direct download from the Debian pool as a fallback.
+#   1. the system's criu, if installed and it works (never installed here:
+#      Debian 12's criu 3.17 fails on recent kernels, e.g. 6.18 vDSO);
+#   2. a previous build in $OUT, if it works;
+#   3. otherwise CRIU $CRIU_VERSION built from Debian's orig tarball, fetched
+#      through a private apt configuration under $OUT/apt (/etc/apt is never
+#      touched), with a direct download from the Debian pool as a fallback.
+#
+# "Works" means both `criu check` passes AND a real `criu dump` of a process
+# holding a listening TCP socket succeeds on the running kernel: containers
+# are mostly servers, and a CRIU that passes `check` but cannot dump a socket
+# (4.1.1 on 6.18: "sockets: Can't get 1:16 opt: Operation not supported") is
+# never used silently.  CRIU 4.2.1 passes both here.
 #
 # OUT = ${TARDIS_BUILD_DIR:-<repo>/build}/criu.  Run as root on Debian 12.
 # Idempotent; safe to run concurrently (serialised with flock when available).
 set -eu
 
-CRIU_VERSION=4.1.1
+# The one place the CRIU version is chosen: the newest CRIU Debian has in
+# source.  Version, the suite whose deb-src carries it, and the orig tarball's
+# SHA-256 from that suite's signed Sources index (Checksums-Sha256) go together.
+CRIU_VERSION=4.2.1
+SUITE=sid
+# sid's Sources index, criu 4.2.1-1 (checked 2026-11-25).
+TARBALL_SHA256=29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9
+# Previously: 4.1.1 from trixie,
+# f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe (cannot
+# dump a TCP socket on 6.18).
 TARBALL=criu_${CRIU_VERSION}.orig.tar.xz
-# From trixie's signed Sources index (criu 4.1.1-1, Checksums-Sha256).
-TARBALL_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
 POOL_URL=http://deb.debian.org/debian/pool/main/c/criu/$TARBALL
-SUITE=trixie
+# Seconds a test dump may take before it counts as a failure.
+DUMP_TIMEOUT=120
 KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 
 BUILD_DEPS="libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler
@@ -32,7 +46,84 @@ die() {
 	exit 1
 }
 
-criu_works() { "$1" check >/dev/null 2>&1; }
+# server_dump_ok CRIU: dumps a process that holds a listening TCP socket
+# (busybox httpd on 127.0.0.1, else python3) in its own session; the dump must say
+# "Dumping finished successfully".  The process is killed afterwards whatever
+# happened (CRIU's dump kills it already on success).
+server_dump_ok() {
+	criu=$1
+	d=$(mktemp -d "${TMPDIR:-/tmp}/build-criu-dump.XXXXXX") || return 1
+	port=$(( ($$ % 20000) + 30000 ))
+	pid=
+	tries=0
+	while [ $tries -lt 5 ]; do
+		tries=$((tries + 1))
+		port=$((port + 1))
+		if command -v busybox >/dev/null 2>&1; then
+			mkdir -p "$d/www"
+			setsid busybox httpd -f -p "127.0.0.1:$port" -h "$d/www" </dev/null >/dev/null 2>&1 9>&- &
+		elif command -v python3 >/dev/null 2>&1; then
+			setsid python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(1); time.sleep(600)' \
+				"$port" </dev/null >/dev/null 2>&1 9>&- &
+		else
+			log "server dump test: neither busybox nor python3 to run a listener"
+			rm -rf "$d"
+			return 1
+		fi
+		pid=$!
+		hexport=$(printf ':%04X ' "$port")
+		n=0
+		while [ $n -lt 50 ]; do
+			# state 0A = LISTEN, in the listener's own network namespace.
+			grep -q "$hexport.* 0A " "/proc/$pid/net/tcp" 2>/dev/null && break
+			kill -0 "$pid" 2>/dev/null || break
+			n=$((n + 1))
+			sleep 0.05
+		done
+		grep -q "$hexport.* 0A " "/proc/$pid/net/tcp" 2>/dev/null && break
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+		pid=
+	done
+	if [ -z "$pid" ]; then
+		log "server dump test: could not start a TCP listener"
+		rm -rf "$d"
+		return 1
+	fi
+	# fd 9 (our flock) is closed for the listener: CRIU refuses a task
+	# holding file locks.  The listener is a session leader (setsid);
+	# --shell-job covers the case where setsid could not make it one.
+	# -v4: "Dumping finished successfully" is an info line.  Under a
+	# timeout: CRIU 4.1.1 on 6.18 fails on the socket and then hangs in
+	# wait4() while it cures the task.
+	rc=0
+	timeout -s KILL "$DUMP_TIMEOUT" "$criu" dump -t "$pid" --shell-job -D "$d" -o dump.log -v4 \
+		>/dev/null 2>&1 || rc=$?
+	kill -9 "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+	if [ $rc -eq 0 ] && grep -q "Dumping finished successfully" "$d/dump.log" 2>/dev/null; then
+		rm -rf "$d"
+		return 0
+	fi
+	log "$criu cannot dump a process with a listening TCP socket (exit $rc); dump.log:"
+	[ $rc -ne 137 ] || log "(killed after $DUMP_TIMEOUT s)"
+	grep "Error" "$d/dump.log" 2>/dev/null | grep -v RLIMIT_NOFILE | head -n 5 >&2
+	rm -rf "$d"
+	return 1
+}
+
+# criu_works CRIU [quiet]: `criu check` and a real dump of a TCP server.
+criu_works() {
+	if ! out=$("$1" check 2>&1); then
+		[ -n "${2:-}" ] || {
+			log "$1 check failed on kernel $(uname -r):"
+			printf '%s\n' "$out" | tail -n 5 >&2
+		}
+		return 1
+	fi
+	server_dump_ok "$1"
+}
 
 # 1. The distribution's criu, if it works on this kernel.
 if sys_criu=$(command -v criu 2>/dev/null) && criu_works "$sys_criu"; then
@@ -177,11 +268,13 @@ if ! make -C "$SRC" -j2 criu >"$LOG" 2>&1; then
 fi
 [ -x "$BIN" ] || die "build succeeded but $BIN is missing"
 
-# 3d. Verify on the running kernel.
+# 3d. Verify on the running kernel: `criu check` and a TCP server dump.
 if ! check_out=$("$BIN" check 2>&1); then
 	log "$BIN check failed on kernel $(uname -r):"
 	printf '%s\n' "$check_out" >&2
 	die "criu check failed"
 fi
 log "criu check: $(printf '%s\n' "$check_out" | tail -n 1)"
+server_dump_ok "$BIN" || die "CRIU $CRIU_VERSION cannot dump a TCP server on kernel $(uname -r)"
+log "criu dump of a listening TCP socket: ok"
 echo "$BIN"

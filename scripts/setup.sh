@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev check
-pkg-config make gcc runc containerd umoci busybox-static iptables jq strace
+pkg-config make gcc runc containerd umoci busybox-static iptables iproute2 jq strace
 libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
 libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev
@@ -28,6 +28,7 @@ if ! mount | grep -q ' type bpf '; then
 	mount -t bpf bpf /sys/fs/bpf
 fi
 
-# A CRIU that works on this kernel (Debian 12's 3.17 does not on 6.x with
-# [vvar_vclock]); built once from Debian's 4.1.1 source, then cached.
+# A CRIU that works on this kernel and can dump a TCP server (Debian 12's
+# 3.17 fails `criu check` on 6.x with [vvar_vclock], 4.1.1 cannot dump a TCP
+# socket on 6.18); the version is chosen in build-criu.sh, built once, cached.
 "$(dirname "$0")/build-criu.sh" >/dev/null
