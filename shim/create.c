@@ -5,7 +5,6 @@
  * cannot set up leaves the create to runc unchanged.
  */
 #include "shim.h"
-#include "checkpoint.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "crashpoint.h"
@@ -202,7 +201,7 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 	char reason[512] = "";
 	int valid;
 
-	if (checkpoint_image_parent_safe(call, ci->image_path, 0) < 0) {
+	if (runc_call_image_safe(call, ci->image_path, 0) < 0) {
 		valid = -1; /* none there, or refused: a fresh create */
 	} else {
 		image_cleanup_siblings(ci->image_path);

@@ -42,18 +42,6 @@ static int note_checkpoint(cJSON *st, void *arg)
 	return 0;
 }
 
-int checkpoint_image_parent_safe(const struct runc_call *c, const char *image_path, int create)
-{
-	cleanup_error tardis_error_t err = NULL;
-
-	if (image_parent_check(c->store, image_path, create, &err) == 0)
-		return 0;
-	if (tardis_error_errno(err) != ENOENT)
-		log_error("%s/%s: image directory %s: %s", c->ns, c->id, image_path,
-			  tardis_error_msg(err));
-	return -1;
-}
-
 /* Options of the original checkpoint that tardis replaces or refuses. */
 static int keep_checkpoint_opt(const char *name)
 {
@@ -175,7 +163,7 @@ int checkpoint_container(const struct runc_call *c, const struct checkpoint_requ
 		log_error("%s/%s: state has no image path", c->ns, c->id);
 		return -1;
 	}
-	if (checkpoint_image_parent_safe(c, req->image_path, 1) < 0)
+	if (runc_call_image_safe(c, req->image_path, 1) < 0)
 		return -1;
 	image_cleanup_siblings(req->image_path);
 	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||

@@ -24,8 +24,4 @@ struct checkpoint_request {
  * previous one, if any, stays). */
 int checkpoint_container(const struct runc_call *c, const struct checkpoint_request *req);
 
-/* The default image path lies in the state directory: no symlink followed
- * there (image_parent_check).  0: usable; -1 refused (logged) or absent. */
-int checkpoint_image_parent_safe(const struct runc_call *c, const char *image_path, int create);
-
 #endif

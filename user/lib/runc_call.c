@@ -1,8 +1,11 @@
 #include "runc_call.h"
 #include "cleanup.h"
 #include "container_state.h"
+#include "image.h"
+#include "log.h"
 #include "util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -56,4 +59,16 @@ void runc_call_status(const struct runc_call *c, char *out, size_t len)
 
 		snprintf(out, len, "%s", v ? v : "");
 	}
+}
+
+int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (image_parent_check(c->store, image_path, create, &err) == 0)
+		return 0;
+	if (tardis_error_errno(err) != ENOENT)
+		log_error("%s/%s: image directory %s: %s", c->ns, c->id, image_path,
+			  tardis_error_msg(err));
+	return -1;
 }

@@ -43,4 +43,9 @@ const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char 
 /* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
 void runc_call_status(const struct runc_call *c, char *out, size_t len);
 
+/* The call's image path: the default one lies in the state directory, and
+ * no symlink is followed there (image_parent_check).  0: usable; -1
+ * refused (logged) or absent. */
+int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create);
+
 #endif
