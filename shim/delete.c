@@ -16,28 +16,28 @@
 #include <string.h>
 
 /* The messages tardis-runc has always logged for a part left behind. */
-static void purge_report(void *arg, enum purge_part part, const char *name, tardis_error_t err)
+static void purge_report(void *arg, enum purge_part part, const char *name, tardis_error_t *err)
 {
 	const struct shim *s = arg;
 
 	switch (part) {
-	case PURGE_PART_IMAGE_NOT_OURS:
+	case PURGE_PART_IMAGE_NOT_OURS: /* not asked for (PURGE_IMAGE_OURS) */
 	case PURGE_PART_IMAGE_PATH:
 		log_error("%s/%s: image directory %s: %s", s->args.ns, s->args.id, name,
-			  tardis_error_msg(err));
+			  tardis_error_msg(*err));
 		break;
 	case PURGE_PART_IMAGE:
-		log_warn("remove image: %s", tardis_error_msg(err));
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove image", err);
 		break;
 	case PURGE_PART_WORK_DIR:
-		log_warn("remove work dir: %s", tardis_error_msg(err));
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove work dir", err);
 		break;
 	case PURGE_PART_SCRATCH:
 		log_warn("%s/%s: remove %s dir: %s", s->args.ns, s->args.id, name,
-			 tardis_error_msg(err));
+			 tardis_error_msg(*err));
 		break;
 	case PURGE_PART_STATE:
-		log_warn("remove state: %s", tardis_error_msg(err));
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove state", err);
 		break;
 	}
 }

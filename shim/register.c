@@ -91,7 +91,7 @@ static struct tardis_monitor *wait_monitor(struct shim *s, struct tardis_monitor
 		usleep(50 * 1000);
 	}
 	if (!mon)
-		log_warn("exit monitor not available: %s", tardis_error_msg(err));
+		tardis_error_log_release(TARDIS_LOG_WARN, "exit monitor not available", &err);
 	return mon;
 }
 

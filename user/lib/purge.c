@@ -16,7 +16,7 @@ static void report_part(purge_report_fn report, void *arg, enum purge_part part,
 			const char *name, tardis_error_t *err)
 {
 	if (report)
-		report(arg, part, name, *err);
+		report(arg, part, name, err);
 	tardis_error_free(err);
 }
 

@@ -45,9 +45,10 @@ enum purge_part {
 	PURGE_PART_SCRATCH,        /* name: the scratch dir's kind (scratch.h) */
 	PURGE_PART_STATE,          /* name: NULL */
 };
-/* err is freed by purge after the call. */
+/* The callback may take *err (tardis_error_log_release); purge frees what
+ * it leaves.  *err is NULL for PURGE_PART_IMAGE_NOT_OURS. */
 typedef void (*purge_report_fn)(void *arg, enum purge_part part, const char *name,
-				tardis_error_t err);
+				tardis_error_t *err);
 
 /* Removes each part of t, reporting each failure and going on with the
  * next (but see PURGE_STRICT).  freed (may be NULL): the image's size is
