@@ -100,7 +100,6 @@ static int purge_state(struct tardis_store *s, const struct purge_target *t, uns
 int purge_container(struct tardis_store *s, const struct purge_target *t, unsigned flags,
 		    uint64_t *freed, purge_report_fn report, void *arg)
 {
-	static const char *const scratch[SCRATCH_COUNT] = SCRATCH_NAMES;
 	cleanup_error tardis_error_t err = NULL;
 
 	if (t->image_path && purge_image(s, t, flags, freed, report, arg) < 0 &&
@@ -110,9 +109,9 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 		report_part(report, arg, PURGE_PART_WORK_DIR, t->work_dir, &err);
 	/* Walked from the store's root: a planted symlink is not followed. */
 	for (size_t i = 0; i < SCRATCH_COUNT; i++)
-		if (image_scratch_remove(s, scratch[i], t->ns, t->id, !!(flags & PURGE_TIDY),
+		if (image_scratch_remove(s, scratch_names[i], t->ns, t->id, !!(flags & PURGE_TIDY),
 					 &err) < 0)
-			report_part(report, arg, PURGE_PART_SCRATCH, scratch[i], &err);
+			report_part(report, arg, PURGE_PART_SCRATCH, scratch_names[i], &err);
 	if (t->init_pid > 0) {
 		cleanup_exit_monitor struct tardis_monitor *mon = NULL;
 		struct tardis_monitor m;

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+const char *const scratch_names[SCRATCH_COUNT] = { SCRATCH_WORK, SCRATCH_RESTORE };
+
 int scratch_dir(struct tardis_store *s, const char *state_dir, const char *what, const char *ns,
 		const char *id, char *out, size_t len)
 {

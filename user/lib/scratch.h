@@ -13,8 +13,8 @@
 #define SCRATCH_WORK "work"       /* CRIU's --work-path: its logs and statistics */
 #define SCRATCH_RESTORE "restore" /* a restore's undo data; create's lock */
 /* Every scratch dir a container may have (what purge removes). */
-#define SCRATCH_NAMES { SCRATCH_WORK, SCRATCH_RESTORE }
 #define SCRATCH_COUNT 2
+extern const char *const scratch_names[SCRATCH_COUNT];
 
 /* Makes the dir (when missing) and puts its absolute path in out.  On
  * failure logs, returns -1 with errno set. */
