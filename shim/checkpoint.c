@@ -1,0 +1,35 @@
+/* checkpoint (containerd's): into tardis's image instead of the caller's,
+ * then the container is gone; containerd's resume is answered (start.c). */
+#include "shim.h"
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "container_state.h"
+#include "log.h"
+#include "util.h"
+
+enum shim_result handle_checkpoint(struct shim *s, int *exit_code)
+{
+	cleanup_json cJSON *st = shim_load_state(s);
+	struct checkpoint_request req = { .trigger = "checkpoint", .forward_opts = 1,
+					  .skip_resume = 1 };
+
+	if (!st)
+		return SHIM_PASS_THROUGH;
+	log_info("intercepted: checkpoint %s/%s", s->args.ns, s->args.id);
+	/* Pre-dumps, page servers and lazy pages leave the container running
+	 * or need a second step: CRIU's own business, not a tardis image. */
+	if (runc_args_flag(&s->args, "pre-dump") || runc_args_opt(&s->args, "page-server") ||
+	    runc_args_flag(&s->args, "lazy-pages") || runc_args_opt(&s->args, "parent-path")) {
+		log_info("%s/%s: incremental/lazy checkpoint is not tardis's: passed through",
+			 s->args.ns, s->args.id);
+	} else {
+		req.image_path = cjson_get_str(st, "image_path");
+		req.rootfs = cjson_get_str(st, "rootfs");
+		if (checkpoint_container(shim_runc_call(s), &req) == 0) {
+			*exit_code = 0;
+			return SHIM_DONE;
+		}
+	}
+	log_warn("checkpoint %s/%s: passing the original command to runc", s->args.ns, s->args.id);
+	return SHIM_PASS_THROUGH;
+}

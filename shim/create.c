@@ -1,0 +1,281 @@
+/*
+ * create: for an enabled container (its config.json opts in), restore from
+ * its valid image when there is one, else a fresh `runc create`; either
+ * way the init is registered with the exit monitor.  Anything tardis
+ * cannot set up leaves the create to runc unchanged.
+ */
+#include "shim.h"
+#include "cleanup.h"
+#include "container_state.h"
+#include "crashpoint.h"
+#include "exit_record.h"
+#include "image.h"
+#include "log.h"
+#include "oci_config.h"
+#include "restore.h"
+#include "scratch.h"
+#include "util.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Creates of one id run one at a time.  containerd never races them, but
+ * direct runc users can: a second create must find the first one's
+ * container (and be left to runc), not restore into the same rootfs and
+ * scratch dirs, then undo the winner with `delete --force`.  The lock is
+ * the restore scratch dir, which nothing else locks (the container's own
+ * lock would stall the agent for a whole restore).  Released at exit. */
+static int create_lock(struct shim *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char rel[PATH_MAX];
+
+	if (shim_open_store(s) < 0)
+		return -1;
+	snprintf(rel, sizeof(rel), SCRATCH_RESTORE "/%s/%s", s->args.ns, s->args.id);
+	for (int attempt = 0; attempt < 100; attempt++) {
+		struct stat st;
+		int fd = store_path_dir(&s->store, rel, 1, &err);
+
+		if (fd < 0) {
+			log_error("create %s/%s: lock: %s", s->args.ns, s->args.id,
+				  tardis_error_msg(err));
+			return -1;
+		}
+		if (flock(fd, LOCK_EX) == 0 && fstat(fd, &st) == 0 && st.st_nlink > 0)
+			return fd;
+		close(fd); /* removed by the holder before us (a restore's cleanup) */
+	}
+	return -1;
+}
+
+/* runc refuses to create an id it already has (its directory under --root
+ * exists).  Such a create must not reach tardis's restore: restoring over a
+ * live container would apply files to its rootfs, and the undo of the
+ * failed restore would `delete --force` it. */
+static int runc_has_container(struct shim *s)
+{
+	const char *root = runc_args_global(&s->args, "root");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (snprintf(path, sizeof(path), "%s/%s", root && *root ? root : "/run/runc",
+		     s->args.id) >= (int)sizeof(path))
+		return 0;
+	return lstat(path, &st) == 0;
+}
+
+/* What a create decided, for state.json and the restore. */
+struct create_info {
+	char bundle[PATH_MAX];
+	char image_path[PATH_MAX];
+	char work_dir[PATH_MAX];
+	struct tardis_settings set;
+};
+
+static int note_create(cJSON *st, void *arg)
+{
+	const struct create_info *c = arg;
+	char when[64];
+
+	rfc3339_format(time_realtime_ns(), when, sizeof(when));
+	cjson_set_str(st, "bundle", c->bundle);
+	cjson_set_str(st, "rootfs", c->set.rootfs);
+	cjson_set_str(st, "image_path", c->image_path);
+	cjson_set_str(st, "work_dir", c->work_dir);
+	cjson_set_bool(st, "checkpoint_on_stop", c->set.checkpoint_on_stop);
+	cjson_set_str(st, "created_at", when);
+	cjson_set_bool(st, "skip_start", 0);
+	cjson_set_bool(st, "skip_resume", 0);
+	return 0;
+}
+
+struct restore_result {
+	int restored;
+	uint64_t duration_ms;
+	const char *reason;
+};
+
+static int note_restore(cJSON *st, void *arg)
+{
+	const struct restore_result *r = arg;
+	cJSON *l = cjson_object(st, "last_restore");
+	char when[64];
+
+	rfc3339_format(time_realtime_ns(), when, sizeof(when));
+	cjson_set_str(l, "at", when);
+	cjson_set_str(l, "result", r->restored ? "restored" : "fell back");
+	cjson_set_num(l, "duration_ms", (double)r->duration_ms);
+	cjson_set_str(l, "reason", r->reason ? r->reason : "");
+	if (r->restored) {
+		cjson_set_bool(st, "skip_start", 1);
+		cjson_set_num(st, "restores", cjson_get_num(st, "restores", 0) + 1);
+	}
+	return 0;
+}
+
+/* The container's work dir (on the network filesystem) made and added to
+ * its config.json as a mount.  0, or -1 (logged). */
+static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
+{
+	cleanup_error tardis_error_t err = NULL;
+	int r;
+
+	if (!ci->work_dir[0])
+		return 0;
+	if (mkdir_p(ci->work_dir, 0755) < 0) {
+		log_error("create %s/%s: work dir %s: %s", s->args.ns, s->args.id, ci->work_dir,
+			  strerror(errno));
+		return -1;
+	}
+	r = oci_config_add_workdir(config, &ci->set, ci->work_dir, &err);
+	if (r < 0 || (r == 1 && oci_config_write(ci->bundle, config, &err) < 0)) {
+		log_error("create %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Is the create tardis's, and can tardis set it up?  0: ci filled and the
+ * state recorded, the create lock in *lock; -1: runc gets it unchanged. */
+static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
+{
+	const char *bundle_opt = runc_args_opt(&s->args, "bundle");
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_json cJSON *config = NULL;
+
+	if (bundle_opt)
+		snprintf(ci->bundle, sizeof(ci->bundle), "%s", bundle_opt);
+	else if (!getcwd(ci->bundle, sizeof(ci->bundle)))
+		return -1;
+	if (oci_settings_load(ci->bundle, &ci->set, &config, &err) < 0) {
+		log_warn("create %s: %s: not handled", s->args.id, tardis_error_msg(err));
+		return -1;
+	}
+	if (!ci->set.enabled)
+		return -1;
+	log_info("intercepted: create %s/%s (bundle %s)", s->args.ns, s->args.id, ci->bundle);
+	if (!store_id_valid(s->args.ns) || !store_id_valid(s->args.id)) {
+		log_error("create: refusing namespace/id `%.64s`/`%.64s`", s->args.ns, s->args.id);
+		return -1;
+	}
+	*lock = create_lock(s);
+	if (*lock < 0)
+		return -1;
+	if (runc_has_container(s)) {
+		log_warn("create %s/%s: runc already has a container with this id: passed to runc",
+			 s->args.ns, s->args.id);
+		return -1;
+	}
+	if (shim_open_store(s) < 0 || !ci->set.rootfs[0] ||
+	    settings_image_path(&ci->set, s->cfg.state_dir, s->args.ns, s->args.id,
+				ci->image_path, sizeof(ci->image_path)) < 0 ||
+	    settings_work_dir(&ci->set, s->args.ns, s->args.id, ci->work_dir,
+			      sizeof(ci->work_dir)) < 0) {
+		log_error("create %s/%s: cannot set up tardis; plain create", s->args.ns, s->args.id);
+		return -1;
+	}
+	if (add_work_dir(s, ci, config) < 0)
+		return -1;
+	if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_create, ci, &err) < 0) {
+		log_error("create %s/%s: state: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+		return -1;
+	}
+	return 0;
+}
+
+/* Restores from the image when it is valid and this container's.  1
+ * restored; 0 fresh create needed (the outcome recorded when there was an
+ * image). */
+static int create_from_image(struct shim *s, const struct create_info *ci)
+{
+	const struct runc_call *call = shim_runc_call(s);
+	cleanup_error tardis_error_t err = NULL;
+	struct restore_result rr = { 0 };
+	struct image_report rep;
+	char reason[512] = "";
+	int valid;
+
+	if (runc_call_image_safe(call, ci->image_path, 0) < 0) {
+		valid = -1; /* none there, or refused: a fresh create */
+	} else {
+		image_cleanup_siblings(ci->image_path);
+		valid = image_validate(ci->image_path, &rep);
+	}
+	crash_point("restore-validated");
+	if (valid == 1 && (strcmp(rep.ns, s->args.ns) != 0 || strcmp(rep.id, s->args.id) != 0)) {
+		/* Never restore another container's image. */
+		snprintf(reason, sizeof(reason), "manifest: image of %.100s/%.100s", rep.ns, rep.id);
+		valid = 0;
+	} else if (valid == 0) {
+		image_report_reason(&rep, reason, sizeof(reason));
+	}
+	if (valid == 0) {
+		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
+			 s->args.ns, s->args.id, ci->image_path, reason);
+	} else if (valid == 1) {
+		struct restore_request req = { ci->bundle, ci->set.rootfs, ci->image_path };
+		cleanup_error tardis_error_t why = NULL;
+		uint64_t t0 = monotonic_ns();
+
+		rr.restored = restore_container(call, &req, &why) == 0;
+		rr.duration_ms = (monotonic_ns() - t0) / 1000000;
+		if (rr.restored) {
+			log_info("create %s/%s: restored from %s in %llu ms", s->args.ns, s->args.id,
+				 ci->image_path, (unsigned long long)rr.duration_ms);
+			cstate_update(&s->store, s->args.ns, s->args.id, 0, note_restore, &rr, &err);
+			return 1;
+		}
+		snprintf(reason, sizeof(reason), "%s", tardis_error_msg(why));
+		log_warn("create %s/%s: restore failed, starting fresh: %s", s->args.ns, s->args.id,
+			 reason);
+	}
+	if (valid >= 0) {
+		rr.reason = reason;
+		cstate_update(&s->store, s->args.ns, s->args.id, 0, note_restore, &rr, &err);
+	}
+	return 0;
+}
+
+/* The original create, run by tardis so the init can be registered. */
+static enum shim_result create_fresh(struct shim *s, int *exit_code)
+{
+	cleanup_argv struct argv_buf a = { 0 };
+	cleanup_error tardis_error_t err = NULL;
+	int st;
+
+	if (argv_push(&a, s->runc) < 0)
+		return SHIM_PASS_THROUGH;
+	for (int i = 1; i < s->args.argc; i++)
+		argv_push(&a, s->argv[i]);
+	st = run_wait_logged(a.v, 0, 0, NULL, &err);
+	if (st < 0) {
+		log_error("create %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+		return SHIM_PASS_THROUGH;
+	}
+	if (st == 0)
+		shim_register_init(s, runc_args_opt(&s->args, "pid-file"));
+	*exit_code = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return SHIM_DONE;
+}
+
+enum shim_result handle_create(struct shim *s, int *exit_code)
+{
+	cleanup_close int lock = -1;
+	struct create_info ci = { 0 };
+
+	if (create_prepare(s, &ci, &lock) < 0)
+		return SHIM_PASS_THROUGH;
+	if (create_from_image(s, &ci)) {
+		shim_register_init(s, runc_args_opt(&s->args, "pid-file"));
+		*exit_code = 0;
+		return SHIM_DONE;
+	}
+	/* A fresh create, then the init is registered. */
+	return create_fresh(s, exit_code);
+}

@@ -1,0 +1,90 @@
+/*
+ * delete: a container still running (delete --force) is checkpointed
+ * first; once its init exited 0 its image and state are purged (it
+ * finished: nothing to restore), any other exit keeps the image for the
+ * next create.  runc deletes the container itself either way.
+ */
+#include "shim.h"
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "container_state.h"
+#include "exit_lookup.h"
+#include "log.h"
+#include "purge.h"
+#include "util.h"
+
+#include <string.h>
+
+/* The messages tardis-runc has always logged for a part left behind. */
+static void purge_report(void *arg, enum purge_part part, const char *name, tardis_error_t *err)
+{
+	const struct shim *s = arg;
+
+	switch (part) {
+	case PURGE_PART_IMAGE_NOT_OURS: /* not asked for (PURGE_IMAGE_OURS) */
+	case PURGE_PART_IMAGE_PATH:
+		log_error("%s/%s: image directory %s: %s", s->args.ns, s->args.id, name,
+			  tardis_error_msg(*err));
+		break;
+	case PURGE_PART_IMAGE:
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove image", err);
+		break;
+	case PURGE_PART_WORK_DIR:
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove work dir", err);
+		break;
+	case PURGE_PART_SCRATCH:
+		log_warn("%s/%s: remove %s dir: %s", s->args.ns, s->args.id, name,
+			 tardis_error_msg(*err));
+		break;
+	case PURGE_PART_STATE:
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove state", err);
+		break;
+	}
+}
+
+enum shim_result handle_delete(struct shim *s, int *exit_code)
+{
+	cleanup_json cJSON *st = shim_load_state(s);
+	int force = runc_args_flag(&s->args, "force");
+	enum exit_source src;
+	int exit_status = -1, known;
+
+	if (!st)
+		return SHIM_PASS_THROUGH;
+	log_info("intercepted: delete%s %s/%s", force ? " --force" : "", s->args.ns, s->args.id);
+	if (force) {
+		struct checkpoint_request req = { .trigger = "delete --force",
+						  .image_path = cjson_get_str(st, "image_path"),
+						  .rootfs = cjson_get_str(st, "rootfs") };
+		char status[32];
+
+		runc_call_status(shim_runc_call(s), status, sizeof(status));
+		if ((strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) &&
+		    checkpoint_container(shim_runc_call(s), &req) < 0)
+			log_warn("delete %s/%s: checkpoint failed; deleting anyway", s->args.ns,
+				 s->args.id);
+	}
+	known = exit_lookup(&s->store, s->cfg.bpf_dir, s->args.ns, s->args.id,
+			    cjson_get_int(st, "init_pid", 0), cjson_get_u64(st, "init_start_time", 0),
+			    &exit_status, &src);
+	if (known && src == EXIT_SOURCE_KERNEL)
+		log_info("%s/%s: exit taken from the kernel's recent_exits", s->args.ns, s->args.id);
+	if (known && exit_status == 0) {
+		struct purge_target t = { .ns = s->args.ns,
+					  .id = s->args.id,
+					  .image_path = cjson_get_str(st, "image_path"),
+					  .work_dir = cjson_get_str(st, "work_dir") };
+
+		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
+			 s->args.id);
+		purge_container(&s->store, &t, 0, NULL, purge_report, s);
+	} else if (known) {
+		log_info("%s/%s exited with %d: image kept for the next create", s->args.ns,
+			 s->args.id, exit_status);
+	} else {
+		log_info("%s/%s: exit code unknown: image kept for the next create", s->args.ns,
+			 s->args.id);
+	}
+	/* runc deletes the container: tardis only saved or cleaned up. */
+	return SHIM_PASS_THROUGH;
+}

@@ -1,0 +1,56 @@
+/*
+ * tardis-runc's context for one runc call, shared by main.c and the
+ * handlers (create.c, start.c, checkpoint.c, kill.c, delete.c).  A handler
+ * decides whether tardis handles the call; the work itself is the
+ * library's (checkpoint.h, restore.h, purge.h, exit_lookup.h).
+ */
+#ifndef TARDIS_SHIM_H
+#define TARDIS_SHIM_H
+
+#include <limits.h>
+#include "config.h"
+#include "runc_args.h"
+#include "runc_call.h"
+#include "state.h"
+
+struct cJSON;
+
+struct shim {
+	struct tardis_config cfg;
+	struct runc_args args;
+	char runc[PATH_MAX];
+	struct tardis_store store;
+	int have_store;
+	char **argv;
+	/* What the library's engines see of this call (shim_runc_call). */
+	struct runc_call call;
+	struct runc_call_opt call_opts[RUNC_ARGS_MAX_OPTS];
+};
+
+/* What a handler did with the call. */
+enum shim_result {
+	SHIM_PASS_THROUGH, /* runc gets the original command, unchanged (execv) */
+	SHIM_DONE,         /* tardis answered it: exit with *exit_code */
+};
+
+typedef enum shim_result (*shim_handler)(struct shim *s, int *exit_code);
+
+enum shim_result handle_create(struct shim *s, int *exit_code);
+enum shim_result handle_start(struct shim *s, int *exit_code);
+enum shim_result handle_resume(struct shim *s, int *exit_code);
+enum shim_result handle_checkpoint(struct shim *s, int *exit_code);
+enum shim_result handle_kill(struct shim *s, int *exit_code);
+enum shim_result handle_delete(struct shim *s, int *exit_code);
+
+/* Opens the state store once; -1 (logged) when it cannot be. */
+int shim_open_store(struct shim *s);
+/* The container's state.json, or NULL when tardis does not manage it. */
+struct cJSON *shim_load_state(struct shim *s);
+/* The call as the library's engines take it (store opened first). */
+const struct runc_call *shim_runc_call(struct shim *s);
+
+/* Tells the exit monitor about the init in pid_file, starting tardisd
+ * first when none runs (register.c). */
+void shim_register_init(struct shim *s, const char *pid_file);
+
+#endif

@@ -1,0 +1,112 @@
+/* process: run_wait's exit statuses, capture (stdout, stderr), timeout,
+ * PATH search; argv_buf and argv_format. */
+#include "unit_main.h"
+#include "process.h"
+
+#include <errno.h>
+#include <sys/wait.h>
+
+static int run_sh(const char *script, int flags, int timeout_s, char **cap, tardis_error_t *err)
+{
+	char *const argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+
+	return run_wait(argv, flags, timeout_s, cap, err);
+}
+
+START_TEST(test_exit_status)
+{
+	tardis_error_t err = NULL;
+	int st = run_sh("exit 3", RUN_QUIET, 0, NULL, &err);
+
+	ck_assert(st >= 0 && WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 3);
+	st = run_sh("kill -9 $$", RUN_QUIET, 5, NULL, &err);
+	ck_assert(st >= 0 && WIFSIGNALED(st));
+	ck_assert_int_eq(WTERMSIG(st), 9);
+	ck_assert_ptr_null(err);
+}
+END_TEST
+
+START_TEST(test_capture)
+{
+	tardis_error_t err = NULL;
+	char *cap = NULL;
+	int st = run_sh("echo out; echo err >&2", 0, 5, &cap, &err);
+
+	ck_assert_int_eq(st, 0);
+	ck_assert_str_eq(cap, "out\n");
+	free(cap);
+	st = run_sh("echo out; echo err >&2", RUN_CAPTURE_STDERR | RUN_STDIN_NULL, 5, &cap, &err);
+	ck_assert_int_eq(st, 0);
+	ck_assert_str_eq(cap, "out\nerr\n");
+	free(cap);
+	/* Nothing written: an empty string, not NULL. */
+	st = run_sh("true", 0, 0, &cap, &err);
+	ck_assert_int_eq(st, 0);
+	ck_assert_str_eq(cap, "");
+	free(cap);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	tardis_error_t err = NULL;
+	char *cap = NULL;
+	int st = run_sh("echo before; exec sleep 30", RUN_OWN_PGRP, 1, &cap, &err);
+
+	ck_assert_int_eq(st, -1);
+	ck_assert_int_eq(tardis_error_errno(err), ETIMEDOUT);
+	ck_assert(strstr(tardis_error_msg(err), "/bin/sh timed out after 1 s") != NULL);
+	ck_assert_str_eq(cap, "before\n"); /* what came before the kill is kept */
+	free(cap);
+	tardis_error_free(&err);
+}
+END_TEST
+
+START_TEST(test_search_path)
+{
+	char *const argv[] = { "sh", "-c", "echo found", NULL };
+	char *const missing[] = { "tardis-no-such-program", NULL };
+	tardis_error_t err = NULL;
+	char *cap = NULL;
+	int st = run_wait(argv, RUN_SEARCH_PATH, 5, &cap, &err);
+
+	ck_assert_int_eq(st, 0);
+	ck_assert_str_eq(cap, "found\n");
+	free(cap);
+	st = run_wait(missing, RUN_SEARCH_PATH | RUN_CAPTURE_STDERR, 5, &cap, &err);
+	ck_assert(st >= 0 && WIFEXITED(st));
+	ck_assert_int_eq(WEXITSTATUS(st), 127);
+	ck_assert(strstr(cap, "exec tardis-no-such-program: ") == cap);
+	free(cap);
+}
+END_TEST
+
+START_TEST(test_argv)
+{
+	cleanup_argv struct argv_buf a = { 0 };
+	char line[16];
+
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(argv_push(&a, i % 2 ? "b" : "a"), 0);
+	ck_assert_int_eq(a.n, 100);
+	ck_assert_ptr_null(a.v[100]);
+	argv_format(a.v, line, sizeof(line));
+	ck_assert_str_eq(line, "a b a b a b a b");
+}
+END_TEST
+
+Suite *process_suite(void)
+{
+	Suite *s = suite_create("process");
+	TCase *tc = tcase_create("run_wait");
+
+	tcase_set_timeout(tc, 20);
+	tcase_add_test(tc, test_exit_status);
+	tcase_add_test(tc, test_capture);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_search_path);
+	tcase_add_test(tc, test_argv);
+	suite_add_tcase(s, tc);
+	return s;
+}

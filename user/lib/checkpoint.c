@@ -1,0 +1,191 @@
+#include "checkpoint.h"
+#include "cleanup.h"
+#include "container_state.h"
+#include "crashpoint.h"
+#include "criu_log.h"
+#include "exit_record.h"
+#include "filediff.h"
+#include "image.h"
+#include "log.h"
+#include "mountinfo.h"
+#include "scratch.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+struct ckpt_result {
+	const char *trigger;
+	int64_t at;
+	uint64_t duration_ms;
+	uint64_t size;
+	int skip_resume;
+};
+
+static int note_checkpoint(cJSON *st, void *arg)
+{
+	const struct ckpt_result *r = arg;
+	cJSON *c = cjson_object(st, "last_checkpoint");
+	char when[64];
+
+	rfc3339_format(r->at, when, sizeof(when));
+	cjson_set_str(c, "at", when);
+	cjson_set_str(c, "trigger", r->trigger);
+	cjson_set_num(c, "duration_ms", (double)r->duration_ms);
+	cjson_set_num(c, "size", (double)r->size);
+	if (r->skip_resume)
+		cjson_set_bool(st, "skip_resume", 1);
+	cjson_set_num(st, "checkpoints", cjson_get_num(st, "checkpoints", 0) + 1);
+	return 0;
+}
+
+/* Options of the original checkpoint that tardis replaces or refuses. */
+static int keep_checkpoint_opt(const char *name)
+{
+	return strcmp(name, "image-path") != 0 && strcmp(name, "work-path") != 0 &&
+	       strcmp(name, "leave-running") != 0;
+}
+
+/* `runc checkpoint` into tmp; CRIU's complaint logged when it fails. */
+static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoint_request *req,
+			       const char *tmp, const char *work)
+{
+	cleanup_argv struct argv_buf a = { 0 };
+	cleanup_error tardis_error_t err = NULL;
+	char dump_log[PATH_MAX + 16], why[512];
+	int st;
+
+	if (runc_call_argv(c, &a, "checkpoint") < 0 || argv_push(&a, "--image-path") < 0 ||
+	    argv_push(&a, tmp) < 0 || argv_push(&a, "--work-path") < 0 || argv_push(&a, work) < 0)
+		return -1;
+	if (req->forward_opts ? runc_call_forward(c, &a, keep_checkpoint_opt) < 0
+			      : argv_push(&a, "--file-locks") < 0)
+		return -1;
+	if (argv_push(&a, c->id) < 0)
+		return -1;
+	st = run_wait_logged(a.v, RUN_QUIET | RUN_OWN_PGRP, c->cfg->checkpoint_timeout, NULL, &err);
+	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
+	if (st == 0)
+		return 0;
+	snprintf(dump_log, sizeof(dump_log), "%s/dump.log", work);
+	criu_log_errors(dump_log, why, sizeof(why));
+	log_warn("%s/%s: checkpoint (%s) failed: %s%s%s; see %s", c->ns, c->id, req->trigger,
+		 err ? tardis_error_msg(err) : "runc failed", why[0] ? ": CRIU: " : "", why, dump_log);
+	return -1;
+}
+
+/* The CRIU log belongs to the image: validation reads its last line. */
+static int copy_dump_log(const struct runc_call *c, const char *tmp, const char *work)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_free char *log = NULL;
+	cleanup_close int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char src[PATH_MAX + 16];
+	size_t len = 0;
+
+	snprintf(src, sizeof(src), "%s/dump.log", work);
+	if (tfd < 0 || store_read(AT_FDCWD, src, 64 << 20, &log, &len, &err) < 0 ||
+	    store_write_atomic(tfd, IMAGE_DUMP_LOG, log, len, 0, NULL, &err) < 0) {
+		log_error("%s/%s: copy dump.log: %s", c->ns, c->id,
+			  err ? tardis_error_msg(err) : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* The files the container wrote: its overlay upper dir. */
+static int save_files(const struct runc_call *c, const char *rootfs, const char *tmp)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char upper[PATH_MAX];
+
+	if (rootfs && mountinfo_overlay_upperdir(rootfs, upper, sizeof(upper)) == 1) {
+		struct filediff_stats fs = { 0 };
+		cleanup_close int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (tfd < 0 || filediff_save(upper, tfd, &fs, &err) < 0) {
+			log_error("%s/%s: save container files from %s: %s", c->ns, c->id, upper,
+				  err ? tardis_error_msg(err) : strerror(errno));
+			return -1;
+		}
+	} else {
+		log_info("%s/%s: rootfs %s is not an overlay mount: no files saved", c->ns, c->id,
+			 rootfs ? rootfs : "?");
+	}
+	return 0;
+}
+
+/* Everything into tmp, then sealed and published as image_path. */
+static int fill_and_publish(const struct runc_call *c, const struct checkpoint_request *req,
+			    const char *tmp, const char *work, struct ckpt_result *res,
+			    uint64_t t0)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct image_meta meta = { 0 };
+
+	if (run_runc_checkpoint(c, req, tmp, work) < 0)
+		return -1;
+	crash_point("ckpt-criu-done");
+	if (copy_dump_log(c, tmp, work) < 0)
+		return -1;
+	crash_point("ckpt-dump-log-copied");
+	if (save_files(c, req->rootfs, tmp) < 0)
+		return -1;
+	crash_point("ckpt-files-saved");
+	meta.ns = c->ns;
+	meta.id = c->id;
+	meta.created_at_ns = res->at;
+	meta.duration_ms = (monotonic_ns() - t0) / 1000000;
+	meta.runc_version = c->runc;
+	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
+	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
+	    image_publish(tmp, req->image_path, &err) < 0) {
+		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
+		return -1;
+	}
+	crash_point("ckpt-published");
+	return 0;
+}
+
+int checkpoint_container(const struct runc_call *c, const struct checkpoint_request *req)
+{
+	struct ckpt_result res = { .trigger = req->trigger,
+				   .at = time_realtime_ns(),
+				   .skip_resume = req->skip_resume };
+	cleanup_error tardis_error_t err = NULL;
+	char tmp[PATH_MAX], work[PATH_MAX];
+	uint64_t t0 = monotonic_ns();
+
+	if (!req->image_path) {
+		log_error("%s/%s: state has no image path", c->ns, c->id);
+		return -1;
+	}
+	if (runc_call_image_safe(c, req->image_path, 1) < 0)
+		return -1;
+	image_cleanup_siblings(req->image_path);
+	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||
+	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
+			sizeof(work)) < 0) {
+		log_error("%s/%s: checkpoint: %s", c->ns, c->id,
+			  err ? tardis_error_msg(err) : "work dir");
+		return -1;
+	}
+	crash_point("ckpt-tmp-created");
+	if (fill_and_publish(c, req, tmp, work, &res, t0) < 0) {
+		tardis_error_t e = NULL;
+
+		image_remove(tmp, &e);
+		tardis_error_free(&e);
+		return -1;
+	}
+	res.duration_ms = (monotonic_ns() - t0) / 1000000;
+	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", c->ns, c->id,
+		 req->trigger, req->image_path, (unsigned long long)res.size,
+		 (unsigned long long)res.duration_ms);
+	if (cstate_update(c->store, c->ns, c->id, 0, note_checkpoint, &res, &err) < 0)
+		log_warn("%s/%s: state: %s", c->ns, c->id, tardis_error_msg(err));
+	return 0;
+}

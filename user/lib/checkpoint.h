@@ -1,0 +1,27 @@
+/*
+ * The checkpoint engine: `runc checkpoint` of a running container into
+ * tardis's image (CRIU's files, the files the container wrote, the
+ * manifest), published atomically, and recorded in its state.json.  The
+ * container is stopped afterwards: one consistent copy.
+ */
+#ifndef TARDIS_CHECKPOINT_H
+#define TARDIS_CHECKPOINT_H
+
+#include "runc_call.h"
+
+struct checkpoint_request {
+	const char *trigger;    /* why: "checkpoint", "stop signal", "delete --force" */
+	const char *image_path; /* state.json's image_path */
+	const char *rootfs;     /* state.json's rootfs; NULL: no files saved */
+	/* 1: the original call was `runc checkpoint`: its options are kept
+	 * (but for the image and work paths, which are tardis's, and
+	 * --leave-running); 0: tardis's own default, --file-locks. */
+	int forward_opts;
+	int skip_resume;        /* set state.json's skip_resume (containerd resumes next) */
+};
+
+/* 0 checkpointed; -1 when not (logged; no image left half-written: the
+ * previous one, if any, stays). */
+int checkpoint_container(const struct runc_call *c, const struct checkpoint_request *req);
+
+#endif

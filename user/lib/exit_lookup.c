@@ -1,0 +1,68 @@
+#include "exit_lookup.h"
+#include "cleanup.h"
+#include "exit_record.h"
+
+struct tardis_monitor *exit_monitor_open(struct tardis_monitor *m, const char *bpf_dir,
+					 tardis_error_t *err)
+{
+	tardis_error_t e = NULL;
+
+	if (monitor_open_pinned(m, bpf_dir, err ? err : &e) == 0)
+		return m;
+	tardis_error_free(&e);
+	return NULL;
+}
+
+int exit_lookup_kernel(const char *bpf_dir, pid_t pid, uint64_t start_time, int *exit_status)
+{
+	cleanup_exit_monitor struct tardis_monitor *mon = NULL;
+	struct tardis_monitor m;
+	struct tardis_exit_event ev;
+	struct exit_status es;
+
+	if (pid <= 0 || !(mon = exit_monitor_open(&m, bpf_dir, NULL)))
+		return 0;
+	if (monitor_recent_lookup(mon, pid, start_time, &ev) != 1 ||
+	    exit_status_decode(ev.status, &es) < 0)
+		return 0;
+	*exit_status = es.exit_status;
+	return 1;
+}
+
+/* 1 a record for this init (known or not: *r says), 0 none or another's. */
+static int record_of(struct tardis_store *s, const char *ns, const char *id, pid_t pid,
+		     uint64_t start_time, struct exit_record *r)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int dfd = -1;
+	cleanup_free char *text = NULL;
+
+	dfd = store_container_dir(s, ns, id, 0, &err);
+	return dfd >= 0 && store_read(dfd, EXIT_RECORD_FILE, 1 << 20, &text, NULL, &err) == 0 &&
+	       exit_record_from_json(text, r, &err) == 0 && r->pid == pid &&
+	       r->start_time == start_time;
+}
+
+int exit_lookup(struct tardis_store *s, const char *bpf_dir, const char *ns, const char *id,
+		pid_t pid, uint64_t start_time, int *exit_status, enum exit_source *src)
+{
+	struct exit_record r;
+	enum exit_source dummy;
+
+	if (!src)
+		src = &dummy;
+	*src = EXIT_SOURCE_NONE;
+	if (ns && id && record_of(s, ns, id, pid, start_time, &r)) {
+		if (!r.known)
+			return 0;
+		*exit_status = r.st.exit_status;
+		*src = EXIT_SOURCE_RECORD;
+		return 1;
+	}
+	/* The agent may not have written it yet: the kernel has it. */
+	if (exit_lookup_kernel(bpf_dir, pid, start_time, exit_status)) {
+		*src = EXIT_SOURCE_KERNEL;
+		return 1;
+	}
+	return 0;
+}

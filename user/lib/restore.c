@@ -1,0 +1,110 @@
+#include "restore.h"
+#include "cleanup.h"
+#include "crashpoint.h"
+#include "filediff.h"
+#include "log.h"
+#include "scratch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <string.h>
+
+/* Options of the original create that restore understands too. */
+static int keep_create_opt(const char *name)
+{
+	return strcmp(name, "console-socket") == 0 || strcmp(name, "no-pivot") == 0 ||
+	       strcmp(name, "pid-file") == 0 || strcmp(name, "bundle") == 0;
+}
+
+/* `runc restore --detach`: 0 restored, -1 with *err. */
+static int run_runc_restore(const struct runc_call *c, const struct restore_request *req,
+			    const char *work, tardis_error_t *err)
+{
+	cleanup_argv struct argv_buf a = { 0 };
+	cleanup_error tardis_error_t e = NULL;
+	int st;
+
+	if (runc_call_argv(c, &a, "restore") < 0 || argv_push(&a, "--detach") < 0 ||
+	    argv_push(&a, "--image-path") < 0 || argv_push(&a, req->image_path) < 0 ||
+	    argv_push(&a, "--work-path") < 0 || argv_push(&a, work) < 0 ||
+	    argv_push(&a, "--file-locks") < 0)
+		return tardis_make_error(err, 0, "internal error");
+	if (!runc_call_opt(c, "bundle") &&
+	    (argv_push(&a, "--bundle") < 0 || argv_push(&a, req->bundle) < 0))
+		return tardis_make_error(err, 0, "internal error");
+	if (runc_call_forward(c, &a, keep_create_opt) < 0 || argv_push(&a, c->id) < 0)
+		return tardis_make_error(err, 0, "internal error");
+	/* Not RUN_QUIET: runc gives the restored process our stdio (the
+	 * shim's pipes for the container) in place of the dumped ones. */
+	st = run_wait_logged(a.v, RUN_OWN_PGRP, c->cfg->restore_timeout, NULL, &e);
+	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
+	if (st == 0)
+		return 0;
+	return tardis_make_error(err, 0,
+				 "runc restore failed (%s); see %s/restore.log",
+				 e ? tardis_error_msg(e) : "exit status", work);
+}
+
+/* A half-restored container must not stay behind, nor the files applied
+ * for it: the rootfs is left as the image found it.  Also after a failed
+ * apply, which may have applied some files before it failed. */
+static void undo(const struct runc_call *c, const struct restore_request *req, int bfd)
+{
+	cleanup_argv struct argv_buf d = { 0 };
+	cleanup_error tardis_error_t e = NULL;
+
+	if (runc_call_argv(c, &d, "delete") == 0 && argv_push(&d, "--force") == 0 &&
+	    argv_push(&d, c->id) == 0)
+		run_wait(d.v, RUN_QUIET, 60, NULL, &e);
+	tardis_error_free(&e);
+	if (filediff_rollback(req->rootfs, bfd, &e) < 0)
+		log_error("%s/%s: undo applied files: %s", c->ns, c->id, tardis_error_msg(e));
+}
+
+/* Restored: the applied files are the container's now.  The journal is
+ * emptied first, then the backups go: removing the directory could drop
+ * backups before the journal, and a crash then would leave a journal that
+ * undoes only some files. */
+static void commit(const struct runc_call *c, int bfd)
+{
+	cleanup_error tardis_error_t e = NULL;
+
+	if (filediff_commit(bfd, &e) < 0)
+		log_warn("%s/%s: forget the applied files' journal: %s", c->ns, c->id,
+			 tardis_error_msg(e));
+}
+
+int restore_container(const struct runc_call *c, const struct restore_request *req,
+		      tardis_error_t *err)
+{
+	char backup[PATH_MAX], work[PATH_MAX];
+	cleanup_close int ifd = -1;
+	cleanup_close int bfd = -1;
+
+	if (scratch_dir(c->store, c->cfg->state_dir, SCRATCH_RESTORE, c->ns, c->id, backup,
+			sizeof(backup)) < 0 ||
+	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
+			sizeof(work)) < 0)
+		return tardis_make_error(err, errno, "scratch dirs");
+	bfd = open(backup, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	ifd = open(req->image_path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (bfd < 0 || ifd < 0)
+		return tardis_make_error(err, errno, "open image");
+	/* Leftovers of a restore that died halfway are undone first. */
+	if (filediff_rollback(req->rootfs, bfd, err) < 0)
+		return tardis_error_wrap(err, "undo an earlier restore");
+	if (filediff_apply(ifd, req->rootfs, bfd, err) < 0) {
+		tardis_error_wrap(err, "apply saved files");
+		undo(c, req, bfd);
+		return -1;
+	}
+	crash_point("restore-applied");
+	if (run_runc_restore(c, req, work, err) < 0) {
+		undo(c, req, bfd);
+		return -1;
+	}
+	crash_point("restore-runc-done");
+	commit(c, bfd);
+	return 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * The restore engine: a container recreated from a valid tardis image in
+ * place of a fresh create.  The saved files go back into the rootfs first
+ * (with an undo journal), then `runc restore --detach`; anything that
+ * fails undoes exactly what was applied, so the caller can fall back to a
+ * fresh create.
+ */
+#ifndef TARDIS_RESTORE_H
+#define TARDIS_RESTORE_H
+
+#include "runc_call.h"
+
+struct restore_request {
+	const char *bundle;     /* the container's bundle (passed as --bundle unless given) */
+	const char *rootfs;     /* its rootfs, where the saved files go back */
+	const char *image_path; /* a valid image (image_validate) of this ns/id */
+};
+
+/* 0 restored (the container runs); -1 with *err saying why when the
+ * caller must fall back to a fresh create.  Options of the original
+ * create that restore understands too (console-socket, no-pivot,
+ * pid-file, bundle) are forwarded. */
+int restore_container(const struct runc_call *c, const struct restore_request *req,
+		      tardis_error_t *err);
+
+#endif

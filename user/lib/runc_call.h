@@ -1,0 +1,51 @@
+/*
+ * One container's call of the real runc on tardis's behalf: what every
+ * engine (checkpoint, restore) needs to build runc's command line the way
+ * the original caller would have — runc's path, the caller's global flags
+ * (--root, --log, ...) and the options of its subcommand — plus tardis's
+ * configuration and state store.  The programs fill it in; the library
+ * never sees how they parsed their command line.
+ */
+#ifndef TARDIS_RUNC_CALL_H
+#define TARDIS_RUNC_CALL_H
+
+#include <stddef.h>
+#include "config.h"
+#include "error.h"
+#include "process.h"
+#include "state.h"
+
+/* One option of the original subcommand, as the caller wrote it. */
+struct runc_call_opt {
+	const char *name;     /* canonical long name, e.g. "bundle" */
+	char *const *tokens;  /* its argv tokens: "--f=v" / "--bool", or "--f" "v" */
+	int ntokens;
+};
+
+struct runc_call {
+	const struct tardis_config *cfg;
+	struct tardis_store *store;       /* open */
+	const char *runc;                 /* the real runc's absolute path */
+	char *const *globals;             /* the original global flags' tokens, in order */
+	int nglobals;
+	int criu_given;                   /* --criu among them: cfg->criu is not added */
+	const struct runc_call_opt *opts; /* the original subcommand's options */
+	int nopts;
+	const char *ns, *id;              /* valid store ids (store_id_valid) */
+};
+
+/* runc, the original global flags (plus --criu from the config), then cmd. */
+int runc_call_argv(const struct runc_call *c, struct argv_buf *a, const char *cmd);
+/* Appends the original options for which keep(name) is true, verbatim. */
+int runc_call_forward(const struct runc_call *c, struct argv_buf *a, int (*keep)(const char *name));
+/* The original option `name`, or NULL. */
+const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char *name);
+/* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
+void runc_call_status(const struct runc_call *c, char *out, size_t len);
+
+/* The call's image path: the default one lies in the state directory, and
+ * no symlink is followed there (image_parent_check).  0: usable; -1
+ * refused (logged) or absent. */
+int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create);
+
+#endif
