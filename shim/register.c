@@ -84,8 +84,10 @@ static struct tardis_monitor *wait_monitor(struct shim *s, struct tardis_monitor
 	struct tardis_monitor *mon;
 
 	for (int i = 0;; i++) {
-		mon = exit_monitor_open(m, s->cfg.bpf_dir, &err);
-		if (mon || i >= 200 || !agent_running(s))
+		mon = monitor_open_optional(m, s->cfg.bpf_dir, &err);
+		/* Only "nothing pinned yet" is worth waiting for: pins of
+		 * another layout (an older agent still running) stay so. */
+		if (mon || i >= 200 || tardis_error_errno(err) != ENOENT || !agent_running(s))
 			break;
 		tardis_error_free(&err);
 		usleep(50 * 1000);
@@ -99,7 +101,7 @@ void shim_register_init(struct shim *s, const char *pid_file)
 {
 	cleanup_error tardis_error_t err = NULL;
 	cleanup_free char *text = NULL;
-	cleanup_exit_monitor struct tardis_monitor *mon = NULL;
+	cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
 	struct tardis_monitor m;
 	long pid;
 

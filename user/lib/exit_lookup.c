@@ -2,25 +2,14 @@
 #include "cleanup.h"
 #include "exit_record.h"
 
-struct tardis_monitor *exit_monitor_open(struct tardis_monitor *m, const char *bpf_dir,
-					 tardis_error_t *err)
-{
-	tardis_error_t e = NULL;
-
-	if (monitor_open_pinned(m, bpf_dir, err ? err : &e) == 0)
-		return m;
-	tardis_error_free(&e);
-	return NULL;
-}
-
 int exit_lookup_kernel(const char *bpf_dir, pid_t pid, uint64_t start_time, int *exit_status)
 {
-	cleanup_exit_monitor struct tardis_monitor *mon = NULL;
+	cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
 	struct tardis_monitor m;
 	struct tardis_exit_event ev;
 	struct exit_status es;
 
-	if (pid <= 0 || !(mon = exit_monitor_open(&m, bpf_dir, NULL)))
+	if (pid <= 0 || !(mon = monitor_open_optional(&m, bpf_dir, NULL)))
 		return 0;
 	if (monitor_recent_lookup(mon, pid, start_time, &ev) != 1 ||
 	    exit_status_decode(ev.status, &es) < 0)

@@ -27,16 +27,4 @@ int exit_lookup(struct tardis_store *s, const char *bpf_dir, const char *ns, con
 /* The kernel's recent_exits alone: 1 known, 0 not there (or no monitor). */
 int exit_lookup_kernel(const char *bpf_dir, pid_t pid, uint64_t start_time, int *exit_status);
 
-/* The exit monitor's pinned maps are optional: tardis works without them
- * (no agent yet, no BPF).  Returns m opened, or NULL with *err saying why
- * (err may be NULL). */
-struct tardis_monitor *exit_monitor_open(struct tardis_monitor *m, const char *bpf_dir,
-					 tardis_error_t *err);
-static inline void exit_monitor_closep(struct tardis_monitor **m)
-{
-	if (*m)
-		monitor_close(*m);
-}
-#define cleanup_exit_monitor __attribute__((cleanup(exit_monitor_closep)))
-
 #endif

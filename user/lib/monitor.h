@@ -53,6 +53,13 @@ struct tardis_monitor *monitor_open_optional(struct tardis_monitor *m, const cha
 					     tardis_error_t *why);
 void monitor_close(struct tardis_monitor *m);
 #define cleanup_monitor __attribute__((cleanup(monitor_close)))
+/* For the pointer monitor_open_optional returns: closed when set. */
+static inline void monitor_closep(struct tardis_monitor **m)
+{
+	if (*m)
+		monitor_close(*m);
+}
+#define cleanup_monitor_ptr __attribute__((cleanup(monitor_closep)))
 
 /* The map pinned at <pin_dir>/<name> (a TARDIS_PIN_* map name), checked
  * against this build's contract: map type, key and value size, and

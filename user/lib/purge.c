@@ -113,10 +113,10 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 					 &err) < 0)
 			report_part(report, arg, PURGE_PART_SCRATCH, scratch_names[i], &err);
 	if (t->init_pid > 0) {
-		cleanup_exit_monitor struct tardis_monitor *mon = NULL;
+		cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
 		struct tardis_monitor m;
 
-		mon = t->bpf_dir ? exit_monitor_open(&m, t->bpf_dir, NULL) : NULL;
+		mon = t->bpf_dir ? monitor_open_optional(&m, t->bpf_dir, NULL) : NULL;
 		registry_forget(s, mon, t->init_pid, t->init_start_time);
 	}
 	return purge_state(s, t, flags, report, arg);

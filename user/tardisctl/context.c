@@ -32,17 +32,10 @@ struct tardis_monitor *ctl_monitor_optional(struct ctl *c, struct tardis_monitor
 {
 	cleanup_error tardis_error_t err = NULL;
 
-	if (monitor_open_pinned(m, c->cfg.bpf_dir, &err) == 0)
+	if (monitor_open_optional(m, c->cfg.bpf_dir, &err))
 		return m;
 	if (warn)
 		fprintf(stderr, "tardisctl: warning: %s (is tardisd running?)\n",
 			tardis_error_msg(err));
 	return NULL;
-}
-
-void ctl_monitor_release(struct tardis_monitor **m)
-{
-	if (*m)
-		monitor_close(*m);
-	*m = NULL;
 }

@@ -70,7 +70,7 @@ static int exits_main(struct ctl *c, int argc, char **argv)
 	};
 	struct ctl_cmdline cl = { .opts = opts };
 	struct tardis_monitor mon;
-	cleanup_ctl_monitor struct tardis_monitor *m = NULL;
+	cleanup_monitor_ptr struct tardis_monitor *m = NULL;
 
 	if ((ret = opts_parse(c, argc, argv, &cl)) >= 0)
 		return ret;
@@ -88,7 +88,7 @@ static int counters_main(struct ctl *c, int argc, char **argv)
 	struct ctl_cmdline cl = { .opts = NULL };
 	cleanup_error tardis_error_t err = NULL;
 	struct tardis_monitor mon;
-	cleanup_ctl_monitor struct tardis_monitor *m = NULL;
+	cleanup_monitor_ptr struct tardis_monitor *m = NULL;
 	cleanup_json cJSON *o = NULL;
 	struct tardis_counters n;
 	int ret;

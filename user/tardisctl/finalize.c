@@ -5,6 +5,7 @@
  * proof that it did.
  */
 #include "tardisctl.h"
+#include "process.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "container_summary.h"
@@ -27,72 +28,18 @@ struct finalize_opts {
 	int timeout_s;
 };
 
-/* Runs argv (no shell), stdout and stderr into out; kills it after
- * timeout_s.  Returns its wait status, or -1 (out says why).
- * (To become the library's run_wait with capture.) */
+/* Runs argv (no shell, PATH searched), stdout and stderr into out; kills
+ * its process group after timeout_s.  Returns its wait status, or -1 (out
+ * says why). */
 static int run_capture(char *const argv[], int timeout_s, char *out, size_t outlen)
 {
-	int64_t deadline = time_monotonic_ns() + (int64_t)timeout_s * 1000000000ll;
-	size_t len = 0;
-	int p[2], st;
-	pid_t pid;
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_free char *cap = NULL;
+	int st;
 
-	out[0] = '\0';
-	if (pipe2(p, O_CLOEXEC) < 0) {
-		snprintf(out, outlen, "pipe: %s", strerror(errno));
-		return -1;
-	}
-	pid = fork();
-	if (pid < 0) {
-		snprintf(out, outlen, "fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		return -1;
-	}
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDONLY);
-
-		setpgid(0, 0); /* killed as a group on timeout */
-		if (null >= 0)
-			dup2(null, 0);
-		dup2(p[1], 1);
-		dup2(p[1], 2);
-		execvp(argv[0], argv);
-		dprintf(2, "exec %s: %s", argv[0], strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	for (;;) {
-		struct pollfd pf = { .fd = p[0], .events = POLLIN };
-		int64_t left = deadline - time_monotonic_ns();
-		char buf[1024];
-		ssize_t n;
-
-		if (left <= 0 || poll(&pf, 1, (int)(left / 1000000) + 1) == 0) {
-			kill(-pid, SIGKILL);
-			kill(pid, SIGKILL);
-			waitpid(pid, NULL, 0);
-			close(p[0]);
-			snprintf(out, outlen, "%s timed out after %d s", argv[0], timeout_s);
-			return -1;
-		}
-		n = read(p[0], buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (len + 1 < outlen) {
-			size_t k = (size_t)n < outlen - 1 - len ? (size_t)n : outlen - 1 - len;
-
-			memcpy(out + len, buf, k);
-			len += k;
-			out[len] = '\0';
-		}
-	}
-	close(p[0]);
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	st = run_wait(argv, RUN_OWN_PGRP | RUN_CAPTURE_STDERR | RUN_STDIN_NULL | RUN_SEARCH_PATH,
+		      timeout_s, &cap, &err);
+	snprintf(out, outlen, "%s", st < 0 ? tardis_error_msg(err) : cap ? cap : "");
 	return st;
 }
 

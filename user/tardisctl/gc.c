@@ -9,6 +9,7 @@
 #include "container_summary.h"
 #include "image.h"
 #include "oci_config.h"
+#include "purge.h"
 #include "registry.h"
 #include "util.h"
 
@@ -16,100 +17,69 @@
 #include <string.h>
 #include <unistd.h>
 
-/* ---- the purge (to become the library's, shared with tardis-runc delete) -- */
+/* ---- the purge: the library's, as tardis-runc delete's ----------------------- */
 
-/* <state_dir>/<what>/<ns>/<id>: tardis-runc's scratch directories. */
-static void remove_scratch(struct ctl *c, const char *ns, const char *id)
+struct gc_report {
+	const char *ns, *id;
+};
+
+/* Each part that could not be removed, on stderr. */
+static void gc_report_part(void *arg, enum purge_part part, const char *name, tardis_error_t *err)
 {
-	static const char *const what[] = { "work", "restore" };
-	tardis_error_t err = NULL;
+	const struct gc_report *r = arg;
 
-	/* Walked from the store's root: a planted symlink is not followed. */
-	for (size_t i = 0; i < 2; i++) {
-		if (image_scratch_remove(&c->store, what[i], ns, id, 1, &err) < 0) {
-			fprintf(stderr, "tardisctl: %s/%s: %s: %s\n", ns, id, what[i],
-				tardis_error_msg(err));
-			tardis_error_free(&err);
-		}
+	switch (part) {
+	case PURGE_PART_IMAGE_NOT_OURS:
+		fprintf(stderr, "tardisctl: %s/%s: image path `%s` is not tardis's; not removed\n",
+			r->ns, r->id, name);
+		break;
+	case PURGE_PART_IMAGE_PATH:
+		fprintf(stderr, "tardisctl: %s/%s: image path `%s`: %s; not removed\n", r->ns, r->id,
+			name, tardis_error_msg(*err));
+		break;
+	case PURGE_PART_SCRATCH:
+		fprintf(stderr, "tardisctl: %s/%s: %s: %s\n", r->ns, r->id, name,
+			tardis_error_msg(*err));
+		break;
+	default:
+		fprintf(stderr, "tardisctl: %s/%s: %s\n", r->ns, r->id, tardis_error_msg(*err));
+		break;
 	}
-}
-
-/* The image path comes from state.json: only a path that ends in /<ns>/<id>
- * (every path tardis makes does) is removed. */
-static int image_path_ours(const char *path, const char *ns, const char *id)
-{
-	char tail[2 * TARDIS_ID_MAX + 4];
-	size_t pl = strlen(path), tl;
-
-	snprintf(tail, sizeof(tail), "/%s/%s", ns, id);
-	tl = strlen(tail);
-	return path_is_clean_absolute(path) && pl > tl && strcmp(path + pl - tl, tail) == 0;
-}
-
-/* The image of s, and its namespace's directory once empty.  0, or -1
- * (reported): the image is not tardis's or could not be removed. */
-static int remove_image(struct ctl *c, struct container_summary *s, uint64_t *freed)
-{
-	cleanup_error tardis_error_t err = NULL;
-	const char *ns = s->ref.ns, *id = s->ref.id;
-
-	if (!image_path_ours(s->image_path, ns, id)) {
-		fprintf(stderr, "tardisctl: %s/%s: image path `%s` is not tardis's; not removed\n", ns,
-			id, s->image_path);
-		return -1;
-	}
-	/* In the state dir, through no planted symlink. */
-	if (image_parent_check(&c->store, s->image_path, 0, &err) < 0) {
-		fprintf(stderr, "tardisctl: %s/%s: image path `%s`: %s; not removed\n", ns, id,
-			s->image_path, tardis_error_msg(err));
-		return -1;
-	}
-	image_cleanup_siblings(s->image_path);
-	if (image_validate(s->image_path, &s->image) >= 0)
-		*freed += s->image.size;
-	if (image_remove(s->image_path, &err) < 0) {
-		fprintf(stderr, "tardisctl: %s/%s: %s\n", ns, id, tardis_error_msg(err));
-		return -1;
-	}
-	*strrchr(s->image_path, '/') = '\0';
-	rmdir(s->image_path); /* the namespace's directory, once empty */
-	return 0;
 }
 
 /* Removes what is left of a gone container, under its lock, if it is
  * still gone and still old when the lock is ours.  1 removed, 0 kept, -1
- * could not (reported). */
+ * could not (reported).  The work directory on the network filesystem is
+ * the container's data: gc keeps it. */
 static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff, uint64_t *freed)
 {
 	cleanup_error tardis_error_t err = NULL;
 	cleanup_close int lock = -1;
 	cleanup_close int dfd = -1;
 	struct container_summary s;
-	struct tardis_monitor mon;
-	int ret = 1;
+	struct gc_report rep = { ns, id };
+	int ret = 0;
 
 	dfd = store_container_lock(&c->store, ns, id, 0, &lock, &err);
 	if (dfd < 0)
 		return 0;
 	if (container_summary_load(&c->store, ns, id, 0, &s, &err) < 0)
 		return 0;
-	if (strcmp(s.state, "running") == 0 || s.last_activity_ns > cutoff)
-		ret = 0;
-	else if (s.image_present && remove_image(c, &s, freed) < 0)
-		ret = -1;
-	if (ret == 1) {
-		remove_scratch(c, ns, id);
-		if (s.init_pid > 0) {
-			cleanup_ctl_monitor struct tardis_monitor *m = ctl_monitor_optional(c, &mon, 0);
+	if (strcmp(s.state, "running") != 0 && s.last_activity_ns <= cutoff) {
+		struct purge_target t = {
+			.ns = ns,
+			.id = id,
+			.image_path = s.image_present ? s.image_path : NULL,
+			.init_pid = s.init_pid,
+			.init_start_time = s.init_start_time,
+			.bpf_dir = c->cfg.bpf_dir,
+		};
 
-			registry_forget(&c->store, m, s.init_pid, s.init_start_time);
-		}
+		ret = purge_container(&c->store, &t,
+				      PURGE_LOCKED | PURGE_STRICT | PURGE_IMAGE_OURS | PURGE_TIDY, freed,
+				      gc_report_part, &rep) < 0 ? -1 : 1;
 	}
 	container_summary_free(&s);
-	if (ret == 1 && store_container_remove(&c->store, ns, id, &err) < 0) {
-		fprintf(stderr, "tardisctl: %s/%s: %s\n", ns, id, tardis_error_msg(err));
-		return -1;
-	}
 	return ret;
 }
 

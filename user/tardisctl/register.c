@@ -9,7 +9,7 @@ static int register_main(struct ctl *c, int argc, char **argv)
 	char ns[TARDIS_ID_MAX + 1], id[TARDIS_ID_MAX + 1];
 	cleanup_error tardis_error_t err = NULL;
 	struct tardis_monitor mon;
-	cleanup_ctl_monitor struct tardis_monitor *m = NULL;
+	cleanup_monitor_ptr struct tardis_monitor *m = NULL;
 	uint64_t pid, start = 0;
 	int ret;
 

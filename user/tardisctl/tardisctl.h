@@ -143,9 +143,7 @@ void table_free(struct table *t);
 pid_t ctl_agent_pid(struct ctl *c);
 /* The pinned exit monitor in m, or NULL (with a warning on stderr when
  * warn) if tardisd never loaded it.  Hold the result in a
- * cleanup_ctl_monitor pointer: it is closed when that goes out of scope. */
+ * cleanup_monitor_ptr pointer: it is closed when that goes out of scope. */
 struct tardis_monitor *ctl_monitor_optional(struct ctl *c, struct tardis_monitor *m, int warn);
-void ctl_monitor_release(struct tardis_monitor **m);
-#define cleanup_ctl_monitor __attribute__((cleanup(ctl_monitor_release)))
 
 #endif

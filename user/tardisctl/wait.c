@@ -1,5 +1,6 @@
 /* tardisctl wait: block until the container's exit is recorded, exit with it. */
 #include "tardisctl.h"
+#include "exit_lookup.h"
 #include "cleanup.h"
 #include "container_summary.h"
 #include "util.h"
@@ -15,28 +16,13 @@ enum { WAIT_MORE = -1, WAIT_TIMED_OUT = -2 };
 
 /* The exit of (pid, start) from the kernel's recent-exits map, when no
  * agent will record it.  (To become the library's exit lookup.) */
-static int kernel_exit(struct ctl *c, pid_t pid, uint64_t start, int *exit_status)
-{
-	struct tardis_monitor mon;
-	cleanup_ctl_monitor struct tardis_monitor *m = NULL;
-	struct tardis_exit_event ev;
-	struct exit_status st;
-
-	if (pid <= 0 || !(m = ctl_monitor_optional(c, &mon, 0)))
-		return 0;
-	if (monitor_recent_lookup(m, pid, start, &ev) != 1 || exit_status_decode(ev.status, &st) < 0)
-		return 0;
-	*exit_status = st.exit_status;
-	return 1;
-}
-
 /* The watched directory is gone (exit 0 cleans up, gc): the kernel may
  * still know how the init we waited for ended. */
 static int wait_removed(struct ctl *c, const char *ns, const char *id, pid_t pid, uint64_t start)
 {
 	int es;
 
-	if (kernel_exit(c, pid, start, &es)) {
+	if (exit_lookup_kernel(c->cfg.bpf_dir, pid, start, &es)) {
 		printf("%s/%s exited: exit status %d (from the kernel's recent exits; the container is removed)\n",
 		       ns, id, es);
 		return es;
@@ -84,7 +70,7 @@ static int wait_check(struct ctl *c, const char *ns, const char *id, pid_t *pid,
 		ret = wait_recorded(ns, id, &s);
 	} else if (strcmp(s.state, "stopped") == 0 && !ctl_agent_pid(c)) {
 		/* Nobody will write the record: take what the kernel kept. */
-		if (kernel_exit(c, s.init_pid, s.init_start_time, &es)) {
+		if (exit_lookup_kernel(c->cfg.bpf_dir, s.init_pid, s.init_start_time, &es)) {
 			printf("%s/%s exited: exit status %d (from the kernel's recent exits: no tardisd runs)\n",
 			       ns, id, es);
 			ret = es;
