@@ -270,16 +270,12 @@ END_TEST
 
 Suite *config_suite(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
+	const struct unit_tcase cases[] = {
+		{ "config", 60,
+		  UNIT_TESTS(defaults, every_key, values, unknown_keys, bad_values,
+			     load_file_and_env) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, defaults);
-	tcase_add_test(tc, every_key);
-	tcase_add_test(tc, values);
-	tcase_add_test(tc, unknown_keys);
-	tcase_add_test(tc, bad_values);
-	tcase_add_test(tc, load_file_and_env);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("config", cases);
 }

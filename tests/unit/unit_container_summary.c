@@ -226,14 +226,5 @@ START_TEST(test_last_activity)
 }
 END_TEST
 
-Suite *container_summary_suite(void)
-{
-	Suite *s = suite_create("container_summary");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_list_sorted_valid_only);
-	tcase_add_test(tc, test_states);
-	tcase_add_test(tc, test_last_activity);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(container_summary, "core", test_list_sorted_valid_only, test_states,
+	   test_last_activity)

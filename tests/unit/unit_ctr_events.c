@@ -347,20 +347,13 @@ END_TEST
 
 Suite *ctr_events_suite(void)
 {
-	Suite *s = suite_create("ctr_events");
-	TCase *tc = tcase_create("parse_line");
+	const struct unit_tcase cases[] = {
+		{ "parse_line", 60,
+		  UNIT_TESTS(seed_line, other_namespaces_and_layouts, missing_exit_status_is_zero,
+			     exited_at_string, exec_exit_is_other, other_topics, garbage,
+			     bad_names, long_names, truncated_lines) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, seed_line);
-	tcase_add_test(tc, other_namespaces_and_layouts);
-	tcase_add_test(tc, missing_exit_status_is_zero);
-	tcase_add_test(tc, exited_at_string);
-	tcase_add_test(tc, exec_exit_is_other);
-	tcase_add_test(tc, other_topics);
-	tcase_add_test(tc, garbage);
-	tcase_add_test(tc, bad_names);
-	tcase_add_test(tc, long_names);
-	tcase_add_test(tc, truncated_lines);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("ctr_events", cases);
 }

@@ -575,35 +575,19 @@ END_TEST
 
 Suite *exit_record_suite(void)
 {
-	Suite *s = suite_create("exit_record");
-	TCase *tc;
+	const struct unit_tcase cases[] = {
+		{ "decode", 60,
+		  UNIT_TESTS(decode_exit_codes, decode_signals, decode_refused,
+			     decode_matches_waitpid, decode_real_stop_continue) },
+		{ "json", 60,
+		  UNIT_TESTS(json_round_trip_known, json_known_fields, json_round_trip_unknown,
+			     json_round_trip_no_wait_status, json_minimal_ctr_style, json_refused,
+			     json_long_names_refused) },
+		{ "rfc3339", 60,
+		  UNIT_TESTS(rfc3339_known_values, rfc3339_round_trip, rfc3339_garbage,
+			     rfc3339_extremes) },
+		{ NULL, 0, NULL },
+	};
 
-	tc = tcase_create("decode");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, decode_exit_codes);
-	tcase_add_test(tc, decode_signals);
-	tcase_add_test(tc, decode_refused);
-	tcase_add_test(tc, decode_matches_waitpid);
-	tcase_add_test(tc, decode_real_stop_continue);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("json");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, json_round_trip_known);
-	tcase_add_test(tc, json_known_fields);
-	tcase_add_test(tc, json_round_trip_unknown);
-	tcase_add_test(tc, json_round_trip_no_wait_status);
-	tcase_add_test(tc, json_minimal_ctr_style);
-	tcase_add_test(tc, json_refused);
-	tcase_add_test(tc, json_long_names_refused);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("rfc3339");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, rfc3339_known_values);
-	tcase_add_test(tc, rfc3339_round_trip);
-	tcase_add_test(tc, rfc3339_garbage);
-	tcase_add_test(tc, rfc3339_extremes);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("exit_record", cases);
 }

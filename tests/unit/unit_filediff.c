@@ -1297,27 +1297,16 @@ END_TEST
 
 Suite *filediff_suite(void)
 {
-	Suite *s = suite_create("filediff");
-	TCase *parse = tcase_create("parse");
-	TCase *ovl = tcase_create("overlay");
-	TCase *crash = tcase_create("crash");
+	const struct unit_tcase cases[] = {
+		{ "parse", 120,
+		  UNIT_TESTS(test_tar_parser, test_deleted_parser, test_hostile_apply,
+			     test_journal, test_mutations) },
+		{ "overlay", 120,
+		  UNIT_TESTS(test_roundtrip, test_rollback_preexisting, test_commit,
+			     test_save_errors, test_truncated) },
+		{ "crash", 600, UNIT_TESTS(test_crash) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_add_test(parse, test_tar_parser);
-	tcase_add_test(parse, test_deleted_parser);
-	tcase_add_test(parse, test_hostile_apply);
-	tcase_add_test(parse, test_journal);
-	tcase_add_test(parse, test_mutations);
-	tcase_set_timeout(parse, 120);
-	tcase_add_test(ovl, test_roundtrip);
-	tcase_add_test(ovl, test_rollback_preexisting);
-	tcase_add_test(ovl, test_commit);
-	tcase_add_test(ovl, test_save_errors);
-	tcase_add_test(ovl, test_truncated);
-	tcase_set_timeout(ovl, 120);
-	tcase_add_test(crash, test_crash);
-	tcase_set_timeout(crash, 600);
-	suite_add_tcase(s, parse);
-	suite_add_tcase(s, ovl);
-	suite_add_tcase(s, crash);
-	return s;
+	return unit_suite("filediff", cases);
 }

@@ -87,14 +87,4 @@ START_TEST(test_write_file)
 }
 END_TEST
 
-Suite *metrics_suite(void)
-{
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_histogram_buckets);
-	tcase_add_test(tc, test_text_format);
-	tcase_add_test(tc, test_write_file);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(metrics, "core", test_histogram_buckets, test_text_format, test_write_file)

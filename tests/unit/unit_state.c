@@ -1181,38 +1181,19 @@ END_TEST
 
 Suite *state_suite(void)
 {
-	Suite *s = suite_create("state");
-	TCase *tc;
+	const struct unit_tcase cases[] = {
+		{ "names", 60, UNIT_TESTS(id_valid, container_dir_refuses_bad_ids) },
+		{ "files", 60,
+		  UNIT_TESTS(modes, foreign_owner_refused, symlink_dirs_not_followed,
+			     symlink_files_not_followed, read_refuses_non_regular) },
+		/* a hang guard only: nothing is timed */
+		{ "concurrency", 600,
+		  UNIT_TESTS(racing_writer_processes, racing_writer_threads, lock_excludes,
+			     remove_then_waiter_gets_fresh_dir, remove_then_waiter_without_create,
+			     remove_semantics, create_remove_same_namespace) },
+		{ "registry", 60, UNIT_TESTS(registry_basics) },
+		{ NULL, 0, NULL },
+	};
 
-	tc = tcase_create("names");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, id_valid);
-	tcase_add_test(tc, container_dir_refuses_bad_ids);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("files");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, modes);
-	tcase_add_test(tc, foreign_owner_refused);
-	tcase_add_test(tc, symlink_dirs_not_followed);
-	tcase_add_test(tc, symlink_files_not_followed);
-	tcase_add_test(tc, read_refuses_non_regular);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("concurrency");
-	tcase_set_timeout(tc, 600); /* a hang guard only: nothing is timed */
-	tcase_add_test(tc, racing_writer_processes);
-	tcase_add_test(tc, racing_writer_threads);
-	tcase_add_test(tc, lock_excludes);
-	tcase_add_test(tc, remove_then_waiter_gets_fresh_dir);
-	tcase_add_test(tc, remove_then_waiter_without_create);
-	tcase_add_test(tc, remove_semantics);
-	tcase_add_test(tc, create_remove_same_namespace);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("registry");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, registry_basics);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("state", cases);
 }
