@@ -57,6 +57,26 @@ wait_for() {
 
 on_cleanup() { CLEANUP_HOOKS+=("$*"); }
 
+# need_criu: CRIU and TARDIS_CRIU (exported), a CRIU that works on this
+# kernel: one already set (vmtest: a distribution criu) wins, else
+# scripts/build-criu.sh's.  Without one the test fails here.
+need_criu() {
+	CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
+	export TARDIS_CRIU=$CRIU
+}
+
+# stop_agent_of STATE_DIR: the agent tardis-runc started on demand for
+# STATE_DIR, ended by pid, only if that pid is still a tardisd using it.
+stop_agent_of() {
+	local apid
+	apid=$(cat "$1/tardisd.pid" 2>/dev/null)
+	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
+		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$1"; then
+		kill "$apid" 2>/dev/null
+		sleep 0.2
+	fi
+}
+
 # room_for_processes N: N live processes at once need pids (kernel.pid_max
 # raised for the test, restored on exit) and, for a lowered soft limit,
 # RLIMIT_NPROC (root is not bound by it otherwise).
@@ -81,15 +101,7 @@ cleanup() {
 	local h
 	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
 	stop_agent TERM
-	# An agent tardis-runc started on demand for this test's state dir.
-	# Only if that pid is still a tardisd using our state dir.
-	local apid
-	apid=$(cat "$TARDIS_STATE_DIR/tardisd.pid" 2>/dev/null)
-	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
-		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$TARDIS_STATE_DIR"; then
-		kill "$apid" 2>/dev/null
-		sleep 0.2
-	fi
+	stop_agent_of "$TARDIS_STATE_DIR"
 	"$BIN/tardisd" --unload >/dev/null 2>&1 || true
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
