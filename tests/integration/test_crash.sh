@@ -124,16 +124,22 @@ what_is_there() { # what_is_there ID OLD-SIG
 	echo "${out[*]}"
 }
 
+# publish_image BUNDLE ID WHAT: ID counting to 20 in a fresh BUNDLE; its
+# `delete --force` publishes an image (WHAT) that validates.
+publish_image() {
+	make_bundle "$1"
+	check "$2: create + start" create_start "$1" "$2"
+	check "$2: counting" wait_for 20 count_at_least "$1" 20
+	check "$2: delete --force publishes $3" shim delete --force "$2"
+	check "$2: $3 validates" valid "$IMAGES/$2"
+}
+
 start_agent || { fail "agent"; summary; exit 1; }
 mkdir -p "$IMAGES"
 
 # ==== checkpoint publishing ============================================
 BC=$TMP/bc
-make_bundle "$BC"
-check "ck: create + start" create_start "$BC" ck
-check "ck: counting" wait_for 20 count_at_least "$BC" 20
-check "ck: delete --force publishes the old image" shim delete --force ck
-check "ck: the old image validates" valid "$IMAGES/ck"
+publish_image "$BC" ck "the old image"
 cp -a "$IMAGES/ck" "$TMP/old-image"
 OLD=$(sig "$TMP/old-image")
 OLD_COUNT=$(saved_count "$TMP/old-image")
@@ -223,11 +229,7 @@ crash_ckpt "first image, between the renames" publish-between-renames ".ck.tmp=n
 
 # ==== restore ============================================================
 BR=$TMP/br
-make_bundle "$BR"
-check "cr: create + start" create_start "$BR" cr
-check "cr: counting" wait_for 20 count_at_least "$BR" 20
-check "cr: delete --force publishes its image" shim delete --force cr
-check "cr: the image validates" valid "$IMAGES/cr"
+publish_image "$BR" cr "its image"
 GOLD=$(sig "$IMAGES/cr")
 GOLD_COUNT=$(saved_count "$IMAGES/cr")
 check "cr: the image deletes /keep" grep -qx "whiteout keep" "$IMAGES/cr/deleted.list"

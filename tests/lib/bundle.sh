@@ -31,14 +31,6 @@ delete_all_in() {
 	done
 }
 
-# umount_below DIR [EXCEPT]: every mount below DIR (but EXCEPT), deepest first.
-umount_below() {
-	local m
-	for m in $(findmnt -rn -o TARGET | grep "^$1/" | grep -vx "${2:-/}" | sort -r); do
-		umount -l "$m"
-	done
-}
-
 # The counter, in a busybox shell: counts in memory and writes the count to
 # /data/count, written aside and renamed so that a checkpoint never catches
 # it half-written.

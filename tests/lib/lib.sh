@@ -28,13 +28,23 @@ check() { # check "description" command...
 start_agent() {
 	"$BIN/tardisd" --log-file "$TMP/tardisd.log" --log-level "${AGENT_LOG_LEVEL:-info}" "$@" &
 	AGENT_PID=$!
-	for _ in $(seq 1 100); do
-		grep -q "tardisd $AGENT_PID running" "$TMP/tardisd.log" 2>/dev/null && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_up 100 0.05 "$AGENT_PID" grep -q "tardisd $AGENT_PID running" "$TMP/tardisd.log" && return 0
 	echo "tardisd did not start:" >&2
 	tail -20 "$TMP/tardisd.log" >&2
+	return 1
+}
+
+# wait_up TRIES PAUSE PID command...: polls (TRIES times, PAUSE seconds
+# apart) until the command succeeds (its output is dropped); gives up early
+# once PID, the process that should answer it, is gone.
+wait_up() {
+	local tries=$1 pause=$2 pid=$3
+	shift 3
+	for _ in $(seq 1 "$tries"); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep "$pause"
+	done
 	return 1
 }
 
@@ -75,6 +85,16 @@ stop_agent_of() {
 		kill "$apid" 2>/dev/null
 		sleep 0.2
 	fi
+}
+
+# umount_below DIR [EXCEPT]: every mount below DIR (but EXCEPT), deepest
+# first, lazily.
+umount_below() {
+	local m
+	for m in $(findmnt -rn -o TARGET | grep "^$1/" | grep -vx "${2:-/}" | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	return 0
 }
 
 # room_for_processes N: N live processes at once need pids (kernel.pid_max

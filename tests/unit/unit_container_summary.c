@@ -180,12 +180,13 @@ START_TEST(test_states)
 		cJSON *j = container_summary_json(&c, 1);
 		char *t = cJSON_PrintUnformatted(j);
 
-		ck_assert_ptr_nonnull(strstr(t, "\"state\":\"checkpointed\""));
-		ck_assert_ptr_nonnull(strstr(t, "\"valid\":false"));
-		ck_assert_ptr_nonnull(strstr(t, "\"reason\":\"manifest: "));
-		ck_assert_ptr_nonnull(strstr(t, "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\""));
-		ck_assert_ptr_nonnull(strstr(t, "\"last_restore\":null"));
-		ck_assert_ptr_nonnull(strstr(t, "\"exit_status\":null"));
+		UNIT_ASSERT_CONTAINS(t,
+				     "\"state\":\"checkpointed\"",
+				     "\"valid\":false",
+				     "\"reason\":\"manifest: ",
+				     "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\"",
+				     "\"last_restore\":null",
+				     "\"exit_status\":null");
 		free(t);
 		cJSON_Delete(j);
 	}

@@ -34,6 +34,19 @@ static int parse(const char *line, struct ctr_exit *out)
 	return r;
 }
 
+/* Every one of LINES parses as WANT (-1: refused). */
+static void all_parse_as(const char *const *lines, size_t n, int want)
+{
+	struct ctr_exit e;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = parse(lines[i], &e);
+
+		ck_assert_msg(r == want, "parsed as %d, want %d: %s", r, want, lines[i]);
+	}
+}
+#define ALL_PARSE_AS(lines, want) all_parse_as((lines), sizeof(lines) / sizeof((lines)[0]), (want))
+
 START_TEST(seed_line)
 {
 	struct ctr_exit e;
@@ -185,10 +198,8 @@ START_TEST(other_topics)
 		PREFIX "default /tasks/start garbage{",
 		PREFIX "default /tasks/start",
 	};
-	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == CTR_LINE_OTHER, "not OTHER: %s", lines[i]);
+	ALL_PARSE_AS(lines, CTR_LINE_OTHER);
 }
 END_TEST
 
@@ -237,8 +248,7 @@ START_TEST(garbage)
 	};
 	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == -1, "not refused: %s", lines[i]);
+	ALL_PARSE_AS(lines, -1);
 	{
 		tardis_error_t err = NULL;
 
@@ -269,8 +279,7 @@ START_TEST(bad_names)
 	};
 	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == -1, "not refused: %s", lines[i]);
+	ALL_PARSE_AS(lines, -1);
 	/* ../x as the exec id of a valid container is still not a container exit. */
 	ck_assert_int_ne(parse(PREFIX "default /tasks/exit {\"container_id\":\"tc\",\"id\":\"../x\"}", &e),
 			 CTR_LINE_EXIT);

@@ -37,6 +37,13 @@ char *unit_tmpdir(void)
 	return p;
 }
 
+void unit_assert_contains(const char *text, const char *const *want)
+{
+	ck_assert_ptr_nonnull(text);
+	for (; *want; want++)
+		ck_assert_msg(strstr(text, *want) != NULL, "`%s` not in `%s`", *want, text);
+}
+
 Suite *unit_suite(const char *name, const struct unit_tcase *cases)
 {
 	Suite *s = suite_create(name);

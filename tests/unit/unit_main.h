@@ -40,6 +40,11 @@ Suite *unit_suite(const char *name, const struct unit_tcase *cases);
 		return unit_suite(#name, cases);                                      \
 	}
 
+/* Each of the strings (a list ending with NULL) occurs in TEXT. */
+void unit_assert_contains(const char *text, const char *const *want);
+#define UNIT_ASSERT_CONTAINS(text, ...) \
+	unit_assert_contains((text), (const char *const[]){ __VA_ARGS__, NULL })
+
 /* A fresh mkdtemp directory below the run's own directory in /tmp (which
  * main removes at the end, whatever the tests left); malloc'd path. */
 char *unit_tmpdir(void);

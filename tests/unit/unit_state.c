@@ -47,18 +47,29 @@ static void fx_close(struct fx *f)
 	free(f->dir);
 }
 
+/* The directory PATH below DIRFD (FLAGS added to the open's), or NULL if
+ * it cannot be opened. */
+static DIR *open_dir_at(int dirfd, const char *path, int flags)
+{
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	d = fdopendir(fd);
+	ck_assert_ptr_nonnull(d);
+	return d;
+}
+
 /* Entries of a directory other than . and .., or -1. */
 static int count_entries(int dirfd, const char *path)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	DIR *d = open_dir_at(dirfd, path, O_NOFOLLOW);
 	struct dirent *de;
-	DIR *d;
 	int n = 0;
 
-	if (fd < 0)
+	if (!d)
 		return -1;
-	d = fdopendir(fd);
-	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)))
 		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
 			n++;
@@ -69,13 +80,10 @@ static int count_entries(int dirfd, const char *path)
 /* Any leftover temp file (.<name>.<pid>.<n>.tmp) in a directory? */
 static int has_temp_files(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = open_dir_at(dirfd, ".", 0);
 	struct dirent *de;
-	DIR *d;
 	int n = 0;
 
-	ck_assert_int_ge(fd, 0);
-	d = fdopendir(fd);
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d))) {
 		size_t l = strlen(de->d_name);
@@ -1080,13 +1088,10 @@ static const struct registration *seen_pid(const struct seen *s, pid_t pid)
 /* Every entry of the pid index is a 0600 regular file. */
 static int index_entries_private(int root_fd)
 {
-	int fd = openat(root_fd, "pids", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = open_dir_at(root_fd, "pids", 0);
 	struct dirent *de;
-	DIR *d;
 	int n = 0;
 
-	ck_assert_int_ge(fd, 0);
-	d = fdopendir(fd);
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
@@ -1131,9 +1136,10 @@ START_TEST(registry_basics)
 		      tardis_error_msg(err));
 	ck_assert_int_eq(faccessat(dfd, EXIT_RECORD_FILE, F_OK, 0), -1);
 	ck_assert_int_eq(store_read(dfd, STATE_FILE, 4096, &text, NULL, &err), 0);
-	ck_assert_ptr_nonnull(strstr(text, "\"bundle\":\"/b\""));
-	ck_assert_ptr_nonnull(strstr(text, "\"init_pid\":" STR(P1)));
-	ck_assert_ptr_nonnull(strstr(text, "\"init_start_time\":777"));
+	UNIT_ASSERT_CONTAINS(text,
+			     "\"bundle\":\"/b\"",
+			     "\"init_pid\":" STR(P1),
+			     "\"init_start_time\":777");
 	ck_assert_ptr_null(strstr(text, "\"init_pid\":1,"));
 	free(text);
 	expect_mode(f.s.root_fd, "pids", S_IFDIR, 0700);
