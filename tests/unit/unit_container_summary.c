@@ -43,6 +43,29 @@ static void teardown(struct fixture *f)
 	free(f->dir);
 }
 
+/* default/ID's state.json: its init, PID started at START. */
+static void put_init(struct fixture *f, const char *id, pid_t pid, uint64_t start)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)pid,
+		 (unsigned long long)start);
+	put(f, "default", id, STATE_FILE, text);
+}
+
+/* default/ID's exit.json: the exit of PID started at START, in state ID
+ * (exited, unknown), with the fields MORE (",\"k\":v..."). */
+static void put_exit(struct fixture *f, const char *id, pid_t pid, uint64_t start, const char *more)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"%s\",\"state\":\"%s\","
+		 "\"pid\":%d,\"start_time\":%llu%s}",
+		 id, id, (int)pid, (unsigned long long)start, more);
+	put(f, "default", id, "exit.json", text);
+}
+
 static const char *state_of(struct fixture *f, const char *ns, const char *id,
 			    struct container_summary *c)
 {
@@ -116,45 +139,29 @@ START_TEST(test_states)
 	ck_assert_str_eq(state_of(&f, "default", "created", &c), "created");
 	container_summary_free(&c);
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)getpid(),
-		 (unsigned long long)me_start);
-	put(&f, "default", "running", STATE_FILE, text);
+	put_init(&f, "running", getpid(), me_start);
 	ck_assert_str_eq(state_of(&f, "default", "running", &c), "running");
 	ck_assert_int_eq(c.init_pid, getpid());
 	container_summary_free(&c);
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start);
-	put(&f, "default", "stopped", STATE_FILE, text);
+	put_init(&f, "stopped", dead, dead_start);
 	ck_assert_str_eq(state_of(&f, "default", "stopped", &c), "stopped");
 	container_summary_free(&c);
 
-	put(&f, "default", "exited", STATE_FILE, text);
-	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"exited\",\"state\":\"exited\","
-		 "\"pid\":%d,\"start_time\":%llu,\"wait_status\":768,\"source\":\"bpf\"}",
-		 (int)dead, (unsigned long long)dead_start);
-	put(&f, "default", "exited", "exit.json", text);
+	put_init(&f, "exited", dead, dead_start);
+	put_exit(&f, "exited", dead, dead_start, ",\"wait_status\":768,\"source\":\"bpf\"");
 	ck_assert_str_eq(state_of(&f, "default", "exited", &c), "exited");
 	ck_assert_int_eq(container_summary_exit_status(&c, &es), 1);
 	ck_assert_int_eq(es, 3);
 	container_summary_free(&c);
 
 	/* An exit record of an earlier init does not count. */
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start + 1);
-	put(&f, "default", "exited", STATE_FILE, text);
+	put_init(&f, "exited", dead, dead_start + 1);
 	ck_assert_str_eq(state_of(&f, "default", "exited", &c), "stopped");
 	container_summary_free(&c);
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start);
-	put(&f, "default", "unknown", STATE_FILE, text);
-	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"unknown\",\"state\":\"unknown\","
-		 "\"pid\":%d,\"start_time\":%llu,\"source\":\"reconcile\"}",
-		 (int)dead, (unsigned long long)dead_start);
-	put(&f, "default", "unknown", "exit.json", text);
+	put_init(&f, "unknown", dead, dead_start);
+	put_exit(&f, "unknown", dead, dead_start, ",\"source\":\"reconcile\"");
 	ck_assert_str_eq(state_of(&f, "default", "unknown", &c), "unknown");
 	ck_assert_int_eq(container_summary_exit_status(&c, &es), 0);
 	container_summary_free(&c);
