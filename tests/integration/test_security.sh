@@ -26,7 +26,6 @@ OUTSIDE=$TMP/outside       # where planted symlinks point
 
 # ---- bundles: overlay rootfs over busybox, as containerd makes them -------
 lower_layer sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.1; done'
-BUNDLE_FILTER=$OWN_CGROUP
 
 # Every tardis-runc call of the flow runs under strace: -b execve detaches
 # from a process at its execve, so the trace holds exactly what tardis-runc

@@ -64,13 +64,15 @@ bundle_config() {
 }
 
 # plain_bundle DIR [FILTER]: a fresh bundle in DIR, its rootfs an overlay
-# over LOWER, its config LOWER's made writable, then through the jq FILTER
-# and BUNDLE_FILTER (the test's, for every bundle).
+# over LOWER, its config LOWER's made writable and given a cgroup of its own
+# (runc's default, /<id>, is shared with any other run using the same id,
+# and CRIU dumps the whole cgroup), then through the jq FILTER and
+# BUNDLE_FILTER (the test's, for every bundle).
 plain_bundle() {
 	local b=$1
 	drop_bundle "$b"
 	overlay_rootfs "$b"
-	bundle_config "$b" ".root.readonly = false | ${2:-.} | ${BUNDLE_FILTER:-.}"
+	bundle_config "$b" ".root.readonly = false | $OWN_CGROUP | ${2:-.} | ${BUNDLE_FILTER:-.}"
 }
 # make_bundle DIR [FILTER]: the same, opted in (TARDIS_ENABLE=1).
 ENABLE='.process.env += ["TARDIS_ENABLE=1"]'
