@@ -22,7 +22,7 @@ NFS=$TMP/networkfs
 mkdir -p "$NFS"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
-wait_status() { wait_for 10 task_is counter "$1"; }
+wait_status() { for _ in $(seq 100); do task_is counter "$1" && return 0; sleep 0.1; done; return 1; }
 
 step "a private containerd; tardis-runc is the runc it calls; CRIU: $TARDIS_CRIU"
 ctd_start
