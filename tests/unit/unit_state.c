@@ -61,37 +61,43 @@ static DIR *open_dir_at(int dirfd, const char *path, int flags)
 	return d;
 }
 
-/* Entries of a directory other than . and .., or -1. */
-static int count_entries(int dirfd, const char *path)
+/* Entries of the directory PATH below DIRFD other than . and .. for which
+ * MATCH (if given) holds, or -1 if it cannot be opened. */
+static int count_where(int dirfd, const char *path, int flags, int (*match)(DIR *d, const char *name))
 {
-	DIR *d = open_dir_at(dirfd, path, O_NOFOLLOW);
+	DIR *d = open_dir_at(dirfd, path, flags);
 	struct dirent *de;
 	int n = 0;
 
 	if (!d)
 		return -1;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (!match || match(d, de->d_name)))
 			n++;
 	closedir(d);
 	return n;
 }
 
+/* Entries of a directory other than . and .., or -1. */
+static int count_entries(int dirfd, const char *path)
+{
+	return count_where(dirfd, path, O_NOFOLLOW, NULL);
+}
+
+static int is_temp_name(DIR *d, const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 4 && strcmp(name + l - 4, ".tmp") == 0;
+}
+
 /* Any leftover temp file (.<name>.<pid>.<n>.tmp) in a directory? */
 static int has_temp_files(int dirfd)
 {
-	DIR *d = open_dir_at(dirfd, ".", 0);
-	struct dirent *de;
-	int n = 0;
+	int n = count_where(dirfd, ".", 0, is_temp_name);
 
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0)
-			n++;
-	}
-	closedir(d);
+	ck_assert_int_ge(n, 0);
 	return n;
 }
 
@@ -1085,21 +1091,20 @@ static const struct registration *seen_pid(const struct seen *s, pid_t pid)
 	return NULL;
 }
 
+static int private_file(DIR *d, const char *name)
+{
+	if (name[0] == '.')
+		return 0;
+	expect_mode(dirfd(d), name, S_IFREG, 0600);
+	return 1;
+}
+
 /* Every entry of the pid index is a 0600 regular file. */
 static int index_entries_private(int root_fd)
 {
-	DIR *d = open_dir_at(root_fd, "pids", 0);
-	struct dirent *de;
-	int n = 0;
+	int n = count_where(root_fd, "pids", 0, private_file);
 
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		expect_mode(dirfd(d), de->d_name, S_IFREG, 0600);
-		n++;
-	}
-	closedir(d);
+	ck_assert_int_ge(n, 0);
 	return n;
 }
 
