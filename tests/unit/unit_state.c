@@ -167,6 +167,22 @@ static int readable_now(int fd)
 	return poll(&p, 1, 0) > 0;
 }
 
+/* The parent's side of a child PID that writes to READY, then blocks in
+ * flock, then reports on OUT and holds the lock until HOLD is closed: once
+ * it is ready, wait until the kernel shows it as a waiter; it must not have
+ * the lock (nothing on OUT). */
+static void child_blocked_in_flock(pid_t pid, int ready[2], int out[2], int hold[2])
+{
+	char b;
+
+	close(ready[1]);
+	close(out[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	wait_blocked_in_flock(pid);
+	ck_assert(!readable_now(out[0]));
+}
+
 static int child_status(pid_t pid)
 {
 	int ws;
@@ -842,14 +858,7 @@ START_TEST(lock_excludes)
 			_exit(15);
 		_exit(0);
 	}
-	close(ready[1]);
-	close(got[1]);
-	close(hold[0]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	/* The child is now (or soon) blocked in flock: wait until the kernel
-	 * shows it as a waiter; it must not have the lock. */
-	wait_blocked_in_flock(pid);
-	ck_assert(!readable_now(got[0]));
+	child_blocked_in_flock(pid, ready, got, hold);
 	/* A second locker in this process is excluded as well. */
 	{
 		int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -937,12 +946,7 @@ static void remove_under_waiter(int create)
 			_exit(15);
 		_exit(0);
 	}
-	close(ready[1]);
-	close(res[1]);
-	close(hold[0]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	wait_blocked_in_flock(pid);
-	ck_assert(!readable_now(res[0]));
+	child_blocked_in_flock(pid, ready, res, hold);
 	ck_assert_msg(store_container_remove(&f.s, "default", "tc", &err) == 0, "%s",
 		      tardis_error_msg(err));
 	ck_assert_int_eq(faccessat(f.s.root_fd, "containers/default/tc", F_OK, AT_SYMLINK_NOFOLLOW), -1);
