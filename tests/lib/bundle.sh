@@ -3,7 +3,7 @@
 # containerd makes them), the counter they run, and the small probes the
 # tests ask of them.  Sourced after tests/lib/lib.sh (uses TMP, BIN, ROOT,
 # on_cleanup, need_criu).
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # its variables are for the tests that source it
 
 # shim_env NS [LOG-LEVEL]: tardis-runc with a working CRIU, the system's
 # runc, its log in $TMP; SHIM, NS, RROOT (runc's --root: the namespace is

@@ -91,6 +91,15 @@ static pid_t dead_pid(uint64_t *start)
 	return p;
 }
 
+/* default/ID's summary says state WANT. */
+static void expect_state(struct fixture *f, const char *id, const char *want)
+{
+	struct container_summary c;
+
+	ck_assert_str_eq(state_of(f, "default", id, &c), want);
+	container_summary_free(&c);
+}
+
 START_TEST(test_list_sorted_valid_only)
 {
 	struct fixture f;
@@ -132,12 +141,10 @@ START_TEST(test_states)
 	ck_assert_int_eq(proc_start_time(getpid(), &me_start), 0);
 
 	put(&f, "default", "corrupt", STATE_FILE, "{not json");
-	ck_assert_str_eq(state_of(&f, "default", "corrupt", &c), "corrupt");
-	container_summary_free(&c);
+	expect_state(&f, "corrupt", "corrupt");
 
 	put(&f, "default", "created", STATE_FILE, "{\"created_at\":\"2025-01-01T00:00:00Z\"}");
-	ck_assert_str_eq(state_of(&f, "default", "created", &c), "created");
-	container_summary_free(&c);
+	expect_state(&f, "created", "created");
 
 	put_init(&f, "running", getpid(), me_start);
 	ck_assert_str_eq(state_of(&f, "default", "running", &c), "running");
@@ -145,8 +152,7 @@ START_TEST(test_states)
 	container_summary_free(&c);
 
 	put_init(&f, "stopped", dead, dead_start);
-	ck_assert_str_eq(state_of(&f, "default", "stopped", &c), "stopped");
-	container_summary_free(&c);
+	expect_state(&f, "stopped", "stopped");
 
 	put_init(&f, "exited", dead, dead_start);
 	put_exit(&f, "exited", dead, dead_start, ",\"wait_status\":768,\"source\":\"bpf\"");
@@ -157,8 +163,7 @@ START_TEST(test_states)
 
 	/* An exit record of an earlier init does not count. */
 	put_init(&f, "exited", dead, dead_start + 1);
-	ck_assert_str_eq(state_of(&f, "default", "exited", &c), "stopped");
-	container_summary_free(&c);
+	expect_state(&f, "exited", "stopped");
 
 	put_init(&f, "unknown", dead, dead_start);
 	put_exit(&f, "unknown", dead, dead_start, ",\"source\":\"reconcile\"");
@@ -174,8 +179,7 @@ START_TEST(test_states)
 		 "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\",\"duration_ms\":150,\"size\":1000}}",
 		 (int)dead, (unsigned long long)dead_start, img);
 	put(&f, "default", "ck", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "ck", &c), "stopped"); /* no image */
-	container_summary_free(&c);
+	expect_state(&f, "ck", "stopped"); /* no image */
 	snprintf(file, sizeof(file), "%s/img", f.dir);
 	mkdir(file, 0700);
 	snprintf(file, sizeof(file), "%s/img/default", f.dir);
@@ -206,8 +210,7 @@ START_TEST(test_states)
 		 "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\"}}",
 		 (int)dead, (unsigned long long)dead_start, img);
 	put(&f, "default", "ck", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "ck", &c), "stopped");
-	container_summary_free(&c);
+	expect_state(&f, "ck", "stopped");
 	teardown(&f);
 }
 END_TEST
