@@ -16,7 +16,8 @@ IMGFS=$TMP/imgfs
 # The counter's bundles, their images on IMGFS.  The state dir's tmpfs is
 # unmounted last (after the agent that keeps its pid file there).
 lower_layer sh -c "echo first > /marker; $COUNTER_SH"
-KEEP_MOUNTED=$TARDIS_STATE_DIR # shellcheck disable=SC2034 # read by bundle.sh
+# shellcheck disable=SC2034 # read by bundle.sh
+KEEP_MOUNTED=$TARDIS_STATE_DIR
 BUNDLE_FILTER=".process.env += [\"TARDIS_CHECKPOINT_HOST_PATH=$IMGFS\"]"
 mkdir -p "$IMGFS" "$TARDIS_STATE_DIR"
 mount -t tmpfs -o size=32m,mode=0700 tardis-test-images "$IMGFS" ||
