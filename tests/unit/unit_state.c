@@ -39,6 +39,18 @@ static void fx_open(struct fx *f)
 	ck_assert_msg(store_open(&f->s, f->root, &err) == 0, "%s", tardis_error_msg(err));
 }
 
+/* A fresh store with the container default/tc; its directory fd. */
+static int fx_open_tc(struct fx *f)
+{
+	tardis_error_t err = NULL;
+	int dfd;
+
+	fx_open(f);
+	dfd = store_container_dir(&f->s, "default", "tc", 1, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	return dfd;
+}
+
 static void fx_close(struct fx *f)
 {
 	store_close(&f->s);
@@ -345,9 +357,7 @@ START_TEST(foreign_owner_refused)
 
 	if (geteuid() != 0)
 		return; /* needs chown */
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	close(dfd);
 	ck_assert_int_eq(fchownat(f.s.root_fd, "containers/default/tc", 4242, 4242, AT_SYMLINK_NOFOLLOW), 0);
 	expect_err(store_container_dir(&f.s, "default", "tc", 0, &err), &err, EPERM);
@@ -463,9 +473,7 @@ START_TEST(symlink_files_not_followed)
 	struct fx f;
 	int dfd;
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 
 	/* state.json -> /etc/passwd: reading refuses, /etc/passwd is not touched. */
 	ck_assert_int_eq(stat("/etc/passwd", &pw_before), 0);
@@ -523,9 +531,7 @@ START_TEST(read_refuses_non_regular)
 	struct fx f;
 	int dfd;
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	/* A fifo with no writer: refused at once, never blocks. */
 	ck_assert_int_eq(mkfifoat(dfd, "fifo", 0600), 0);
 	expect_err(store_read(dfd, "fifo", 1 << 20, &text, &len, &err), &err, EINVAL);
@@ -713,15 +719,12 @@ static int procs_done(void *arg)
 
 START_TEST(racing_writer_processes)
 {
-	tardis_error_t err = NULL;
 	struct proc_pair pp = { { 0, 0 }, { -1, -1 } };
 	long seen_a = 0, seen_b = 0, reads;
 	struct fx f;
 	int dfd, go[2];
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	ck_assert_int_eq(pipe(go), 0);
 	for (int k = 0; k < 2; k++) {
 		pp.pid[k] = fork();
@@ -777,7 +780,6 @@ static void *join_both(void *arg)
 /* The same within one process: the temp names must not collide. */
 START_TEST(racing_writer_threads)
 {
-	tardis_error_t err = NULL;
 	struct thread_pair tp;
 	struct joiner j;
 	pthread_t jt;
@@ -785,9 +787,7 @@ START_TEST(racing_writer_threads)
 	struct fx f;
 	int dfd, go[2];
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	ck_assert_int_eq(pipe(go), 0);
 	memset(&tp, 0, sizeof(tp));
 	tp.w[0] = (struct race_writer){ dfd, 'A', 1000, go[0], 0 };
