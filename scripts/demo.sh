@@ -6,41 +6,23 @@
 #   -> its image is cleaned up.  Exit codes come from the eBPF monitor.
 # Everything is private (state dir, bpffs pins, containerd) and removed at the end.
 set -euo pipefail
-OUT=${OUT:-build}
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BIN=$ROOT/$OUT
 [ "$(id -u)" -eq 0 ] || { echo "demo: run as root" >&2; exit 1; }
 
-TMP=$(mktemp -d /tmp/tardis-demo.XXXXXX)
-export TARDIS_STATE_DIR=$TMP/state
-export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-demo-$$
-export TARDIS_CONFIG=$TMP/none.conf
-export TARDIS_LOG_FILE=$TMP/tardis.log
-export TARDIS_RUNC=$(command -v runc)
-TARDIS_CRIU=$("$ROOT/scripts/build-criu.sh" 2>/dev/null)
-export TARDIS_CRIU
-NFS=$TMP/networkfs
-mkdir -p "$NFS"
-CLEANUP_HOOKS=()
-on_cleanup() { CLEANUP_HOOKS+=("$*"); }
-cleanup() {
-	local h
-	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
-	if [ -s "$TARDIS_STATE_DIR/tardisd.pid" ]; then
-		kill "$(cat "$TARDIS_STATE_DIR/tardisd.pid")" 2>/dev/null || true
-		sleep 0.2
-	fi
-	"$BIN/tardisd" --unload 2>/dev/null || true
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+# The tests' library: a private temp dir, state dir and bpffs pin dir, all
+# removed at the end; a private containerd.
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../tests/lib/lib.sh"
 # shellcheck source=tests/lib/containerd.sh
 . "$ROOT/tests/lib/containerd.sh"
+export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-demo-$$
+export TARDIS_LOG_FILE=$TMP/tardis.log
+export TARDIS_RUNC=$(command -v runc)
+need_criu 2>/dev/null
+NFS=$TMP/networkfs
+mkdir -p "$NFS"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 say() { printf '   %s\n' "$*"; }
-count() { cat "$NFS/work/default/counter/count" 2>/dev/null || echo 0; }
-task_status() { ctr_ task ls 2>/dev/null | awk '$1 == "counter" { print $3 }'; }
-wait_status() { for _ in $(seq 100); do [ "$(task_status)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+wait_status() { for _ in $(seq 100); do task_is counter "$1" && return 0; sleep 0.1; done; return 1; }
 
 step "a private containerd; tardis-runc is the runc it calls; CRIU: $TARDIS_CRIU"
 ctd_start
@@ -49,30 +31,19 @@ say "image localhost/bb:latest imported"
 
 # The counter keeps its count in memory and writes it to its work dir (on
 # the "network filesystem") and to a file of its own rootfs.
-COUNTER='[ -e /marker ] || date > /marker
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count; echo $i > /count.txt
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.2
-done'
-run_counter() {
-	ctr_ run -d --runc-binary "$BIN/tardis-runc" \
-		--env TARDIS_ENABLE=1 --env TARDIS_CHECKPOINT_ON_STOP=1 \
-		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" --env TARDIS_WORKDIR_CONTAINER_PATH=/work \
-		localhost/bb:latest counter sh -c "$COUNTER" >/dev/null
-}
+COUNTER=$(ctd_counter date 0.2 'echo $i > /count.txt')
+run_counter() { run_enabled counter --env TARDIS_CHECKPOINT_ON_STOP=1; }
 
 step "ctr run an opted-in counter (TARDIS_ENABLE=1, TARDIS_CHECKPOINT_ON_STOP=1)"
 run_counter
 sleep 3
-say "task $(task_status), count = $(count), tardisd started on demand (pid $(cat "$TARDIS_STATE_DIR/tardisd.pid"))"
+say "task $(task_status counter), count = $(count_of counter), tardisd started on demand (pid $(cat "$TARDIS_STATE_DIR/tardisd.pid"))"
 
 step "stop it and delete it while it runs (ctr task kill; ctr task rm; ctr c rm) — as a node drain does"
 ctr_ task kill counter
 wait_status STOPPED
-before=$(count)
-say "task $(task_status) at count $before"
+before=$(count_of counter)
+say "task $(task_status counter) at count $before"
 ctr_ task rm counter >/dev/null
 ctr_ c rm counter
 say "saved image: $NFS/checkpoint/default/counter"
@@ -83,7 +54,7 @@ jq -c '{format_version, namespace, id, node, created_at, checkpoint_duration_ms,
 step "ctr run the same container again: restored instead of started fresh"
 run_counter
 sleep 2
-say "task $(task_status), count = $(count) (it was $before when it stopped: the count continued)"
+say "task $(task_status counter), count = $(count_of counter) (it was $before when it stopped: the count continued)"
 say "the file it wrote before: /marker = $(ctr_ task exec --exec-id m counter cat /marker)"
 grep -E "restored|answered" "$TARDIS_LOG_FILE" | sed 's/^/   log: /'
 

@@ -54,6 +54,22 @@ static void die(const char *fmt, ...)
 	exit(1);
 }
 
+/* pipe2(O_CLOEXEC) and fork(), or the bench ends. */
+static void pipe_or_die(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		die("pipe: %s", strerror(errno));
+}
+
+static pid_t fork_or_die(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	return pid;
+}
+
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	return level == LIBBPF_WARN ? vfprintf(stderr, fmt, ap) : 0;
@@ -85,11 +101,8 @@ static int cmd_events(int argc, char **argv)
 	/* No SA_RESTART: a stop signal must interrupt the blocking read. */
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		die("pipe: %s", strerror(errno));
-	ctr = fork();
-	if (ctr < 0)
-		die("fork: %s", strerror(errno));
+	pipe_or_die(p);
+	ctr = fork_or_die();
 	if (ctr == 0) {
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		dup2(p[1], 1);
@@ -163,10 +176,8 @@ static uint32_t prog_id(int fd)
 static void fork_exit_workload(long n)
 {
 	for (long i = 0; i < n; i++) {
-		pid_t pid = fork();
+		pid_t pid = fork_or_die();
 
-		if (pid < 0)
-			die("fork: %s", strerror(errno));
 		if (pid == 0)
 			_exit(0);
 		if (waitpid(pid, NULL, 0) < 0)
@@ -281,11 +292,8 @@ static int cmd_solo(int argc, char **argv)
 		char id[32];
 		pid_t pid;
 
-		if (pipe2(gate, O_CLOEXEC) < 0)
-			die("pipe: %s", strerror(errno));
-		pid = fork();
-		if (pid < 0)
-			die("fork: %s", strerror(errno));
+		pipe_or_die(gate);
+		pid = fork_or_die();
 		if (pid == 0) {
 			char b;
 

@@ -28,6 +28,8 @@
 set -u
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 trap 'exit 130' INT TERM
 
 ITER=${BENCH_SHIM_ITER:-300}
@@ -36,15 +38,8 @@ T0=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "bench_shim: must run as root" >&2; exit 1; }
 [ -x "$BIN/tests/bench_exec" ] && [ -x "$BIN/tardis-runc" ] ||
 	{ echo "bench_shim: build first (make)" >&2; exit 1; }
-CRIU=$("$ROOT/scripts/build-criu.sh" 2>/dev/null | tail -1)
-[ -x "$CRIU" ] || { echo "bench_shim: no working CRIU (scripts/build-criu.sh)" >&2; exit 1; }
 RUNC=$(command -v runc) || { echo "bench_shim: runc not installed" >&2; exit 1; }
-export TARDIS_CRIU=$CRIU TARDIS_RUNC=$RUNC
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log TARDIS_LOG_LEVEL=debug
-SHIM=$BIN/tardis-runc
-NS=bench
-RROOT=$TMP/runc/$NS
-IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
+shim_env bench debug 2>/dev/null
 
 echo "# tardis-runc bench: kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 echo "# $($RUNC --version | head -1), CRIU $("$CRIU" --version | sed -n 's/^Version: //p') ($CRIU)"
@@ -77,7 +72,6 @@ bytes_of() { # bytes_of DIR [find args]: sum of the regular files' sizes
 	shift
 	find "$d" -type f "$@" -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
-status_of() { "$RUNC" --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
 count_in() { # the counter; 0 while the file is being rewritten
 	local v
 	v=$(cat "$1/rootfs/data/count" 2>/dev/null)
@@ -86,23 +80,13 @@ count_in() { # the counter; 0 while the file is being rewritten
 count_above() { [ "$(count_in "$1")" -gt "$2" ]; }
 
 # ---- two running counters on overlay rootfs, as containerd makes them ---
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'i=0
-while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.05; done' >/dev/null
-make_bundle() { # make_bundle DIR ENABLED
-	local b=$1 env='.'
-	[ "$2" = 1 ] && env='.process.env += ["TARDIS_ENABLE=1"]'
-	mkdir -p "$b/rootfs" "$b.up" "$b.work"
-	jq ".root.readonly = false | $env" "$LOWER/config.json" >"$b/config.json"
-	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-}
-on_cleanup 'for c in $("$RUNC" --root "$RROOT" list -q 2>/dev/null); do "$RUNC" --root "$RROOT" delete -f "$c" >/dev/null 2>&1; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
+lower_layer sh -c 'i=0
+while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.05; done'
 
 BT=$TMP/bt # enabled: the tardis side
 BR=$TMP/br # not enabled: the plain runc side
-make_bundle "$BT" 1
-make_bundle "$BR" 0
+make_bundle "$BT"
+plain_bundle "$BR"
 for x in "bt $BT" "br $BR"; do
 	set -- $x
 	"$SHIM" --root "$RROOT" create --bundle "$2" --pid-file "$2/init.pid" "$1" </dev/null >/dev/null 2>&1 &&

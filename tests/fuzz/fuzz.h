@@ -47,6 +47,14 @@ static inline void fuzz_quiet_logs(void)
 	tardis_log_open("fuzz", "/dev/null", TARDIS_LOG_ERROR);
 }
 
+/* The LLVMFuzzerInitialize of a target that needs nothing else. */
+#define FUZZ_QUIET_INITIALIZE                                    \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)        \
+	{                                                        \
+		fuzz_quiet_logs();                               \
+		return 0;                                        \
+	}
+
 static int fuzz_rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;

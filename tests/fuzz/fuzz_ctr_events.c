@@ -8,11 +8,7 @@
 #include "ctr_events.h"
 #include "state.h"
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_quiet_logs();
-	return 0;
-}
+FUZZ_QUIET_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

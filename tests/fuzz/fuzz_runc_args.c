@@ -12,11 +12,7 @@ static const char *const names[] = {
 	"work-path", "leave-running", "detach", "format", "nope",
 };
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	fuzz_quiet_logs();
-	return 0;
-}
+FUZZ_QUIET_INITIALIZE
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

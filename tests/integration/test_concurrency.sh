@@ -14,6 +14,8 @@
 # a deadlock is a failure, not a hang.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 
 CONC=$BIN/tests/concurrency
 if [ ! -x "$CONC" ] || [ "$CONC" -ot "$ROOT/tests/integration/concurrency.c" ]; then
@@ -23,18 +25,11 @@ if [ ! -x "$CONC" ] || [ "$CONC" -ot "$ROOT/tests/integration/concurrency.c" ]; 
 		exit 1
 	}
 fi
-CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-SHIM=$BIN/tardis-runc
-NS=conc
-RROOT=$TMP/runc/$NS
+shim_env conc
 BROOT=$TMP/runc-base/$NS
 T=${CONCURRENCY_TIMEOUT:-120}
 
-on_cleanup 'for r in "$RROOT" "$BROOT"; do for c in $(runc --root "$r" list -q 2>/dev/null); do runc --root "$r" delete -f "$c" >/dev/null 2>&1; done; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
+on_cleanup 'delete_all_in "$BROOT"'
 on_cleanup '[ -z "${WATCH_PID:-}" ] || { touch "$TMP/watch.stop"; wait "$WATCH_PID"; }'
 
 # ---- the reader: every state file always parses -------------------------
@@ -54,26 +49,16 @@ check "bad ids refused by every store entry point (EINVAL)" timeout $T "$CONC" -
 check "bad ids: nothing created in the state dir" [ "$before" = "$(find "$TARDIS_STATE_DIR" | sort)" ]
 
 # ---- bundles: one busybox rootfs shared read-only --------------------------
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sleep 1000 >/dev/null
-bundle() { # bundle DIR ENABLED ARGS-JSON [overlay]
-	local b=$1 en=$2 args=$3
-	mkdir -p "$b"
+lower_layer sleep 1000
+bundle() { # bundle DIR ENABLED ARGS-JSON [overlay]: overlay, else LOWER's rootfs read-only
+	local b=$1 f=".process.args = $3"
+	[ "$2" = 1 ] && f="$ENABLE | $f"
 	if [ "${4:-}" = overlay ]; then
-		mkdir -p "$b/rootfs" "$b.up" "$b.work"
-		mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-		jq ".root.readonly = false" "$LOWER/config.json" >"$b/config.tmp"
+		plain_bundle "$b" "$f"
 	else
-		jq --arg r "$LOWER/rootfs" '.root.path = $r | .root.readonly = true' "$LOWER/config.json" >"$b/config.tmp"
+		mkdir -p "$b"
+		bundle_config "$b" ".root.path = \$lower | .root.readonly = true | $OWN_CGROUP | $f"
 	fi
-	if [ "$en" = 1 ]; then
-		jq ".process.env += [\"TARDIS_ENABLE=1\"]" "$b/config.tmp" >"$b/config.json.2"
-		mv "$b/config.json.2" "$b/config.tmp"
-	fi
-	# Cgroups of their own: other tests may use the same container ids.
-	jq --arg cg "/tardis-test-$$-$(basename "$b")" ".process.args = $args | .linux.cgroupsPath = \$cg" \
-		"$b/config.tmp" >"$b/config.json"
-	rm "$b/config.tmp"
 }
 status_in() { runc --root "$1" state "$2" 2>/dev/null | jq -r .status; }
 # runs "$@" under the timeout; stdout+stderr to $OUTDIR/<tag>.out, rc to .rc
@@ -90,7 +75,6 @@ call() { # call TAG command...
 B=$TMP/one
 bundle "$B" 1 '["sh","-c","i=0; while :; do i=$((i+1)); echo $i >/data/count; sleep 0.1; done"]' overlay
 mkdir -p "$B/rootfs/data"
-shim() { "$SHIM" --root "$RROOT" "$@"; }
 shim create --bundle "$B" --pid-file "$B/init.pid" one </dev/null >/dev/null 2>&1 && shim start one
 check "one: created and started" [ "$(status_in "$RROOT" one)" = running ]
 sleep 0.5

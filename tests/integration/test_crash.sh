@@ -9,45 +9,13 @@
 # before).
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 
-CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
-TARDIS_RUNC=$(command -v runc)
-export TARDIS_RUNC
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
+shim_env ns1 debug
 unset TARDIS_TEST_CRASH_AT
-SHIM=$BIN/tardis-runc
-RROOT=$TMP/runc/ns1
-NS=ns1
-IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
-LOG=$TARDIS_LOG_FILE
 
 # ---- helpers -----------------------------------------------------------
-
-# Is DIR a valid image?  tardisctl validate, or a few lines on the library.
-if "$BIN/tardisctl" validate --help >/dev/null 2>&1; then
-	valid() { "$BIN/tardisctl" validate "$1" >/dev/null 2>&1; }
-else
-	cat >"$TMP/validate.c" <<'EOF'
-#include "image.h"
-#include <stdio.h>
-int main(int argc, char **argv)
-{
-	struct image_report r;
-	char why[512];
-	int v = argc == 2 ? image_validate(argv[1], &r) : -1;
-
-	if (v == 0)
-		fprintf(stderr, "%s\n", image_report_reason(&r, why, sizeof(why)));
-	return v == 1 ? 0 : 1;
-}
-EOF
-	gcc -std=gnu11 -D_GNU_SOURCE -I"$ROOT/user" -I"$ROOT/include" -I"$BIN" "$TMP/validate.c" \
-		"$BIN/libtardis.a" -lbpf -lelf -lz -lcjson -o "$TMP/validate" ||
-		{ fail "build the validate helper"; summary; exit 1; }
-	valid() { "$TMP/validate" "$1" >/dev/null 2>&1; }
-fi
 
 # Preloaded into tardis-runc:
 #   TEST_NO_EXCHANGE=FILE  renameat2(RENAME_EXCHANGE) fails with EINVAL, as
@@ -115,52 +83,18 @@ gcc -shared -fPIC -o "$TMP/hooks.so" "$TMP/hooks.c" -ldl ||
 NOEXCHANGE=("LD_PRELOAD=$TMP/hooks.so" "TEST_NO_EXCHANGE=$TMP/exchange-refused")
 
 # The lower layer: busybox; the container deletes a lower file, makes
-# directories, a file and a symlink, then counts.  The count is written aside and
-# renamed: a checkpoint never catches it half-written.
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'busybox rm -f /keep
+# directories, a file and a symlink, then counts.
+lower_layer sh -c "busybox rm -f /keep
 busybox mkdir -p /newdir/sub; echo made > /newdir/sub/f; busybox ln -sf /marker /link
-echo first > /marker; i=0
-while :; do i=$((i + 1)); echo $i > /data/.count; busybox mv /data/.count /data/count; sleep 0.1; done' >/dev/null
+echo first > /marker; $COUNTER_SH"
 echo "from the image" >"$LOWER/rootfs/keep"
-make_bundle() { # make_bundle DIR: a fresh overlay rootfs, enabled config
-	local b=$1
-	mkdir -p "$b/rootfs" "$b.up" "$b.work"
-	jq '.root.readonly = false | .process.env += ["TARDIS_ENABLE=1"]' \
-		"$LOWER/config.json" >"$b/config.json"
-	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-}
-drop_bundle() {
-	umount "$1/rootfs" 2>/dev/null
-	rm -rf "$1" "$1.up" "$1.work"
-}
-on_cleanup 'for c in $(runc --root "$RROOT" list -q 2>/dev/null); do runc --root "$RROOT" delete -f "$c"; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
 
-shim() { "$SHIM" --root "$RROOT" "$@"; }
-not() { ! "$@"; }
 # killed ENV... ARGS: tardis-runc with ENV (name=value ...), ARGS; no shell
 # notice when it is killed.  Sets RC.
 killed() {
 	{ env "$@" </dev/null >/dev/null 2>&1; } 2>/dev/null
 	RC=$?
 }
-count_in() { cat "$1/rootfs/data/count" 2>/dev/null || echo 0; }
-count_at_least() { [ "$(count_in "$1")" -ge "$2" ] 2>/dev/null; }
-status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
-create_start() { # create_start BUNDLE ID
-	shim create --bundle "$1" --pid-file "$1/init.pid" "$2" </dev/null >/dev/null 2>&1 &&
-		shim start "$2"
-}
-rdelete() { runc --root "$RROOT" delete -f "$1" >/dev/null 2>&1; true; }
-# The count saved in an image's files.
-saved_count() { tar -xOf "$1/files.tar" data/count 2>/dev/null || echo 0; }
-# Every file of an image with its checksum.
-sig() { (cd "$1" 2>/dev/null && find . -type f | LC_ALL=C sort | xargs -r sha256sum); }
-# Log lines written since mark_log.
-mark_log() { MARK=$(wc -l <"$LOG" 2>/dev/null || echo 0); }
-new_log() { tail -n +$((MARK + 1)) "$LOG"; }
-in_log() { new_log | grep -q -- "$1"; }
 # Every entry of a rootfs: type, mode, owner, path, link target, mtime of
 # every entry; and the content of every regular file.  Not data/.count:
 # a restored container that ran writes it on its own (not an applied file).
@@ -190,16 +124,22 @@ what_is_there() { # what_is_there ID OLD-SIG
 	echo "${out[*]}"
 }
 
+# publish_image BUNDLE ID WHAT: ID counting to 20 in a fresh BUNDLE; its
+# `delete --force` publishes an image (WHAT) that validates.
+publish_image() {
+	make_bundle "$1"
+	check "$2: create + start" create_start "$1" "$2"
+	check "$2: counting" wait_for 20 count_at_least "$1" 20
+	check "$2: delete --force publishes $3" shim delete --force "$2"
+	check "$2: $3 validates" valid "$IMAGES/$2"
+}
+
 start_agent || { fail "agent"; summary; exit 1; }
 mkdir -p "$IMAGES"
 
 # ==== checkpoint publishing ============================================
 BC=$TMP/bc
-make_bundle "$BC"
-check "ck: create + start" create_start "$BC" ck
-check "ck: counting" wait_for 20 count_at_least "$BC" 20
-check "ck: delete --force publishes the old image" shim delete --force ck
-check "ck: the old image validates" valid "$IMAGES/ck"
+publish_image "$BC" ck "the old image"
 cp -a "$IMAGES/ck" "$TMP/old-image"
 OLD=$(sig "$TMP/old-image")
 OLD_COUNT=$(saved_count "$TMP/old-image")
@@ -289,11 +229,7 @@ crash_ckpt "first image, between the renames" publish-between-renames ".ck.tmp=n
 
 # ==== restore ============================================================
 BR=$TMP/br
-make_bundle "$BR"
-check "cr: create + start" create_start "$BR" cr
-check "cr: counting" wait_for 20 count_at_least "$BR" 20
-check "cr: delete --force publishes its image" shim delete --force cr
-check "cr: the image validates" valid "$IMAGES/cr"
+publish_image "$BR" cr "its image"
 GOLD=$(sig "$IMAGES/cr")
 GOLD_COUNT=$(saved_count "$IMAGES/cr")
 check "cr: the image deletes /keep" grep -qx "whiteout keep" "$IMAGES/cr/deleted.list"

@@ -10,11 +10,9 @@
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/containerd.sh
-. "$ROOT/tests/lib/containerd.sh" # ctd_image (with CTD_SOCK set per node)
+. "$ROOT/tests/lib/containerd.sh" # with CTD_SOCK set per node
 
-# TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
-CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
+need_criu
 export TARDIS_RUNC=$(command -v runc)
 export TARDIS_LOG_LEVEL=debug
 SHIM=$BIN/tardis-runc
@@ -37,85 +35,32 @@ ctrn() { # ctrn NODE ctr-args...
 # node_start NODE: a containerd whose shims (and so tardis-runc and the
 # agent it starts) see this node's TARDIS_STATE_DIR / TARDIS_BPF_DIR.
 node_start() {
-	local n=$1 d
-	d=$(node_dir "$n")
-	mkdir -p "$d/root" "$d/state"
-	cat >"$d/config.toml" <<-EOF
-		version = 2
-		root = "$d/root"
-		state = "$d/state"
-		disabled_plugins = ["io.containerd.grpc.v1.cri"]
-		[grpc]
-		  address = "$d/containerd.sock"
-	EOF
+	local n=$1
 	TARDIS_STATE_DIR=$(node_state "$n") TARDIS_BPF_DIR=$(node_bpf "$n") \
-		TARDIS_LOG_FILE=$(node_log "$n") \
-		containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
-	NODE_PID[$n]=$!
-	for _ in $(seq 1 200); do
-		ctrn "$n" version >/dev/null 2>&1 && return 0
-		kill -0 "${NODE_PID[$n]}" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "containerd of node $n did not start:" >&2
-	tail -20 "$d/containerd.log" >&2
-	return 1
+		TARDIS_LOG_FILE=$(node_log "$n") ctd_launch "$(node_dir "$n")"
+	NODE_PID[$n]=$LAUNCHED_PID
+	ctd_ready "$(node_dir "$n")" "${NODE_PID[$n]}" 200
 }
 
 # node_stop NODE: its tasks and containers removed, containerd stopped, its
 # shims and its agent ended by pid, its BPF objects unpinned.
 node_stop() {
-	local n=$1 d sock ids id p apid
-	d=$(node_dir "$n")
-	sock=$d/containerd.sock
-	if [ -n "${NODE_PID[$n]:-}" ] && kill -0 "${NODE_PID[$n]}" 2>/dev/null; then
-		ids=$(ctrn "$n" task ls -q 2>/dev/null)
-		for id in $ids; do ctrn "$n" task kill -s KILL "$id" >/dev/null 2>&1; done
-		[ -z "$ids" ] || ctrn "$n" task rm -f $ids >/dev/null 2>&1
-		ids=$(ctrn "$n" c ls -q 2>/dev/null)
-		[ -z "$ids" ] || ctrn "$n" c rm $ids >/dev/null 2>&1
-		kill -TERM "${NODE_PID[$n]}" 2>/dev/null
-		wait "${NODE_PID[$n]}" 2>/dev/null
-	fi
+	local n=$1
+	ctd_teardown "$(node_dir "$n")/containerd.sock" "${NODE_PID[$n]:-}"
 	NODE_PID[$n]=
-	for p in /proc/[0-9]*; do
-		[ -r "$p/cmdline" ] || continue
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
-			kill -KILL "${p#/proc/}" 2>/dev/null
-		fi
-	done
-	apid=$(cat "$(node_state "$n")/tardisd.pid" 2>/dev/null)
-	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
-		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$(node_state "$n")"; then
-		kill "$apid" 2>/dev/null
-		sleep 0.2
-	fi
+	stop_agent_of "$(node_state "$n")"
 	"$BIN/tardisd" --unload --bpf-dir "$(node_bpf "$n")" >/dev/null 2>&1
-	findmnt -rn -o TARGET | grep "^$d/" | sort -r | while read -r p; do
-		umount -l "$p" 2>/dev/null
-	done
-	return 0
+	umount_below "$(node_dir "$n")"
 }
 on_cleanup 'node_stop A; node_stop B'
 
-# ---- the counter --------------------------------------------------------
-# Its count lives in memory (i) and is written to the work dir on the
-# network fs; /marker is written once into its rootfs, at the first start.
-COUNTER='[ -e /marker ] || echo "first start on $(cat /work/node 2>/dev/null)" > /marker
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.1
-done'
-
-run_on() { # run_on NODE [extra ctr args...]
+# ---- the counter ----------------------------------------------------------
+# Its /marker names the node it first started on.
+COUNTER=$(ctd_counter 'echo "first start on $(cat /work/node 2>/dev/null)"')
+run_on() { # run_on NODE [extra ctr args...]: the counter as ID on NODE
 	local n=$1
 	shift
-	ctrn "$n" run -d --runc-binary "$SHIM" --runc-root "$(node_dir "$n")/runc" \
-		--env TARDIS_ENABLE=1 --env TARDIS_NETWORKFS_HOST_PATH="$NFS" \
-		--env TARDIS_WORKDIR_CONTAINER_PATH=/work "$@" \
-		localhost/bb:latest "$ID" sh -c "$COUNTER" >/dev/null
+	CTD_SOCK=$(node_dir "$n")/containerd.sock RUNC_ROOT=$(node_dir "$n")/runc run_enabled "$ID" "$@"
 }
 WORK=$NFS/work/default/$ID
 IMAGE=$NFS/checkpoint/default/$ID

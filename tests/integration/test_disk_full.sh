@@ -7,75 +7,28 @@
 # tardis-runc fails open, every call does what runc does.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 
-CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
-TARDIS_RUNC=$(command -v runc)
-export TARDIS_RUNC
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
-SHIM=$BIN/tardis-runc
-RROOT=$TMP/runc/ns1
-NS=ns1
-LOG=$TARDIS_LOG_FILE
-
+shim_env ns1 debug
 # Images on a 32 MiB tmpfs, the state directory on a 16 MiB one.
 IMGFS=$TMP/imgfs
+# The counter's bundles, their images on IMGFS.  The state dir's tmpfs is
+# unmounted last (after the agent that keeps its pid file there).
+lower_layer sh -c "echo first > /marker; $COUNTER_SH"
+# shellcheck disable=SC2034 # read by bundle.sh
+KEEP_MOUNTED=$TARDIS_STATE_DIR
+BUNDLE_FILTER=".process.env += [\"TARDIS_CHECKPOINT_HOST_PATH=$IMGFS\"]"
 mkdir -p "$IMGFS" "$TARDIS_STATE_DIR"
 mount -t tmpfs -o size=32m,mode=0700 tardis-test-images "$IMGFS" ||
 	{ fail "mount a tmpfs"; summary; exit 1; }
 mount -t tmpfs -o size=16m,mode=0700 tardis-test-state "$TARDIS_STATE_DIR" ||
 	{ umount "$IMGFS"; fail "mount a tmpfs"; summary; exit 1; }
-on_cleanup 'for c in $(runc --root "$RROOT" list -q 2>/dev/null); do runc --root "$RROOT" delete -f "$c"; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | grep -v "^$TARDIS_STATE_DIR\$" | sort -r); do umount -l "$m"; done'
 # The agent keeps its pid file in the state dir: stopped before that goes.
 on_cleanup 'stop_agent; umount -l "$TARDIS_STATE_DIR"'
 start_agent || { fail "agent"; summary; exit 1; }
 
-# A counter (written aside and renamed: never caught half-written).
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'echo first > /marker; i=0
-while :; do i=$((i + 1)); echo $i > /data/.count; busybox mv /data/.count /data/count; sleep 0.1; done' >/dev/null
-make_bundle() { # make_bundle DIR: fresh overlay rootfs, config opted in, images on IMGFS
-	local b=$1
-	mkdir -p "$b/rootfs" "$b.up" "$b.work"
-	jq --arg p "$IMGFS" '.root.readonly = false |
-		.process.env += ["TARDIS_ENABLE=1", "TARDIS_CHECKPOINT_HOST_PATH=" + $p]' \
-		"$LOWER/config.json" >"$b/config.json"
-	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-}
-drop_bundle() {
-	umount "$1/rootfs" 2>/dev/null
-	rm -rf "$1" "$1.up" "$1.work"
-}
-
-shim() { "$SHIM" --root "$RROOT" "$@"; }
-not() { ! "$@"; }
-count_in() { cat "$1/rootfs/data/count" 2>/dev/null || echo 0; }
-count_at_least() { [ "$(count_in "$1")" -ge "$2" ] 2>/dev/null; }
-status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
-create_start() { # create_start BUNDLE ID
-	shim create --bundle "$1" --pid-file "$1/init.pid" "$2" </dev/null >/dev/null 2>&1 &&
-		shim start "$2"
-}
-saved_count() { tar -xOf "$1/files.tar" data/count 2>/dev/null || echo 0; }
-sig() { (cd "$1" 2>/dev/null && find . -type f | LC_ALL=C sort | xargs -r sha256sum); }
-mark_log() { MARK=$(wc -l <"$LOG" 2>/dev/null || echo 0); }
-new_log() { tail -n +$((MARK + 1)) "$LOG"; }
-in_log() { new_log | grep -Eq -- "$1"; }
 avail() { df --output=avail -B1 "$1" | tail -1 | tr -d ' '; }
-# Is DIR a valid image?  tardisctl validate, or a few lines on the library.
-if "$BIN/tardisctl" validate --help >/dev/null 2>&1; then
-	valid() { "$BIN/tardisctl" validate "$1" >/dev/null 2>&1; }
-else
-	printf '%s\n' '#include "image.h"' \
-		'int main(int c, char **v) { struct image_report r; return !(c == 2 && image_validate(v[1], &r) == 1); }' \
-		>"$TMP/validate.c"
-	gcc -std=gnu11 -D_GNU_SOURCE -I"$ROOT/user" -I"$ROOT/include" -I"$BIN" "$TMP/validate.c" \
-		"$BIN/libtardis.a" -lbpf -lelf -lz -lcjson -o "$TMP/validate" ||
-		{ fail "build the validate helper"; summary; exit 1; }
-	valid() { "$TMP/validate" "$1"; }
-fi
 # fill FS BYTES: leaves about BYTES free on FS (a filler file).
 fill() {
 	rm -f "$1/filler"

@@ -8,20 +8,11 @@
 # tardis-runc whose stderr containerd would have swallowed, is not missed:
 # there must be none, and none in any test output either.
 set -u
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
 cd "$ROOT" || exit 1
 SAN_OUT=build/san
-PASSED=0
-FAILED=0
-ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
-fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
-summary() {
-	echo "test_sanitizers: $PASSED passed, $FAILED failed"
-	[ "$FAILED" -eq 0 ]
-}
-
-WORK=$(mktemp -d /tmp/tardis-test_sanitizers.XXXXXX)
-trap 'rm -rf "$WORK"' EXIT
+WORK=$TMP
 REPORTS=$WORK/reports
 mkdir -p "$REPORTS"
 # Reports go to $REPORTS/san.<pid> (UBSan's and ASan's share the options

@@ -15,45 +15,17 @@
 #      runc), and tardisd executes nothing.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 
-CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
+shim_env sec debug
 command -v strace >/dev/null || { fail "strace is not installed (scripts/setup.sh)"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
-SHIM=$BIN/tardis-runc
-NS=sec
-RROOT=$TMP/runc/$NS
 STATE=$TARDIS_STATE_DIR
-IMAGES=$STATE/checkpoints/$NS
 HOSTIMG=$TMP/host-images   # TARDIS_CHECKPOINT_HOST_PATH of one container
 OUTSIDE=$TMP/outside       # where planted symlinks point
 
-on_cleanup 'for c in $(runc --root "$RROOT" list -q 2>/dev/null); do runc --root "$RROOT" delete -f "$c" >/dev/null 2>&1; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
-
 # ---- bundles: overlay rootfs over busybox, as containerd makes them -------
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.1; done' >/dev/null
-mkdir -p "$LOWER/rootfs/data"
-make_bundle() { # make_bundle DIR [jq filter]
-	local b=$1 f=${2:-.}
-	drop_bundle "$b"
-	mkdir -p "$b/rootfs" "$b.up" "$b.work"
-	jq --arg cg "/tardis-test-$$-$(basename "$b")" \
-		".root.readonly = false | .process.env += [\"TARDIS_ENABLE=1\"] | .linux.cgroupsPath = \$cg | $f" \
-		"$LOWER/config.json" >"$b/config.json"
-	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-}
-drop_bundle() {
-	umount "$1/rootfs" 2>/dev/null
-	rm -rf "$1" "$1.up" "$1.work"
-}
-shim() { "$SHIM" --root "$RROOT" "$@"; }
-status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
-count_at_least() { [ "$(cat "$1/rootfs/data/count" 2>/dev/null || echo 0)" -ge "$2" ]; }
-gone() { [ -z "$(status_of "$1")" ]; }
+lower_layer sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /data/count; sleep 0.1; done'
 
 # Every tardis-runc call of the flow runs under strace: -b execve detaches
 # from a process at its execve, so the trace holds exactly what tardis-runc

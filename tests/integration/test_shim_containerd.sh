@@ -8,9 +8,7 @@
 # shellcheck source=tests/lib/containerd.sh
 . "$ROOT/tests/lib/containerd.sh"
 
-# TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
-CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
+need_criu
 export TARDIS_RUNC=$(command -v runc)
 export TARDIS_LOG_FILE=$TMP/tardis-runc.log
 export TARDIS_LOG_LEVEL=debug
@@ -24,37 +22,8 @@ SHIM=$BIN/tardis-runc
 ctd_start || { fail "containerd"; summary; exit 1; }
 ctd_image || { fail "image"; summary; exit 1; }
 
-# The counter: its count lives in memory (i) and is written (renamed into
-# place: a checkpoint can freeze it between truncate and write) to its work
-# dir and to a file of its rootfs; /marker is written once, at the first
-# start; /work/stop holds the exit code to end with.
-COUNTER='[ -e /marker ] || echo "first start" > /marker
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count; echo $i > /count.txt
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.1
-done'
-
-run_enabled() { # run_enabled ID [extra ctr args...]
-	local id=$1
-	shift
-	ctr_ run -d --runc-binary "$SHIM" --runc-root "$RUNC_ROOT" --env TARDIS_ENABLE=1 \
-		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" --env TARDIS_WORKDIR_CONTAINER_PATH=/work \
-		"$@" localhost/bb:latest "$id" sh -c "$COUNTER" >/dev/null
-}
-count_of() { cat "$NFS/work/default/$1/count" 2>/dev/null || echo 0; }
-count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
-task_status() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-task_is() { [ "$(task_status "$1")" = "$2" ]; }
-image_of() { echo "$NFS/checkpoint/default/$1"; }
-remove_container() { # task rm + container rm, as a user would
-	ctr_ task rm "$1" >/dev/null 2>&1
-	ctr_ c rm "$1" >/dev/null 2>&1
-}
-exit_with() { # exit_with ID CODE: the counter ends with CODE
-	echo "$2" >"$NFS/work/default/$1/stop"
-}
+# The counter also writes its count to a file of its rootfs.
+COUNTER=$(ctd_counter 'echo "first start"' 0.1 'echo $i > /count.txt')
 
 # ---- a container that is not enabled runs exactly as under runc -------
 out_runc=$(ctr_ run --rm --runc-root "$RUNC_ROOT" localhost/bb:latest plain-runc sh -c 'echo hello; exit 5' 2>&1)

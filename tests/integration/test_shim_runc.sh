@@ -5,46 +5,13 @@
 # undoes exactly the files it applied, bad input keeps runc's behaviour.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
 
-# TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
-CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
-SHIM=$BIN/tardis-runc
-RROOT=$TMP/runc/ns1
-NS=ns1
-IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
-
-# A bundle whose rootfs is an overlay (lower: busybox) as containerd makes it.
-LOWER=$TMP/lower
-"$ROOT/scripts/rootfs.sh" "$LOWER" sh -c 'echo first > /marker; i=0
-while :; do i=$((i + 1)); echo $i > /data/.count; mv /data/.count /data/count; sleep 0.1; done' >/dev/null
-mkdir -p "$LOWER/rootfs/data"
+shim_env ns1 debug
+# Overlay bundles over busybox, as containerd makes them; the counter.
+lower_layer sh -c "echo first > /marker; $COUNTER_SH"
 echo "from the image" >"$LOWER/rootfs/keep"
-make_bundle() { # make_bundle DIR [jq filter]: fresh overlay rootfs, enabled config
-	local b=$1 f=${2:-.}
-	mkdir -p "$b/rootfs" "$b.up" "$b.work"
-	jq ".root.readonly = false | .process.env += [\"TARDIS_ENABLE=1\"] | $f" \
-		"$LOWER/config.json" >"$b/config.json"
-	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
-}
-drop_bundle() {
-	umount "$1/rootfs" 2>/dev/null
-	rm -rf "$1" "$1.up" "$1.work"
-}
-on_cleanup 'for c in $(runc --root "$RROOT" list -q 2>/dev/null); do runc --root "$RROOT" delete -f "$c"; done'
-on_cleanup 'for m in $(findmnt -rn -o TARGET | grep "^$TMP/" | sort -r); do umount -l "$m"; done'
-
-shim() { "$SHIM" --root "$RROOT" "$@"; }
-count_in() { cat "$1/rootfs/data/count" 2>/dev/null || echo 0; }
-count_at_least() { [ "$(count_in "$1")" -ge "$2" ]; }
-status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
-create_start() { # create_start BUNDLE ID
-	shim create --bundle "$1" --pid-file "$1/init.pid" "$2" </dev/null >/dev/null 2>&1 &&
-		shim start "$2"
-}
 
 # ---- a running enabled container --------------------------------------
 B=$TMP/b1

@@ -79,8 +79,7 @@ check "list of an empty store: header only" \
 	bash -c '[ "$("$1" list | wc -l)" = 1 ] && [ "$("$1" list --json | jq length)" = 0 ]' _ "$CTL"
 
 # ---- the real thing --------------------------------------------------------
-CRIU=$("$ROOT/scripts/build-criu.sh") || { fail "no working CRIU"; summary; exit 1; }
-export TARDIS_CRIU=$CRIU
+need_criu
 TARDIS_RUNC=$(command -v runc)
 export TARDIS_RUNC
 export TARDIS_LOG_FILE=$TMP/tardis-runc.log
@@ -90,33 +89,6 @@ check "tardisd starts" start_agent
 ctd_start || { fail "containerd"; summary; exit 1; }
 ctd_image || { fail "image"; summary; exit 1; }
 
-# The counter of test_shim_containerd.sh: counts in memory, writes the count
-# to its work dir; /work/stop holds the exit code to end with.
-COUNTER='[ -e /marker ] || echo "first start" > /marker
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.1
-done'
-run_enabled() { # run_enabled ID [extra ctr args...]
-	local id=$1
-	shift
-	ctr_ run -d --runc-binary "$SHIM" --env TARDIS_ENABLE=1 \
-		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" --env TARDIS_WORKDIR_CONTAINER_PATH=/work \
-		"$@" localhost/bb:latest "$id" sh -c "$COUNTER" >/dev/null
-}
-count_of() { cat "$NFS/work/default/$1/count" 2>/dev/null || echo 0; }
-count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
-task_status() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
-task_pid() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
-task_is() { [ "$(task_status "$1")" = "$2" ]; }
-image_of() { echo "$NFS/checkpoint/default/$1"; }
-remove_container() {
-	ctr_ task rm "$1" >/dev/null 2>&1
-	ctr_ c rm "$1" >/dev/null 2>&1
-}
-exit_with() { echo "$2" >"$NFS/work/default/$1/stop"; }
 js() { # js ID JQ-FILTER: a field of the container in `list --json`
 	"$CTL" list --json | jq -r --arg id "$1" ".[] | select(.namespace == \"default\" and .id == \$id) | $2"
 }

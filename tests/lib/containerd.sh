@@ -1,5 +1,6 @@
-# A private containerd with a busybox image, for tests, bench and demo.
-# Sourced after tests/lib.sh (uses TMP, on_cleanup).
+# A private containerd with a busybox image, for tests, bench and demo; the
+# counter they run in it, opted in to tardis.
+# Sourced after tests/lib/lib.sh (uses TMP, BIN, on_cleanup, umount_below).
 # shellcheck shell=bash
 
 CTD_DIR=$TMP/containerd
@@ -12,25 +13,36 @@ ctr_() { ctr -a "$CTD_SOCK" "$@"; }
 # nothing of a system containerd is touched.  Shim sockets still go to
 # /run/containerd/s (containerd puts them there whatever `state` says).
 ctd_start() {
-	mkdir -p "$CTD_DIR/root" "$CTD_DIR/state"
-	cat >"$CTD_DIR/config.toml" <<-EOF
+	ctd_launch "$CTD_DIR"
+	CTD_PID=$LAUNCHED_PID
+	on_cleanup ctd_stop
+	ctd_ready "$CTD_DIR" "$CTD_PID" 100
+}
+
+# ctd_launch DIR: a containerd whose root, state, socket (DIR/containerd.sock)
+# and log live in DIR, started in the background with this shell's
+# environment; its pid in LAUNCHED_PID.
+ctd_launch() {
+	local d=$1
+	mkdir -p "$d/root" "$d/state"
+	cat >"$d/config.toml" <<-EOF
 		version = 2
-		root = "$CTD_DIR/root"
-		state = "$CTD_DIR/state"
+		root = "$d/root"
+		state = "$d/state"
 		disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		[grpc]
-		  address = "$CTD_SOCK"
+		  address = "$d/containerd.sock"
 	EOF
-	containerd --config "$CTD_DIR/config.toml" >"$CTD_DIR/containerd.log" 2>&1 &
-	CTD_PID=$!
-	on_cleanup ctd_stop
-	for _ in $(seq 1 100); do
-		ctr_ version >/dev/null 2>&1 && return 0
-		kill -0 "$CTD_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	echo "containerd did not start:" >&2
-	tail -20 "$CTD_DIR/containerd.log" >&2
+	containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	LAUNCHED_PID=$!
+}
+
+# ctd_ready DIR PID TRIES: waits (TRIES x 0.1 s) until the containerd of DIR
+# answers; its log's tail on stderr if it does not.
+ctd_ready() {
+	wait_up "$3" 0.1 "$2" ctr -a "$1/containerd.sock" version && return 0
+	echo "containerd ($1) did not start:" >&2
+	tail -20 "$1/containerd.log" >&2
 	return 1
 }
 
@@ -59,26 +71,77 @@ ctd_image() {
 # containerd (their command line names our socket) ended by pid, mounts
 # below $TMP undone.
 ctd_stop() {
-	local ids id p
-	if [ -n "$CTD_PID" ] && kill -0 "$CTD_PID" 2>/dev/null; then
-		ids=$(ctr_ task ls -q 2>/dev/null)
-		for id in $ids; do ctr_ task kill -s KILL "$id" >/dev/null 2>&1; done
-		[ -z "$ids" ] || ctr_ task rm -f $ids >/dev/null 2>&1
-		ids=$(ctr_ c ls -q 2>/dev/null)
-		[ -z "$ids" ] || ctr_ c rm $ids >/dev/null 2>&1
-		kill -TERM "$CTD_PID" 2>/dev/null
-		wait "$CTD_PID" 2>/dev/null
-	fi
+	ctd_teardown "$CTD_SOCK" "$CTD_PID"
 	CTD_PID=
+	umount_below "$TMP"
+}
+
+# ctd_teardown SOCKET PID: the containerd PID listening on SOCKET: its
+# tasks killed and removed, its containers removed, it stopped; its shims
+# (their command line names SOCKET) ended by pid.
+ctd_teardown() {
+	local sock=$1 pid=$2 ids id p
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		ids=$(ctr -a "$sock" task ls -q 2>/dev/null)
+		for id in $ids; do ctr -a "$sock" task kill -s KILL "$id" >/dev/null 2>&1; done
+		[ -z "$ids" ] || ctr -a "$sock" task rm -f $ids >/dev/null 2>&1
+		ids=$(ctr -a "$sock" c ls -q 2>/dev/null)
+		[ -z "$ids" ] || ctr -a "$sock" c rm $ids >/dev/null 2>&1
+		kill -TERM "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	fi
 	for p in /proc/[0-9]*; do
 		[ -r "$p/cmdline" ] || continue
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $CTD_SOCK "; then
+		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
 			kill -KILL "${p#/proc/}" 2>/dev/null
 		fi
-	done
-	findmnt -rn -o TARGET | grep "^$TMP/" | sort -r | while read -r p; do
-		umount -l "$p" 2>/dev/null
 	done
 	return 0
 }
 
+# ---- the counter ----------------------------------------------------------
+# ctd_counter [MARKER [PAUSE [ALSO]]]: the busybox counter, a shell script.
+# Its count lives in memory (i) and is written to its work dir /work
+# (renamed into place: a checkpoint can freeze it between truncate and
+# write), then ALSO runs; /marker (what the command MARKER prints, "first
+# start" by default) is written once, at the first start; /work/stop holds
+# the exit code to end with; PAUSE seconds (0.1) between counts.
+ctd_counter() {
+	local marker=${1:-echo \"first start\"} pause=${2:-0.1} also=${3:-}
+	printf '%s\n' "[ -e /marker ] || $marker > /marker" \
+		'i=0' \
+		'while :; do' \
+		"	i=\$((i + 1)); echo \$i > /work/.count; busybox mv /work/.count /work/count${also:+; $also}" \
+		'	[ -e /work/stop ] && exit "$(cat /work/stop)"' \
+		"	sleep $pause" \
+		'done'
+}
+
+# run_enabled ID [ctr run options...]: the counter (COUNTER, else
+# ctd_counter's) detached as container ID, opted in (TARDIS_ENABLE=1),
+# tardis-runc (SHIM) its runc, its work dir and images on NFS; runc's state
+# under RUNC_ROOT when that is set.
+run_enabled() {
+	local id=$1
+	shift
+	ctr_ run -d --runc-binary "${SHIM:-$BIN/tardis-runc}" ${RUNC_ROOT:+--runc-root "$RUNC_ROOT"} \
+		--env TARDIS_ENABLE=1 --env TARDIS_NETWORKFS_HOST_PATH="$NFS" \
+		--env TARDIS_WORKDIR_CONTAINER_PATH=/work \
+		"$@" localhost/bb:latest "$id" sh -c "${COUNTER:-$(ctd_counter)}" >/dev/null
+}
+
+# The counter of ID: its count (0 before the first), whether it got to N.
+count_of() { cat "$NFS/work/default/$1/count" 2>/dev/null || echo 0; }
+count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
+# exit_with ID CODE: the counter ends with CODE.
+exit_with() { echo "$2" >"$NFS/work/default/$1/stop"; }
+image_of() { echo "$NFS/checkpoint/default/$1"; }
+# The task of ID as `ctr task ls` shows it: its status, its pid.
+task_status() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
+task_pid() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
+task_is() { [ "$(task_status "$1")" = "$2" ]; }
+# remove_container ID: task rm + container rm, as a user would.
+remove_container() {
+	ctr_ task rm "$1" >/dev/null 2>&1
+	ctr_ c rm "$1" >/dev/null 2>&1
+}

@@ -28,13 +28,23 @@ check() { # check "description" command...
 start_agent() {
 	"$BIN/tardisd" --log-file "$TMP/tardisd.log" --log-level "${AGENT_LOG_LEVEL:-info}" "$@" &
 	AGENT_PID=$!
-	for _ in $(seq 1 100); do
-		grep -q "tardisd $AGENT_PID running" "$TMP/tardisd.log" 2>/dev/null && return 0
-		kill -0 "$AGENT_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_up 100 0.05 "$AGENT_PID" grep -q "tardisd $AGENT_PID running" "$TMP/tardisd.log" && return 0
 	echo "tardisd did not start:" >&2
 	tail -20 "$TMP/tardisd.log" >&2
+	return 1
+}
+
+# wait_up TRIES PAUSE PID command...: polls (TRIES times, PAUSE seconds
+# apart) until the command succeeds (its output is dropped); gives up early
+# once PID, the process that should answer it, is gone.
+wait_up() {
+	local tries=$1 pause=$2 pid=$3
+	shift 3
+	for _ in $(seq 1 "$tries"); do
+		"$@" >/dev/null 2>&1 && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep "$pause"
+	done
 	return 1
 }
 
@@ -56,6 +66,36 @@ wait_for() {
 }
 
 on_cleanup() { CLEANUP_HOOKS+=("$*"); }
+
+# need_criu: CRIU and TARDIS_CRIU (exported), a CRIU that works on this
+# kernel: one already set (vmtest: a distribution criu) wins, else
+# scripts/build-criu.sh's.  Without one the test fails here.
+need_criu() {
+	CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
+	export TARDIS_CRIU=$CRIU
+}
+
+# stop_agent_of STATE_DIR: the agent tardis-runc started on demand for
+# STATE_DIR, ended by pid, only if that pid is still a tardisd using it.
+stop_agent_of() {
+	local apid
+	apid=$(cat "$1/tardisd.pid" 2>/dev/null)
+	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
+		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$1"; then
+		kill "$apid" 2>/dev/null
+		sleep 0.2
+	fi
+}
+
+# umount_below DIR [EXCEPT]: every mount below DIR (but EXCEPT), deepest
+# first, lazily.
+umount_below() {
+	local m
+	for m in $(findmnt -rn -o TARGET | grep "^$1/" | grep -vx "${2:-/}" | sort -r); do
+		umount -l "$m" 2>/dev/null
+	done
+	return 0
+}
 
 # room_for_processes N: N live processes at once need pids (kernel.pid_max
 # raised for the test, restored on exit) and, for a lowered soft limit,
@@ -81,15 +121,7 @@ cleanup() {
 	local h
 	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
 	stop_agent TERM
-	# An agent tardis-runc started on demand for this test's state dir.
-	# Only if that pid is still a tardisd using our state dir.
-	local apid
-	apid=$(cat "$TARDIS_STATE_DIR/tardisd.pid" 2>/dev/null)
-	if [ -n "$apid" ] && [ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] &&
-		tr '\0' '\n' <"/proc/$apid/environ" 2>/dev/null | grep -qx "TARDIS_STATE_DIR=$TARDIS_STATE_DIR"; then
-		kill "$apid" 2>/dev/null
-		sleep 0.2
-	fi
+	stop_agent_of "$TARDIS_STATE_DIR"
 	"$BIN/tardisd" --unload >/dev/null 2>&1 || true
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }

@@ -11,20 +11,29 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Every field of C is as given. */
+static void expect_config(const struct tardis_config *c, const char *runc, const char *criu,
+			  const char *state_dir, const char *bpf_dir, const char *log_file,
+			  int log_level, int restore_timeout, int checkpoint_timeout)
+{
+	ck_assert_str_eq(c->runc, runc);
+	ck_assert_str_eq(c->criu, criu);
+	ck_assert_str_eq(c->state_dir, state_dir);
+	ck_assert_str_eq(c->bpf_dir, bpf_dir);
+	ck_assert_str_eq(c->log_file, log_file);
+	ck_assert_int_eq(c->log_level, log_level);
+	ck_assert_int_eq(c->restore_timeout, restore_timeout);
+	ck_assert_int_eq(c->checkpoint_timeout, checkpoint_timeout);
+}
+
 START_TEST(defaults)
 {
 	struct tardis_config c;
 
 	memset(&c, 0x5a, sizeof(c));
 	config_defaults(&c);
-	ck_assert_str_eq(c.runc, "");
-	ck_assert_str_eq(c.criu, "");
-	ck_assert_str_eq(c.state_dir, TARDIS_STATE_DIR_DEFAULT);
-	ck_assert_str_eq(c.bpf_dir, "/sys/fs/bpf/tardis");
-	ck_assert_str_eq(c.log_file, "");
-	ck_assert_int_eq(c.log_level, TARDIS_LOG_INFO);
-	ck_assert_int_eq(c.restore_timeout, 60);
-	ck_assert_int_eq(c.checkpoint_timeout, 120);
+	expect_config(&c, "", "", TARDIS_STATE_DIR_DEFAULT, "/sys/fs/bpf/tardis", "", TARDIS_LOG_INFO,
+		      60, 120);
 }
 END_TEST
 
@@ -51,14 +60,8 @@ START_TEST(every_key)
 	config_defaults(&c);
 	ck_assert_msg(config_parse(&c, text, &err) == 0, "%s", tardis_error_msg(err));
 	ck_assert_ptr_null(err);
-	ck_assert_str_eq(c.runc, "/usr/bin/runc");
-	ck_assert_str_eq(c.criu, "/opt/criu/sbin/criu");
-	ck_assert_str_eq(c.state_dir, "/var/lib/tardis-test");
-	ck_assert_str_eq(c.bpf_dir, "/sys/fs/bpf/tardis-test");
-	ck_assert_str_eq(c.log_file, "syslog");
-	ck_assert_int_eq(c.log_level, TARDIS_LOG_DEBUG);
-	ck_assert_int_eq(c.restore_timeout, 30);
-	ck_assert_int_eq(c.checkpoint_timeout, 86400);
+	expect_config(&c, "/usr/bin/runc", "/opt/criu/sbin/criu", "/var/lib/tardis-test",
+		      "/sys/fs/bpf/tardis-test", "syslog", TARDIS_LOG_DEBUG, 30, 86400);
 }
 END_TEST
 
@@ -270,16 +273,12 @@ END_TEST
 
 Suite *config_suite(void)
 {
-	Suite *s = suite_create("config");
-	TCase *tc = tcase_create("config");
+	const struct unit_tcase cases[] = {
+		{ "config", 60,
+		  UNIT_TESTS(defaults, every_key, values, unknown_keys, bad_values,
+			     load_file_and_env) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, defaults);
-	tcase_add_test(tc, every_key);
-	tcase_add_test(tc, values);
-	tcase_add_test(tc, unknown_keys);
-	tcase_add_test(tc, bad_values);
-	tcase_add_test(tc, load_file_and_env);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("config", cases);
 }

@@ -128,16 +128,6 @@ START_TEST(test_file_update)
 }
 END_TEST
 
-Suite *config_edit_suite(void)
-{
-	Suite *s = suite_create("config_edit");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_replace_in_place);
-	tcase_add_test(tc, test_duplicates_dropped);
-	tcase_add_test(tc, test_added_under_commented_default);
-	tcase_add_test(tc, test_appended_and_no_trailing_newline);
-	tcase_add_test(tc, test_file_update);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(config_edit, "core", test_replace_in_place, test_duplicates_dropped,
+	   test_added_under_commented_default, test_appended_and_no_trailing_newline,
+	   test_file_update)

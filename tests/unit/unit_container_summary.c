@@ -43,6 +43,29 @@ static void teardown(struct fixture *f)
 	free(f->dir);
 }
 
+/* default/ID's state.json: its init, PID started at START. */
+static void put_init(struct fixture *f, const char *id, pid_t pid, uint64_t start)
+{
+	char text[128];
+
+	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)pid,
+		 (unsigned long long)start);
+	put(f, "default", id, STATE_FILE, text);
+}
+
+/* default/ID's exit.json: the exit of PID started at START, in state ID
+ * (exited, unknown), with the fields MORE (",\"k\":v..."). */
+static void put_exit(struct fixture *f, const char *id, pid_t pid, uint64_t start, const char *more)
+{
+	char text[512];
+
+	snprintf(text, sizeof(text),
+		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"%s\",\"state\":\"%s\","
+		 "\"pid\":%d,\"start_time\":%llu%s}",
+		 id, id, (int)pid, (unsigned long long)start, more);
+	put(f, "default", id, "exit.json", text);
+}
+
 static const char *state_of(struct fixture *f, const char *ns, const char *id,
 			    struct container_summary *c)
 {
@@ -66,6 +89,15 @@ static pid_t dead_pid(uint64_t *start)
 	kill(p, SIGKILL);
 	waitpid(p, NULL, 0);
 	return p;
+}
+
+/* default/ID's summary says state WANT. */
+static void expect_state(struct fixture *f, const char *id, const char *want)
+{
+	struct container_summary c;
+
+	ck_assert_str_eq(state_of(f, "default", id, &c), want);
+	container_summary_free(&c);
 }
 
 START_TEST(test_list_sorted_valid_only)
@@ -109,52 +141,32 @@ START_TEST(test_states)
 	ck_assert_int_eq(proc_start_time(getpid(), &me_start), 0);
 
 	put(&f, "default", "corrupt", STATE_FILE, "{not json");
-	ck_assert_str_eq(state_of(&f, "default", "corrupt", &c), "corrupt");
-	container_summary_free(&c);
+	expect_state(&f, "corrupt", "corrupt");
 
 	put(&f, "default", "created", STATE_FILE, "{\"created_at\":\"2025-01-01T00:00:00Z\"}");
-	ck_assert_str_eq(state_of(&f, "default", "created", &c), "created");
-	container_summary_free(&c);
+	expect_state(&f, "created", "created");
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)getpid(),
-		 (unsigned long long)me_start);
-	put(&f, "default", "running", STATE_FILE, text);
+	put_init(&f, "running", getpid(), me_start);
 	ck_assert_str_eq(state_of(&f, "default", "running", &c), "running");
 	ck_assert_int_eq(c.init_pid, getpid());
 	container_summary_free(&c);
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start);
-	put(&f, "default", "stopped", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "stopped", &c), "stopped");
-	container_summary_free(&c);
+	put_init(&f, "stopped", dead, dead_start);
+	expect_state(&f, "stopped", "stopped");
 
-	put(&f, "default", "exited", STATE_FILE, text);
-	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"exited\",\"state\":\"exited\","
-		 "\"pid\":%d,\"start_time\":%llu,\"wait_status\":768,\"source\":\"bpf\"}",
-		 (int)dead, (unsigned long long)dead_start);
-	put(&f, "default", "exited", "exit.json", text);
+	put_init(&f, "exited", dead, dead_start);
+	put_exit(&f, "exited", dead, dead_start, ",\"wait_status\":768,\"source\":\"bpf\"");
 	ck_assert_str_eq(state_of(&f, "default", "exited", &c), "exited");
 	ck_assert_int_eq(container_summary_exit_status(&c, &es), 1);
 	ck_assert_int_eq(es, 3);
 	container_summary_free(&c);
 
 	/* An exit record of an earlier init does not count. */
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start + 1);
-	put(&f, "default", "exited", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "exited", &c), "stopped");
-	container_summary_free(&c);
+	put_init(&f, "exited", dead, dead_start + 1);
+	expect_state(&f, "exited", "stopped");
 
-	snprintf(text, sizeof(text), "{\"init_pid\":%d,\"init_start_time\":%llu}", (int)dead,
-		 (unsigned long long)dead_start);
-	put(&f, "default", "unknown", STATE_FILE, text);
-	snprintf(text, sizeof(text),
-		 "{\"version\":1,\"namespace\":\"default\",\"id\":\"unknown\",\"state\":\"unknown\","
-		 "\"pid\":%d,\"start_time\":%llu,\"source\":\"reconcile\"}",
-		 (int)dead, (unsigned long long)dead_start);
-	put(&f, "default", "unknown", "exit.json", text);
+	put_init(&f, "unknown", dead, dead_start);
+	put_exit(&f, "unknown", dead, dead_start, ",\"source\":\"reconcile\"");
 	ck_assert_str_eq(state_of(&f, "default", "unknown", &c), "unknown");
 	ck_assert_int_eq(container_summary_exit_status(&c, &es), 0);
 	container_summary_free(&c);
@@ -167,8 +179,7 @@ START_TEST(test_states)
 		 "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\",\"duration_ms\":150,\"size\":1000}}",
 		 (int)dead, (unsigned long long)dead_start, img);
 	put(&f, "default", "ck", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "ck", &c), "stopped"); /* no image */
-	container_summary_free(&c);
+	expect_state(&f, "ck", "stopped"); /* no image */
 	snprintf(file, sizeof(file), "%s/img", f.dir);
 	mkdir(file, 0700);
 	snprintf(file, sizeof(file), "%s/img/default", f.dir);
@@ -180,12 +191,13 @@ START_TEST(test_states)
 		cJSON *j = container_summary_json(&c, 1);
 		char *t = cJSON_PrintUnformatted(j);
 
-		ck_assert_ptr_nonnull(strstr(t, "\"state\":\"checkpointed\""));
-		ck_assert_ptr_nonnull(strstr(t, "\"valid\":false"));
-		ck_assert_ptr_nonnull(strstr(t, "\"reason\":\"manifest: "));
-		ck_assert_ptr_nonnull(strstr(t, "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\""));
-		ck_assert_ptr_nonnull(strstr(t, "\"last_restore\":null"));
-		ck_assert_ptr_nonnull(strstr(t, "\"exit_status\":null"));
+		UNIT_ASSERT_CONTAINS(t,
+				     "\"state\":\"checkpointed\"",
+				     "\"valid\":false",
+				     "\"reason\":\"manifest: ",
+				     "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\"",
+				     "\"last_restore\":null",
+				     "\"exit_status\":null");
 		free(t);
 		cJSON_Delete(j);
 	}
@@ -198,8 +210,7 @@ START_TEST(test_states)
 		 "\"last_checkpoint\":{\"at\":\"2025-01-01T00:05:00Z\"}}",
 		 (int)dead, (unsigned long long)dead_start, img);
 	put(&f, "default", "ck", STATE_FILE, text);
-	ck_assert_str_eq(state_of(&f, "default", "ck", &c), "stopped");
-	container_summary_free(&c);
+	expect_state(&f, "ck", "stopped");
 	teardown(&f);
 }
 END_TEST
@@ -226,14 +237,5 @@ START_TEST(test_last_activity)
 }
 END_TEST
 
-Suite *container_summary_suite(void)
-{
-	Suite *s = suite_create("container_summary");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_list_sorted_valid_only);
-	tcase_add_test(tc, test_states);
-	tcase_add_test(tc, test_last_activity);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(container_summary, "core", test_list_sorted_valid_only, test_states,
+	   test_last_activity)

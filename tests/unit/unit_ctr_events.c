@@ -34,6 +34,19 @@ static int parse(const char *line, struct ctr_exit *out)
 	return r;
 }
 
+/* Every one of LINES parses as WANT (-1: refused). */
+static void all_parse_as(const char *const *lines, size_t n, int want)
+{
+	struct ctr_exit e;
+
+	for (size_t i = 0; i < n; i++) {
+		int r = parse(lines[i], &e);
+
+		ck_assert_msg(r == want, "parsed as %d, want %d: %s", r, want, lines[i]);
+	}
+}
+#define ALL_PARSE_AS(lines, want) all_parse_as((lines), sizeof(lines) / sizeof((lines)[0]), (want))
+
 START_TEST(seed_line)
 {
 	struct ctr_exit e;
@@ -185,10 +198,8 @@ START_TEST(other_topics)
 		PREFIX "default /tasks/start garbage{",
 		PREFIX "default /tasks/start",
 	};
-	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == CTR_LINE_OTHER, "not OTHER: %s", lines[i]);
+	ALL_PARSE_AS(lines, CTR_LINE_OTHER);
 }
 END_TEST
 
@@ -237,8 +248,7 @@ START_TEST(garbage)
 	};
 	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == -1, "not refused: %s", lines[i]);
+	ALL_PARSE_AS(lines, -1);
 	{
 		tardis_error_t err = NULL;
 
@@ -269,8 +279,7 @@ START_TEST(bad_names)
 	};
 	struct ctr_exit e;
 
-	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++)
-		ck_assert_msg(parse(lines[i], &e) == -1, "not refused: %s", lines[i]);
+	ALL_PARSE_AS(lines, -1);
 	/* ../x as the exec id of a valid container is still not a container exit. */
 	ck_assert_int_ne(parse(PREFIX "default /tasks/exit {\"container_id\":\"tc\",\"id\":\"../x\"}", &e),
 			 CTR_LINE_EXIT);
@@ -347,20 +356,13 @@ END_TEST
 
 Suite *ctr_events_suite(void)
 {
-	Suite *s = suite_create("ctr_events");
-	TCase *tc = tcase_create("parse_line");
+	const struct unit_tcase cases[] = {
+		{ "parse_line", 60,
+		  UNIT_TESTS(seed_line, other_namespaces_and_layouts, missing_exit_status_is_zero,
+			     exited_at_string, exec_exit_is_other, other_topics, garbage,
+			     bad_names, long_names, truncated_lines) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, seed_line);
-	tcase_add_test(tc, other_namespaces_and_layouts);
-	tcase_add_test(tc, missing_exit_status_is_zero);
-	tcase_add_test(tc, exited_at_string);
-	tcase_add_test(tc, exec_exit_is_other);
-	tcase_add_test(tc, other_topics);
-	tcase_add_test(tc, garbage);
-	tcase_add_test(tc, bad_names);
-	tcase_add_test(tc, long_names);
-	tcase_add_test(tc, truncated_lines);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("ctr_events", cases);
 }

@@ -157,6 +157,14 @@ END_TEST
 
 /* ---- JSON ---------------------------------------------------------------- */
 
+/* A record of default/tc with nothing else set. */
+static void blank_record(struct exit_record *r)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->ns, sizeof(r->ns), "default");
+	snprintf(r->id, sizeof(r->id), "tc");
+}
+
 static void fill_known(struct exit_record *r, int ws)
 {
 	memset(r, 0, sizeof(*r));
@@ -232,12 +240,13 @@ START_TEST(json_known_fields)
 	fill_known(&in, WS_SIGNALED(SIGKILL));
 	text = exit_record_to_json(&in);
 	ck_assert_ptr_nonnull(text);
-	ck_assert_ptr_nonnull(strstr(text, "\"version\":1"));
-	ck_assert_ptr_nonnull(strstr(text, "\"state\":\"exited\""));
-	ck_assert_ptr_nonnull(strstr(text, "\"exit_status\":137"));
-	ck_assert_ptr_nonnull(strstr(text, "\"wait_status\":9"));
-	ck_assert_ptr_nonnull(strstr(text, "\"signal\":9"));
-	ck_assert_ptr_nonnull(strstr(text, "\"exited_at\":\"2025-04-04T19:10:59.783072930Z\""));
+	UNIT_ASSERT_CONTAINS(text,
+			     "\"version\":1",
+			     "\"state\":\"exited\"",
+			     "\"exit_status\":137",
+			     "\"wait_status\":9",
+			     "\"signal\":9",
+			     "\"exited_at\":\"2025-04-04T19:10:59.783072930Z\"");
 	free(text);
 }
 END_TEST
@@ -247,9 +256,7 @@ START_TEST(json_round_trip_unknown)
 	struct exit_record in, out;
 	char *text;
 
-	memset(&in, 0, sizeof(in));
-	snprintf(in.ns, sizeof(in.ns), "default");
-	snprintf(in.id, sizeof(in.id), "tc");
+	blank_record(&in);
 	in.known = 0;
 	in.pid = 77;
 	in.start_time = 5;
@@ -284,9 +291,7 @@ START_TEST(json_round_trip_no_wait_status)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct exit_record in, out;
 
-		memset(&in, 0, sizeof(in));
-		snprintf(in.ns, sizeof(in.ns), "default");
-		snprintf(in.id, sizeof(in.id), "tc");
+		blank_record(&in);
 		in.known = 1;
 		in.has_wait_status = 0;
 		in.pid = 6615;
@@ -575,35 +580,19 @@ END_TEST
 
 Suite *exit_record_suite(void)
 {
-	Suite *s = suite_create("exit_record");
-	TCase *tc;
+	const struct unit_tcase cases[] = {
+		{ "decode", 60,
+		  UNIT_TESTS(decode_exit_codes, decode_signals, decode_refused,
+			     decode_matches_waitpid, decode_real_stop_continue) },
+		{ "json", 60,
+		  UNIT_TESTS(json_round_trip_known, json_known_fields, json_round_trip_unknown,
+			     json_round_trip_no_wait_status, json_minimal_ctr_style, json_refused,
+			     json_long_names_refused) },
+		{ "rfc3339", 60,
+		  UNIT_TESTS(rfc3339_known_values, rfc3339_round_trip, rfc3339_garbage,
+			     rfc3339_extremes) },
+		{ NULL, 0, NULL },
+	};
 
-	tc = tcase_create("decode");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, decode_exit_codes);
-	tcase_add_test(tc, decode_signals);
-	tcase_add_test(tc, decode_refused);
-	tcase_add_test(tc, decode_matches_waitpid);
-	tcase_add_test(tc, decode_real_stop_continue);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("json");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, json_round_trip_known);
-	tcase_add_test(tc, json_known_fields);
-	tcase_add_test(tc, json_round_trip_unknown);
-	tcase_add_test(tc, json_round_trip_no_wait_status);
-	tcase_add_test(tc, json_minimal_ctr_style);
-	tcase_add_test(tc, json_refused);
-	tcase_add_test(tc, json_long_names_refused);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("rfc3339");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, rfc3339_known_values);
-	tcase_add_test(tc, rfc3339_round_trip);
-	tcase_add_test(tc, rfc3339_garbage);
-	tcase_add_test(tc, rfc3339_extremes);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("exit_record", cases);
 }

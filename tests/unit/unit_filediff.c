@@ -733,6 +733,18 @@ static int tar_ok(struct tb *t)
 	return filediff_tar_foreach(t->buf, t->len, NULL, NULL, &err);
 }
 
+/* The archive in T ended, parsed (as tar_ok), then freed: T is empty again. */
+static int tar_end_ok(struct tb *t)
+{
+	int r;
+
+	tb_end(t);
+	r = tar_ok(t);
+	free(t->buf);
+	memset(t, 0, sizeof(*t));
+	return r;
+}
+
 static int count_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
 {
 	(*(int *)arg)++;
@@ -778,15 +790,10 @@ START_TEST(test_tar_parser)
 	/* NUL tricks: in a ustar field and inside a pax value. */
 	memset(&t, 0, sizeof(t));
 	tb_hdr_n(&t, "ok\0../../x", 10, '0', 0644, 0, NULL);
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_pax(&t, "path", "ok\0../../x", 10);
 	tb_file(&t, "ok", "x");
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	/* Types we never write: hard links, devices, fifos, GNU long names, globals. */
 	for (const char *ty = "1346LKgV"; *ty; ty++) {
 		memset(&t, 0, sizeof(t));
@@ -820,57 +827,31 @@ START_TEST(test_tar_parser)
 	free(t.buf);
 	memset(&t, 0, sizeof(t));
 	tb_hdr(&t, "f", '0', 0644, 077777777777ULL, NULL); /* 8 GiB claimed */
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_pax(&t, "size", "18446744073709551615", 20);
 	tb_file(&t, "f", "x");
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_hdr(&t, "d", '5', 0755, 512, NULL); /* a directory with data */
 	tb_raw(&t, (char[512]){ 0 }, 512);
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_hdr(&t, "l", '2', 0777, 0, ""); /* a symlink to nothing */
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_hdr(&t, "f", '0', 0177777, 0, NULL); /* type bits in the mode */
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_pax(&t, "path", "a", 1);
 	tb_pax(&t, "path", "b", 1);
 	tb_file(&t, "f", "x");
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1); /* two pax headers */
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1); /* two pax headers */
 	tb_pax(&t, "path", "a", 1);
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1); /* pax header, then nothing */
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1); /* pax header, then nothing */
 	tb_hdr(&t, "PaxHeader", 'x', 0644, 9, NULL);
 	tb_raw(&t, "99 path=a", 9); /* a record longer than its header */
 	tb_pad(&t);
 	tb_file(&t, "f", "x");
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
-	memset(&t, 0, sizeof(t));
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	tb_pax(&t, "uid", "4294967295", 10); /* would mean "unchanged" to chown */
 	tb_file(&t, "f", "x");
-	tb_end(&t);
-	ck_assert_int_eq(tar_ok(&t), -1);
-	free(t.buf);
+	ck_assert_int_eq(tar_end_ok(&t), -1);
 	ck_assert_int_eq(filediff_tar_foreach(NULL, 0, NULL, NULL, &err), -1);
 }
 END_TEST
@@ -1297,27 +1278,16 @@ END_TEST
 
 Suite *filediff_suite(void)
 {
-	Suite *s = suite_create("filediff");
-	TCase *parse = tcase_create("parse");
-	TCase *ovl = tcase_create("overlay");
-	TCase *crash = tcase_create("crash");
+	const struct unit_tcase cases[] = {
+		{ "parse", 120,
+		  UNIT_TESTS(test_tar_parser, test_deleted_parser, test_hostile_apply,
+			     test_journal, test_mutations) },
+		{ "overlay", 120,
+		  UNIT_TESTS(test_roundtrip, test_rollback_preexisting, test_commit,
+			     test_save_errors, test_truncated) },
+		{ "crash", 600, UNIT_TESTS(test_crash) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_add_test(parse, test_tar_parser);
-	tcase_add_test(parse, test_deleted_parser);
-	tcase_add_test(parse, test_hostile_apply);
-	tcase_add_test(parse, test_journal);
-	tcase_add_test(parse, test_mutations);
-	tcase_set_timeout(parse, 120);
-	tcase_add_test(ovl, test_roundtrip);
-	tcase_add_test(ovl, test_rollback_preexisting);
-	tcase_add_test(ovl, test_commit);
-	tcase_add_test(ovl, test_save_errors);
-	tcase_add_test(ovl, test_truncated);
-	tcase_set_timeout(ovl, 120);
-	tcase_add_test(crash, test_crash);
-	tcase_set_timeout(crash, 600);
-	suite_add_tcase(s, parse);
-	suite_add_tcase(s, ovl);
-	suite_add_tcase(s, crash);
-	return s;
+	return unit_suite("filediff", cases);
 }

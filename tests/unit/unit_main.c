@@ -37,8 +37,37 @@ char *unit_tmpdir(void)
 	return p;
 }
 
+void unit_assert_contains(const char *text, const char *const *want)
+{
+	ck_assert_ptr_nonnull(text);
+	for (; *want; want++)
+		ck_assert_msg(strstr(text, *want) != NULL, "`%s` not in `%s`", *want, text);
+}
+
+Suite *unit_suite(const char *name, const struct unit_tcase *cases)
+{
+	Suite *s = suite_create(name);
+
+	for (; cases->name; cases++) {
+		TCase *tc = tcase_create(cases->name);
+
+		if (cases->timeout > 0)
+			tcase_set_timeout(tc, cases->timeout);
+		for (const TTest *const *t = cases->tests; *t; t++)
+			tcase_add_test(tc, *t);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
 int main(void)
 {
+	/* In this order; a weak one is NULL when its file is not built. */
+	Suite *(*const suites[])(void) = {
+		exit_record_suite, ctr_events_suite, state_suite,   config_suite,
+		runc_args_suite,   sha256_suite,     filediff_suite, oci_config_suite,
+		metrics_suite,     config_edit_suite, container_summary_suite,
+	};
 	SRunner *sr;
 	int run, failed;
 
@@ -47,23 +76,10 @@ int main(void)
 		perror("mkdtemp");
 		return 2;
 	}
-	sr = srunner_create(exit_record_suite());
-	srunner_add_suite(sr, ctr_events_suite());
-	srunner_add_suite(sr, state_suite());
-	srunner_add_suite(sr, config_suite());
-	srunner_add_suite(sr, runc_args_suite());
-	if (sha256_suite)
-		srunner_add_suite(sr, sha256_suite());
-	if (filediff_suite)
-		srunner_add_suite(sr, filediff_suite());
-	if (oci_config_suite)
-		srunner_add_suite(sr, oci_config_suite());
-	if (metrics_suite)
-		srunner_add_suite(sr, metrics_suite());
-	if (config_edit_suite)
-		srunner_add_suite(sr, config_edit_suite());
-	if (container_summary_suite)
-		srunner_add_suite(sr, container_summary_suite());
+	sr = srunner_create(NULL);
+	for (size_t i = 0; i < sizeof(suites) / sizeof(suites[0]); i++)
+		if (suites[i])
+			srunner_add_suite(sr, suites[i]());
 	srunner_run_all(sr, CK_NORMAL);
 	run = srunner_ntests_run(sr);
 	failed = srunner_ntests_failed(sr);

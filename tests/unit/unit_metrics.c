@@ -38,18 +38,20 @@ START_TEST(test_text_format)
 	metrics_histogram_samples(&b, "lat_seconds", "source=\"bpf\"", &h);
 	metrics_histogram_samples(&b, "lat_seconds", NULL, &h);
 	ck_assert(!b.failed);
-	ck_assert_ptr_nonnull(strstr(b.text, "# HELP x_total Things.\n# TYPE x_total counter\nx_total 3\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "x_total{a=\"b\"} 12345678901234\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "x_total 0.25\n"));
+	UNIT_ASSERT_CONTAINS(b.text,
+			     "# HELP x_total Things.\n# TYPE x_total counter\nx_total 3\n",
+			     "x_total{a=\"b\"} 12345678901234\n",
+			     "x_total 0.25\n");
 	/* Cumulative: 0.001 holds neither, 0.0025 one, 0.25 both, +Inf both. */
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_bucket{source=\"bpf\",le=\"0.001\"} 0\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_bucket{source=\"bpf\",le=\"0.0025\"} 1\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_bucket{source=\"bpf\",le=\"0.25\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_bucket{source=\"bpf\",le=\"+Inf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_count{source=\"bpf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_sum{source=\"bpf\"} 0.20"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_bucket{le=\"+Inf\"} 2\n"));
-	ck_assert_ptr_nonnull(strstr(b.text, "lat_seconds_count 2\n"));
+	UNIT_ASSERT_CONTAINS(b.text,
+			     "lat_seconds_bucket{source=\"bpf\",le=\"0.001\"} 0\n",
+			     "lat_seconds_bucket{source=\"bpf\",le=\"0.0025\"} 1\n",
+			     "lat_seconds_bucket{source=\"bpf\",le=\"0.25\"} 2\n",
+			     "lat_seconds_bucket{source=\"bpf\",le=\"+Inf\"} 2\n",
+			     "lat_seconds_count{source=\"bpf\"} 2\n",
+			     "lat_seconds_sum{source=\"bpf\"} 0.20",
+			     "lat_seconds_bucket{le=\"+Inf\"} 2\n",
+			     "lat_seconds_count 2\n");
 	ck_assert_int_eq(b.text[b.len - 1], '\n');
 	metrics_buf_free(&b);
 }
@@ -87,14 +89,4 @@ START_TEST(test_write_file)
 }
 END_TEST
 
-Suite *metrics_suite(void)
-{
-	Suite *s = suite_create("metrics");
-	TCase *tc = tcase_create("core");
-
-	tcase_add_test(tc, test_histogram_buckets);
-	tcase_add_test(tc, test_text_format);
-	tcase_add_test(tc, test_write_file);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(metrics, "core", test_histogram_buckets, test_text_format, test_write_file)

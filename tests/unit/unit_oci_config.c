@@ -140,16 +140,5 @@ START_TEST(test_workdir_mount)
 }
 END_TEST
 
-Suite *oci_config_suite(void)
-{
-	Suite *s = suite_create("oci_config");
-	TCase *tc = tcase_create("settings");
-
-	tcase_add_test(tc, test_env);
-	tcase_add_test(tc, test_annotations);
-	tcase_add_test(tc, test_not_enabled_or_bad);
-	tcase_add_test(tc, test_image_path);
-	tcase_add_test(tc, test_workdir_mount);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_not_enabled_or_bad,
+	   test_image_path, test_workdir_mount)

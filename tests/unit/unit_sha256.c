@@ -115,15 +115,4 @@ START_TEST(test_fd)
 }
 END_TEST
 
-Suite *sha256_suite(void)
-{
-	Suite *s = suite_create("sha256");
-	TCase *tc = tcase_create("sha256");
-
-	tcase_add_test(tc, test_vectors);
-	tcase_add_test(tc, test_million_a);
-	tcase_add_test(tc, test_incremental);
-	tcase_add_test(tc, test_fd);
-	suite_add_tcase(s, tc);
-	return s;
-}
+UNIT_SUITE(sha256, "sha256", test_vectors, test_million_a, test_incremental, test_fd)

@@ -39,6 +39,18 @@ static void fx_open(struct fx *f)
 	ck_assert_msg(store_open(&f->s, f->root, &err) == 0, "%s", tardis_error_msg(err));
 }
 
+/* A fresh store with the container default/tc; its directory fd. */
+static int fx_open_tc(struct fx *f)
+{
+	tardis_error_t err = NULL;
+	int dfd;
+
+	fx_open(f);
+	dfd = store_container_dir(&f->s, "default", "tc", 1, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	return dfd;
+}
+
 static void fx_close(struct fx *f)
 {
 	store_close(&f->s);
@@ -47,43 +59,57 @@ static void fx_close(struct fx *f)
 	free(f->dir);
 }
 
-/* Entries of a directory other than . and .., or -1. */
-static int count_entries(int dirfd, const char *path)
+/* The directory PATH below DIRFD (FLAGS added to the open's), or NULL if
+ * it cannot be opened. */
+static DIR *open_dir_at(int dirfd, const char *path, int flags)
 {
-	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	struct dirent *de;
+	int fd = openat(dirfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | flags);
 	DIR *d;
-	int n = 0;
 
 	if (fd < 0)
-		return -1;
+		return NULL;
 	d = fdopendir(fd);
 	ck_assert_ptr_nonnull(d);
+	return d;
+}
+
+/* Entries of the directory PATH below DIRFD other than . and .. for which
+ * MATCH (if given) holds, or -1 if it cannot be opened. */
+static int count_where(int dirfd, const char *path, int flags, int (*match)(DIR *d, const char *name))
+{
+	DIR *d = open_dir_at(dirfd, path, flags);
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
 	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..") &&
+		    (!match || match(d, de->d_name)))
 			n++;
 	closedir(d);
 	return n;
 }
 
+/* Entries of a directory other than . and .., or -1. */
+static int count_entries(int dirfd, const char *path)
+{
+	return count_where(dirfd, path, O_NOFOLLOW, NULL);
+}
+
+static int is_temp_name(DIR *d, const char *name)
+{
+	size_t l = strlen(name);
+
+	return l > 4 && strcmp(name + l - 4, ".tmp") == 0;
+}
+
 /* Any leftover temp file (.<name>.<pid>.<n>.tmp) in a directory? */
 static int has_temp_files(int dirfd)
 {
-	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	int n = count_where(dirfd, ".", 0, is_temp_name);
 
-	ck_assert_int_ge(fd, 0);
-	d = fdopendir(fd);
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		size_t l = strlen(de->d_name);
-
-		if (l > 4 && strcmp(de->d_name + l - 4, ".tmp") == 0)
-			n++;
-	}
-	closedir(d);
+	ck_assert_int_ge(n, 0);
 	return n;
 }
 
@@ -151,6 +177,22 @@ static int readable_now(int fd)
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 
 	return poll(&p, 1, 0) > 0;
+}
+
+/* The parent's side of a child PID that writes to READY, then blocks in
+ * flock, then reports on OUT and holds the lock until HOLD is closed: once
+ * it is ready, wait until the kernel shows it as a waiter; it must not have
+ * the lock (nothing on OUT). */
+static void child_blocked_in_flock(pid_t pid, int ready[2], int out[2], int hold[2])
+{
+	char b;
+
+	close(ready[1]);
+	close(out[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	wait_blocked_in_flock(pid);
+	ck_assert(!readable_now(out[0]));
 }
 
 static int child_status(pid_t pid)
@@ -315,9 +357,7 @@ START_TEST(foreign_owner_refused)
 
 	if (geteuid() != 0)
 		return; /* needs chown */
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	close(dfd);
 	ck_assert_int_eq(fchownat(f.s.root_fd, "containers/default/tc", 4242, 4242, AT_SYMLINK_NOFOLLOW), 0);
 	expect_err(store_container_dir(&f.s, "default", "tc", 0, &err), &err, EPERM);
@@ -433,9 +473,7 @@ START_TEST(symlink_files_not_followed)
 	struct fx f;
 	int dfd;
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 
 	/* state.json -> /etc/passwd: reading refuses, /etc/passwd is not touched. */
 	ck_assert_int_eq(stat("/etc/passwd", &pw_before), 0);
@@ -493,9 +531,7 @@ START_TEST(read_refuses_non_regular)
 	struct fx f;
 	int dfd;
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	/* A fifo with no writer: refused at once, never blocks. */
 	ck_assert_int_eq(mkfifoat(dfd, "fifo", 0600), 0);
 	expect_err(store_read(dfd, "fifo", 1 << 20, &text, &len, &err), &err, EINVAL);
@@ -683,15 +719,12 @@ static int procs_done(void *arg)
 
 START_TEST(racing_writer_processes)
 {
-	tardis_error_t err = NULL;
 	struct proc_pair pp = { { 0, 0 }, { -1, -1 } };
 	long seen_a = 0, seen_b = 0, reads;
 	struct fx f;
 	int dfd, go[2];
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	ck_assert_int_eq(pipe(go), 0);
 	for (int k = 0; k < 2; k++) {
 		pp.pid[k] = fork();
@@ -747,7 +780,6 @@ static void *join_both(void *arg)
 /* The same within one process: the temp names must not collide. */
 START_TEST(racing_writer_threads)
 {
-	tardis_error_t err = NULL;
 	struct thread_pair tp;
 	struct joiner j;
 	pthread_t jt;
@@ -755,9 +787,7 @@ START_TEST(racing_writer_threads)
 	struct fx f;
 	int dfd, go[2];
 
-	fx_open(&f);
-	dfd = store_container_dir(&f.s, "default", "tc", 1, &err);
-	ck_assert_int_ge(dfd, 0);
+	dfd = fx_open_tc(&f);
 	ck_assert_int_eq(pipe(go), 0);
 	memset(&tp, 0, sizeof(tp));
 	tp.w[0] = (struct race_writer){ dfd, 'A', 1000, go[0], 0 };
@@ -828,14 +858,7 @@ START_TEST(lock_excludes)
 			_exit(15);
 		_exit(0);
 	}
-	close(ready[1]);
-	close(got[1]);
-	close(hold[0]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	/* The child is now (or soon) blocked in flock: wait until the kernel
-	 * shows it as a waiter; it must not have the lock. */
-	wait_blocked_in_flock(pid);
-	ck_assert(!readable_now(got[0]));
+	child_blocked_in_flock(pid, ready, got, hold);
 	/* A second locker in this process is excluded as well. */
 	{
 		int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -923,12 +946,7 @@ static void remove_under_waiter(int create)
 			_exit(15);
 		_exit(0);
 	}
-	close(ready[1]);
-	close(res[1]);
-	close(hold[0]);
-	ck_assert_int_eq(read(ready[0], &b, 1), 1);
-	wait_blocked_in_flock(pid);
-	ck_assert(!readable_now(res[0]));
+	child_blocked_in_flock(pid, ready, res, hold);
 	ck_assert_msg(store_container_remove(&f.s, "default", "tc", &err) == 0, "%s",
 		      tardis_error_msg(err));
 	ck_assert_int_eq(faccessat(f.s.root_fd, "containers/default/tc", F_OK, AT_SYMLINK_NOFOLLOW), -1);
@@ -1077,24 +1095,20 @@ static const struct registration *seen_pid(const struct seen *s, pid_t pid)
 	return NULL;
 }
 
+static int private_file(DIR *d, const char *name)
+{
+	if (name[0] == '.')
+		return 0;
+	expect_mode(dirfd(d), name, S_IFREG, 0600);
+	return 1;
+}
+
 /* Every entry of the pid index is a 0600 regular file. */
 static int index_entries_private(int root_fd)
 {
-	int fd = openat(root_fd, "pids", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct dirent *de;
-	DIR *d;
-	int n = 0;
+	int n = count_where(root_fd, "pids", 0, private_file);
 
-	ck_assert_int_ge(fd, 0);
-	d = fdopendir(fd);
-	ck_assert_ptr_nonnull(d);
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		expect_mode(dirfd(d), de->d_name, S_IFREG, 0600);
-		n++;
-	}
-	closedir(d);
+	ck_assert_int_ge(n, 0);
 	return n;
 }
 
@@ -1131,9 +1145,10 @@ START_TEST(registry_basics)
 		      tardis_error_msg(err));
 	ck_assert_int_eq(faccessat(dfd, EXIT_RECORD_FILE, F_OK, 0), -1);
 	ck_assert_int_eq(store_read(dfd, STATE_FILE, 4096, &text, NULL, &err), 0);
-	ck_assert_ptr_nonnull(strstr(text, "\"bundle\":\"/b\""));
-	ck_assert_ptr_nonnull(strstr(text, "\"init_pid\":" STR(P1)));
-	ck_assert_ptr_nonnull(strstr(text, "\"init_start_time\":777"));
+	UNIT_ASSERT_CONTAINS(text,
+			     "\"bundle\":\"/b\"",
+			     "\"init_pid\":" STR(P1),
+			     "\"init_start_time\":777");
 	ck_assert_ptr_null(strstr(text, "\"init_pid\":1,"));
 	free(text);
 	expect_mode(f.s.root_fd, "pids", S_IFDIR, 0700);
@@ -1181,38 +1196,19 @@ END_TEST
 
 Suite *state_suite(void)
 {
-	Suite *s = suite_create("state");
-	TCase *tc;
+	const struct unit_tcase cases[] = {
+		{ "names", 60, UNIT_TESTS(id_valid, container_dir_refuses_bad_ids) },
+		{ "files", 60,
+		  UNIT_TESTS(modes, foreign_owner_refused, symlink_dirs_not_followed,
+			     symlink_files_not_followed, read_refuses_non_regular) },
+		/* a hang guard only: nothing is timed */
+		{ "concurrency", 600,
+		  UNIT_TESTS(racing_writer_processes, racing_writer_threads, lock_excludes,
+			     remove_then_waiter_gets_fresh_dir, remove_then_waiter_without_create,
+			     remove_semantics, create_remove_same_namespace) },
+		{ "registry", 60, UNIT_TESTS(registry_basics) },
+		{ NULL, 0, NULL },
+	};
 
-	tc = tcase_create("names");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, id_valid);
-	tcase_add_test(tc, container_dir_refuses_bad_ids);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("files");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, modes);
-	tcase_add_test(tc, foreign_owner_refused);
-	tcase_add_test(tc, symlink_dirs_not_followed);
-	tcase_add_test(tc, symlink_files_not_followed);
-	tcase_add_test(tc, read_refuses_non_regular);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("concurrency");
-	tcase_set_timeout(tc, 600); /* a hang guard only: nothing is timed */
-	tcase_add_test(tc, racing_writer_processes);
-	tcase_add_test(tc, racing_writer_threads);
-	tcase_add_test(tc, lock_excludes);
-	tcase_add_test(tc, remove_then_waiter_gets_fresh_dir);
-	tcase_add_test(tc, remove_then_waiter_without_create);
-	tcase_add_test(tc, remove_semantics);
-	tcase_add_test(tc, create_remove_same_namespace);
-	suite_add_tcase(s, tc);
-
-	tc = tcase_create("registry");
-	tcase_set_timeout(tc, 60);
-	tcase_add_test(tc, registry_basics);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("state", cases);
 }
