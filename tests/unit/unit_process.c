@@ -98,15 +98,11 @@ END_TEST
 
 Suite *process_suite(void)
 {
-	Suite *s = suite_create("process");
-	TCase *tc = tcase_create("run_wait");
+	const struct unit_tcase cases[] = {
+		{ "run_wait", 20,
+		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_search_path, test_argv) },
+		{ NULL, 0, NULL },
+	};
 
-	tcase_set_timeout(tc, 20);
-	tcase_add_test(tc, test_exit_status);
-	tcase_add_test(tc, test_capture);
-	tcase_add_test(tc, test_timeout);
-	tcase_add_test(tc, test_search_path);
-	tcase_add_test(tc, test_argv);
-	suite_add_tcase(s, tc);
-	return s;
+	return unit_suite("process", cases);
 }
