@@ -101,8 +101,8 @@ void shim_register_init(struct shim *s, const char *pid_file)
 {
 	cleanup_error tardis_error_t err = NULL;
 	cleanup_free char *text = NULL;
+	struct tardis_monitor m; /* before mon: mon's cleanup still sees it */
 	cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
-	struct tardis_monitor m;
 	long pid;
 
 	if (!pid_file || store_read(AT_FDCWD, pid_file, 64, &text, NULL, &err) < 0) {

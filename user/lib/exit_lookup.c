@@ -4,8 +4,8 @@
 
 int exit_lookup_kernel(const char *bpf_dir, pid_t pid, uint64_t start_time, int *exit_status)
 {
+	struct tardis_monitor m; /* before mon: mon's cleanup still sees it */
 	cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
-	struct tardis_monitor m;
 	struct tardis_exit_event ev;
 	struct exit_status es;
 

@@ -53,7 +53,8 @@ struct tardis_monitor *monitor_open_optional(struct tardis_monitor *m, const cha
 					     tardis_error_t *why);
 void monitor_close(struct tardis_monitor *m);
 #define cleanup_monitor __attribute__((cleanup(monitor_close)))
-/* For the pointer monitor_open_optional returns: closed when set. */
+/* For the pointer monitor_open_optional returns: closed when set.  Declare
+ * the struct it points to before the pointer (it must outlive the cleanup). */
 static inline void monitor_closep(struct tardis_monitor **m)
 {
 	if (*m)

@@ -113,8 +113,8 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 					 &err) < 0)
 			report_part(report, arg, PURGE_PART_SCRATCH, scratch_names[i], &err);
 	if (t->init_pid > 0) {
+		struct tardis_monitor m; /* before mon: mon's cleanup still sees it */
 		cleanup_monitor_ptr struct tardis_monitor *mon = NULL;
-		struct tardis_monitor m;
 
 		mon = t->bpf_dir ? monitor_open_optional(&m, t->bpf_dir, NULL) : NULL;
 		registry_forget(s, mon, t->init_pid, t->init_start_time);
