@@ -94,13 +94,13 @@ static void commit(const struct runc_call *c, int bfd)
 int restore_container(const struct runc_call *c, const struct restore_request *req,
 		      tardis_error_t *err)
 {
-	char backup[PATH_MAX], work[PATH_MAX];
+	char backup[PATH_MAX], work[PATH_MAX], why[PATH_MAX + 64];
 	cleanup_close int ifd = -1;
 	cleanup_close int bfd = -1;
 
 	/* runc only says "criu failed" (in its own log) when there is none. */
-	if (runc_call_criu_missing(c, backup, sizeof(backup)))
-		return tardis_make_error(err, ENOENT, "%s", backup);
+	if (runc_call_criu_missing(c, why, sizeof(why)))
+		return tardis_make_error(err, ENOENT, "%s", why);
 	if (scratch_dir(c->store, c->cfg->state_dir, SCRATCH_RESTORE, c->ns, c->id, backup,
 			sizeof(backup)) < 0 ||
 	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
