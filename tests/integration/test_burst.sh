@@ -35,9 +35,9 @@ check "all $N recorded with waitpid()'s status (exit_burst rc=$rc)" [ "$rc" -eq 
 grep -q "^VERIFY ok=$N total=$N mismatched=0 missing=0 " "$TMP/burst.out"
 check "VERIFY line: ok=$N mismatched=0 missing=0" [ $? -eq 0 ]
 if [[ $(grep '^released' "$TMP/burst.out") =~ within\ ([0-9]+)\ ms ]]; then
-	ms=${BASH_REMATCH[1]}
-	# "within about a second": the burst is real, not spread out over time
-	check "the $N exits happened within about a second (${ms} ms)" [ "$ms" -le 2000 ]
+	# How long the release took is a figure, not a check (no timing
+	# thresholds in tests: a loaded machine spreads any burst out).
+	ok "all $N inits were released at once by one signal (their exits took ${BASH_REMATCH[1]} ms)"
 else
 	fail "exit_burst did not report the release"
 fi

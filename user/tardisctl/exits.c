@@ -111,20 +111,12 @@ static int counters_main(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-const struct command cmd_exits = {
-	.name = "exits",
-	.run = exits_main,
-	.summary = "recent exits held by the kernel map",
-	.help = "usage: tardisctl exits [--json]\n"
-		"The recent-exits map of the exit monitor.  Only reads it: no event is taken away\n"
-		"from the agent.\n"
-		"  --json            one JSON object per line\n",
-};
+TARDISCTL_COMMAND(exits, 0, "recent exits held by the kernel map",
+		  "usage: tardisctl exits [--json]\n"
+		  "The recent-exits map of the exit monitor.  Only reads it: no event is taken away\n"
+		  "from the agent.\n"
+		  "  --json            one JSON object per line\n");
 
-const struct command cmd_counters = {
-	.name = "counters",
-	.run = counters_main,
-	.summary = "the kernel program's counters",
-	.help = "usage: tardisctl counters\n"
-		"The exit monitor's per-CPU counters, summed (JSON).\n",
-};
+TARDISCTL_COMMAND(counters, 0, "the kernel program's counters",
+		  "usage: tardisctl counters\n"
+		  "The exit monitor's per-CPU counters, summed (JSON).\n");

@@ -227,17 +227,12 @@ static int finalize_main(struct ctl *c, int argc, char **argv)
 	return count.failed ? 1 : 0;
 }
 
-const struct command cmd_finalize = {
-	.name = "finalize",
-	.run = finalize_main,
-	.needs_store = 1,
-	.summary = "checkpoint and stop every running container (node drain)",
-	.help = "usage: tardisctl finalize [--address SOCK] [--namespace NS] [--ctr PATH] [--dry-run]\n"
-		"For every enabled container that runs: `ctr -a SOCK -n NS containers checkpoint --task\n"
-		"ID REF`; tardis-runc saves it and stops it, and its next create restores it.  Prints\n"
-		"one line per container and a summary; exit status 1 if any failed.\n"
-		"  -a, --address     containerd's socket (default /run/containerd/containerd.sock)\n"
-		"  -n, --namespace   only this namespace\n"
-		"      --ctr         the ctr binary (default: ctr from PATH)\n"
-		"      --dry-run     only say what would be checkpointed\n",
-};
+TARDISCTL_COMMAND(finalize, 1, "checkpoint and stop every running container (node drain)",
+		  "usage: tardisctl finalize [--address SOCK] [--namespace NS] [--ctr PATH] [--dry-run]\n"
+		  "For every enabled container that runs: `ctr -a SOCK -n NS containers checkpoint --task\n"
+		  "ID REF`; tardis-runc saves it and stops it, and its next create restores it.  Prints\n"
+		  "one line per container and a summary; exit status 1 if any failed.\n"
+		  "  -a, --address     containerd's socket (default /run/containerd/containerd.sock)\n"
+		  "  -n, --namespace   only this namespace\n"
+		  "      --ctr         the ctr binary (default: ctr from PATH)\n"
+		  "      --dry-run     only say what would be checkpointed\n");

@@ -161,15 +161,10 @@ static int gc_main(struct ctl *c, int argc, char **argv)
 	return g.failed ? 1 : 0;
 }
 
-const struct command cmd_gc = {
-	.name = "gc",
-	.run = gc_main,
-	.needs_store = 1,
-	.summary = "remove images and state of containers gone for long",
-	.help = "usage: tardisctl gc --older-than DURATION [--dry-run]\n"
-		"Removes the image, scratch directories and state of every container that is not\n"
-		"running and whose last activity (state, exit record, image) is older than DURATION\n"
-		"(e.g. 7d, 12h, 30m).  The work directory on the network filesystem is the\n"
-		"container's data and is kept.\n"
-		"  --dry-run         only say what would be removed\n",
-};
+TARDISCTL_COMMAND(gc, 1, "remove images and state of containers gone for long",
+		  "usage: tardisctl gc --older-than DURATION [--dry-run]\n"
+		  "Removes the image, scratch directories and state of every container that is not\n"
+		  "running and whose last activity (state, exit record, image) is older than DURATION\n"
+		  "(e.g. 7d, 12h, 30m).  The work directory on the network filesystem is the\n"
+		  "container's data and is kept.\n"
+		  "  --dry-run         only say what would be removed\n");

@@ -175,17 +175,12 @@ static int list_main(struct ctl *c, int argc, char **argv)
 	return failed;
 }
 
-const struct command cmd_list = {
-	.name = "list",
-	.run = list_main,
-	.needs_store = 1,
-	.summary = "the enabled containers: state, exit, image, history",
-	.help = "usage: tardisctl list [--json] [-n|--namespace NS]\n"
-		"Every container of the state store: namespace, id, state (running, checkpointed,\n"
-		"exited, unknown, stopped, created, corrupt), exit status, image (valid or not, size),\n"
-		"restores, last checkpoint (when, duration, size), last restore (duration, or why it\n"
-		"fell back), last failure (the newer of the last failed checkpoint and restore, and\n"
-		"why).  Images are checksummed.\n"
-		"  --json            a JSON array, one object per container\n"
-		"  -n, --namespace   only this containerd namespace\n",
-};
+TARDISCTL_COMMAND(list, 1, "the enabled containers: state, exit, image, history",
+		  "usage: tardisctl list [--json] [-n|--namespace NS]\n"
+		  "Every container of the state store: namespace, id, state (running, checkpointed,\n"
+		  "exited, unknown, stopped, created, corrupt), exit status, image (valid or not, size),\n"
+		  "restores, last checkpoint (when, duration, size), last restore (duration, or why it\n"
+		  "fell back), last failure (the newer of the last failed checkpoint and restore, and\n"
+		  "why).  Images are checksummed.\n"
+		  "  --json            a JSON array, one object per container\n"
+		  "  -n, --namespace   only this containerd namespace\n");

@@ -105,15 +105,11 @@ static int log_main(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-const struct command cmd_log = {
-	.name = "log",
-	.run = log_main,
-	.summary = "show or set log_level / log_file in the config file",
-	.help = "usage: tardisctl log [--level LEVEL] [--file FILE]\n"
-		"Writes log_level and/or log_file into the config file ($TARDIS_CONFIG or\n"
-		"/etc/tardis/tardis.conf) atomically, keeping every other line, and tells a running\n"
-		"tardisd to reload.  Without options, prints the current values.\n"
-		"  --level LEVEL     error, warn, info or debug\n"
-		"  --file FILE       an absolute path, syslog, or stderr (\"\" for the default:\n"
-		"                    /var/log/tardis-runc.log for tardis-runc, stderr for tardisd)\n",
-};
+TARDISCTL_COMMAND(log, 0, "show or set log_level / log_file in the config file",
+		  "usage: tardisctl log [--level LEVEL] [--file FILE]\n"
+		  "Writes log_level and/or log_file into the config file ($TARDIS_CONFIG or\n"
+		  "/etc/tardis/tardis.conf) atomically, keeping every other line, and tells a running\n"
+		  "tardisd to reload.  Without options, prints the current values.\n"
+		  "  --level LEVEL     error, warn, info or debug\n"
+		  "  --file FILE       an absolute path, syslog, or stderr (\"\" for the default:\n"
+		  "                    /var/log/tardis-runc.log for tardis-runc, stderr for tardisd)\n");

@@ -13,12 +13,8 @@
 
 static int help_main(struct ctl *c, int argc, char **argv);
 
-static const struct command cmd_help = {
-	.name = "help",
-	.run = help_main,
-	.summary = "help on a command",
-	.help = "usage: tardisctl help [COMMAND]\n",
-};
+static TARDISCTL_COMMAND(help, 0, "help on a command",
+		  "usage: tardisctl help [COMMAND]\n");
 
 static const struct command *const commands[] = {
 	&cmd_list,     &cmd_show, &cmd_wait, &cmd_exits, &cmd_counters, &cmd_validate,

@@ -29,12 +29,7 @@ static int register_main(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-const struct command cmd_register = {
-	.name = "register",
-	.run = register_main,
-	.needs_store = 1,
-	.summary = "tell the exit monitor PID is the init of NS/ID",
-	.help = "usage: tardisctl register NS/ID PID [START_TIME]\n"
-		"Registers PID (started at START_TIME clock ticks; default: read from /proc) as the\n"
-		"init of NS/ID, as tardis-runc does after create.\n",
-};
+TARDISCTL_COMMAND(register, 1, "tell the exit monitor PID is the init of NS/ID",
+		  "usage: tardisctl register NS/ID PID [START_TIME]\n"
+		  "Registers PID (started at START_TIME clock ticks; default: read from /proc) as the\n"
+		  "init of NS/ID, as tardis-runc does after create.\n");

@@ -167,13 +167,8 @@ static int show_main(struct ctl *c, int argc, char **argv)
 	return 0;
 }
 
-const struct command cmd_show = {
-	.name = "show",
-	.run = show_main,
-	.needs_store = 1,
-	.summary = "one container in detail",
-	.help = "usage: tardisctl show [--json] NS/ID\n"
-		"The container's state, exit record, image checks and checkpoint/restore history,\n"
-		"with the last failed checkpoint and restore and why they failed.\n"
-		"  --json            the same as a JSON object (`exit`: the exit record)\n",
-};
+TARDISCTL_COMMAND(show, 1, "one container in detail",
+		  "usage: tardisctl show [--json] NS/ID\n"
+		  "The container's state, exit record, image checks and checkpoint/restore history,\n"
+		  "with the last failed checkpoint and restore and why they failed.\n"
+		  "  --json            the same as a JSON object (`exit`: the exit record)\n");

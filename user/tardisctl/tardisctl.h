@@ -44,6 +44,13 @@ struct command {
 	const char *help; /* starts with "usage: tardisctl NAME" */
 };
 
+/* cmd_NAME of a command whose entry point is NAME_main. */
+#define TARDISCTL_COMMAND(cmd, store, sum, text)                                        \
+	const struct command cmd_##cmd = {                                              \
+		.name = #cmd, .run = cmd##_main, .needs_store = store, .summary = sum,    \
+		.help = text                                                            \
+	}
+
 /* In the order `tardisctl --help` lists them. */
 extern const struct command cmd_list, cmd_show, cmd_wait, cmd_exits, cmd_counters,
 	cmd_validate, cmd_finalize, cmd_gc, cmd_log, cmd_register;

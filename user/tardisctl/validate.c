@@ -99,12 +99,8 @@ static int validate_main(struct ctl *c, int argc, char **argv)
 	return validate_human(cl.args[0], &r, valid);
 }
 
-const struct command cmd_validate = {
-	.name = "validate",
-	.run = validate_main,
-	.summary = "check a checkpoint image",
-	.help = "usage: tardisctl validate [--json] IMAGE-DIR\n"
-		"Runs every check of a checkpoint image and names each: manifest, format, dump_log,\n"
-		"inventory, descriptors, files.  Exit status 1 if the image is invalid or missing.\n"
-		"  --json            the checks as JSON\n",
-};
+TARDISCTL_COMMAND(validate, 0, "check a checkpoint image",
+		  "usage: tardisctl validate [--json] IMAGE-DIR\n"
+		  "Runs every check of a checkpoint image and names each: manifest, format, dump_log,\n"
+		  "inventory, descriptors, files.  Exit status 1 if the image is invalid or missing.\n"
+		  "  --json            the checks as JSON\n");

@@ -200,14 +200,9 @@ static int wait_main(struct ctl *c, int argc, char **argv)
 	return EXIT_TIMEOUT;
 }
 
-const struct command cmd_wait = {
-	.name = "wait",
-	.run = wait_main,
-	.needs_store = 1,
-	.summary = "block until the container's exit is recorded",
-	.help = "usage: tardisctl wait [--timeout DURATION] NS/ID\n"
-		"Blocks until the exit of the container's init is recorded, then exits with its exit\n"
-		"status (code, or 128+signal).  Returns at once if it is recorded already.\n"
-		"  --timeout D       give up after D (30s, 5m, 1h): exit status 124\n"
-		"Exit status 125: the exit is unknown; 1: no such container; 2: bad usage.\n",
-};
+TARDISCTL_COMMAND(wait, 1, "block until the container's exit is recorded",
+		  "usage: tardisctl wait [--timeout DURATION] NS/ID\n"
+		  "Blocks until the exit of the container's init is recorded, then exits with its exit\n"
+		  "status (code, or 128+signal).  Returns at once if it is recorded already.\n"
+		  "  --timeout D       give up after D (30s, 5m, 1h): exit status 124\n"
+		  "Exit status 125: the exit is unknown; 1: no such container; 2: bad usage.\n");
