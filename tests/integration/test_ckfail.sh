@@ -160,11 +160,12 @@ check "r2: show says CRIU is missing" show_has r2 '^  failed restores    1; last
 rdelete r2
 
 # ---- metrics ----------------------------------------------------------------
+# tardisd writes at most once a second: each figure is waited for.
 check "metrics: kill failures 3 (u1, u3, c2)" \
 	wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="kill"}' 3
-check "metrics: delete failures 1" metric_is 'tardis_checkpoint_failures_total{trigger="delete"}' 1
-check "metrics: checkpoint failures 1" metric_is 'tardis_checkpoint_failures_total{trigger="checkpoint"}' 1
-check "metrics: restore failures 2" metric_is tardis_restore_failures_total 2
+check "metrics: delete failures 1" wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="delete"}' 1
+check "metrics: checkpoint failures 1" wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="checkpoint"}' 1
+check "metrics: restore failures 2" wait_for 5 metric_is tardis_restore_failures_total 2
 check "metrics pass the strict checker" awk -f "$ROOT/tests/lib/prom_check.awk" "$M"
 grep -E '^tardis_(checkpoint|restore)_failures_total' "$M" | sed 's/^/# /'
 # A checkpoint failure with no exit to follow (u4's kind) reaches the file
