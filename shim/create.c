@@ -9,6 +9,7 @@
 #include "container_state.h"
 #include "crashpoint.h"
 #include "exit_record.h"
+#include "failure_count.h"
 #include "image.h"
 #include "log.h"
 #include "oci_config.h"
@@ -115,6 +116,13 @@ static int note_restore(cJSON *st, void *arg)
 	if (r->restored) {
 		cjson_set_bool(st, "skip_start", 1);
 		cjson_set_num(st, "restores", cjson_get_num(st, "restores", 0) + 1);
+	} else {
+		/* last_restore is overwritten by the next one; this stays. */
+		cJSON *f = cjson_object(st, "last_restore_failure");
+
+		cjson_set_str(f, "at", when);
+		cjson_set_str(f, "reason", r->reason && *r->reason ? r->reason : "unknown");
+		cjson_set_num(st, "restore_failures", cjson_get_num(st, "restore_failures", 0) + 1);
 	}
 	return 0;
 }
@@ -238,6 +246,9 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 	if (valid >= 0) {
 		rr.reason = reason;
 		cstate_update(&s->store, s->args.ns, s->args.id, 0, note_restore, &rr, &err);
+		tardis_error_free(&err);
+		if (failure_count_add(&s->store, -1, &err) < 0)
+			tardis_error_log_release(TARDIS_LOG_WARN, "count restore failure", &err);
 	}
 	return 0;
 }

@@ -230,6 +230,11 @@ sed 's/^/# /' "$TMP/show"
 check "show: human readable state line" grep -qE "^  state +running$" "$TMP/show"
 check "show: the image's failed check" grep -qE "^ +FAIL files +pages-" "$TMP/show"
 check "show: why the restore fell back" grep -q "fell back to a fresh start after .*: files: pages-" "$TMP/show"
+check "show: the failed restore is counted, with its reason" grep -qE "^  failed restores +1; last .*: files: pages-" "$TMP/show"
+check "list --json: fb restore_failures 1, last_restore_failure names the files check" \
+	[ "$(js fb '"\(.restore_failures) \(.last_restore_failure.reason | startswith("files: pages-"))"')" = "1 true" ]
+check "metrics: the failed restore counted" \
+	wait_for 5 awk '$1 == "tardis_restore_failures_total" && $2 >= 1 { ok = 1 } END { exit !ok }' "$STATE/metrics.prom"
 check "the log says so too" grep -q "create default/fb: image .* is invalid (files: pages-" "$TARDIS_LOG_FILE"
 check "show --json parses, names the image checks" \
 	[ "$("$CTL" show --json default/fb | jq -r '[.image.checks[] | select(.ok | not) | .name] | join(",")')" = files ]

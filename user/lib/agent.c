@@ -2,6 +2,7 @@
 #include "cleanup.h"
 #include "container_state.h"
 #include "exit_record.h"
+#include "failure_count.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -326,6 +327,29 @@ int agent_scan_vanished(struct agent *a)
 	return 0;
 }
 
+/* Failed checkpoints and restores: counted by tardis-runc in the state
+ * directory (failures.json), which outlives both it and this agent. */
+static void failure_metrics(struct agent *a, struct metrics_buf *b)
+{
+	tardis_error_t err = NULL;
+	struct failure_counts n;
+	char label[64];
+
+	if (failure_count_load(&a->store, &n, &err) < 0) {
+		tardis_error_log_release(TARDIS_LOG_WARN, "metrics", &err);
+		return;
+	}
+	metrics_family(b, "tardis_checkpoint_failures_total", "counter",
+		       "Checkpoints that failed on this node, by trigger (checkpoint: containerd's; kill: the stop signal; delete: delete --force).");
+	for (int i = 0; i < FAILURE_TRIGGERS; i++) {
+		snprintf(label, sizeof(label), "trigger=\"%s\"", failure_trigger_names[i]);
+		metrics_sample(b, "tardis_checkpoint_failures_total", label, (double)n.checkpoint[i]);
+	}
+	metrics_family(b, "tardis_restore_failures_total", "counter",
+		       "Creates that had an image but could not restore it (invalid image or failed restore) and started fresh.");
+	metrics_sample(b, "tardis_restore_failures_total", NULL, (double)n.restore);
+}
+
 int agent_metrics_write(struct agent *a, const char *path, double started_at, tardis_error_t *err)
 {
 	static const struct {
@@ -376,6 +400,7 @@ int agent_metrics_write(struct agent *a, const char *path, double started_at, ta
 	for (int i = 0; i < 2; i++)
 		metrics_histogram_samples(&b, "tardis_exit_record_latency_seconds", sources[i],
 					  &a->stats.latency[i]);
+	failure_metrics(a, &b);
 	metrics_family(&b, "tardisd_start_time_seconds", "gauge",
 		       "When this tardisd started, seconds since the epoch (counters restart with it).");
 	metrics_sample(&b, "tardisd_start_time_seconds", NULL, started_at);

@@ -4,6 +4,7 @@
 #include "crashpoint.h"
 #include "criu_log.h"
 #include "exit_record.h"
+#include "failure_count.h"
 #include "filediff.h"
 #include "image.h"
 #include "log.h"
@@ -14,8 +15,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct ckpt_result {
 	const char *trigger;
@@ -23,7 +26,23 @@ struct ckpt_result {
 	uint64_t duration_ms;
 	uint64_t size;
 	int skip_resume;
+	char reason[512]; /* why it failed: CRIU's first error, else tardis's */
 };
+
+/* The first cause found is the one recorded. */
+static void ckpt_fail(struct ckpt_result *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void ckpt_fail(struct ckpt_result *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (r->reason[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(r->reason, sizeof(r->reason), fmt, ap);
+	va_end(ap);
+}
 
 static int note_checkpoint(cJSON *st, void *arg)
 {
@@ -42,6 +61,33 @@ static int note_checkpoint(cJSON *st, void *arg)
 	return 0;
 }
 
+/* A failure stays on record after later successes: the last one and how
+ * many there were. */
+static int note_checkpoint_failure(cJSON *st, void *arg)
+{
+	const struct ckpt_result *r = arg;
+	cJSON *f = cjson_object(st, "last_checkpoint_failure");
+	char when[64];
+
+	rfc3339_format(r->at, when, sizeof(when));
+	cjson_set_str(f, "at", when);
+	cjson_set_str(f, "trigger", failure_trigger_names[failure_trigger_of(r->trigger)]);
+	cjson_set_str(f, "reason", r->reason[0] ? r->reason : "unknown");
+	cjson_set_num(st, "checkpoint_failures", cjson_get_num(st, "checkpoint_failures", 0) + 1);
+	return 0;
+}
+
+/* In state.json (when the container has one) and in the node's counts. */
+static void record_failure(const struct runc_call *c, struct ckpt_result *r)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (cstate_update(c->store, c->ns, c->id, 0, note_checkpoint_failure, r, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "state: checkpoint failure", &err);
+	if (failure_count_add(c->store, failure_trigger_of(r->trigger), &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "count checkpoint failure", &err);
+}
+
 /* Options of the original checkpoint that tardis replaces or refuses. */
 static int keep_checkpoint_opt(const char *name)
 {
@@ -51,7 +97,7 @@ static int keep_checkpoint_opt(const char *name)
 
 /* `runc checkpoint` into tmp; CRIU's complaint logged when it fails. */
 static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoint_request *req,
-			       const char *tmp, const char *work)
+			       const char *tmp, const char *work, struct ckpt_result *res)
 {
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_error tardis_error_t err = NULL;
@@ -74,6 +120,15 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 	criu_log_errors(dump_log, why, sizeof(why));
 	log_warn("%s/%s: checkpoint (%s) failed: %s%s%s; see %s", c->ns, c->id, req->trigger,
 		 err ? tardis_error_msg(err) : "runc failed", why[0] ? ": CRIU: " : "", why, dump_log);
+	if (tardis_error_errno(err) == ETIMEDOUT)
+		ckpt_fail(res, "runc checkpoint timed out after %d s", c->cfg->checkpoint_timeout);
+	else if (criu_log_first_error(dump_log, why, sizeof(why)))
+		ckpt_fail(res, "%s", why);
+	else if (st > 0)
+		ckpt_fail(res, "runc checkpoint failed with exit status %d (no CRIU error in %s)",
+			  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dump_log);
+	else
+		ckpt_fail(res, "runc checkpoint: %s", err ? tardis_error_msg(err) : "failed");
 	return -1;
 }
 
@@ -126,14 +181,18 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	cleanup_error tardis_error_t err = NULL;
 	struct image_meta meta = { 0 };
 
-	if (run_runc_checkpoint(c, req, tmp, work) < 0)
+	if (run_runc_checkpoint(c, req, tmp, work, res) < 0)
 		return -1;
 	crash_point("ckpt-criu-done");
-	if (copy_dump_log(c, tmp, work) < 0)
+	if (copy_dump_log(c, tmp, work) < 0) {
+		ckpt_fail(res, "copy dump.log into the image failed");
 		return -1;
+	}
 	crash_point("ckpt-dump-log-copied");
-	if (save_files(c, req->rootfs, tmp) < 0)
+	if (save_files(c, req->rootfs, tmp) < 0) {
+		ckpt_fail(res, "saving the container's files failed");
 		return -1;
+	}
 	crash_point("ckpt-files-saved");
 	meta.ns = c->ns;
 	meta.id = c->id;
@@ -144,9 +203,51 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
 	    image_publish(tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
+		ckpt_fail(res, "publish image: %s", tardis_error_msg(err));
 		return -1;
 	}
 	crash_point("ckpt-published");
+	return 0;
+}
+
+/* The image made and published; -1 (logged) with res->reason. */
+static int checkpoint_into_image(const struct runc_call *c, const struct checkpoint_request *req,
+				 struct ckpt_result *res, uint64_t t0)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char tmp[PATH_MAX], work[PATH_MAX];
+
+	if (!req->image_path) {
+		log_error("%s/%s: state has no image path", c->ns, c->id);
+		ckpt_fail(res, "state has no image path");
+		return -1;
+	}
+	if (runc_call_image_safe(c, req->image_path, 1) < 0) {
+		ckpt_fail(res, "image path %s refused (see the log)", req->image_path);
+		return -1;
+	}
+	/* runc only says "criu failed" (in its own log) when there is none. */
+	if (runc_call_criu_missing(c, res->reason, sizeof(res->reason))) {
+		log_warn("%s/%s: checkpoint (%s): %s", c->ns, c->id, req->trigger, res->reason);
+		return -1;
+	}
+	image_cleanup_siblings(req->image_path);
+	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||
+	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
+			sizeof(work)) < 0) {
+		log_error("%s/%s: checkpoint: %s", c->ns, c->id,
+			  err ? tardis_error_msg(err) : "work dir");
+		ckpt_fail(res, "%s", err ? tardis_error_msg(err) : "work dir");
+		return -1;
+	}
+	crash_point("ckpt-tmp-created");
+	if (fill_and_publish(c, req, tmp, work, res, t0) < 0) {
+		tardis_error_t e = NULL;
+
+		image_remove(tmp, &e);
+		tardis_error_free(&e);
+		return -1;
+	}
 	return 0;
 }
 
@@ -156,29 +257,10 @@ int checkpoint_container(const struct runc_call *c, const struct checkpoint_requ
 				   .at = time_realtime_ns(),
 				   .skip_resume = req->skip_resume };
 	cleanup_error tardis_error_t err = NULL;
-	char tmp[PATH_MAX], work[PATH_MAX];
 	uint64_t t0 = monotonic_ns();
 
-	if (!req->image_path) {
-		log_error("%s/%s: state has no image path", c->ns, c->id);
-		return -1;
-	}
-	if (runc_call_image_safe(c, req->image_path, 1) < 0)
-		return -1;
-	image_cleanup_siblings(req->image_path);
-	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||
-	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
-			sizeof(work)) < 0) {
-		log_error("%s/%s: checkpoint: %s", c->ns, c->id,
-			  err ? tardis_error_msg(err) : "work dir");
-		return -1;
-	}
-	crash_point("ckpt-tmp-created");
-	if (fill_and_publish(c, req, tmp, work, &res, t0) < 0) {
-		tardis_error_t e = NULL;
-
-		image_remove(tmp, &e);
-		tardis_error_free(&e);
+	if (checkpoint_into_image(c, req, &res, t0) < 0) {
+		record_failure(c, &res);
 		return -1;
 	}
 	res.duration_ms = (monotonic_ns() - t0) / 1000000;

@@ -318,6 +318,11 @@ cJSON *container_summary_json(const struct container_summary *c, int checks)
 	cJSON_AddNumberToObject(o, "checkpoints", cjson_get_num(c->doc, "checkpoints", 0));
 	add_object_copy(o, "last_checkpoint", c->doc);
 	add_object_copy(o, "last_restore", c->doc);
+	cJSON_AddNumberToObject(o, "checkpoint_failures",
+				cjson_get_num(c->doc, "checkpoint_failures", 0));
+	cJSON_AddNumberToObject(o, "restore_failures", cjson_get_num(c->doc, "restore_failures", 0));
+	add_object_copy(o, "last_checkpoint_failure", c->doc);
+	add_object_copy(o, "last_restore_failure", c->doc);
 	rfc3339_format(c->last_activity_ns, when, sizeof(when));
 	cJSON_AddStringToObject(o, "last_activity", when);
 	return o;

@@ -62,7 +62,9 @@ void container_summary_free(struct container_summary *c);
 int container_summary_exit_status(const struct container_summary *c, int *exit_status);
 /* The summary as JSON: namespace, id, state, exit_status, exit (the
  * record), init_pid, created_at, bundle, image{...}, restores,
- * checkpoints, last_checkpoint, last_restore, last_activity.  checks: add
+ * checkpoints, last_checkpoint, last_restore, checkpoint_failures,
+ * restore_failures, last_checkpoint_failure, last_restore_failure (at,
+ * [trigger,] reason; null when none), last_activity.  checks: add
  * the image's named checks. */
 struct cJSON *container_summary_json(const struct container_summary *c, int checks);
 

@@ -43,3 +43,30 @@ int criu_log_errors(const char *log_path, char *out, size_t len)
 	fclose(f);
 	return n;
 }
+
+int criu_log_first_error(const char *log_path, char *out, size_t len)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	if (len)
+		out[0] = '\0';
+	f = fopen(log_path, "re");
+	if (!f)
+		return 0;
+	while (!found && getline(&line, &cap, f) > 0) {
+		char *at = strstr(line, "Error (");
+		char *msg = at ? strstr(at, "): ") : NULL;
+
+		if (!msg || strstr(msg, "RLIMIT_NOFILE"))
+			continue;
+		at[strcspn(at, "\r\n")] = '\0';
+		snprintf(out, len, "%s", at);
+		found = 1;
+	}
+	free(line);
+	fclose(f);
+	return found;
+}

@@ -13,4 +13,9 @@
  * known-harmless ones (RLIMIT_NOFILE) skipped.  Returns how many. */
 int criu_log_errors(const char *log_path, char *out, size_t len);
 
+/* CRIU's first error line, from "Error (" on ("Error (criu/files.c:12):
+ * msg"), the harmless RLIMIT_NOFILE one skipped: what a failed checkpoint
+ * or restore records as its reason.  1 found, 0 none or no log (out ""). */
+int criu_log_first_error(const char *log_path, char *out, size_t len);
+
 #endif

@@ -1,6 +1,7 @@
 #include "restore.h"
 #include "cleanup.h"
 #include "crashpoint.h"
+#include "criu_log.h"
 #include "filediff.h"
 #include "log.h"
 #include "scratch.h"
@@ -8,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* Options of the original create that restore understands too. */
@@ -15,6 +17,22 @@ static int keep_create_opt(const char *name)
 {
 	return strcmp(name, "console-socket") == 0 || strcmp(name, "no-pivot") == 0 ||
 	       strcmp(name, "pid-file") == 0 || strcmp(name, "bundle") == 0;
+}
+
+/* Why runc restore failed: CRIU's first error when it logged one. */
+static int restore_failed(const struct runc_call *c, const char *work, tardis_error_t e,
+			  tardis_error_t *err)
+{
+	char log[PATH_MAX + 16], why[512];
+
+	snprintf(log, sizeof(log), "%s/restore.log", work);
+	if (tardis_error_errno(e) == ETIMEDOUT)
+		return tardis_make_error(err, ETIMEDOUT, "runc restore timed out after %d s; see %s",
+					 c->cfg->restore_timeout, log);
+	if (criu_log_first_error(log, why, sizeof(why)))
+		return tardis_make_error(err, 0, "%s; see %s", why, log);
+	return tardis_make_error(err, 0, "runc restore failed (%s); see %s",
+				 e ? tardis_error_msg(e) : "exit status", log);
 }
 
 /* `runc restore --detach`: 0 restored, -1 with *err. */
@@ -41,9 +59,7 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
 	if (st == 0)
 		return 0;
-	return tardis_make_error(err, 0,
-				 "runc restore failed (%s); see %s/restore.log",
-				 e ? tardis_error_msg(e) : "exit status", work);
+	return restore_failed(c, work, e, err);
 }
 
 /* A half-restored container must not stay behind, nor the files applied
@@ -78,10 +94,13 @@ static void commit(const struct runc_call *c, int bfd)
 int restore_container(const struct runc_call *c, const struct restore_request *req,
 		      tardis_error_t *err)
 {
-	char backup[PATH_MAX], work[PATH_MAX];
+	char backup[PATH_MAX], work[PATH_MAX], why[PATH_MAX + 64];
 	cleanup_close int ifd = -1;
 	cleanup_close int bfd = -1;
 
+	/* runc only says "criu failed" (in its own log) when there is none. */
+	if (runc_call_criu_missing(c, why, sizeof(why)))
+		return tardis_make_error(err, ENOENT, "%s", why);
 	if (scratch_dir(c->store, c->cfg->state_dir, SCRATCH_RESTORE, c->ns, c->id, backup,
 			sizeof(backup)) < 0 ||
 	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,

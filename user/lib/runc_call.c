@@ -6,8 +6,11 @@
 #include "util.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int runc_call_argv(const struct runc_call *c, struct argv_buf *a, const char *cmd)
 {
@@ -71,4 +74,52 @@ int runc_call_image_safe(const struct runc_call *c, const char *image_path, int 
 		log_error("%s/%s: image directory %s: %s", c->ns, c->id, image_path,
 			  tardis_error_msg(err));
 	return -1;
+}
+
+/* The value of the call's own --criu, or NULL. */
+static const char *given_criu(const struct runc_call *c)
+{
+	for (int i = 0; i < c->nglobals; i++) {
+		const char *t = c->globals[i];
+
+		if (strncmp(t, "--criu=", 7) == 0 || strncmp(t, "-criu=", 6) == 0)
+			return strchr(t, '=') + 1;
+		if ((strcmp(t, "--criu") == 0 || strcmp(t, "-criu") == 0) && i + 1 < c->nglobals)
+			return c->globals[i + 1];
+	}
+	return NULL;
+}
+
+static int on_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	char dir[PATH_MAX + 8];
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+
+		if (n && n < PATH_MAX && snprintf(dir, sizeof(dir), "%.*s/%s", (int)n, path, name) > 0 &&
+		    access(dir, X_OK) == 0)
+			return 1;
+		path += n + (path[n] == ':');
+	}
+	return 0;
+}
+
+int runc_call_criu_missing(const struct runc_call *c, char *why, size_t len)
+{
+	const char *criu = c->criu_given ? given_criu(c) : c->cfg->criu;
+
+	if (!criu || !*criu)
+		criu = "criu";
+	if (!strchr(criu, '/')) {
+		if (on_path(criu))
+			return 0;
+		snprintf(why, len, "CRIU not found: no %s on PATH", criu);
+		return 1;
+	}
+	if (access(criu, X_OK) == 0)
+		return 0;
+	snprintf(why, len, "CRIU not found: %s: %s", criu, strerror(errno));
+	return 1;
 }

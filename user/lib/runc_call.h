@@ -43,6 +43,11 @@ const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char 
 /* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
 void runc_call_status(const struct runc_call *c, char *out, size_t len);
 
+/* 1 when the CRIU runc would run is not there (why: "CRIU not found:
+ * ..."): a --criu path of the call or the config that is not executable,
+ * or no criu on PATH.  0 otherwise (a CRIU that is there may still fail). */
+int runc_call_criu_missing(const struct runc_call *c, char *why, size_t len);
+
 /* The call's image path: the default one lies in the state directory, and
  * no symlink is followed there (image_parent_check).  0: usable; -1
  * refused (logged) or absent. */

@@ -8,12 +8,15 @@
 #include <errno.h>
 #include <string.h>
 
-#define LIST_COLS 9
+#define LIST_COLS 10
 
 static const char *const list_head[LIST_COLS] = {
 	"NAMESPACE", "ID", "STATE", "EXIT", "IMAGE", "SIZE", "RESTORES", "LAST CHECKPOINT",
-	"LAST RESTORE",
+	"LAST RESTORE", "LAST FAILURE",
 };
+
+/* A reason in a table cell: the start of it (tardisctl show has it all). */
+#define LIST_REASON_MAX 80
 
 /* "5m ago, 120 ms, 3.2 MiB" */
 static void last_checkpoint_cell(const cJSON *ck, char *cell)
@@ -49,6 +52,36 @@ static void last_restore_cell(const cJSON *rs, char *cell)
 		snprintf(cell, TABLE_CELL, "%s, fell back: %s", ago, why && *why ? why : "?");
 }
 
+/* The newer of the last failed checkpoint and restore: "checkpoint by
+ * kill, 5m ago: Error (criu/...): ..." (RFC 3339 UTC times compare as
+ * strings). */
+static void last_failure_cell(const cJSON *doc, char *cell)
+{
+	const cJSON *ck = cJSON_GetObjectItemCaseSensitive(doc, "last_checkpoint_failure");
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(doc, "last_restore_failure");
+	const char *ck_at = cJSON_IsObject(ck) ? cjson_get_str(ck, "at") : NULL;
+	const char *rs_at = cJSON_IsObject(rs) ? cjson_get_str(rs, "at") : NULL;
+	const cJSON *f;
+	const char *why;
+	char ago[48], what[64];
+
+	if (!ck_at && !rs_at) {
+		strcpy(cell, "-");
+		return;
+	}
+	if (ck_at && (!rs_at || strcmp(ck_at, rs_at) >= 0)) {
+		f = ck;
+		snprintf(what, sizeof(what), "checkpoint by %s", cjson_get_str(ck, "trigger") ?: "?");
+	} else {
+		f = rs;
+		snprintf(what, sizeof(what), "restore");
+	}
+	format_ago(cjson_get_str(f, "at"), ago, sizeof(ago));
+	why = cjson_get_str(f, "reason");
+	snprintf(cell, TABLE_CELL, "%s, %s: %.*s%s", what, ago, LIST_REASON_MAX, why ? why : "?",
+		 why && strlen(why) > LIST_REASON_MAX ? "..." : "");
+}
+
 static void list_row(const struct container_summary *s, char (*r)[TABLE_CELL])
 {
 	int es;
@@ -70,6 +103,7 @@ static void list_row(const struct container_summary *s, char (*r)[TABLE_CELL])
 	snprintf(r[6], TABLE_CELL, "%.0f", cjson_get_num(s->doc, "restores", 0));
 	last_checkpoint_cell(cJSON_GetObjectItemCaseSensitive(s->doc, "last_checkpoint"), r[7]);
 	last_restore_cell(cJSON_GetObjectItemCaseSensitive(s->doc, "last_restore"), r[8]);
+	last_failure_cell(s->doc, r[9]);
 }
 
 /* Adds the container to arr (JSON) or to the table.  0, or -1 when out of
@@ -146,6 +180,7 @@ TARDISCTL_COMMAND(list, 1, "the enabled containers: state, exit, image, history"
 		  "Every container of the state store: namespace, id, state (running, checkpointed,\n"
 		  "exited, unknown, stopped, created, corrupt), exit status, image (valid or not, size),\n"
 		  "restores, last checkpoint (when, duration, size), last restore (duration, or why it\n"
-		  "fell back).  Images are checksummed.\n"
+		  "fell back), last failure (the newer of the last failed checkpoint and restore, and\n"
+		  "why).  Images are checksummed.\n"
 		  "  --json            a JSON array, one object per container\n"
 		  "  -n, --namespace   only this containerd namespace\n");

@@ -77,6 +77,30 @@ static void show_history(const struct container_summary *s)
 	}
 }
 
+/* The failed checkpoints and restores: how many, and the last of each
+ * with its reason (kept after later successes). */
+static void show_failures(const struct container_summary *s)
+{
+	const cJSON *ck = cJSON_GetObjectItemCaseSensitive(s->doc, "last_checkpoint_failure");
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(s->doc, "last_restore_failure");
+	char ago[48];
+	const char *v;
+
+	printf("\n  %-18s %.0f", "failed checkpoints", cjson_get_num(s->doc, "checkpoint_failures", 0));
+	if (cJSON_IsObject(ck)) {
+		format_ago(cjson_get_str(ck, "at"), ago, sizeof(ago));
+		v = cjson_get_str(ck, "trigger");
+		printf("; last %s (%s) by %s: %s", cjson_get_str(ck, "at") ?: "?", ago, v ? v : "?",
+		       cjson_get_str(ck, "reason") ?: "?");
+	}
+	printf("\n  %-18s %.0f", "failed restores", cjson_get_num(s->doc, "restore_failures", 0));
+	if (cJSON_IsObject(rs)) {
+		format_ago(cjson_get_str(rs, "at"), ago, sizeof(ago));
+		printf("; last %s (%s): %s", cjson_get_str(rs, "at") ?: "?", ago,
+		       cjson_get_str(rs, "reason") ?: "?");
+	}
+}
+
 static void show_human(const struct container_summary *s)
 {
 	char ago[48], when[64];
@@ -103,6 +127,7 @@ static void show_human(const struct container_summary *s)
 	       cjson_get_bool(s->doc, "checkpoint_on_stop") ? "yes" : "no");
 	show_image(s);
 	show_history(s);
+	show_failures(s);
 	rfc3339_format(s->last_activity_ns, when, sizeof(when));
 	format_ago(when, ago, sizeof(ago));
 	printf("\n  %-18s %s (%s)\n", "last activity", when, ago);
@@ -144,5 +169,6 @@ static int show_main(struct ctl *c, int argc, char **argv)
 
 TARDISCTL_COMMAND(show, 1, "one container in detail",
 		  "usage: tardisctl show [--json] NS/ID\n"
-		  "The container's state, exit record, image checks and checkpoint/restore history.\n"
+		  "The container's state, exit record, image checks and checkpoint/restore history,\n"
+		  "with the last failed checkpoint and restore and why they failed.\n"
 		  "  --json            the same as a JSON object (`exit`: the exit record)\n");

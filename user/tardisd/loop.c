@@ -4,6 +4,7 @@
  * while nothing happens.
  */
 #include "tardisd.h"
+#include "failure_count.h"
 #include "log.h"
 #include "util.h"
 
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,12 +33,12 @@ struct metrics_pace {
 
 #define METRICS_MIN_GAP_NS 1000000000ull
 
-enum { SRC_SIGNAL, SRC_RING, SRC_CTR }; /* epoll tags */
+enum { SRC_SIGNAL, SRC_RING, SRC_CTR, SRC_FAILURES }; /* epoll tags */
 
 struct loop {
 	struct agent *a;
 	const struct opts *o;
-	int ep, sfd;
+	int ep, sfd, ifd;
 	struct ring_buffer *rb;
 	pid_t ctr_pid;
 	int ctr_fd;
@@ -141,6 +143,33 @@ static int loop_watch(struct loop *l, int fd, uint32_t tag)
 	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = tag };
 
 	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
+}
+
+/* tardis-runc counts failed checkpoints and restores in failures.json
+ * (renamed into place): the metrics follow it, without polling. */
+static void failures_watch(struct loop *l)
+{
+	l->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (l->ifd < 0 || inotify_add_watch(l->ifd, l->a->cfg.state_dir, IN_MOVED_TO) < 0 ||
+	    loop_watch(l, l->ifd, SRC_FAILURES) < 0)
+		log_warn("watch %s/" FAILURES_FILE ": %s (its metrics follow other events only)",
+			 l->a->cfg.state_dir, strerror(errno));
+}
+
+static void on_failures(struct loop *l)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t n;
+
+	while ((n = read(l->ifd, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+
+			if (ev->len && strcmp(ev->name, FAILURES_FILE) == 0)
+				l->mp.pending = 1;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
 }
 
 static int source_bpf_start(struct loop *l)
@@ -326,6 +355,7 @@ static void loop_once(struct loop *l)
 		switch (evs[i].data.u32) {
 		case SRC_SIGNAL: on_signal(l); break;
 		case SRC_RING: on_ring(l); break;
+		case SRC_FAILURES: on_failures(l); break;
 		default: on_ctr_data(l); break;
 		}
 	}
@@ -361,6 +391,8 @@ static void loop_close(struct loop *l)
 	}
 	if (l->sfd >= 0)
 		close(l->sfd);
+	if (l->ifd >= 0)
+		close(l->ifd);
 	if (l->ep >= 0)
 		close(l->ep);
 }
@@ -374,7 +406,8 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		log_error("out of memory");
 		return 1;
 	}
-	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ctr_pid = -1, .ctr_fd = -1 };
+	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .ctr_pid = -1,
+			    .ctr_fd = -1 };
 	metrics_pace_init(&l->mp, a, o);
 	if (loop_open(l) < 0 ||
 	    (strcmp(o->source, "bpf") == 0 ? source_bpf_start(l) : source_ctr_start(l)) < 0) {
@@ -382,6 +415,7 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		free(l);
 		return 1;
 	}
+	failures_watch(l);
 	metrics_flush(a, &l->mp, 1);
 	log_info("tardisd %d running: source=%s state=%s bpf=%s program=%s", (int)getpid(),
 		 o->source, a->cfg.state_dir, a->cfg.bpf_dir, a->mon.variant ? a->mon.variant : "-");
