@@ -313,7 +313,9 @@ B=$TMP/bad
 make_bundle "$B" ".process.env += [\"TARDIS_NETWORKFS_HOST_PATH=$TMP/nfs\", \"TARDIS_WORKDIR_CONTAINER_PATH=/work\"]"
 mkdir -p "$TMP/nfs"
 touch "$TMP/t.out" "$TMP/t.err" "$TMP/r.out" "$TMP/r.err"
-listing() { find "$STATE" "$TMP/nfs" "$HOSTIMG" | sort; ls -A "$TMP"; }
+# The agent's atomic writes (metrics.prom, records) pass through a
+# transient .NAME.PID.N.tmp: not something tardis-runc created.
+listing() { find "$STATE" "$TMP/nfs" "$HOSTIMG" | grep -v '/\.[^/]*\.tmp$' | sort; ls -A "$TMP"; }
 long=$(printf 'a%.0s' $(seq 1 1024))
 nl=$'a\nb'
 esc=$'a\e[31mred'
@@ -362,7 +364,7 @@ apid=$(cat "$STATE/tardisd.pid" 2>/dev/null)
 [ -n "$apid" ] && kill "$apid" 2>/dev/null
 wait "$AGENT_PID" # strace ends with it
 AGENT_PID=
-agent_execs=$(grep -cE '^[0-9]+ execve' "$TMP/strace.agent")
+agent_execs=$(grep -cE '^[0-9]+ +execve' "$TMP/strace.agent")
 check "tardisd executed nothing but itself ($agent_execs execve)" [ "$agent_execs" -eq 1 ]
 [ "$agent_execs" -eq 1 ] || head -3 "$TMP/strace.agent" | sed 's/^/# /'
 
