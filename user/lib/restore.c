@@ -35,9 +35,10 @@ static int criu_conf(const struct restore_request *req, const char *work, struct
 	if (!req->keep_tcp)
 		strcat(text, "tcp-close\n");
 	if (req->own_netns) {
-		/* Quoted for CRIU's config parser, which has no escape but \". */
+		/* Quoted for CRIU's config parser (spaces), which cuts a line at
+		 * any '#', quoted or not, and knows no escape but \". */
 		if (!req->action_script || req->action_script[0] != '/' ||
-		    strpbrk(req->action_script, "\"\\\n"))
+		    strpbrk(req->action_script, "\"\\\n#"))
 			return tardis_make_error(err, EINVAL, "no usable action script for the netns");
 		snprintf(text + strlen(text), sizeof(text) - strlen(text), "action-script \"%s\"\n",
 			 req->action_script);
