@@ -377,6 +377,7 @@ acheck() {
 http_in() { in_ct "$1" timeout 5 wget -qO- "http://$2/" | grep -q "hello from"; }
 http_host() { timeout 5 busybox wget -qO- "http://$1/" 2>/dev/null | grep -q "hello from"; }
 udp_in() { in_ct "$1" sockhelper udp-send "$2" "$3" "$4"; }
+keepalive_of() { in_ct "$1" sh -c 'read -r v </proc/sys/net/ipv4/tcp_keepalive_time; echo "$v"'; }
 ready() { # all the servers up and the counters running
 	local b=$1
 	[ "$(val "$b/rootfs/data/count")" -ge 5 ] && [ "$(val "$b/rootfs/data/hold")" -ge 3 ] &&
@@ -428,7 +429,9 @@ server_case() {
 	local host_addr="" v6=0 c1 h1 p1 pp1 f1 u1 u2 c2
 	case $mode in
 	own)
-		filter=.
+		# A net.* sysctl runc's init writes at create: the restore must
+		# write it back into the new namespace too.
+		filter='.linux.sysctl = {"net.ipv4.tcp_keepalive_time": "321"}'
 		;;
 	path)
 		filter=".linux.namespaces |= map(if .type == \"network\" then .path = \"/var/run/netns/$NETNS\" else . end)"
@@ -451,6 +454,8 @@ server_case() {
 		check "$name: before: HTTP from inside ([::1])" http_in "$id" "[::1]:$http"
 	fi
 	[ -z "$host_addr" ] || check "$name: before: HTTP from the host ($host_addr)" http_host "$host_addr:$http"
+	[ "$mode" != own ] || check "$name: before: net.ipv4.tcp_keepalive_time from config.json (321)" \
+		[ "$(keepalive_of "$id")" = 321 ]
 	u1=$(udp_in "$id" 127.0.0.1 "$udp" x | awk '{print $2}')
 	check "$name: before: UDP echo from inside (datagram ${u1:-none})" [ -n "$u1" ]
 	check "$name: before: UNIX stream echo from inside" \
@@ -504,6 +509,10 @@ server_case() {
 	acheck "$name: after: HTTP from inside (127.0.0.1)" http_in "$id" "127.0.0.1:$http"
 	[ $v6 = 0 ] || acheck "$name: after: HTTP from inside ([::1])" http_in "$id" "[::1]:$http"
 	[ -z "$host_addr" ] || acheck "$name: after: HTTP from the host ($host_addr)" http_host "$host_addr:$http"
+	[ "$mode" != own ] || acheck "$name: after: lo is UP in the restored netns" \
+		bash -c 'in_ct "$1" ip link show lo | grep -q "<LOOPBACK,UP"' _ "$id"
+	[ "$mode" != own ] || acheck "$name: after: net.ipv4.tcp_keepalive_time written back (321)" \
+		[ "$(keepalive_of "$id")" = 321 ]
 	u2=$(udp_in "$id" 127.0.0.1 "$udp" y | awk '{print $2}')
 	acheck "$name: after: UDP echo from inside, its count goes on (${u1:-none} -> ${u2:-none})" \
 		[ "${u2:-0}" -gt "${u1:-0}" ]
