@@ -377,7 +377,9 @@ acheck() {
 http_in() { in_ct "$1" timeout 5 wget -qO- "http://$2/" | grep -q "hello from"; }
 http_host() { timeout 5 busybox wget -qO- "http://$1/" 2>/dev/null | grep -q "hello from"; }
 udp_in() { in_ct "$1" sockhelper udp-send "$2" "$3" "$4"; }
-keepalive_of() { in_ct "$1" sh -c 'read -r v </proc/sys/net/ipv4/tcp_keepalive_time; echo "$v"'; }
+# cat, not sh's read: a sysctl file answers a read at an offset other than 0
+# with EOF, and busybox's read takes one byte at a time.
+keepalive_of() { in_ct "$1" cat /proc/sys/net/ipv4/tcp_keepalive_time; }
 ready() { # all the servers up and the counters running
 	local b=$1
 	[ "$(val "$b/rootfs/data/count")" -ge 5 ] && [ "$(val "$b/rootfs/data/hold")" -ge 3 ] &&
