@@ -102,7 +102,7 @@ check "modes: the image holds CRIU's files" [ -s "$IMAGES/c1/inventory.img" -a -
 # Every execve/execveat attempt in the traces: the first of each is strace
 # starting tardis-runc; the rest is what tardis executed.
 execs=$(for f in "$TMP"/strace.[0-9]*; do
-	sed -n 's/^[0-9]* execve\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$f" | tail -n +2
+	sed -n 's/^[0-9]* *execve\(at\)\?(\(AT_FDCWD, \)\?"\([^"]*\)".*/\3/p' "$f" | tail -n +2
 done | sort | uniq -c)
 echo "$execs" | sed 's/^/# executed by tardis-runc: /'
 others=$(echo "$execs" | awk '{print $2}' | grep -v -e '/runc$' -e '/tardisd$' -e '^$')
