@@ -12,6 +12,7 @@
 #include "failure_count.h"
 #include "image.h"
 #include "log.h"
+#include "netns.h"
 #include "oci_config.h"
 #include "restore.h"
 #include "scratch.h"
@@ -197,6 +198,45 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 	return 0;
 }
 
+/* runc_call + restore_request of this create: the restore engine runs
+ * tardis-runc itself as CRIU's action script (criu_action.c). */
+static int restore_from(struct shim *s, const struct create_info *ci, tardis_error_t *why)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	struct restore_request req = { .bundle = ci->bundle,
+				       .rootfs = ci->set.rootfs,
+				       .image_path = ci->image_path,
+				       .keep_tcp = ci->set.tcp_established,
+				       .own_netns = ci->set.netns == NETNS_OWN };
+
+	if (n > 0) {
+		self[n] = '\0';
+		req.action_script = self;
+	}
+	return restore_container(shim_runc_call(s), &req, why);
+}
+
+/* A fresh start in a network namespace given by path after an image was
+ * there but not restored: CRIU's network lock from that image's dump is
+ * still in the namespace (only a successful restore lifts it), and would
+ * cut the new container, and its pod, off. */
+static void drop_criu_lock(struct shim *s, const struct create_info *ci)
+{
+	cleanup_error tardis_error_t err = NULL;
+	int r;
+
+	if (ci->set.netns != NETNS_PATH)
+		return;
+	r = netns_criu_unlock(ci->set.netns_path, &err);
+	if (r > 0)
+		log_info("create %s/%s: removed CRIU's network lock from netns %s", s->args.ns,
+			 s->args.id, ci->set.netns_path);
+	else if (r < 0)
+		log_warn("create %s/%s: CRIU's network lock in netns %s: %s", s->args.ns,
+			 s->args.id, ci->set.netns_path, tardis_error_msg(err));
+}
+
 /* Restores from the image when it is valid and this container's.  1
  * restored; 0 fresh create needed (the outcome recorded when there was an
  * image). */
@@ -227,11 +267,10 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
 			 s->args.ns, s->args.id, ci->image_path, reason);
 	} else if (valid == 1) {
-		struct restore_request req = { ci->bundle, ci->set.rootfs, ci->image_path };
 		cleanup_error tardis_error_t why = NULL;
 		uint64_t t0 = monotonic_ns();
 
-		rr.restored = restore_container(call, &req, &why) == 0;
+		rr.restored = restore_from(s, ci, &why) == 0;
 		rr.duration_ms = (monotonic_ns() - t0) / 1000000;
 		if (rr.restored) {
 			log_info("create %s/%s: restored from %s in %llu ms", s->args.ns, s->args.id,
@@ -249,6 +288,7 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 		tardis_error_free(&err);
 		if (failure_count_add(&s->store, -1, &err) < 0)
 			tardis_error_log_release(TARDIS_LOG_WARN, "count restore failure", &err);
+		drop_criu_lock(s, ci);
 	}
 	return 0;
 }

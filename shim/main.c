@@ -7,7 +7,8 @@
  *
  * The handlers are one file each (create.c, start.c, checkpoint.c,
  * kill.c, delete.c); the engines they call are the library's
- * (user/lib/checkpoint.c, restore.c, purge.c, exit_lookup.c).
+ * (user/lib/checkpoint.c, restore.c, purge.c, exit_lookup.c).  Run by
+ * CRIU as its action script, it is that and nothing else (criu_action.c).
  */
 #include "shim.h"
 #include "cleanup.h"
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
 	struct shim s;
 	int exit_code = 0;
 
+	if (criu_action_wanted(argc))
+		return criu_action_main();
 	memset(&s, 0, sizeof(s));
 	s.argv = argv;
 	s.store.root_fd = -1;

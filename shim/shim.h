@@ -42,6 +42,12 @@ enum shim_result handle_checkpoint(struct shim *s, int *exit_code);
 enum shim_result handle_kill(struct shim *s, int *exit_code);
 enum shim_result handle_delete(struct shim *s, int *exit_code);
 
+/* tardis-runc run by CRIU as its action script (criu_action.c): no
+ * arguments and CRTOOLS_SCRIPT_ACTION set.  criu_action_main's value is
+ * the exit code. */
+int criu_action_wanted(int argc);
+int criu_action_main(void);
+
 /* Opens the state store once; -1 (logged) when it cannot be. */
 int shim_open_store(struct shim *s);
 /* The container's state.json, or NULL when tardis does not manage it. */

@@ -1,5 +1,6 @@
 /* Opting in from config.json: env (TARDIS_*, ARCH_* aliases), annotations,
- * the image path priority, the NETWORKFS work dir mount. */
+ * the network namespace, the image path priority, the NETWORKFS work dir
+ * mount. */
 #include "unit_main.h"
 #include "oci_config.h"
 
@@ -63,6 +64,52 @@ START_TEST(test_annotations)
 	/* env beats annotations */
 	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=0\"]},\"annotations\":{\"tardis.io/enable\":\"1\"}}");
 	ck_assert_int_eq(s.enabled, 0);
+}
+END_TEST
+
+START_TEST(test_tcp_established)
+{
+	struct tardis_settings s;
+
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=1\"]}}");
+	ck_assert_int_eq(s.tcp_established, 0); /* closed on restore by default */
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_TCP_ESTABLISHED=1\"]}}");
+	ck_assert_int_eq(s.tcp_established, 1);
+	s = parse_ok("{\"process\":{\"env\":[\"ARCH_TCP_ESTABLISHED=yes\"]}}");
+	ck_assert_int_eq(s.tcp_established, 1);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_TCP_ESTABLISHED=0\",\"ARCH_TCP_ESTABLISHED=1\"]}}");
+	ck_assert_int_eq(s.tcp_established, 0);
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/tcp-established\":\"true\"}}");
+	ck_assert_int_eq(s.tcp_established, 1);
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/TARDIS_TCP_ESTABLISHED\":\"1\"}}");
+	ck_assert_int_eq(s.tcp_established, 1);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_TCP_ESTABLISHED=0\"]},"
+		     "\"annotations\":{\"tardis.io/tcp-established\":\"1\"}}");
+	ck_assert_int_eq(s.tcp_established, 0);
+}
+END_TEST
+
+START_TEST(test_netns)
+{
+	struct tardis_settings s;
+
+	s = parse_ok("{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"pid\"}]}}");
+	ck_assert_int_eq(s.netns, NETNS_HOST);
+	s = parse_ok("{\"process\":{}}");
+	ck_assert_int_eq(s.netns, NETNS_HOST);
+	s = parse_ok("{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"pid\"},"
+		     "{\"type\":\"network\"}]}}");
+	ck_assert_int_eq(s.netns, NETNS_OWN);
+	s = parse_ok("{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"network\",\"path\":\"\"}]}}");
+	ck_assert_int_eq(s.netns, NETNS_OWN);
+	ck_assert_str_eq(s.netns_path, "");
+	s = parse_ok("{\"process\":{},\"linux\":{\"namespaces\":[{\"type\":\"network\","
+		     "\"path\":\"/var/run/netns/cni-1\"}]}}");
+	ck_assert_int_eq(s.netns, NETNS_PATH);
+	ck_assert_str_eq(s.netns_path, "/var/run/netns/cni-1");
+	/* Malformed: runc's to refuse, tardis sees no namespace. */
+	s = parse_ok("{\"process\":{},\"linux\":{\"namespaces\":{\"type\":\"network\"}}}");
+	ck_assert_int_eq(s.netns, NETNS_HOST);
 }
 END_TEST
 
@@ -140,5 +187,6 @@ START_TEST(test_workdir_mount)
 }
 END_TEST
 
-UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_not_enabled_or_bad,
+UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_tcp_established, test_netns,
+	   test_not_enabled_or_bad,
 	   test_image_path, test_workdir_mount)

@@ -1,5 +1,5 @@
 /* process: run_wait's exit statuses, capture (stdout, stderr), timeout,
- * PATH search; argv_buf and argv_format. */
+ * PATH search, added environment; argv_buf and argv_format. */
 #include "unit_main.h"
 #include "process.h"
 
@@ -82,6 +82,29 @@ START_TEST(test_search_path)
 }
 END_TEST
 
+START_TEST(test_env)
+{
+	char *const add[] = { "TARDIS_UNIT_ENV=one", "HOME=/replaced", NULL };
+	tardis_error_t err = NULL;
+	char *cap = NULL;
+	char *const argv[] = { "/bin/sh", "-c",
+			       "echo $TARDIS_UNIT_ENV $HOME $(env | grep -c ^HOME=) ${PATH:+path}", NULL };
+	int st;
+
+	setenv("HOME", "/original", 1);
+	st = run_wait_env(argv, add, 0, 5, &cap, &err);
+	ck_assert_int_eq(st, 0);
+	/* Added, replaced (once, not twice), the rest inherited. */
+	ck_assert_str_eq(cap, "one /replaced 1 path\n");
+	free(cap);
+	st = run_wait_env(argv, NULL, 0, 5, &cap, &err);
+	ck_assert_int_eq(st, 0);
+	ck_assert_str_eq(cap, "/original 1 path\n");
+	free(cap);
+	ck_assert_str_eq(getenv("HOME"), "/original"); /* ours untouched */
+}
+END_TEST
+
 START_TEST(test_argv)
 {
 	cleanup_argv struct argv_buf a = { 0 };
@@ -100,7 +123,8 @@ Suite *process_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "run_wait", 20,
-		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_search_path, test_argv) },
+		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_search_path, test_env,
+			     test_argv) },
 		{ NULL, 0, NULL },
 	};
 

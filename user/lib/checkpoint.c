@@ -110,6 +110,12 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 	if (req->forward_opts ? runc_call_forward(c, &a, keep_checkpoint_opt) < 0
 			      : argv_push(&a, "--file-locks") < 0)
 		return -1;
+	/* Without it one open client connection fails the dump ("Connected
+	 * TCP socket, consider using --tcp-established"); kept or closed is
+	 * decided at restore (restore.c). */
+	if (!(req->forward_opts && runc_call_opt(c, "tcp-established")) &&
+	    argv_push(&a, "--tcp-established") < 0)
+		return -1;
 	if (argv_push(&a, c->id) < 0)
 		return -1;
 	st = run_wait_logged(a.v, RUN_QUIET | RUN_OWN_PGRP, c->cfg->checkpoint_timeout, NULL, &err);

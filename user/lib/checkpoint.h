@@ -15,7 +15,8 @@ struct checkpoint_request {
 	const char *rootfs;     /* state.json's rootfs; NULL: no files saved */
 	/* 1: the original call was `runc checkpoint`: its options are kept
 	 * (but for the image and work paths, which are tardis's, and
-	 * --leave-running); 0: tardis's own default, --file-locks. */
+	 * --leave-running); 0: tardis's own default, --file-locks.  Either
+	 * way with --tcp-established. */
 	int forward_opts;
 	int skip_resume;        /* set state.json's skip_resume (containerd resumes next) */
 };

@@ -25,7 +25,10 @@ static const struct setting_name names[] = {
 	{ "NETWORKFS_HOST_PATH", "networkfs-host-path" },
 	{ "WORKDIR_CONTAINER_PATH", "workdir-container-path" },
 	{ "CHECKPOINT_ON_STOP", "checkpoint-on-stop" },
+	{ "TCP_ESTABLISHED", "tcp-established" },
 };
+
+#define NSETTINGS (sizeof(names) / sizeof(names[0]))
 
 int path_is_clean_absolute(const char *p)
 {
@@ -54,6 +57,7 @@ static int apply(struct tardis_settings *s, int which, const char *v, tardis_err
 	switch (which) {
 	case 0: s->enabled = truthy(v); return 0;
 	case 4: s->checkpoint_on_stop = truthy(v); return 0;
+	case 5: s->tcp_established = truthy(v); return 0;
 	case 1: dst = s->checkpoint_host_path; break;
 	case 2: dst = s->networkfs; break;
 	default: dst = s->workdir; break;
@@ -85,7 +89,7 @@ static int from_annotations(const cJSON *config, struct tardis_settings *s, tard
 			continue;
 		if (!cJSON_IsString(it))
 			return tardis_make_error(err, EINVAL, "annotation %s is not a string", k);
-		for (int i = 0; i < 5; i++) {
+		for (size_t i = 0; i < NSETTINGS; i++) {
 			char env[64];
 
 			snprintf(env, sizeof(env), "TARDIS_%s", names[i].env);
@@ -118,7 +122,7 @@ static int from_env(const cJSON *env, struct tardis_settings *s, tardis_error_t 
 			kv = it->valuestring;
 			if (strncmp(kv, prefix, plen) != 0 || !(eq = strchr(kv, '=')))
 				continue;
-			for (int i = 0; i < 5; i++) {
+			for (size_t i = 0; i < NSETTINGS; i++) {
 				size_t n = strlen(names[i].env);
 
 				if ((size_t)(eq - kv) == plen + n &&
@@ -129,6 +133,35 @@ static int from_env(const cJSON *env, struct tardis_settings *s, tardis_error_t 
 		}
 	}
 	return 0;
+}
+
+/* linux.namespaces' network entry: none (the host's), one runc makes, or
+ * one given by path.  Anything malformed is left for runc to refuse. */
+static void netns_of(const cJSON *config, struct tardis_settings *s)
+{
+	const cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(config, "linux");
+	const cJSON *nss = cJSON_GetObjectItemCaseSensitive(linux_, "namespaces");
+	const cJSON *it;
+
+	s->netns = NETNS_HOST;
+	s->netns_path[0] = '\0';
+	if (!cJSON_IsArray(nss))
+		return;
+	cJSON_ArrayForEach(it, nss) {
+		const cJSON *type = cJSON_GetObjectItemCaseSensitive(it, "type");
+		const cJSON *path = cJSON_GetObjectItemCaseSensitive(it, "path");
+
+		if (!cJSON_IsString(type) || strcmp(type->valuestring, "network") != 0)
+			continue;
+		if (cJSON_IsString(path) && path->valuestring[0] &&
+		    snprintf(s->netns_path, sizeof(s->netns_path), "%s", path->valuestring) <
+			    (int)sizeof(s->netns_path)) {
+			s->netns = NETNS_PATH;
+		} else {
+			s->netns = NETNS_OWN;
+			s->netns_path[0] = '\0';
+		}
+	}
 }
 
 int oci_settings_parse(const char *text, const char *bundle, struct tardis_settings *s,
@@ -154,6 +187,7 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 	}
 	if (!process)
 		s->enabled = 0; /* nothing to run, nothing to save */
+	netns_of(config, s);
 	root = cJSON_GetObjectItemCaseSensitive(config, "root");
 	path = root ? cJSON_GetObjectItemCaseSensitive(root, "path") : NULL;
 	if (cJSON_IsString(path) && path->valuestring[0]) {

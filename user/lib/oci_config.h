@@ -12,9 +12,19 @@
 
 struct cJSON;
 
+/* The container's network namespace (linux.namespaces). */
+enum netns_kind {
+	NETNS_HOST, /* none: the host's */
+	NETNS_OWN,  /* {"type":"network"}: runc makes it, holding only lo */
+	NETNS_PATH, /* given by path (Docker, a Kubernetes sandbox): its owner's */
+};
+
 struct tardis_settings {
 	int enabled;
 	int checkpoint_on_stop;
+	int tcp_established; /* established TCP connections kept at restore, not closed */
+	enum netns_kind netns;
+	char netns_path[PATH_MAX]; /* NETNS_PATH's path */
 	char checkpoint_host_path[PATH_MAX];
 	char networkfs[PATH_MAX];
 	char workdir[PATH_MAX];

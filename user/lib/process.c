@@ -61,6 +61,7 @@ void argv_format(char *const argv[], char *buf, size_t len)
 /* One child being waited for. */
 struct run {
 	char *const *argv;
+	char **envp;      /* the child's environment; NULL: ours */
 	int flags;
 	pid_t pid;
 	int out;          /* read end of the capture pipe, -1 when none or at EOF */
@@ -107,7 +108,11 @@ static void run_child(const struct run *r, int out_w)
 		if (null >= 0)
 			dup2(null, 1);
 	}
-	if (r->flags & RUN_SEARCH_PATH)
+	if (r->envp && (r->flags & RUN_SEARCH_PATH))
+		execvpe(r->argv[0], r->argv, r->envp);
+	else if (r->envp)
+		execve(r->argv[0], r->argv, r->envp);
+	else if (r->flags & RUN_SEARCH_PATH)
 		execvp(r->argv[0], r->argv);
 	else
 		execv(r->argv[0], r->argv);
@@ -215,15 +220,53 @@ static int run_reap(struct run *r)
 	}
 }
 
+/* Our environment with env_add's "NAME=value" entries in place of the
+ * same names; built before fork (the child only execs).  The strings stay
+ * ours and env_add's: only the array is allocated. */
+static char **env_merge(char *const env_add[])
+{
+	size_t n = 0, k = 0, nadd = 0;
+	char **v;
+
+	while (environ && environ[n])
+		n++;
+	while (env_add[nadd])
+		nadd++;
+	v = calloc(n + nadd + 1, sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		size_t len = strcspn(environ[i], "=");
+		int replaced = 0;
+
+		for (size_t j = 0; j < nadd && !replaced; j++)
+			replaced = strncmp(env_add[j], environ[i], len) == 0 && env_add[j][len] == '=';
+		if (!replaced)
+			v[k++] = environ[i];
+	}
+	for (size_t j = 0; j < nadd; j++)
+		v[k++] = env_add[j];
+	return v;
+}
+
 int run_wait(char *const argv[], int flags, int timeout_s, char **capture, tardis_error_t *err)
+{
+	return run_wait_env(argv, NULL, flags, timeout_s, capture, err);
+}
+
+int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+		 char **capture, tardis_error_t *err)
 {
 	struct sigaction sa = { .sa_handler = forward }, old_term, old_int;
 	struct run r = { .argv = argv, .flags = flags, .out = -1, .pidfd = -1 };
+	cleanup_free char **envp = NULL;
 	int pipefd[2] = { -1, -1 };
 	int status;
 
 	if (capture)
 		*capture = NULL;
+	if (env_add && !(envp = r.envp = env_merge(env_add)))
+		return tardis_make_error(err, ENOMEM, "environment");
 	if (capture && pipe2(pipefd, O_CLOEXEC) < 0)
 		return tardis_make_error(err, errno, "pipe");
 	r.pid = fork();
@@ -280,12 +323,25 @@ int run_wait(char *const argv[], int flags, int timeout_s, char **capture, tardi
 int run_wait_logged(char *const argv[], int flags, int timeout_s, char **capture,
 		    tardis_error_t *err)
 {
+	return run_wait_logged_env(argv, NULL, flags, timeout_s, capture, err);
+}
+
+int run_wait_logged_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+			char **capture, tardis_error_t *err)
+{
 	char line[2048];
 	int st;
 
 	argv_format(argv, line, sizeof(line));
-	log_info("run: %s", line);
-	st = run_wait(argv, flags, timeout_s, capture, err);
+	if (env_add) {
+		char env[1024];
+
+		argv_format(env_add, env, sizeof(env));
+		log_info("run: %s %s", env, line);
+	} else {
+		log_info("run: %s", line);
+	}
+	st = run_wait_env(argv, env_add, flags, timeout_s, capture, err);
 	if (st >= 0 && st != 0)
 		log_warn("%s: exit status %d", line, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return st;

@@ -22,11 +22,17 @@ enum {
  * returned in *capture (NUL-terminated, at most 1 MiB; the caller frees),
  * also on a timeout.  An exec failure is exit status 127. */
 int run_wait(char *const argv[], int flags, int timeout_s, char **capture, tardis_error_t *err);
+/* run_wait with env_add ("NAME=value" entries, NULL-terminated; NULL:
+ * none) put into the child's environment, in place of the same names. */
+int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+		 char **capture, tardis_error_t *err);
 
 /* run_wait with the command line logged first ("run: ...") and a non-zero
  * exit status logged as a warning. */
 int run_wait_logged(char *const argv[], int flags, int timeout_s, char **capture,
 		    tardis_error_t *err);
+int run_wait_logged_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+			char **capture, tardis_error_t *err);
 
 /* A growable argv, NULL-terminated in v[n]. */
 struct argv_buf {

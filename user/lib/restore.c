@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Options of the original create that restore understands too. */
@@ -35,18 +36,60 @@ static int restore_failed(const struct runc_call *c, const char *work, tardis_er
 				 e ? tardis_error_msg(e) : "exit status", log);
 }
 
+/* What runc has no flag for goes to CRIU in a file named by
+ * CRIU_CONFIG_FILE (read in `criu swrk` mode too; runc passes its
+ * environment on): `tcp-close` unless the container keeps its connections,
+ * and for a network namespace runc makes, the action script that brings
+ * its lo up at setup-namespaces, before any socket is restored.  env gets
+ * the environment entries; 0, or -1 with *err. */
+static int criu_conf(const struct restore_request *req, const char *work, struct argv_buf *env,
+		     tardis_error_t *err)
+{
+	char text[PATH_MAX + 64] = "", path[PATH_MAX + 32], entry[PATH_MAX + 64];
+	cleanup_free char *bundle = NULL;
+	cleanup_close int dfd = -1;
+
+	if (!req->keep_tcp)
+		strcat(text, "tcp-close\n");
+	if (req->own_netns) {
+		/* Quoted for CRIU's config parser (spaces), which cuts a line at
+		 * any '#', quoted or not, and knows no escape but \". */
+		if (!req->action_script || req->action_script[0] != '/' ||
+		    strpbrk(req->action_script, "\"\\\n#"))
+			return tardis_make_error(err, EINVAL, "no usable action script for the netns");
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "action-script \"%s\"\n",
+			 req->action_script);
+		if (!(bundle = realpath(req->bundle, NULL)))
+			return tardis_make_error(err, errno, "bundle %s", req->bundle);
+		snprintf(entry, sizeof(entry), RESTORE_BUNDLE_ENV "=%s", bundle);
+		if (argv_push(env, entry) < 0)
+			return tardis_make_error(err, ENOMEM, "environment");
+	}
+	snprintf(path, sizeof(path), "%s/criu.conf", work);
+	dfd = open(work, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (dfd < 0 || store_write_atomic(dfd, "criu.conf", text, strlen(text), 0, NULL, err) < 0)
+		return tardis_make_error(err, errno, "write %s", path);
+	snprintf(entry, sizeof(entry), "CRIU_CONFIG_FILE=%s", path);
+	return argv_push(env, entry) < 0 ? tardis_make_error(err, ENOMEM, "environment") : 0;
+}
+
 /* `runc restore --detach`: 0 restored, -1 with *err. */
 static int run_runc_restore(const struct runc_call *c, const struct restore_request *req,
 			    const char *work, tardis_error_t *err)
 {
 	cleanup_argv struct argv_buf a = { 0 };
+	cleanup_argv struct argv_buf env = { 0 };
 	cleanup_error tardis_error_t e = NULL;
 	int st;
 
+	if (criu_conf(req, work, &env, err) < 0)
+		return tardis_error_wrap(err, "CRIU configuration");
+	/* Established connections are always in the image (checkpoint.c);
+	 * whether they come back open or closed is criu.conf's tcp-close. */
 	if (runc_call_argv(c, &a, "restore") < 0 || argv_push(&a, "--detach") < 0 ||
 	    argv_push(&a, "--image-path") < 0 || argv_push(&a, req->image_path) < 0 ||
 	    argv_push(&a, "--work-path") < 0 || argv_push(&a, work) < 0 ||
-	    argv_push(&a, "--file-locks") < 0)
+	    argv_push(&a, "--file-locks") < 0 || argv_push(&a, "--tcp-established") < 0)
 		return tardis_make_error(err, 0, "internal error");
 	if (!runc_call_opt(c, "bundle") &&
 	    (argv_push(&a, "--bundle") < 0 || argv_push(&a, req->bundle) < 0))
@@ -55,7 +98,7 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 		return tardis_make_error(err, 0, "internal error");
 	/* Not RUN_QUIET: runc gives the restored process our stdio (the
 	 * shim's pipes for the container) in place of the dumped ones. */
-	st = run_wait_logged(a.v, RUN_OWN_PGRP, c->cfg->restore_timeout, NULL, &e);
+	st = run_wait_logged_env(a.v, env.v, RUN_OWN_PGRP, c->cfg->restore_timeout, NULL, &e);
 	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
 	if (st == 0)
 		return 0;

@@ -14,7 +14,20 @@ struct restore_request {
 	const char *bundle;     /* the container's bundle (passed as --bundle unless given) */
 	const char *rootfs;     /* its rootfs, where the saved files go back */
 	const char *image_path; /* a valid image (image_validate) of this ns/id */
+	int keep_tcp;           /* established TCP connections kept open (same node and
+				 * addresses), else closed: the peer sees a reset */
+	int own_netns;          /* runc makes its network namespace: lo and the net.*
+				 * sysctls restored by action_script (netns.h) */
+	/* A program that acts as CRIU's action script (criu_action in
+	 * tardis-runc): at setup-namespaces, netns_restore_own() for
+	 * CRTOOLS_INIT_PID and the bundle in RESTORE_BUNDLE_ENV.  Needed
+	 * with own_netns. */
+	const char *action_script;
 };
+
+/* The environment entry through which the action script learns the
+ * bundle (CRIU hands its environment on to the script). */
+#define RESTORE_BUNDLE_ENV "TARDIS_RESTORE_BUNDLE"
 
 /* 0 restored (the container runs); -1 with *err saying why when the
  * caller must fall back to a fresh create.  Options of the original
