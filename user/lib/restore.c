@@ -82,7 +82,10 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 	cleanup_error tardis_error_t e = NULL;
 	int st;
 
-	if (criu_conf(req, work, &env, err) < 0)
+	/* CRIU before 4 dies on an action script from a config file in swrk
+	 * mode (seen: 3.17 on Debian 12's 6.1): it restores as before, lo
+	 * left down and connections kept. */
+	if (runc_call_criu_major(c) >= 4 && criu_conf(req, work, &env, err) < 0)
 		return tardis_error_wrap(err, "CRIU configuration");
 	/* Established connections are always in the image (checkpoint.c);
 	 * whether they come back open or closed is criu.conf's tcp-close. */
