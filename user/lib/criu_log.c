@@ -6,9 +6,28 @@
 
 #define MAX_ERRORS 3
 
+/* The next error line of CRIU's log: a pointer to its "Error (", the line's
+ * end cut off, or NULL at the end.  "Can't setup RLIMIT_NOFILE" is printed
+ * whenever CRIU may not raise its fd limit: not a cause, skipped. */
+static char *next_error(FILE *f, char **line, size_t *cap)
+{
+	while (getline(line, cap, f) > 0) {
+		char *at = strstr(*line, "Error (");
+		char *msg = at ? strstr(at, "): ") : NULL;
+
+		if (!msg || !msg[3] || strstr(msg, "RLIMIT_NOFILE"))
+			continue;
+		at[strcspn(at, "\r\n")] = '\0';
+		if (at[strlen(at) - 1] == ' ')
+			continue; /* "Error (...): " with no message */
+		return at;
+	}
+	return NULL;
+}
+
 int criu_log_errors(const char *log_path, char *out, size_t len)
 {
-	char *line = NULL, *seen[MAX_ERRORS];
+	char *line = NULL, *at, *seen[MAX_ERRORS];
 	size_t cap = 0, used = 0;
 	int n = 0;
 	FILE *f;
@@ -18,17 +37,10 @@ int criu_log_errors(const char *log_path, char *out, size_t len)
 	f = fopen(log_path, "re");
 	if (!f)
 		return 0;
-	while (n < MAX_ERRORS && getline(&line, &cap, f) > 0) {
-		char *msg = strstr(line, "Error (");
+	while (n < MAX_ERRORS && (at = next_error(f, &line, &cap))) {
+		char *msg = strstr(at, "): ") + 3;
 		int dup = 0;
 
-		if (!msg || !(msg = strstr(msg, "): ")))
-			continue;
-		msg += 3;
-		msg[strcspn(msg, "\r\n")] = '\0';
-		/* Printed whenever CRIU may not raise its fd limit: not a cause. */
-		if (!*msg || strstr(msg, "RLIMIT_NOFILE"))
-			continue;
 		for (int i = 0; i < n; i++)
 			dup |= strcmp(seen[i], msg) == 0;
 		if (dup || !(seen[n] = strdup(msg)))
@@ -46,9 +58,8 @@ int criu_log_errors(const char *log_path, char *out, size_t len)
 
 int criu_log_first_error(const char *log_path, char *out, size_t len)
 {
-	char *line = NULL;
+	char *line = NULL, *at;
 	size_t cap = 0;
-	int found = 0;
 	FILE *f;
 
 	if (len)
@@ -56,17 +67,10 @@ int criu_log_first_error(const char *log_path, char *out, size_t len)
 	f = fopen(log_path, "re");
 	if (!f)
 		return 0;
-	while (!found && getline(&line, &cap, f) > 0) {
-		char *at = strstr(line, "Error (");
-		char *msg = at ? strstr(at, "): ") : NULL;
-
-		if (!msg || strstr(msg, "RLIMIT_NOFILE"))
-			continue;
-		at[strcspn(at, "\r\n")] = '\0';
+	at = next_error(f, &line, &cap);
+	if (at)
 		snprintf(out, len, "%s", at);
-		found = 1;
-	}
 	free(line);
 	fclose(f);
-	return found;
+	return at != NULL;
 }
