@@ -21,7 +21,9 @@ ctd_start() {
 
 # ctd_launch DIR: a containerd whose root, state, socket (DIR/containerd.sock)
 # and log live in DIR, started in the background with this shell's
-# environment; its pid in LAUNCHED_PID.
+# environment; its pid in LAUNCHED_PID.  Its dead-shim cleanup (`runc delete
+# --force`, a tardis checkpoint) may take 120 s, not containerd's 5 s
+# (README: containerd's cleanup timeout).
 ctd_launch() {
 	local d=$1
 	mkdir -p "$d/root" "$d/state"
@@ -32,6 +34,8 @@ ctd_launch() {
 		disabled_plugins = ["io.containerd.grpc.v1.cri"]
 		[grpc]
 		  address = "$d/containerd.sock"
+		[timeouts]
+		  "io.containerd.timeout.shim.cleanup" = "120s"
 	EOF
 	containerd --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
 	LAUNCHED_PID=$!
@@ -91,12 +95,22 @@ ctd_teardown() {
 		wait "$pid" 2>/dev/null
 	fi
 	for p in /proc/[0-9]*; do
-		[ -r "$p/cmdline" ] || continue
-		if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "-address $sock "; then
-			kill -KILL "${p#/proc/}" 2>/dev/null
+		if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "-address $sock "; then
+			kill_shim "${p#/proc/}"
 		fi
 	done
 	return 0
+}
+
+# kill_shim PID: a shim ended by SIGKILL, as a crash would end it, and the
+# socket it listened on (under /run/containerd/s) removed: a killed shim
+# cannot remove it itself.
+kill_shim() {
+	local socks
+	socks=$(ss -xlpn 2>/dev/null | awk -v p="pid=$1," 'index($0, p) && $5 ~ "^/run/containerd/s/" { print $5 }')
+	kill -KILL "$1" 2>/dev/null || return 1
+	# shellcheck disable=SC2086
+	[ -z "$socks" ] || rm -f $socks
 }
 
 # ---- the counter ----------------------------------------------------------

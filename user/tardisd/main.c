@@ -7,6 +7,7 @@
 #include "log.h"
 
 #include <bpf/libbpf.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -167,6 +168,31 @@ static int pidfile_lock(struct tardis_store *s, int quiet)
 	return fd;
 }
 
+/* Every fd from 3 up but keep closed.  Started on demand, the agent
+ * inherits what its starter held: under containerd, tardis-runc's fds
+ * are the shim's, among them the shim's listening socket.  An agent that
+ * kept it would answer for a dead shim: containerd's next shim for that
+ * container connects to it and waits forever. */
+static void close_inherited(int keep)
+{
+	DIR *d;
+	struct dirent *e;
+
+	if ((keep <= 3 || close_range(3, keep - 1, 0) == 0) &&
+	    close_range(keep < 3 ? 3 : keep + 1, ~0U, 0) == 0)
+		return;
+	d = opendir("/proc/self/fd");
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		int fd = atoi(e->d_name);
+
+		if (fd >= 3 && fd != keep && fd != dirfd(d))
+			close(fd);
+	}
+	closedir(d);
+}
+
 /* Detach; the parent returns only once the child reports it is running. */
 static int daemonize(int *ready_fd)
 {
@@ -203,6 +229,7 @@ static int daemonize(int *ready_fd)
 			close(null);
 		}
 	}
+	close_inherited(p[1]);
 	umask(077);
 	*ready_fd = p[1];
 	return 0;
