@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -108,13 +109,18 @@ int criu_probe_check(const char *criu, int timeout_s, char *detail, size_t len)
 }
 
 /* The listener: its own session, the socket as fd 3, /dev/null as 0-2,
- * nothing else.  Writes the port to wfd once it listens; never returns. */
-static void listener_child(int wfd)
+ * nothing else.  Writes the port to wfd once it listens; never returns.
+ * parent: the caller, whose end it does not outlive. */
+static void listener_child(int wfd, pid_t parent)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t alen = sizeof(a);
 	int s, null, port;
 
+	/* Gone with its parent, whatever happens to it (a signal mid-dump). */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(1);
 	setsid();
 	s = socket(AF_INET, SOCK_STREAM, 0);
 	if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s, 1) < 0 ||
@@ -142,7 +148,7 @@ static pid_t listener_start(char *detail, size_t len)
 	int p[2], port = 0;
 	ssize_t n;
 	char c;
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	if (pipe2(p, O_CLOEXEC) < 0) {
 		snprintf(detail, len, "pipe: %s", strerror(errno));
@@ -156,7 +162,7 @@ static pid_t listener_start(char *detail, size_t len)
 		return -1;
 	}
 	if (pid == 0)
-		listener_child(p[1]);
+		listener_child(p[1], self);
 	close(p[1]);
 	n = read(p[0], &port, sizeof(port));
 	/* EOF: the child has closed every fd it inherited. */

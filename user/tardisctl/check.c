@@ -244,8 +244,11 @@ static void check_monitor(struct check_run *r)
 	struct bpf_map_info events;
 
 	if (pinned_info(dir, TARDIS_PIN_PROG, &prog, sizeof(prog)) < 0) {
-		report(r, CHECK_FAIL, "exit monitor", MONITOR_FIX, "no program pinned at %s/%s (%s)",
-		       dir, TARDIS_PIN_PROG, strerror(errno));
+		int e = errno;
+
+		report(r, CHECK_FAIL, "exit monitor",
+		       e == EPERM || e == EACCES ? "run tardisctl check as root" : MONITOR_FIX,
+		       "no program pinned at %s/%s (%s)", dir, TARDIS_PIN_PROG, strerror(e));
 		return;
 	}
 	if (pinned_info(dir, TARDIS_PIN_LINK, &link, sizeof(link)) < 0 || link.prog_id != prog.id) {
@@ -359,28 +362,35 @@ static int dir_writable(const char *dir)
 	return 0;
 }
 
-/* Opens the store when the state directory exists (never creating it). */
+/* Opens the store when the state directory exists: never creating it nor
+ * fixing its mode (store_open would). */
 static void check_state_dir(struct check_run *r)
 {
-	cleanup_error tardis_error_t err = NULL;
 	struct ctl *c = r->c;
+	const char *dir = c->cfg.state_dir;
 	struct stat st;
+	int fd;
 
-	if (stat(c->cfg.state_dir, &st) < 0) {
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
 		report(r, CHECK_FAIL, "state dir", "start tardisd (it creates the state directory)",
-		       "%s: %s", c->cfg.state_dir, strerror(errno));
+		       "%s: %s", dir, strerror(errno));
 		return;
 	}
-	if (store_open(&c->store, c->cfg.state_dir, &err) < 0) {
-		report(r, CHECK_FAIL, "state dir", "a root-owned directory of mode 0700", "%s",
-		       tardis_error_msg(err));
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		report(r, CHECK_FAIL, "state dir", "chown root: the state directory is root's",
+		       "%s is owned by uid %u, not %u", dir, (unsigned)st.st_uid, (unsigned)geteuid());
+		close(fd);
 		return;
 	}
-	if (dir_writable(c->cfg.state_dir) < 0)
+	c->store.root_fd = fd;
+	if (dir_writable(dir) < 0)
 		report(r, CHECK_FAIL, "state dir", "a writable file system for the state directory",
-		       "%s: not writable: %s", c->cfg.state_dir, strerror(errno));
+		       "%s: not writable: %s", dir, strerror(errno));
 	else
-		report(r, CHECK_OK, "state dir", NULL, "%s, writable", c->cfg.state_dir);
+		report(r, CHECK_OK, "state dir", NULL, "%s, writable%s", dir,
+		       (st.st_mode & 07777) != 0700 ? " (mode not 0700: tardis sets it on first use)"
+						     : "");
 }
 
 /* One image root: where checkpoint images are written. */
