@@ -22,6 +22,7 @@ Suite *container_summary_suite(void) __attribute__((weak));
 Suite *process_suite(void) __attribute__((weak));
 Suite *failure_count_suite(void) __attribute__((weak));
 Suite *netns_suite(void) __attribute__((weak));
+Suite *preflight_suite(void) __attribute__((weak));
 
 /* One test case of a suite: its name, check's timeout in seconds (0: check's
  * default), its tests (a list ending with NULL: UNIT_TESTS). */

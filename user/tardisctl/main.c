@@ -18,7 +18,7 @@ static TARDISCTL_COMMAND(help, 0, "help on a command",
 
 static const struct command *const commands[] = {
 	&cmd_list,     &cmd_show, &cmd_wait, &cmd_exits, &cmd_counters, &cmd_validate,
-	&cmd_finalize, &cmd_gc,   &cmd_log,  &cmd_register, &cmd_help,
+	&cmd_finalize, &cmd_gc,   &cmd_log,  &cmd_register, &cmd_check, &cmd_help,
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

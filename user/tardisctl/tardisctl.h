@@ -53,7 +53,7 @@ struct command {
 
 /* In the order `tardisctl --help` lists them. */
 extern const struct command cmd_list, cmd_show, cmd_wait, cmd_exits, cmd_counters,
-	cmd_validate, cmd_finalize, cmd_gc, cmd_log, cmd_register;
+	cmd_validate, cmd_finalize, cmd_gc, cmd_log, cmd_register, cmd_check;
 
 /* ---- opts.c: every command's options, arguments and usage ---------------- */
 
