@@ -92,8 +92,11 @@ note() { echo "$2" >"$TMP/round/$1"; }
 FAILS=0 LO_DOWN=0 COUNTED=0
 oops() { FAILS=$((FAILS + 1)); BAD=1; echo "  round $ROUND: error: $*"; }
 
+# The runc + CRIU part of each side's time: from the tardis log line that
+# runs runc (the direct side: from its start) to the mtime of CRIU's log
+# (written as CRIU ends).
 tardis_checkpoint() {
-	local n t te
+	local n t te b
 	n=$(wc -l <"$TARDIS_LOG_FILE")
 	t=$EPOCHREALTIME
 	"$SHIM" --root "$RROOT" delete --force st >/dev/null 2>&1 || oops "tardis delete --force failed"
@@ -101,12 +104,14 @@ tardis_checkpoint() {
 	tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | grep -q "checkpointed (delete --force)" ||
 		{ oops "tardis: no checkpoint"; tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | tail -5; return 1; }
 	[ -z "$(status_of st)" ] || oops "tardis: st still exists after delete --force"
+	b=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | log_ts 'run: .* checkpoint ')
 	note t.ckpt "$(ms_between "$t" "$te")"
+	note t.ckpt.run "$(ms_between "$b" "$(mtime "$TWORK/dump.log")")"
 	note t.ckpt.criu "$(criu_ms "$IMAGES/st/dump.log")"
 	note t.size "$(bytes_of "$IMAGES/st")"
 }
 tardis_restore() {
-	local n t te
+	local n t te b
 	n=$(wc -l <"$TARDIS_LOG_FILE")
 	t=$EPOCHREALTIME
 	"$SHIM" --root "$RROOT" create --bundle "$ST" --pid-file "$ST/init.pid" st </dev/null >/dev/null 2>&1 ||
@@ -115,7 +120,9 @@ tardis_restore() {
 	te=$EPOCHREALTIME
 	tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | grep -q "create $NS/st: restored" ||
 		{ oops "tardis: not restored"; tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | tail -5; return 1; }
+	b=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE" | log_ts 'run: .* restore ')
 	note t.rest "$(ms_between "$t" "$te")"
+	note t.rest.run "$(ms_between "$b" "$(mtime "$TWORK/restore.log")")"
 	note t.rest.criu "$(criu_ms "$TWORK/restore.log")"
 }
 direct_checkpoint() {
@@ -129,6 +136,8 @@ direct_checkpoint() {
 	te=$EPOCHREALTIME
 	[ -z "$(status_of sr)" ] || oops "runc: sr still exists after checkpoint"
 	note r.ckpt "$(ms_between "$t" "$te")"
+	note r.ckpt.run "$(ms_between "$t" "$(mtime "$DWORK/dump.log")")"
+	note r.ckpt.after "$(ms_between "$(mtime "$DWORK/dump.log")" "$te")"
 	note r.ckpt.criu "$(criu_ms "$DWORK/dump.log")"
 	note r.size "$(bytes_of "$DIMG")"
 }
@@ -140,6 +149,8 @@ direct_restore() {
 		{ oops "runc restore failed"; tail -3 "$DWORK/restore.log"; return 1; }
 	te=$EPOCHREALTIME
 	note r.rest "$(ms_between "$t" "$te")"
+	note r.rest.run "$(ms_between "$t" "$(mtime "$DWORK/restore.log")")"
+	note r.rest.after "$(ms_between "$(mtime "$DWORK/restore.log")" "$te")"
 	note r.rest.criu "$(criu_ms "$DWORK/restore.log")"
 }
 
@@ -196,6 +207,13 @@ row() { # row LABEL TARDIS-NAME RUNC-NAME: medians side by side, and the ratio
 }
 # minus A B OUT: OUT = A - B, line by line
 minus() { paste "$TMP/r/$1" "$TMP/r/$2" | awk '{ print $1 - $2 }' >"$TMP/r/$3"; }
+# own X: tardis's own time per round, all but runc + CRIU: its total less its
+# runc + CRIU part less what runc spends after CRIU (the direct side's median).
+own() {
+	paste "$TMP/r/t.$1" "$TMP/r/t.$1.run" | awk -v r="$(med "r.$1.after")" '{ print $1 - $2 - r }' >"$TMP/r/t.$1.own"
+}
+# own_ratio X: the ratio if CRIU took the same time on both sides.
+own_ratio() { awk -v o="$(med "t.$1.own")" -v r="$(med "r.$1")" 'BEGIN { printf "%.2f", (r + o) / r }'; }
 
 echo
 echo "## 3. server container (httpd, syslogd, counter; netns made by runc): checkpoint + restore," \
@@ -208,6 +226,8 @@ if [ "$COUNTED" -gt 0 ]; then
 	minus r.ckpt r.ckpt.criu r.ckpt.rest
 	minus t.rest t.rest.criu t.rest.rest
 	minus r.rest r.rest.criu r.rest.rest
+	own ckpt
+	own rest
 	paste "$TMP/r/t.ckpt" "$TMP/r/t.rest" | awk '{ print $1 + $2 }' >"$TMP/r/t.both"
 	paste "$TMP/r/r.ckpt" "$TMP/r/r.rest" | awk '{ print $1 + $2 }' >"$TMP/r/r.both"
 	echo
@@ -215,11 +235,16 @@ if [ "$COUNTED" -gt 0 ]; then
 	row "server checkpoint (tardis: delete --force)" t.ckpt r.ckpt
 	row "  of which CRIU's dump (dump.log)" t.ckpt.criu r.ckpt.criu
 	row "  all but CRIU's dump" t.ckpt.rest r.ckpt.rest
+	row "  runc checkpoint, up to CRIU's end" t.ckpt.run r.ckpt.run
 	row "server restore (tardis: create + start)" t.rest r.rest
 	row "  of which CRIU's restore (restore.log)" t.rest.criu r.rest.criu
 	row "  all but CRIU's restore" t.rest.rest r.rest.rest
+	row "  runc restore, up to CRIU's end" t.rest.run r.rest.run
 	row "server checkpoint + restore" t.both r.both
 	row "image size (bytes; tardis: + files.tar, manifest)" t.size r.size
+	echo "tardis's own time, all but runc + CRIU (medians, ms):"
+	printf '  checkpoint: %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$(med t.ckpt.own)" "$(own_ratio ckpt)"
+	printf '  restore:    %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$(med t.rest.own)" "$(own_ratio rest)"
 fi
 [ "$LO_DOWN" = 0 ] || echo "runc: lo was DOWN after $LO_DOWN restores (docs/servers.md, section 2); brought up, not timed, before the checks"
 [ "$FAILS" = 0 ] || echo "warning: $FAILS errors in the rounds (see above); those rounds are not counted"
@@ -231,4 +256,9 @@ for w in "server checkpoint median (ms):ckpt" "server restore median (ms):rest" 
 	a=$(med "t.${w##*:}") b=$(med "r.${w##*:}")
 	printf '%-40s %12s %12s %8s\n' "${w%:*}" "$a" "$b" "$(ratio "$a" "$b")"
 done
+if [ "$COUNTED" -gt 0 ]; then
+	printf '%-40s %12s %12s %8s\n' "server checkpoint: tardis's own (ms)" "$(med t.ckpt.own)" "" "$(own_ratio ckpt)"
+	printf '%-40s %12s %12s %8s\n' "server restore: tardis's own (ms)" "$(med t.rest.own)" "" "$(own_ratio rest)"
+	echo "(own time: all but runc + CRIU; its ratio: (runc median + own) / runc median)"
+fi
 exit 0
