@@ -9,6 +9,8 @@
 #  2. BPF cost per sched_process_exit of unrelated processes: the tardis program
 #     against an empty program on the same tracepoint (bpf_stats).
 #  3. tardisd's memory and CPU: idle, and during a burst of registered exits.
+# Then tardis-runc against runc: bench_shim.sh (pass-through, checkpoint and
+# restore of a counter) and bench_servers.sh (of a server container).
 #
 # Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
 # BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
@@ -258,8 +260,10 @@ if [ -n "$BURST_LINE" ]; then
 fi
 [ -z "$LAT_NOTE" ] || echo "note: latency $LAT_NOTE"
 
-# The runc wrapper (tardis-runc vs runc), in a process of its own: its own
-# state dir, agent, pins and cleanup.
+# The runc wrapper (tardis-runc vs runc), then the same for a server
+# container, each in a process of its own: its own state dir, agent, pins
+# and cleanup.
 echo
 bash "$(dirname "$0")/bench_shim.sh"
+bash "$(dirname "$0")/bench_servers.sh"
 exit 0

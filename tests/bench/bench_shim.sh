@@ -30,6 +30,8 @@ set -u
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/bundle.sh
 . "$ROOT/tests/lib/bundle.sh"
+# shellcheck source=tests/bench/bench_lib.sh
+. "$ROOT/tests/bench/bench_lib.sh"
 trap 'exit 130' INT TERM
 
 ITER=${BENCH_SHIM_ITER:-300}
@@ -45,33 +47,6 @@ echo "# tardis-runc bench: kernel $(uname -r), $(nproc) CPUs, load $(cut -d' ' -
 echo "# $($RUNC --version | head -1), CRIU $("$CRIU" --version | sed -n 's/^Version: //p') ($CRIU)"
 
 # ---- helpers -----------------------------------------------------------
-median() { # median FILE: of the numbers in FILE, one a line
-	sort -g "$1" | awk '{ v[NR] = $1 } END {
-		if (NR == 0) { print "n/a"; exit }
-		if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
-ratio() { # ratio A B: A/B, two decimals
-	awk -v a="$1" -v b="$2" 'BEGIN {
-		if (a == "" || b == "" || a == "n/a" || b == "n/a" || b + 0 == 0) print "n/a"
-		else printf "%.2f", a / b }'
-}
-ms_since() { # ms_since EPOCHREALTIME-VALUE
-	awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
-}
-# log_ts REGEX <LINES: epoch seconds of the first tardis log line matching REGEX.
-log_ts() { date -u -d "$(grep -m1 -E "$1" | cut -d' ' -f1)" +%s.%6N 2>/dev/null; }
-mtime() { stat -c %.6Y "$1" 2>/dev/null; }
-ms_between() { # ms_between T1 T2 (epoch seconds): (T2 - T1) in ms, n/a if either is missing
-	awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "") print "n/a"; else printf "%.1f", (b - a) * 1000 }'
-}
-# The elapsed seconds CRIU prints on the last line of its log: "(00.123456) ...".
-criu_ms() { tail -1 "$1" 2>/dev/null | sed -n 's/^(\([0-9.]*\)).*/\1/p' |
-	awk '{ printf "%.1f", $1 * 1000 }'; }
-bytes_of() { # bytes_of DIR [find args]: sum of the regular files' sizes
-	local d=$1
-	shift
-	find "$d" -type f "$@" -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
-}
 count_in() { # the counter; 0 while the file is being rewritten
 	local v
 	v=$(cat "$1/rootfs/data/count" 2>/dev/null)
