@@ -25,7 +25,10 @@ version = 2
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
       # BinaryName = "/usr/sbin/runc"
       BinaryName = "/usr/local/bin/tardis-runc"
+[timeouts]
+  "io.containerd.timeout.shim.cleanup" = "2m30s"
 EOF
+grep -v "timeout" "$TMP/containerd-tardis.toml" >"$TMP/containerd-5s.toml"
 cat >"$TMP/containerd-plain.toml" <<'EOF'
 version = 2
 [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
@@ -77,10 +80,12 @@ check "agent: our tardisd, this state and pin dir" \
 	line "^ok    agent: tardisd pid $AGENT_PID, state dir $STATE, pin dir $TARDIS_BPF_DIR\$"
 check "image root: ok" line "^ok    image root: $STATE/checkpoints"
 check "containerd: names tardis-runc" line "^ok    containerd: .*BinaryName = /usr/local/bin/tardis-runc"
+check "containerd: its shim cleanup timeout covers checkpoint_timeout" \
+	line "^ok    containerd shim cleanup: .* 150 s >= checkpoint_timeout 120 s"
 check "the dump test left no temp dir" [ -z "$(ls -A "$PROBE_TMP")" ]
 run_check --json $CTD
-check "--json: ok true, 12 checks, none failed" \
-	bash -c 'jq -e ".ok == true and (.checks | length) == 12 and all(.checks[]; .status != \"fail\")" "$1" >/dev/null' _ "$TMP/out"
+check "--json: ok true, 13 checks, none failed" \
+	bash -c 'jq -e ".ok == true and (.checks | length) == 13 and all(.checks[]; .status != \"fail\")" "$1" >/dev/null' _ "$TMP/out"
 
 # ---- CRIU: missing, failing, unable to dump a server ----------------------------
 TARDIS_CRIU=$TMP/no-such-criu run_check --no-dump $CTD
@@ -137,6 +142,9 @@ rm -f "$STATE/checkpoints"
 run_check --no-dump --containerd-config "$TMP/containerd-plain.toml"
 check "containerd config without tardis-runc: FAIL with the fix" \
 	line "^FAIL  containerd: .*no runtime runs tardis-runc (it names /usr/sbin/runc) -- fix: set BinaryName"
+run_check --no-dump --containerd-config "$TMP/containerd-5s.toml"
+check "containerd's default shim cleanup timeout (5 s): FAIL with the fix" \
+	line "^FAIL  containerd shim cleanup: .* 5 s (containerd's default), checkpoint_timeout 120 s: .* -- fix: add \[timeouts\]"
 run_check --no-dump --containerd-config "$TMP/no-config.toml"
 check "a containerd config given but missing: FAIL" line "^FAIL  containerd: cannot read"
 run_check --no-dump --containerd-config none

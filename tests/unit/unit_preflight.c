@@ -136,6 +136,29 @@ START_TEST(containerd_none)
 }
 END_TEST
 
+START_TEST(shim_cleanup_timeout)
+{
+	struct containerd_scan s;
+
+	ck_assert_double_eq(preflight_go_duration("5s"), 5);
+	ck_assert_double_eq(preflight_go_duration("2m30s"), 150);
+	ck_assert_double_eq(preflight_go_duration("1h"), 3600);
+	ck_assert_double_eq(preflight_go_duration("1500ms"), 1.5);
+	ck_assert_double_eq(preflight_go_duration("0"), 0);
+	ck_assert_double_eq(preflight_go_duration("5"), -1);
+	ck_assert_double_eq(preflight_go_duration("5x"), -1);
+	ck_assert_double_eq(preflight_go_duration(""), -1);
+	preflight_containerd_scan("BinaryName = \"tardis-runc\"\n", &s);
+	ck_assert_double_eq(s.shim_cleanup_s, -1);
+	preflight_containerd_scan("[timeouts]\n  \"io.containerd.timeout.shim.cleanup\" = \"2m\"\n"
+				  "  \"io.containerd.timeout.shim.load\" = \"5s\"\n", &s);
+	ck_assert_double_eq(s.shim_cleanup_s, 120);
+	/* Only in [timeouts]. */
+	preflight_containerd_scan("[other]\n\"io.containerd.timeout.shim.cleanup\" = \"2m\"\n", &s);
+	ck_assert_double_eq(s.shim_cleanup_s, -1);
+}
+END_TEST
+
 /* Entries of dir but . and .. */
 static int entries(const char *dir)
 {
@@ -175,7 +198,7 @@ Suite *preflight_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "parse", 0, UNIT_TESTS(runc_version, version_split, runc_checkpoint, containerd_cri_v2,
-					  containerd_v3_and_v1, containerd_none) },
+					  containerd_v3_and_v1, containerd_none, shim_cleanup_timeout) },
 		{ "criu_probe", 30, UNIT_TESTS(criu_missing_or_failing) },
 		{ NULL, 0, NULL },
 	};

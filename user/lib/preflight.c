@@ -112,6 +112,36 @@ static int names_tardis_runc(const char *path)
 	return strcmp(base ? base + 1 : path, TARDIS_RUNC_NAME) == 0;
 }
 
+double preflight_go_duration(const char *text)
+{
+	static const struct { const char *unit; double s; } units[] = {
+		{ "ms", 1e-3 }, { "us", 1e-6 }, { "ns", 1e-9 }, { "h", 3600 }, { "m", 60 }, { "s", 1 },
+	};
+	double total = 0;
+	const char *p = text;
+
+	if (!p || !*p)
+		return -1;
+	if (strcmp(p, "0") == 0)
+		return 0;
+	while (*p) {
+		char *end;
+		double v = strtod(p, &end);
+		size_t i;
+
+		if (end == p || v < 0)
+			return -1;
+		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+			if (strncmp(end, units[i].unit, strlen(units[i].unit)) == 0)
+				break;
+		if (i == sizeof(units) / sizeof(units[0]))
+			return -1;
+		total += v * units[i].s;
+		p = end + strlen(units[i].unit);
+	}
+	return total;
+}
+
 /* One line of the config: a [table] header or a key = value. */
 static void scan_line(char *line, char *section, size_t slen, struct containerd_scan *out)
 {
@@ -127,6 +157,12 @@ static void scan_line(char *line, char *section, size_t slen, struct containerd_
 	if (!eq)
 		return;
 	*eq = '\0';
+	if (strcmp(section, "[timeouts]") == 0 &&
+	    strcmp(trim(s), "\"io.containerd.timeout.shim.cleanup\"") == 0 &&
+	    toml_string(trim(eq + 1), value, sizeof(value)) == 0) {
+		out->shim_cleanup_s = preflight_go_duration(value);
+		return;
+	}
 	if (!is_binary_key(trim(s), section) || toml_string(trim(eq + 1), value, sizeof(value)) < 0 ||
 	    !value[0])
 		return;
@@ -146,6 +182,7 @@ int preflight_containerd_scan(const char *toml, struct containerd_scan *out)
 	char section[512] = "", *copy, *line, *save = NULL;
 
 	memset(out, 0, sizeof(*out));
+	out->shim_cleanup_s = -1;
 	if (!toml)
 		return 0;
 	copy = strdup(toml);

@@ -29,7 +29,17 @@ struct containerd_scan {
 	char section[512];    /* the [table] of the first naming tardis-runc */
 	char tardis[1024];    /* its value; "" when none names tardis-runc */
 	char other[1024];     /* the first value that is not tardis-runc */
+	/* [timeouts] "io.containerd.timeout.shim.cleanup", s; -1 when not set
+	 * (containerd's default: 5 s).  A dead shim's `runc delete --force`,
+	 * tardis's checkpoint, is killed after it. */
+	double shim_cleanup_s;
 };
+
+/* containerd's default io.containerd.timeout.shim.cleanup, s. */
+#define CONTAINERD_SHIM_CLEANUP_DEFAULT 5
+
+/* A Go duration ("5s", "2m", "1m30s", "500ms") in seconds; -1 if it is not one. */
+double preflight_go_duration(const char *text);
 
 /* 1 when a runtime binary named in toml is tardis-runc (its file name),
  * 0 when none is; out filled either way. */

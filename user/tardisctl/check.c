@@ -426,6 +426,27 @@ static void check_image_roots(struct check_run *r)
 
 /* ---- containerd ---------------------------------------------------------------------- */
 
+/* containerd kills a dead shim's cleanup, `runc delete --force` and so
+ * tardis's checkpoint, after io.containerd.timeout.shim.cleanup. */
+static void check_shim_cleanup(struct check_run *r, const char *path,
+			       const struct containerd_scan *scan)
+{
+	double t = scan->shim_cleanup_s >= 0 ? scan->shim_cleanup_s : CONTAINERD_SHIM_CLEANUP_DEFAULT;
+	int want = r->c->cfg.checkpoint_timeout;
+
+	if (t >= want)
+		report(r, CHECK_OK, "containerd shim cleanup", NULL,
+		       "%s: io.containerd.timeout.shim.cleanup %.0f s >= checkpoint_timeout %d s", path,
+		       t, want);
+	else
+		report(r, CHECK_FAIL, "containerd shim cleanup",
+		       "add [timeouts] \"io.containerd.timeout.shim.cleanup\" = \"<checkpoint_timeout>s\" "
+		       "to containerd's config and restart it",
+		       "%s: io.containerd.timeout.shim.cleanup is %.0f s%s, checkpoint_timeout %d s: "
+		       "a checkpoint on a dead shim's forced delete is killed after %.0f s", path, t,
+		       scan->shim_cleanup_s >= 0 ? "" : " (containerd's default)", want, t);
+}
+
 static void check_containerd(struct check_run *r)
 {
 	const char *path = r->containerd_config ? r->containerd_config : CONTAINERD_CONFIG_DEFAULT;
@@ -449,10 +470,11 @@ static void check_containerd(struct check_run *r)
 		       "cannot read %s: %s", path, err ? tardis_error_msg(err) : strerror(errno));
 		return;
 	}
-	if (preflight_containerd_scan(text, &scan))
+	if (preflight_containerd_scan(text, &scan)) {
 		report(r, CHECK_OK, "containerd", NULL, "%s: %s BinaryName = %s", path, scan.section,
 		       scan.tardis);
-	else
+		check_shim_cleanup(r, path, &scan);
+	} else
 		report(r, CHECK_FAIL, "containerd",
 		       "set BinaryName = \"/usr/local/bin/tardis-runc\" in the runtime's options "
 		       "([plugins.\"io.containerd.grpc.v1.cri\".containerd.runtimes.runc.options]) "
