@@ -227,6 +227,7 @@ static int restore_from(struct shim *s, const struct create_info *ci,
 	struct restore_request req = { .bundle = ci->bundle,
 				       .rootfs = ci->set.rootfs,
 				       .image_path = ci->image_path,
+				       .rootfs_reused = strcmp(rep->rootfs_kind, IMAGE_ROOTFS_REUSED) == 0,
 				       .keep_tcp = keep_connections(s, ci, rep),
 				       .own_netns = ci->set.netns == NETNS_OWN };
 

@@ -30,6 +30,12 @@ struct ckpt_result {
 };
 
 /* The first cause found is the one recorded. */
+/* Where the container's files come from (files_plan). */
+struct files_plan {
+	const char *kind;      /* IMAGE_ROOTFS_* */
+	char upper[PATH_MAX];  /* the overlay's upperdir */
+};
+
 static void ckpt_fail(struct ckpt_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
@@ -157,32 +163,65 @@ static int copy_dump_log(const struct runc_call *c, const char *tmp, const char 
 	return 0;
 }
 
+/* Where the container's files come from, decided before anything stops
+ * it: an overlay's upperdir (saved), or a plain directory (not a mount
+ * point) that the next create reuses as it is (nothing to save).  Any
+ * other mount (a snapshotter's bind mount, btrfs, a block device) cannot
+ * be diffed yet: the checkpoint is refused up front, and the caller
+ * leaves the container to runc, running. */
+static int files_plan(const struct runc_call *c, const struct checkpoint_request *req,
+		      struct files_plan *plan, struct ckpt_result *res)
+{
+	char fstype[64];
+	int r;
+
+	if (!req->rootfs || !req->rootfs[0]) {
+		ckpt_fail(res, "no rootfs recorded: the container's files cannot be saved");
+		return -1;
+	}
+	if (mountinfo_overlay_upperdir(req->rootfs, plan->upper, sizeof(plan->upper)) == 1) {
+		plan->kind = IMAGE_ROOTFS_OVERLAY;
+		return 0;
+	}
+	r = mountinfo_fstype(req->rootfs, fstype, sizeof(fstype));
+	if (r == 0) {
+		plan->kind = IMAGE_ROOTFS_REUSED;
+		return 0;
+	}
+	if (r < 0)
+		ckpt_fail(res, "rootfs %s: %s", req->rootfs, strerror(errno));
+	else
+		ckpt_fail(res, "rootfs %s is a %s mount, not overlay: tardis cannot save its files, "
+			  "so it does not checkpoint it", req->rootfs, fstype);
+	log_warn("%s/%s: checkpoint (%s) refused: %s", c->ns, c->id, req->trigger, res->reason);
+	return -1;
+}
+
 /* The files the container wrote: its overlay upper dir. */
-static int save_files(const struct runc_call *c, const char *rootfs, const char *tmp)
+static int save_files(const struct runc_call *c, const struct files_plan *plan, const char *tmp)
 {
 	cleanup_error tardis_error_t err = NULL;
-	char upper[PATH_MAX];
+	struct filediff_stats fs = { 0 };
+	cleanup_close int tfd = -1;
 
-	if (rootfs && mountinfo_overlay_upperdir(rootfs, upper, sizeof(upper)) == 1) {
-		struct filediff_stats fs = { 0 };
-		cleanup_close int tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-		if (tfd < 0 || filediff_save(upper, tfd, &fs, &err) < 0) {
-			log_error("%s/%s: save container files from %s: %s", c->ns, c->id, upper,
-				  err ? tardis_error_msg(err) : strerror(errno));
-			return -1;
-		}
-	} else {
-		log_info("%s/%s: rootfs %s is not an overlay mount: no files saved", c->ns, c->id,
-			 rootfs ? rootfs : "?");
+	if (strcmp(plan->kind, IMAGE_ROOTFS_OVERLAY) != 0) {
+		log_info("%s/%s: rootfs is a plain directory, reused by the next create: no files "
+			 "saved", c->ns, c->id);
+		return 0;
+	}
+	tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tfd < 0 || filediff_save(plan->upper, tfd, &fs, &err) < 0) {
+		log_error("%s/%s: save container files from %s: %s", c->ns, c->id, plan->upper,
+			  err ? tardis_error_msg(err) : strerror(errno));
+		return -1;
 	}
 	return 0;
 }
 
 /* Everything into tmp, then sealed and published as image_path. */
 static int fill_and_publish(const struct runc_call *c, const struct checkpoint_request *req,
-			    const char *tmp, const char *work, struct ckpt_result *res,
-			    uint64_t t0)
+			    const struct files_plan *plan, const char *tmp, const char *work,
+			    struct ckpt_result *res, uint64_t t0)
 {
 	cleanup_error tardis_error_t err = NULL;
 	struct image_meta meta = { 0 };
@@ -195,7 +234,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 		return -1;
 	}
 	crash_point("ckpt-dump-log-copied");
-	if (save_files(c, req->rootfs, tmp) < 0) {
+	if (save_files(c, plan, tmp) < 0) {
 		ckpt_fail(res, "saving the container's files failed");
 		return -1;
 	}
@@ -206,6 +245,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	meta.duration_ms = (monotonic_ns() - t0) / 1000000;
 	meta.runc_version = c->runc;
 	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
+	meta.rootfs_kind = plan->kind;
 	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
 	    image_publish(tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
@@ -222,6 +262,7 @@ static int checkpoint_into_image(const struct runc_call *c, const struct checkpo
 {
 	cleanup_error tardis_error_t err = NULL;
 	char tmp[PATH_MAX], work[PATH_MAX];
+	struct files_plan plan = { 0 };
 
 	if (!req->image_path) {
 		log_error("%s/%s: state has no image path", c->ns, c->id);
@@ -237,6 +278,8 @@ static int checkpoint_into_image(const struct runc_call *c, const struct checkpo
 		log_warn("%s/%s: checkpoint (%s): %s", c->ns, c->id, req->trigger, res->reason);
 		return -1;
 	}
+	if (files_plan(c, req, &plan, res) < 0)
+		return -1;
 	image_cleanup_siblings(req->image_path);
 	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||
 	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
@@ -247,7 +290,7 @@ static int checkpoint_into_image(const struct runc_call *c, const struct checkpo
 		return -1;
 	}
 	crash_point("ckpt-tmp-created");
-	if (fill_and_publish(c, req, tmp, work, res, t0) < 0) {
+	if (fill_and_publish(c, req, &plan, tmp, work, res, t0) < 0) {
 		tardis_error_t e = NULL;
 
 		image_remove(tmp, &e);

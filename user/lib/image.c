@@ -136,6 +136,8 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	cJSON_AddStringToObject(o, "runc_version", m->runc_version ? m->runc_version : "");
 	cJSON_AddStringToObject(o, "criu_version", m->criu_version ? m->criu_version : "");
 	cJSON_AddStringToObject(o, "kernel", un.release);
+	cJSON_AddStringToObject(o, "rootfs_kind",
+				m->rootfs_kind ? m->rootfs_kind : IMAGE_ROOTFS_OVERLAY);
 	cJSON_AddNumberToObject(o, "total_size", (double)total);
 	cJSON_AddItemToObject(o, "files", files);
 	return cJSON_Print(o);
@@ -385,7 +387,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at, *node;
+	const cJSON *v, *files, *ns, *id, *at, *node, *kind;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -399,6 +401,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	id = cJSON_GetObjectItemCaseSensitive(o, "id");
 	at = cJSON_GetObjectItemCaseSensitive(o, "created_at");
 	node = cJSON_GetObjectItemCaseSensitive(o, "node");
+	kind = cJSON_GetObjectItemCaseSensitive(o, "rootfs_kind");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -409,6 +412,14 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
 	if (cJSON_IsString(node))
 		snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
+	if (cJSON_IsString(kind) && strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0)
+		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), IMAGE_ROOTFS_REUSED);
+	else if (!kind || (cJSON_IsString(kind) && strcmp(kind->valuestring, IMAGE_ROOTFS_OVERLAY) == 0))
+		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), IMAGE_ROOTFS_OVERLAY);
+	else {
+		check(r, "manifest", 0, "rootfs_kind is not one tardis knows");
+		return -1;
+	}
 	check(r, "manifest", 1, "parsed, %d files", cJSON_GetArraySize(files));
 	v = cJSON_GetObjectItemCaseSensitive(o, "format_version");
 	if (!cJSON_IsNumber(v) || v->valuedouble != IMAGE_FORMAT_VERSION) {

@@ -32,7 +32,16 @@ struct image_meta {
 	uint64_t duration_ms;     /* of the checkpoint */
 	const char *runc_version;
 	const char *criu_version;
+	const char *rootfs_kind;  /* IMAGE_ROOTFS_* */
 };
+
+/* How the container's files are in the image (manifest's rootfs_kind):
+ * saved from an overlay upperdir (files.tar, deleted.list), or none
+ * saved: the rootfs is a plain directory that the next create reuses as
+ * it is, and the restore goes on top of it.  A manifest without the key
+ * is an overlay's. */
+#define IMAGE_ROOTFS_OVERLAY "overlay"
+#define IMAGE_ROOTFS_REUSED "reused"
 
 struct image_check {
 	const char *name; /* manifest, format, dump_log, inventory, descriptors, files */
@@ -49,6 +58,7 @@ struct image_report {
 	char id[256];
 	char created_at[64];
 	char node[256]; /* the node that made it (uname's nodename), "" if unknown */
+	char rootfs_kind[16]; /* IMAGE_ROOTFS_* */
 };
 
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it. */

@@ -74,6 +74,13 @@ int mountinfo_is_mountpoint(const char *path)
 	return find(path, fstype, sizeof(fstype), sopts, sizeof(sopts)) == 1;
 }
 
+int mountinfo_fstype(const char *path, char *fstype, size_t len)
+{
+	char sopts[8192];
+
+	return find(path, fstype, len, sopts, sizeof(sopts));
+}
+
 int mountinfo_overlay_upperdir(const char *mountpoint, char *upper, size_t len)
 {
 	char fstype[64], sopts[8192], *p, *end;

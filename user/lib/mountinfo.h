@@ -9,5 +9,8 @@
 int mountinfo_overlay_upperdir(const char *mountpoint, char *upper, size_t len);
 /* 1 if `path` is a mount point. */
 int mountinfo_is_mountpoint(const char *path);
+/* The filesystem type of the mount at `path`: 1 found (fstype filled), 0
+ * not a mount point, -1 error. */
+int mountinfo_fstype(const char *path, char *fstype, size_t len);
 
 #endif

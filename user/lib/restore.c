@@ -180,7 +180,7 @@ int restore_container(const struct runc_call *c, const struct restore_request *r
 	/* Leftovers of a restore that died halfway are undone first. */
 	if (filediff_rollback(req->rootfs, bfd, err) < 0)
 		return tardis_error_wrap(err, "undo an earlier restore");
-	if (filediff_apply(ifd, req->rootfs, bfd, err) < 0) {
+	if (!req->rootfs_reused && filediff_apply(ifd, req->rootfs, bfd, err) < 0) {
 		tardis_error_wrap(err, "apply saved files");
 		undo(c, req, bfd);
 		return -1;

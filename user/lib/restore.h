@@ -14,6 +14,8 @@ struct restore_request {
 	const char *bundle;     /* the container's bundle (passed as --bundle unless given) */
 	const char *rootfs;     /* its rootfs, where the saved files go back */
 	const char *image_path; /* a valid image (image_validate) of this ns/id */
+	int rootfs_reused;      /* the image saved no files (IMAGE_ROOTFS_REUSED): the
+				 * restore goes on top of the rootfs as it is */
 	int keep_tcp;           /* established TCP connections kept open (same node and
 				 * addresses), else closed: the peer sees a reset */
 	int own_netns;          /* runc makes its network namespace: lo and the net.*
