@@ -23,6 +23,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -198,16 +199,35 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 	return 0;
 }
 
+/* Established connections are kept only where their addresses can be:
+ * opted in, and back on the node that made the image.  Elsewhere they are
+ * closed (the peer sees a reset and reconnects) rather than fail the
+ * whole restore on an address this node does not have. */
+static int keep_connections(const struct shim *s, const struct create_info *ci,
+			    const struct image_report *rep)
+{
+	struct utsname un;
+
+	if (!ci->set.tcp_established)
+		return 0;
+	if (uname(&un) == 0 && rep->node[0] && strcmp(rep->node, un.nodename) == 0)
+		return 1;
+	log_info("create %s/%s: image made on node %s, not here: its TCP connections are closed",
+		 s->args.ns, s->args.id, rep->node[0] ? rep->node : "(unknown)");
+	return 0;
+}
+
 /* runc_call + restore_request of this create: the restore engine runs
  * tardis-runc itself as CRIU's action script (criu_action.c). */
-static int restore_from(struct shim *s, const struct create_info *ci, tardis_error_t *why)
+static int restore_from(struct shim *s, const struct create_info *ci,
+			const struct image_report *rep, tardis_error_t *why)
 {
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct restore_request req = { .bundle = ci->bundle,
 				       .rootfs = ci->set.rootfs,
 				       .image_path = ci->image_path,
-				       .keep_tcp = ci->set.tcp_established,
+				       .keep_tcp = keep_connections(s, ci, rep),
 				       .own_netns = ci->set.netns == NETNS_OWN };
 
 	if (n > 0) {
@@ -270,7 +290,7 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 		cleanup_error tardis_error_t why = NULL;
 		uint64_t t0 = monotonic_ns();
 
-		rr.restored = restore_from(s, ci, &why) == 0;
+		rr.restored = restore_from(s, ci, &rep, &why) == 0;
 		rr.duration_ms = (monotonic_ns() - t0) / 1000000;
 		if (rr.restored) {
 			log_info("create %s/%s: restored from %s in %llu ms", s->args.ns, s->args.id,

@@ -385,7 +385,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at;
+	const cJSON *v, *files, *ns, *id, *at, *node;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -398,6 +398,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	ns = cJSON_GetObjectItemCaseSensitive(o, "namespace");
 	id = cJSON_GetObjectItemCaseSensitive(o, "id");
 	at = cJSON_GetObjectItemCaseSensitive(o, "created_at");
+	node = cJSON_GetObjectItemCaseSensitive(o, "node");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -406,6 +407,8 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	snprintf(r->id, sizeof(r->id), "%s", id->valuestring);
 	if (cJSON_IsString(at))
 		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
+	if (cJSON_IsString(node))
+		snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
 	check(r, "manifest", 1, "parsed, %d files", cJSON_GetArraySize(files));
 	v = cJSON_GetObjectItemCaseSensitive(o, "format_version");
 	if (!cJSON_IsNumber(v) || v->valuedouble != IMAGE_FORMAT_VERSION) {

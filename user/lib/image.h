@@ -48,6 +48,7 @@ struct image_report {
 	char ns[256];
 	char id[256];
 	char created_at[64];
+	char node[256]; /* the node that made it (uname's nodename), "" if unknown */
 };
 
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it. */

@@ -101,6 +101,27 @@ int netns_restore_own(pid_t init, const char *bundle, tardis_error_t *err)
 	return netns_write_sysctls(config, err);
 }
 
+int netns_restore_own_after(pid_t init, const char *bundle, tardis_error_t *err)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return tardis_make_error(err, errno, "fork");
+	if (pid == 0) {
+		tardis_error_t e = NULL;
+
+		_exit(netns_restore_own(init, bundle, &e) < 0 ? 1 : 0);
+	}
+	while (waitpid(pid, &st, 0) < 0)
+		if (errno != EINTR)
+			return tardis_make_error(err, errno, "wait");
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return tardis_make_error(err, 0, "lo or the net.* sysctls of pid %d not restored",
+					 (int)init);
+	return 0;
+}
+
 /* In the child, inside the namespace: the rules CRIU's network lock put
  * there (iptables-restore of "-A INPUT -j CRIU", "-A OUTPUT -j CRIU" and
  * the chain CRIU) deleted, v4 and v6.  Exit 0 something removed, 1

@@ -31,6 +31,9 @@ int netns_write_sysctls(const struct cJSON *config, tardis_error_t *err);
  * /proc/<init>/ns/net, brings lo up, writes the net.* sysctls of
  * <bundle>/config.json (bundle NULL: none).  Changes the caller's netns. */
 int netns_restore_own(pid_t init, const char *bundle, tardis_error_t *err);
+/* The same from a forked child, the caller's namespace untouched: after
+ * the restore, for a CRIU that runs no action script (before 4). */
+int netns_restore_own_after(pid_t init, const char *bundle, tardis_error_t *err);
 /* Removes CRIU's network lock (chain CRIU of iptables and ip6tables) from
  * the namespace at path, in a child that joins it.  1 removed, 0 none
  * there, -1 with *err. */

@@ -4,6 +4,7 @@
 #include "criu_log.h"
 #include "filediff.h"
 #include "log.h"
+#include "netns.h"
 #include "scratch.h"
 
 #include <errno.h>
@@ -73,6 +74,24 @@ static int criu_conf(const struct restore_request *req, const char *work, struct
 	return argv_push(env, entry) < 0 ? tardis_make_error(err, ENOMEM, "environment") : 0;
 }
 
+/* A runc-made namespace restored by a CRIU that runs no action script
+ * from a config file (before 4): lo and the net.* sysctls put back as soon
+ * as runc restore returns.  The restored processes ran a few milliseconds
+ * with lo down; a connection over lo retransmits once. */
+static int own_netns_after(const struct runc_call *c, const struct restore_request *req,
+			   tardis_error_t *err)
+{
+	pid_t init = runc_call_init_pid(c);
+
+	if (init <= 0)
+		return tardis_make_error(err, ESRCH, "restored, but no init pid to bring lo up in");
+	if (netns_restore_own_after(init, req->bundle, err) < 0)
+		return tardis_error_wrap(err, "network namespace after restore");
+	log_info("%s/%s: lo up and net.* sysctls written after the restore (CRIU < 4)", c->ns,
+		 c->id);
+	return 0;
+}
+
 /* `runc restore --detach`: 0 restored, -1 with *err. */
 static int run_runc_restore(const struct runc_call *c, const struct restore_request *req,
 			    const char *work, tardis_error_t *err)
@@ -103,9 +122,11 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 	 * shim's pipes for the container) in place of the dumped ones. */
 	st = run_wait_logged_env(a.v, env.v, RUN_OWN_PGRP, c->cfg->restore_timeout, NULL, &e);
 	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
-	if (st == 0)
-		return 0;
-	return restore_failed(c, work, e, err);
+	if (st != 0)
+		return restore_failed(c, work, e, err);
+	if (req->own_netns && runc_call_criu_major(c) < 4)
+		return own_netns_after(c, req, err);
+	return 0;
 }
 
 /* A half-restored container must not stay behind, nor the files applied

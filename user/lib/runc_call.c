@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +63,38 @@ void runc_call_status(const struct runc_call *c, char *out, size_t len)
 
 		snprintf(out, len, "%s", v ? v : "");
 	}
+}
+
+/* The value of a `--name value` / `--name=value` option, or NULL. */
+static const char *opt_value(const struct runc_call_opt *o)
+{
+	const char *eq;
+
+	if (!o)
+		return NULL;
+	if (o->ntokens == 2)
+		return o->tokens[1];
+	eq = strchr(o->tokens[0], '=');
+	return eq ? eq + 1 : NULL;
+}
+
+pid_t runc_call_init_pid(const struct runc_call *c)
+{
+	const char *pid_file = opt_value(runc_call_opt(c, "pid-file"));
+	cleanup_argv struct argv_buf a = { 0 };
+	cleanup_free char *text = NULL;
+	cleanup_error tardis_error_t err = NULL;
+	long pid = -1;
+
+	if (pid_file && store_read(AT_FDCWD, pid_file, 64, &text, NULL, &err) == 0 && text)
+		pid = strtol(text, NULL, 10);
+	else if (runc_call_argv(c, &a, "state") == 0 && argv_push(&a, c->id) == 0 &&
+		 run_wait(a.v, 0, 30, &text, &err) == 0 && text) {
+		cleanup_json cJSON *o = cJSON_Parse(text);
+
+		pid = cjson_get_int(o, "pid", -1);
+	}
+	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : -1;
 }
 
 int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create)

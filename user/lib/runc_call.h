@@ -42,6 +42,9 @@ int runc_call_forward(const struct runc_call *c, struct argv_buf *a, int (*keep)
 const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char *name);
 /* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
 void runc_call_status(const struct runc_call *c, char *out, size_t len);
+/* The container's init pid: the call's --pid-file when it has one, else
+ * `runc state`'s; -1 when neither tells. */
+pid_t runc_call_init_pid(const struct runc_call *c);
 
 /* 1 when the CRIU runc would run is not there (why: "CRIU not found:
  * ..."): a --criu path of the call or the config that is not executable,
