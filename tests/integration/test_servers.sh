@@ -349,11 +349,23 @@ done
 cp "$HELPER" "$LOWER/rootfs/bin/sockhelper"
 mkdir -p "$LOWER/rootfs/data" "$LOWER/rootfs/www"
 
+# Kernels before 5.13 have no PTRACE_GET_RSEQ_CONFIGURATION, and CRIU
+# refuses to dump a task that registered rseq: "has rseq but kernel lacks
+# get_rseq_conf feature" (cr-dump.c), "Dumping FAILED".  glibc >= 2.35
+# registers rseq in every thread, so every process of this container
+# (Debian 12's static busybox and helper, glibc 2.36).  On such a kernel
+# (seen: 5.10 in vmtest) the container runs with glibc's rseq off.
+RSEQ_ENV=
+if ! "$CRIU" check --feature get_rseq_conf >/dev/null 2>&1; then
+	RSEQ_ENV='"GLIBC_TUNABLES=glibc.pthread.rseq=0", '
+	echo "# kernel $(uname -r): CRIU cannot dump rseq (no PTRACE_GET_RSEQ_CONFIGURATION): the container runs with GLIBC_TUNABLES=glibc.pthread.rseq=0"
+fi
+
 make_bundle() { # make_bundle DIR HTTP UDP ECHO [jq filter]: fresh overlay rootfs
 	local b=$1 f=${5:-.}
 	mkdir -p "$b/rootfs" "$b.up" "$b.work"
 	jq --arg http "$2" --arg udp "$3" --arg echo "$4" \
-		".root.readonly = false | .process.env += [\"TARDIS_ENABLE=1\", \"HTTP=\" + \$http, \"UDP=\" + \$udp, \"ECHO=\" + \$echo] | $f" \
+		".root.readonly = false | .process.env += [$RSEQ_ENV\"TARDIS_ENABLE=1\", \"HTTP=\" + \$http, \"UDP=\" + \$udp, \"ECHO=\" + \$echo] | $f" \
 		"$LOWER/config.json" >"$b/config.json"
 	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
 }
