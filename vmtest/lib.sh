@@ -8,7 +8,7 @@ VMTEST_NEEDS_CRIU=" shim_runc shim_containerd cross_node servers "
 
 # The cases of tests/integration/test_servers.sh that vmtest runs (its
 # SERVER_CASES): the whole suite takes about 10 minutes under TCG, these
-# three about 3.  own-delete: a runc-made netns (lo and a net.* sysctl back
+# three about 2.  own-delete: a runc-made netns (lo and a net.* sysctl back
 # after the restore; TCP v4/v6, UDP, UNIX stream/datagram, socketpair, pipe,
 # FIFO); est-keep: a path-given netns, an established TCP connection from
 # another netns kept across the checkpoint (TCP repair); path-fallback: an

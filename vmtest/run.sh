@@ -416,14 +416,14 @@ criu_cell() {
 }
 
 report() {
-	local n s all=() cell line verdict dur p f note w=22
+	local n s all=() cell line verdict dur p f note w=23
 	for n in "${NAMES[@]}"; do
 		for s in ${SCEN[$n]}; do
 			[[ " ${all[*]} " == *" $s "* ]] || all+=("$s")
 		done
 	done
 	printf '%-8s%-16s' kernel criu
-	for s in "${all[@]}"; do printf "%-${w}s" "$s"; done
+	for s in "${all[@]}"; do printf "%-${w}s " "$s"; done
 	printf '%s\n' "run"
 	for n in "${NAMES[@]}"; do
 		printf '%-8s%-16s' "$n" "$(criu_cell "$n")"
@@ -437,7 +437,7 @@ report() {
 					skip) cell="skip" ;;
 					*) cell="$verdict ${dur}s ($p/$((p + f)))" ;;
 					esac
-					[[ $note =~ ^([0-9]+)\ skipped ]] && cell+=" +${BASH_REMATCH[1]} skip"
+					[[ $note =~ ([0-9]+)\ skipped: ]] && cell+=" +${BASH_REMATCH[1]} skip"
 					[ "$verdict" = fail ] && FAILS=$((FAILS + 1))
 					[ "$verdict" = pass ] && PASSES=$((PASSES + 1))
 				else
@@ -445,7 +445,7 @@ report() {
 					FAILS=$((FAILS + 1))
 				fi
 			fi
-			printf "%-${w}s" "$cell"
+			printf "%-${w}s " "$cell"
 		done
 		cat "$VM/results/$n/vmstate" 2>/dev/null || echo
 	done
