@@ -349,12 +349,8 @@ done
 cp "$HELPER" "$LOWER/rootfs/bin/sockhelper"
 mkdir -p "$LOWER/rootfs/data" "$LOWER/rootfs/www"
 
-# Kernels before 5.13 have no PTRACE_GET_RSEQ_CONFIGURATION, and CRIU
-# refuses to dump a task that registered rseq: "has rseq but kernel lacks
-# get_rseq_conf feature" (cr-dump.c), "Dumping FAILED".  glibc >= 2.35
-# registers rseq in every thread, so every process of this container
-# (Debian 12's static busybox and helper, glibc 2.36).  On such a kernel
-# (seen: 5.10 in vmtest) the container runs with glibc's rseq off.
+# Before 5.13 (no PTRACE_GET_RSEQ_CONFIGURATION; seen: 5.10) CRIU refuses
+# a task that registered rseq, as glibc >= 2.35 does in every thread.
 RSEQ_ENV=
 if ! "$CRIU" check --feature get_rseq_conf >/dev/null 2>&1; then
 	RSEQ_ENV='"GLIBC_TUNABLES=glibc.pthread.rseq=0", '
@@ -547,34 +543,18 @@ export RROOT
 
 # SERVER_CASES="own-delete est-close ..." runs only those (all by default).
 want() { [ -z "${SERVER_CASES:-}" ] || [[ " $SERVER_CASES " == *" $1 "* ]]; }
-
-# A case restored into a path-given netns cannot work with CRIU < 4 when
-# iptables is the nf_tables variant (Debian 12's default): the image holds
-# CRIU's network lock from the dump, the restore locks the namespace again
-# (runc always passes empty_ns=net), so INPUT and OUTPUT each jump to chain
-# CRIU twice, and CRIU 3.x's unlock, one iptables-restore batch of
-# "-D INPUT -j CRIU / -D OUTPUT -j CRIU / -X CRIU", fails as a whole:
-# "line 5: CHAIN_DEL failed (Device or resource busy): chain CRIU" in
-# restore.log (criu issue #1435; fixed in CRIU 4.0 by criu PR #2323).
-# "Restore finished successfully", but the namespace keeps dropping every
-# packet: the restored servers answer nobody, not even 127.0.0.1 inside.
-# Seen with CRIU 3.17.1 on 6.1 (vmtest); with the lock removed by hand
-# every check of path-delete and est-keep passes (TCP repair included).
-# And est-close needs tcp-close, which tardis writes only into the
-# CRIU_CONFIG_FILE of CRIU >= 4 (3.x dies on that file's action script in
-# swrk mode; user/lib/restore.c): with CRIU 3.17.1 the connection came
-# back open (the client's "two" echoed).  Such cases are reported as SKIP.
+# CRIU < 4 (docs/servers.md section 6; 3.17.1 on 6.1): with iptables-nft a
+# restore into a path-given netns leaves CRIU's lock there (criu#1435), and
+# tardis gives it no criu.conf, so no tcp-close.  Those cases are SKIPs.
 CRIU_MAJOR=$("$CRIU" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
 OLD_UNLOCK=
 if [ "${CRIU_MAJOR:-0}" -lt 4 ] && iptables -V 2>/dev/null | grep -q nf_tables; then
 	OLD_UNLOCK="CRIU $("$CRIU" --version | sed -n 's/^Version: //p') + iptables-nft leaves its network lock in a path-given netns after a restore (criu#1435, fixed in CRIU 4.0)"
 fi
-NO_TCP_CLOSE=
-[ "${CRIU_MAJOR:-0}" -ge 4 ] || NO_TCP_CLOSE="tardis gives CRIU < 4 no criu.conf, so no tcp-close: the connection comes back open"
-# want_path CASE [REASON]: want CASE, and it can work here (else a SKIP line).
-want_path() {
-	want "$1" || return 1
+NO_TCP_CLOSE=$([ "${CRIU_MAJOR:-0}" -ge 4 ] || echo "tardis gives CRIU < 4 no criu.conf, so no tcp-close: the connection comes back open")
+want_path() { # want_path CASE [REASON]: wanted and possible, else a SKIP line
 	local why=${2:-}
+	want "$1" || return 1
 	[ -z "$OLD_UNLOCK" ] || why=${why:+$why; and }$OLD_UNLOCK
 	[ -z "$why" ] && return 0
 	echo "SKIP - $1: $why"
@@ -582,12 +562,9 @@ want_path() {
 }
 for c in "own-delete own delete" "own-ckpt own checkpoint" "path-delete path delete" \
 	"path-ckpt path checkpoint" "host-delete host delete" "host-ckpt host checkpoint"; do
-	case $c in
-	path-*) want_path "${c%% *}" || continue ;;
-	*) want "${c%% *}" || continue ;;
-	esac
+	[[ $c != path-* ]] || want_path "${c%% *}" || continue
 	# shellcheck disable=SC2086
-	server_case $c
+	want ${c%% *} && server_case $c
 done
 
 # ---- a path-given netns whose image is not restored: a fresh start ------
