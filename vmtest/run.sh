@@ -289,6 +289,7 @@ write_job() { # write_job NAME RESULTS MODULES CRIU
 		printf 'MODULES=%q\n' "$3"
 		printf 'SCENARIOS=%q\n' "${SCEN[$1]}"
 		printf 'CRIU=%q\n' "$4"
+		printf 'VMTEST_SERVER_CASES=%q\n' "${VMTEST_SERVER_CASES:-}"
 		printf 'VMTEST_SCENARIO_TIMEOUT=%q\n' "$VMTEST_SCENARIO_TIMEOUT"
 		printf 'CMD=%q\n' "${VMTEST_CMD:-}"
 	} >"$2/job"
@@ -405,18 +406,27 @@ done
 wait
 
 # ---- the table ----------------------------------------------------------
+# criu_cell NAME: the CRIU version a line ran and where it came from
+# ("3.17.1 bookworm": Debian's package of that suite; "4.2.1 built":
+# scripts/build-criu.sh), from its features file.
+criu_cell() {
+	local v
+	v=$(sed -n 's/^criu: .*(Version: \([^)]*\)).*/\1/p' "$VM/results/$1/features" 2>/dev/null | head -1)
+	if [ -n "$v" ]; then echo "$v ${CRIU_OF[$1]}"; else echo none; fi
+}
+
 report() {
-	local n s all=() cell line verdict dur p f note w=18
+	local n s all=() cell line verdict dur p f note w=23
 	for n in "${NAMES[@]}"; do
 		for s in ${SCEN[$n]}; do
 			[[ " ${all[*]} " == *" $s "* ]] || all+=("$s")
 		done
 	done
-	printf '%-14s' kernel
-	for s in "${all[@]}"; do printf "%-${w}s" "$s"; done
+	printf '%-8s%-16s' kernel criu
+	for s in "${all[@]}"; do printf "%-${w}s " "$s"; done
 	printf '%s\n' "run"
 	for n in "${NAMES[@]}"; do
-		printf '%-14s' "$n"
+		printf '%-8s%-16s' "$n" "$(criu_cell "$n")"
 		for s in "${all[@]}"; do
 			cell=-
 			if [[ " ${SCEN[$n]} " == *" $s "* ]]; then
@@ -427,6 +437,7 @@ report() {
 					skip) cell="skip" ;;
 					*) cell="$verdict ${dur}s ($p/$((p + f)))" ;;
 					esac
+					[[ $note =~ ([0-9]+)\ skipped: ]] && cell+=" +${BASH_REMATCH[1]} skip"
 					[ "$verdict" = fail ] && FAILS=$((FAILS + 1))
 					[ "$verdict" = pass ] && PASSES=$((PASSES + 1))
 				else
@@ -434,7 +445,7 @@ report() {
 					FAILS=$((FAILS + 1))
 				fi
 			fi
-			printf "%-${w}s" "$cell"
+			printf "%-${w}s " "$cell"
 		done
 		cat "$VM/results/$n/vmstate" 2>/dev/null || echo
 	done
@@ -442,7 +453,7 @@ report() {
 	for n in "${NAMES[@]}"; do
 		echo "$n:"
 		sed 's/^/    /' "$VM/results/$n/features" 2>/dev/null
-		awk '$2 != "pass" { $3 = $3 "s"; print "    " $0 }' "$VM/results/$n/status" 2>/dev/null
+		awk '$2 != "pass" || NF > 5 { $3 = $3 "s"; print "    " $0 }' "$VM/results/$n/status" 2>/dev/null
 		for s in ${SCEN[$n]}; do
 			[ -f "$VM/results/$n/$s.log" ] || continue
 			grep -E '^FAIL' "$VM/results/$n/$s.log" | head -5 | sed "s/^/    $s: /"

@@ -349,11 +349,19 @@ done
 cp "$HELPER" "$LOWER/rootfs/bin/sockhelper"
 mkdir -p "$LOWER/rootfs/data" "$LOWER/rootfs/www"
 
+# Before 5.13 (no PTRACE_GET_RSEQ_CONFIGURATION; seen: 5.10) CRIU refuses
+# a task that registered rseq, as glibc >= 2.35 does in every thread.
+RSEQ_ENV=
+if ! "$CRIU" check --feature get_rseq_conf >/dev/null 2>&1; then
+	RSEQ_ENV='"GLIBC_TUNABLES=glibc.pthread.rseq=0", '
+	echo "# kernel $(uname -r): CRIU cannot dump rseq (no PTRACE_GET_RSEQ_CONFIGURATION): the container runs with GLIBC_TUNABLES=glibc.pthread.rseq=0"
+fi
+
 make_bundle() { # make_bundle DIR HTTP UDP ECHO [jq filter]: fresh overlay rootfs
 	local b=$1 f=${5:-.}
 	mkdir -p "$b/rootfs" "$b.up" "$b.work"
 	jq --arg http "$2" --arg udp "$3" --arg echo "$4" \
-		".root.readonly = false | .process.env += [\"TARDIS_ENABLE=1\", \"HTTP=\" + \$http, \"UDP=\" + \$udp, \"ECHO=\" + \$echo] | $f" \
+		".root.readonly = false | .process.env += [$RSEQ_ENV\"TARDIS_ENABLE=1\", \"HTTP=\" + \$http, \"UDP=\" + \$udp, \"ECHO=\" + \$echo] | $f" \
 		"$LOWER/config.json" >"$b/config.json"
 	mount -t overlay overlay -o "lowerdir=$LOWER/rootfs,upperdir=$b.up,workdir=$b.work" "$b/rootfs"
 }
@@ -535,8 +543,26 @@ export RROOT
 
 # SERVER_CASES="own-delete est-close ..." runs only those (all by default).
 want() { [ -z "${SERVER_CASES:-}" ] || [[ " $SERVER_CASES " == *" $1 "* ]]; }
+# CRIU < 4 (docs/servers.md section 6; 3.17.1 on 6.1): with iptables-nft a
+# restore into a path-given netns leaves CRIU's lock there (criu#1435), and
+# tardis gives it no criu.conf, so no tcp-close.  Those cases are SKIPs.
+CRIU_MAJOR=$("$CRIU" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
+OLD_UNLOCK=
+if [ "${CRIU_MAJOR:-0}" -lt 4 ] && iptables -V 2>/dev/null | grep -q nf_tables; then
+	OLD_UNLOCK="CRIU $("$CRIU" --version | sed -n 's/^Version: //p') + iptables-nft leaves its network lock in a path-given netns after a restore (criu#1435, fixed in CRIU 4.0)"
+fi
+NO_TCP_CLOSE=$([ "${CRIU_MAJOR:-0}" -ge 4 ] || echo "tardis gives CRIU < 4 no criu.conf, so no tcp-close: the connection comes back open")
+want_path() { # want_path CASE [REASON]: wanted and possible, else a SKIP line
+	local why=${2:-}
+	want "$1" || return 1
+	[ -z "$OLD_UNLOCK" ] || why=${why:+$why; and }$OLD_UNLOCK
+	[ -z "$why" ] && return 0
+	echo "SKIP - $1: $why"
+	return 1
+}
 for c in "own-delete own delete" "own-ckpt own checkpoint" "path-delete path delete" \
 	"path-ckpt path checkpoint" "host-delete host delete" "host-ckpt host checkpoint"; do
+	[[ $c != path-* ]] || want_path "${c%% *}" || continue
 	# shellcheck disable=SC2086
 	want ${c%% *} && server_case $c
 done
@@ -666,8 +692,8 @@ est_case() {
 	runc --root "$RROOT" delete -f "$id" >/dev/null 2>&1
 	drop_bundle "$b"
 }
-want est-close && est_case close-by-default 0
-want est-keep && est_case kept-opt-in 1
-want est-elsewhere && est_case opt-in-elsewhere 1 "tardis-other-$$"
+want_path est-close "$NO_TCP_CLOSE" && est_case close-by-default 0
+want_path est-keep && est_case kept-opt-in 1
+want_path est-elsewhere "$NO_TCP_CLOSE" && est_case opt-in-elsewhere 1 "tardis-other-$$"
 
 summary
