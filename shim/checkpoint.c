@@ -23,8 +23,7 @@ enum shim_result handle_checkpoint(struct shim *s, int *exit_code)
 		log_info("%s/%s: incremental/lazy checkpoint is not tardis's: passed through",
 			 s->args.ns, s->args.id);
 	} else {
-		req.image_path = cjson_get_str(st, "image_path");
-		req.rootfs = cjson_get_str(st, "rootfs");
+		checkpoint_request_from_state(&req, st);
 		if (checkpoint_container(shim_runc_call(s), &req) == 0) {
 			*exit_code = 0;
 			return SHIM_DONE;

@@ -92,6 +92,8 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_str(st, "image_path", c->image_path);
 	cjson_set_str(st, "work_dir", c->work_dir);
 	cjson_set_bool(st, "checkpoint_on_stop", c->set.checkpoint_on_stop);
+	cjson_set_str(st, "netns_path", c->set.netns == NETNS_PATH ? c->set.netns_path : "");
+	cjson_set_bool(st, "tcp_established", c->set.tcp_established);
 	cjson_set_str(st, "created_at", when);
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);
@@ -229,6 +231,8 @@ static int restore_from(struct shim *s, const struct create_info *ci,
 				       .image_path = ci->image_path,
 				       .rootfs_reused = strcmp(rep->rootfs_kind, IMAGE_ROOTFS_REUSED) == 0,
 				       .keep_tcp = keep_connections(s, ci, rep),
+				       .netns_path = ci->set.netns == NETNS_PATH ? ci->set.netns_path
+										  : NULL,
 				       .own_netns = ci->set.netns == NETNS_OWN };
 
 	if (n > 0) {

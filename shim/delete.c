@@ -53,11 +53,10 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 		return SHIM_PASS_THROUGH;
 	log_info("intercepted: delete%s %s/%s", force ? " --force" : "", s->args.ns, s->args.id);
 	if (force) {
-		struct checkpoint_request req = { .trigger = "delete --force",
-						  .image_path = cjson_get_str(st, "image_path"),
-						  .rootfs = cjson_get_str(st, "rootfs") };
+		struct checkpoint_request req = { .trigger = "delete --force" };
 		char status[32];
 
+		checkpoint_request_from_state(&req, st);
 		runc_call_status(shim_runc_call(s), status, sizeof(status));
 		if ((strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) &&
 		    checkpoint_container(shim_runc_call(s), &req) < 0)

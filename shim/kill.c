@@ -38,8 +38,7 @@ enum shim_result handle_kill(struct shim *s, int *exit_code)
 		return SHIM_PASS_THROUGH;
 	log_info("intercepted: kill %s/%s %s: checkpoint instead", s->args.ns, s->args.id,
 		 sig ? sig : "TERM");
-	req.image_path = cjson_get_str(st, "image_path");
-	req.rootfs = cjson_get_str(st, "rootfs");
+	checkpoint_request_from_state(&req, st);
 	if (checkpoint_container(shim_runc_call(s), &req) < 0)
 		return SHIM_PASS_THROUGH;
 	*exit_code = 0;

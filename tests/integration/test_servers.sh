@@ -486,6 +486,10 @@ server_case() {
 	esac
 	check "$name: an image was published" [ -s "$IMAGES/$id/manifest.json" ]
 	check "$name: the container is gone" [ -z "$(status_of "$id")" ]
+	# Its connections close at the restore anyway: CRIU's lock, which would
+	# cut off the whole shared namespace until then, goes with the dump.
+	[ "$mode" != path ] || check "$name: CRIU's network lock lifted right after the dump" \
+		bash -c '! criu_lock_left "$1"' _ "$NETNS"
 	c1=$(val "$b/rootfs/data/count") h1=$(val "$b/rootfs/data/hold") p1=$(val "$b/rootfs/data/pair")
 	pp1=$(val "$b/rootfs/data/piped") f1=$(val "$b/rootfs/data/fifoed")
 	[ -z "$host_addr" ] || [ "$mode" = path ] ||
@@ -543,38 +547,23 @@ export RROOT
 
 # SERVER_CASES="own-delete est-close ..." runs only those (all by default).
 want() { [ -z "${SERVER_CASES:-}" ] || [[ " $SERVER_CASES " == *" $1 "* ]]; }
-# CRIU < 4 (docs/servers.md section 6; 3.17.1 on 6.1): with iptables-nft a
-# restore into a path-given netns leaves CRIU's lock there (criu#1435), and
-# tardis gives it no criu.conf, so no tcp-close.  Those cases are SKIPs.
-CRIU_MAJOR=$("$CRIU" --version 2>/dev/null | sed -n 's/^Version: \([0-9]*\)\..*/\1/p')
-OLD_UNLOCK=
-if [ "${CRIU_MAJOR:-0}" -lt 4 ] && iptables -V 2>/dev/null | grep -q nf_tables; then
-	OLD_UNLOCK="CRIU $("$CRIU" --version | sed -n 's/^Version: //p') + iptables-nft leaves its network lock in a path-given netns after a restore (criu#1435, fixed in CRIU 4.0)"
-fi
-NO_TCP_CLOSE=$([ "${CRIU_MAJOR:-0}" -ge 4 ] || echo "tardis gives CRIU < 4 no criu.conf, so no tcp-close: the connection comes back open")
-want_path() { # want_path CASE [REASON]: wanted and possible, else a SKIP line
-	local why=${2:-}
-	want "$1" || return 1
-	[ -z "$OLD_UNLOCK" ] || why=${why:+$why; and }$OLD_UNLOCK
-	[ -z "$why" ] && return 0
-	echo "SKIP - $1: $why"
-	return 1
-}
 for c in "own-delete own delete" "own-ckpt own checkpoint" "path-delete path delete" \
 	"path-ckpt path checkpoint" "host-delete host delete" "host-ckpt host checkpoint"; do
-	[[ $c != path-* ]] || want_path "${c%% *}" || continue
 	# shellcheck disable=SC2086
 	want ${c%% *} && server_case $c
 done
 
 # ---- a path-given netns whose image is not restored: a fresh start ------
 # CRIU's network lock (chain CRIU) stays in the namespace from the dump
-# until a restore succeeds.  When the image is skipped (here: invalid) or
-# its restore fails, tardis removes the lock before the fresh start, or the
-# new container would be cut off, even from 127.0.0.1 inside.
+# until a restore succeeds, for a container that keeps its connections
+# (others have it lifted right after the dump: path-* cases).  When the
+# image is skipped (here: invalid) or its restore fails, tardis removes the
+# lock before the fresh start, or the new container would be cut off, even
+# from 127.0.0.1 inside.
 fallback_case() {
 	local id=srv-path-fallback b=$TMP/path-fallback filter
 	filter=".linux.namespaces |= map(if .type == \"network\" then .path = \"/var/run/netns/$NETNS\" else . end)"
+	filter="$filter | .process.env += [\"TARDIS_TCP_ESTABLISHED=1\"]"
 	echo "# ---- path-fallback: network path, image not restored"
 	make_bundle "$b" "$HTTP" "$UDP" "$ECHO" "$filter"
 	shim create --bundle "$b" --pid-file "$b/init.pid" "$id" </dev/null >/dev/null 2>&1 && shim start "$id"
@@ -692,8 +681,8 @@ est_case() {
 	runc --root "$RROOT" delete -f "$id" >/dev/null 2>&1
 	drop_bundle "$b"
 }
-want_path est-close "$NO_TCP_CLOSE" && est_case close-by-default 0
-want_path est-keep && est_case kept-opt-in 1
-want_path est-elsewhere "$NO_TCP_CLOSE" && est_case opt-in-elsewhere 1 "tardis-other-$$"
+want est-close && est_case close-by-default 0
+want est-keep && est_case kept-opt-in 1
+want est-elsewhere && est_case opt-in-elsewhere 1 "tardis-other-$$"
 
 summary

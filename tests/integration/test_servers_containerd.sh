@@ -102,6 +102,15 @@ trigger() {
 	esac
 }
 
+# finish ID: the counter ends with exit 0 (tardis removes its image; a
+# KILL would be a stop signal, checkpointed), the container removed.
+finish() {
+	exit_with "$1" 0
+	wait_for 20 task_is "$1" STOPPED || ctr_ task kill -s KILL "$1" >/dev/null 2>&1
+	wait_for 10 task_is "$1" STOPPED
+	remove_container "$1"
+}
+
 # server_case ID NET TRIGGER: NET own (ctr's default: runc makes the
 # netns), host (--net-host) or path (--with-ns network:PATH).
 server_case() {
@@ -146,9 +155,7 @@ server_case() {
 	fi
 	[ "$net" != path ] || check "$id: CRIU's network lock is gone from the path-given netns" \
 		not criu_lock_left "$NETNS"
-	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-	wait_for 10 task_is "$id" STOPPED
-	remove_container "$id"
+	finish "$id"
 }
 
 # est_case ID KEEP(0|1): a connection from the client namespace to the echo
@@ -184,9 +191,7 @@ est_case() {
 	fi
 	check "$id: a new connection is served" bash -c \
 		'[ "$(echo new | ip netns exec "$1" timeout 5 busybox nc -w 3 "$2" 7777 2>/dev/null | head -1)" = new ]' _ "$CNETNS" "$CSUB.1"
-	ctr_ task kill -s KILL "$id" >/dev/null 2>&1
-	wait_for 10 task_is "$id" STOPPED
-	remove_container "$id"
+	finish "$id"
 }
 
 # SERVER_CASES="srv-own-ckpt est-keep ..." runs only those (all by default).

@@ -8,6 +8,7 @@
 #include "filediff.h"
 #include "image.h"
 #include "log.h"
+#include "netns.h"
 #include "mountinfo.h"
 #include "scratch.h"
 #include "util.h"
@@ -300,6 +301,39 @@ static int checkpoint_into_image(const struct runc_call *c, const struct checkpo
 	return 0;
 }
 
+void checkpoint_request_from_state(struct checkpoint_request *req, const cJSON *st)
+{
+	const char *netns = cjson_get_str(st, "netns_path");
+
+	req->image_path = cjson_get_str(st, "image_path");
+	req->rootfs = cjson_get_str(st, "rootfs");
+	req->netns_path = netns && netns[0] ? netns : NULL;
+	req->keep_tcp = cjson_get_bool(st, "tcp_established");
+}
+
+/* CRIU leaves its network lock (iptables DROP for all but its own
+ * packets) in the namespace after a dump that stops the tasks, so that
+ * the kernel does not reset their connections before a restore repairs
+ * them.  A namespace given by path is shared, with the other containers
+ * of a Kubernetes pod for one: they would be cut off until the restore.
+ * Unless the container keeps its connections, the restore closes them
+ * anyway, so the lock goes now. */
+static void lift_network_lock(const struct runc_call *c, const struct checkpoint_request *req)
+{
+	cleanup_error tardis_error_t err = NULL;
+	int r;
+
+	if (!req->netns_path || req->keep_tcp)
+		return;
+	r = netns_criu_unlock(req->netns_path, &err);
+	if (r > 0)
+		log_info("%s/%s: removed CRIU's network lock from netns %s (its connections "
+			 "close at the restore anyway)", c->ns, c->id, req->netns_path);
+	else if (r < 0)
+		log_warn("%s/%s: CRIU's network lock in netns %s: %s", c->ns, c->id,
+			 req->netns_path, tardis_error_msg(err));
+}
+
 int checkpoint_container(const struct runc_call *c, const struct checkpoint_request *req)
 {
 	struct ckpt_result res = { .trigger = req->trigger,
@@ -312,6 +346,7 @@ int checkpoint_container(const struct runc_call *c, const struct checkpoint_requ
 		record_failure(c, &res);
 		return -1;
 	}
+	lift_network_lock(c, req);
 	res.duration_ms = (monotonic_ns() - t0) / 1000000;
 	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", c->ns, c->id,
 		 req->trigger, req->image_path, (unsigned long long)res.size,

@@ -19,7 +19,17 @@ struct checkpoint_request {
 	 * way with --tcp-established. */
 	int forward_opts;
 	int skip_resume;        /* set state.json's skip_resume (containerd resumes next) */
+	/* The network namespace given by path (state.json's netns_path), NULL
+	 * for none, and whether the container keeps its TCP connections: when
+	 * it does not, CRIU's network lock is lifted right after the dump. */
+	const char *netns_path;
+	int keep_tcp;
 };
+
+struct cJSON;
+/* req's image path, rootfs, netns path and keep_tcp from state.json
+ * (st outlives req). */
+void checkpoint_request_from_state(struct checkpoint_request *req, const struct cJSON *st);
 
 /* 0 checkpointed; -1 when not (logged; no image left half-written: the
  * previous one, if any, stays). */

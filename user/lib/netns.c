@@ -138,19 +138,24 @@ static int unlock_here(void)
 	for (size_t t = 0; t < 2; t++) {
 		for (size_t c = 0; c < sizeof(cmds) / sizeof(cmds[0]); c++) {
 			char *argv[8] = { (char *)tools[t], "-w" };
-			cleanup_free char *out = NULL;
-			tardis_error_t e = NULL;
-			int st, n = 2;
+			int st, n = 2, tries = 0;
 
 			for (int k = 0; k < 4 && cmds[c][k]; k++)
 				argv[n++] = (char *)cmds[c][k];
-			/* "does not exist" / "No chain" is the usual answer. */
-			st = run_wait(argv, RUN_SEARCH_PATH | RUN_STDIN_NULL | RUN_CAPTURE_STDERR, 30,
-				      &out, &e);
-			tardis_error_free(&e);
-			if (st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 127))
-				found = 1;
-			removed |= st == 0;
+			/* A jump may be there more than once (a dump and a
+			 * restore each add one): deleted until none is left.
+			 * "does not exist" / "No chain" is the usual answer. */
+			do {
+				cleanup_free char *out = NULL;
+				tardis_error_t e = NULL;
+
+				st = run_wait(argv, RUN_SEARCH_PATH | RUN_STDIN_NULL | RUN_CAPTURE_STDERR,
+					      30, &out, &e);
+				tardis_error_free(&e);
+				if (st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 127))
+					found = 1;
+				removed |= st == 0;
+			} while (st == 0 && c < 2 && ++tries < 8);
 		}
 	}
 	return removed ? 0 : found ? 1 : 2;

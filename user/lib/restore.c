@@ -43,8 +43,8 @@ static int restore_failed(const struct runc_call *c, const char *work, tardis_er
  * and for a network namespace runc makes, the action script that brings
  * its lo up at setup-namespaces, before any socket is restored.  env gets
  * the environment entries; 0, or -1 with *err. */
-static int criu_conf(const struct restore_request *req, const char *work, struct argv_buf *env,
-		     tardis_error_t *err)
+static int criu_conf(const struct restore_request *req, int script, const char *work,
+		     struct argv_buf *env, tardis_error_t *err)
 {
 	char text[PATH_MAX + 64] = "", path[PATH_MAX + 32], entry[PATH_MAX + 64];
 	cleanup_free char *bundle = NULL;
@@ -52,7 +52,7 @@ static int criu_conf(const struct restore_request *req, const char *work, struct
 
 	if (!req->keep_tcp)
 		strcat(text, "tcp-close\n");
-	if (req->own_netns) {
+	if (script) {
 		/* Quoted for CRIU's config parser (spaces), which cuts a line at
 		 * any '#', quoted or not, and knows no escape but \". */
 		if (!req->action_script || req->action_script[0] != '/' ||
@@ -92,6 +92,22 @@ static int own_netns_after(const struct runc_call *c, const struct restore_reque
 	return 0;
 }
 
+/* A namespace given by path after a restore by CRIU before 4: its
+ * network unlock fails with iptables-nft when the jumps to chain CRIU are
+ * there twice, from the dump and from the restore (criu#1435, fixed in
+ * 4.0), and the restored container, with its pod, stays cut off. */
+static void path_netns_after(const struct runc_call *c, const struct restore_request *req)
+{
+	cleanup_error tardis_error_t e = NULL;
+
+	if (netns_criu_unlock(req->netns_path, &e) > 0)
+		log_info("%s/%s: removed CRIU's network lock from netns %s after the restore "
+			 "(CRIU < 4)", c->ns, c->id, req->netns_path);
+	else if (e)
+		log_warn("%s/%s: CRIU's network lock in netns %s: %s", c->ns, c->id,
+			 req->netns_path, tardis_error_msg(e));
+}
+
 /* `runc restore --detach`: 0 restored, -1 with *err. */
 static int run_runc_restore(const struct runc_call *c, const struct restore_request *req,
 			    const char *work, tardis_error_t *err)
@@ -99,12 +115,13 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_argv struct argv_buf env = { 0 };
 	cleanup_error tardis_error_t e = NULL;
-	int st;
+	int st, major = runc_call_criu_major(c);
 
 	/* CRIU before 4 dies on an action script from a config file in swrk
-	 * mode (seen: 3.17 on Debian 12's 6.1): it restores as before, lo
-	 * left down and connections kept. */
-	if (runc_call_criu_major(c) >= 4 && criu_conf(req, work, &env, err) < 0)
+	 * mode (seen: 3.17 on Debian 12's 6.1): lo comes up after the restore
+	 * instead (own_netns_after). */
+	if ((!req->keep_tcp || (req->own_netns && major >= 4)) &&
+	    criu_conf(req, req->own_netns && major >= 4, work, &env, err) < 0)
 		return tardis_error_wrap(err, "CRIU configuration");
 	/* Established connections are always in the image (checkpoint.c);
 	 * whether they come back open or closed is criu.conf's tcp-close. */
@@ -124,7 +141,9 @@ static int run_runc_restore(const struct runc_call *c, const struct restore_requ
 	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
 	if (st != 0)
 		return restore_failed(c, work, e, err);
-	if (req->own_netns && runc_call_criu_major(c) < 4)
+	if (major < 4 && req->netns_path)
+		path_netns_after(c, req);
+	if (req->own_netns && major < 4)
 		return own_netns_after(c, req, err);
 	return 0;
 }

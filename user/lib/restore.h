@@ -18,6 +18,7 @@ struct restore_request {
 				 * restore goes on top of the rootfs as it is */
 	int keep_tcp;           /* established TCP connections kept open (same node and
 				 * addresses), else closed: the peer sees a reset */
+	const char *netns_path; /* its network namespace given by path, or NULL */
 	int own_netns;          /* runc makes its network namespace: lo and the net.*
 				 * sysctls restored by action_script (netns.h) */
 	/* A program that acts as CRIU's action script (criu_action in
