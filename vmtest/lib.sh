@@ -8,14 +8,15 @@ VMTEST_NEEDS_CRIU=" shim_runc shim_containerd cross_node servers "
 
 # The cases of tests/integration/test_servers.sh that vmtest runs (its
 # SERVER_CASES): the whole suite takes about 10 minutes under TCG, these
-# three about 2.  own-delete: a runc-made netns (lo and a net.* sysctl back
+# five about 3.  own-delete: a runc-made netns (lo and a net.* sysctl back
 # after the restore; TCP v4/v6, UDP, UNIX stream/datagram, socketpair, pipe,
-# FIFO); est-keep: a path-given netns, an established TCP connection from
-# another netns kept across the checkpoint (TCP repair); path-fallback: an
-# image not restored in a path-given netns, CRIU's network lock removed
-# before the fresh start.  VMTEST_SERVER_CASES overrides it; make test runs
+# FIFO); path-delete: the same in a path-given netns (CRIU's lock lifted);
+# est-close / est-keep: a path-given netns, an established TCP connection
+# from another netns closed (tcp-close) or kept (TCP repair) across the
+# checkpoint; path-fallback: an image not restored in a path-given netns,
+# CRIU's network lock removed before the fresh start.  VMTEST_SERVER_CASES overrides it; make test runs
 # every case on the host.
-VMTEST_SERVER_CASES=${VMTEST_SERVER_CASES:-own-delete est-keep path-fallback}
+VMTEST_SERVER_CASES=${VMTEST_SERVER_CASES:-own-delete path-delete est-close est-keep path-fallback}
 
 # vm_features RESULTS_DIR: what this kernel offers, by name, one line each
 # ("feature: value"), into RESULTS_DIR/features; the report prints it and
