@@ -29,6 +29,8 @@
 # when SERVER_CASES names it.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/netns.sh
+. "$ROOT/tests/lib/netns.sh"
 
 # TARDIS_CRIU already set (e.g. vmtest: a distribution criu) wins.
 CRIU=${TARDIS_CRIU:-$("$ROOT/scripts/build-criu.sh")} || { fail "no working CRIU"; summary; exit 1; }
@@ -408,28 +410,9 @@ free_port() { # a TCP+UDP port nobody uses in the host's namespace
 
 # A namespace given by path, reachable from the host through a veth pair.
 NETNS=tardis-srv-$$
-VH=tsv$$h
-pick_subnet() { # 10.X.Y: neither 10.X.Y.0/24 nor 10.X.Y+1.0/24 routed here yet
-	local x y
-	for _ in $(seq 1 20); do
-		x=$((200 + RANDOM % 50)) y=$((RANDOM % 250))
-		ip -4 route show | grep -q "^10\.$x\.\($y\|$((y + 1))\)\." || break
-	done
-	echo "10.$x.$y"
-}
 SUB=$(pick_subnet)
-ip netns add "$NETNS"
-on_cleanup 'ip netns del "$NETNS" 2>/dev/null; ip link del "$VH" 2>/dev/null'
-ip link add "$VH" type veth peer name tsv$$c &&
-	ip link set tsv$$c netns "$NETNS" &&
-	ip addr add "$SUB.1/24" dev "$VH" && ip link set "$VH" up &&
-	ip -n "$NETNS" addr add "$SUB.2/24" dev tsv$$c && ip -n "$NETNS" link set tsv$$c up &&
-	ip -n "$NETNS" link set lo up
+netns_to_host "$NETNS" "tsv$$h" "$SUB"
 check "path-given netns $NETNS with $SUB.2 answers ping from the host" busybox ping -c1 -W2 "$SUB.2" >/dev/null
-
-criu_lock_left() { # criu_lock_left NETNS: CRIU's network-lock chain is there
-	ip netns exec "$1" iptables -S 2>/dev/null | grep -q -- "-j CRIU"
-}
 
 # server_case NAME NETMODE TRIGGER
 #   NETMODE: own (runc-made netns) | path | host
@@ -627,12 +610,7 @@ fi
 # its own, wired to the server's by a second veth pair (no host routing).
 CNETNS=tardis-cli-$$
 CSUB=${SUB%.*}.$((${SUB##*.} + 1))
-ip netns add "$CNETNS"
-on_cleanup 'ip netns del "$CNETNS" 2>/dev/null'
-ip -n "$CNETNS" link add tsc$$c type veth peer name tsc$$s netns "$NETNS" &&
-	ip -n "$CNETNS" addr add "$CSUB.2/24" dev tsc$$c && ip -n "$CNETNS" link set tsc$$c up &&
-	ip -n "$CNETNS" link set lo up &&
-	ip -n "$NETNS" addr add "$CSUB.1/24" dev tsc$$s && ip -n "$NETNS" link set tsc$$s up
+netns_client "$CNETNS" "$NETNS" "$CSUB" "tsc$$"
 check "client netns $CNETNS reaches the server's netns ($CSUB.1)" \
 	ip netns exec "$CNETNS" busybox ping -c1 -W2 "$CSUB.1" >/dev/null
 
