@@ -101,22 +101,46 @@ int netns_restore_own(pid_t init, const char *bundle, tardis_error_t *err)
 	return netns_write_sysctls(config, err);
 }
 
-int netns_restore_own_after(pid_t init, const char *bundle, tardis_error_t *err)
+/* fn(arg) in a forked child, whose namespaces it may change: its exit
+ * status (0-255), or -1 with *err when the child could not run or died. */
+static int in_child(int (*fn)(const void *arg), const void *arg, tardis_error_t *err)
 {
 	pid_t pid = fork();
 	int st;
 
 	if (pid < 0)
 		return tardis_make_error(err, errno, "fork");
-	if (pid == 0) {
-		tardis_error_t e = NULL;
-
-		_exit(netns_restore_own(init, bundle, &e) < 0 ? 1 : 0);
-	}
+	if (pid == 0)
+		_exit(fn(arg));
 	while (waitpid(pid, &st, 0) < 0)
 		if (errno != EINTR)
 			return tardis_make_error(err, errno, "wait");
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+	if (!WIFEXITED(st))
+		return tardis_make_error(err, 0, "netns helper died (signal %d)", WTERMSIG(st));
+	return WEXITSTATUS(st);
+}
+
+struct own_args {
+	pid_t init;
+	const char *bundle;
+};
+
+static int restore_own_child(const void *arg)
+{
+	const struct own_args *a = arg;
+	tardis_error_t e = NULL;
+
+	return netns_restore_own(a->init, a->bundle, &e) < 0 ? 1 : 0;
+}
+
+int netns_restore_own_after(pid_t init, const char *bundle, tardis_error_t *err)
+{
+	struct own_args a = { init, bundle };
+	int r = in_child(restore_own_child, &a, err);
+
+	if (r < 0)
+		return -1;
+	if (r != 0)
 		return tardis_make_error(err, 0, "lo or the net.* sysctls of pid %d not restored",
 					 (int)init);
 	return 0;
@@ -161,27 +185,23 @@ static int unlock_here(void)
 	return removed ? 0 : found ? 1 : 2;
 }
 
+static int unlock_child(const void *path)
+{
+	tardis_error_t e = NULL;
+
+	return netns_enter(path, &e) < 0 ? 3 : unlock_here();
+}
+
 int netns_criu_unlock(const char *path, tardis_error_t *err)
 {
-	pid_t pid = fork();
-	int st;
+	int r = in_child(unlock_child, path, err);
 
-	if (pid < 0)
-		return tardis_make_error(err, errno, "fork");
-	if (pid == 0) {
-		tardis_error_t e = NULL;
-
-		_exit(netns_enter(path, &e) < 0 ? 3 : unlock_here());
-	}
-	while (waitpid(pid, &st, 0) < 0)
-		if (errno != EINTR)
-			return tardis_make_error(err, errno, "wait");
-	if (!WIFEXITED(st) || WEXITSTATUS(st) > 3)
-		return tardis_make_error(err, 0, "netns %s: unlock helper died", path);
-	switch (WEXITSTATUS(st)) {
+	switch (r) {
+	case -1: return -1;
 	case 0: return 1;
 	case 1: return 0;
 	case 2: return tardis_make_error(err, ENOENT, "no iptables to remove CRIU's lock with");
-	default: return tardis_make_error(err, 0, "cannot join netns %s", path);
+	case 3: return tardis_make_error(err, 0, "cannot join netns %s", path);
+	default: return tardis_make_error(err, 0, "netns %s: unlock helper failed (%d)", path, r);
 	}
 }
