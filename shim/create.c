@@ -6,12 +6,14 @@
  */
 #include "shim.h"
 #include "cleanup.h"
+#include "baseline.h"
 #include "container_state.h"
 #include "crashpoint.h"
 #include "exit_record.h"
 #include "failure_count.h"
 #include "image.h"
 #include "log.h"
+#include "mountinfo.h"
 #include "netns.h"
 #include "oci_config.h"
 #include "restore.h"
@@ -340,6 +342,36 @@ static enum shim_result create_fresh(struct shim *s, int *exit_code)
 	return SHIM_DONE;
 }
 
+/* A rootfs that is a mount but no overlay (a snapshotter's fresh copy of
+ * the image: native, btrfs, zfs, devmapper) gets its baseline recorded
+ * now, before any saved file is applied: what the checkpoint compares it
+ * with to find what the container changed (baseline.h).  Without one, no
+ * checkpoint will stop the container (checkpoint.c). */
+static void record_baseline(struct shim *s, const struct create_info *ci)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int dfd = -1;
+	char upper[PATH_MAX], fstype[64];
+	size_t n = 0;
+	uint64_t t0;
+
+	if (mountinfo_overlay_upperdir(ci->set.rootfs, upper, sizeof(upper)) == 1 ||
+	    mountinfo_fstype(ci->set.rootfs, fstype, sizeof(fstype)) != 1)
+		return;
+	t0 = monotonic_ns();
+	dfd = store_container_dir(&s->store, s->args.ns, s->args.id, 0, &err);
+	if (dfd >= 0)
+		unlinkat(dfd, BASELINE_FILE, 0); /* never an earlier container's */
+	if (dfd < 0 || baseline_record(ci->set.rootfs, dfd, BASELINE_FILE, &n, &err) < 0) {
+		log_warn("create %s/%s: rootfs %s (%s): %s; its checkpoints will be refused",
+			 s->args.ns, s->args.id, ci->set.rootfs, fstype, tardis_error_msg(err));
+		return;
+	}
+	log_info("create %s/%s: rootfs %s is a %s mount: baseline of %zu entries in %llu ms",
+		 s->args.ns, s->args.id, ci->set.rootfs, fstype, n,
+		 (unsigned long long)((monotonic_ns() - t0) / 1000000));
+}
+
 enum shim_result handle_create(struct shim *s, int *exit_code)
 {
 	cleanup_close int lock = -1;
@@ -347,6 +379,7 @@ enum shim_result handle_create(struct shim *s, int *exit_code)
 
 	if (create_prepare(s, &ci, &lock) < 0)
 		return SHIM_PASS_THROUGH;
+	record_baseline(s, &ci);
 	if (create_from_image(s, &ci)) {
 		shim_register_init(s, runc_args_opt(&s->args, "pid-file"));
 		*exit_code = 0;

@@ -6,12 +6,16 @@
 #    (manifest rootfs_kind "reused", no files.tar) and the restore goes on
 #    top of it.  `delete --force` -> `create` restores: the count goes on,
 #    and a 512 MiB process comes back with every page as it was.
-#  - A rootfs that is a mount tardis cannot diff (a bind mount, as
-#    containerd's native snapshotter gives it; here a simulated one): the
-#    checkpoint is refused before anything stops the container.  runc's own
-#    checkpoint (--leave-running) runs instead and the container goes on;
-#    the stop signal stops it as runc would; `tardisctl show` and the
-#    metrics say why.
+#  - A mount that is no overlay, as containerd's native snapshotter gives
+#    it (a bind mount of a full copy of the image; here made by hand): the
+#    create records the rootfs's baseline, the checkpoint saves what
+#    differs from it (rootfs_kind "snapshot"), and a restore onto a fresh
+#    copy has the written, changed and deleted files exact.
+#  - Such a mount without a baseline (a snapshotter tardis cannot diff,
+#    simulated by removing it): the checkpoint is refused before anything
+#    stops the container.  runc's own checkpoint (--leave-running) runs
+#    instead and the container goes on; the stop signal stops it as runc's
+#    would; `tardisctl show` says why.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/bundle.sh
@@ -58,6 +62,7 @@ cc -static -O2 -o "$TMP/memhog" "$TMP/memhog.c" || { fail "build memhog"; summar
 
 lower_layer sh -c "$COUNTER_SH"
 cp "$TMP/memhog" "$LOWER/rootfs/bin/memhog"
+echo original >"$LOWER/rootfs/data/keep"
 start_agent || { fail "tardisd"; summary; exit 1; }
 
 # dir_bundle DIR MIB [bind]: DIR/rootfs a copy of LOWER's, a plain
@@ -119,12 +124,56 @@ check "plain: the ${MIB} MiB came back page for page, and the checks go on (ok $
 check "plain: the file written before is there" grep -q "written before" "$b/rootfs/data/note"
 rdelete plain
 
+# ---- a snapshotter's rootfs: compared with its baseline ---------------------
+echo "# ---- a bind-mounted copy (containerd's native snapshotter): the baseline"
+b=$TMP/snap
+dir_bundle "$b" 16 bind
+check "snap: its rootfs is a bind mount" mountpoint -q "$b/rootfs"
+mark_log
+create_start "$b" snap
+check "snap: the create recorded a baseline" in_log "create rk/snap: rootfs .* is a [a-z0-9]+ mount: baseline of [0-9]+ entries"
+check "snap: counting" wait_for 60 count_at_least "$b" 3
+# What the container changes (written from here: the same files).
+echo "new file" >"$b/rootfs/data/written"
+mkdir -p "$b/rootfs/data/newdir/sub" && echo deep >"$b/rootfs/data/newdir/sub/f"
+echo "changed" >>"$b/rootfs/data/keep"
+rm -f "$b/rootfs/bin/seq"
+chmod 0700 "$b/rootfs/bin/busybox"
+rm -rf "$b/rootfs/tmp"
+check "snap: delete --force checkpoints it" shim delete --force snap
+check "snap: an image was published" [ -s "$IMAGES/snap/manifest.json" ]
+check "snap: the manifest says snapshot" \
+	bash -c '[ "$(jq -r .rootfs_kind "$1")" = snapshot ]' _ "$IMAGES/snap/manifest.json"
+check "snap: files.tar holds the changes, not the image" \
+	bash -c 'tar -tf "$1/files.tar" | grep -qx data/written && ! tar -tf "$1/files.tar" | grep -qx bin/sh' _ "$IMAGES/snap"
+check "snap: deleted.list names the deletions (tmp once, not what was below it)" \
+	bash -c 'grep -qx "whiteout bin/seq" "$1" && grep -qx "whiteout tmp" "$1"' _ "$IMAGES/snap/deleted.list"
+c1=$(count_in "$b")
+# The next create: a fresh copy of the image, as the snapshotter makes one.
+dir_bundle "$b" 16 bind
+check "snap: the fresh copy has none of it" [ ! -e "$b/rootfs/data/written" ]
+create_start "$b" snap
+check "snap: created again -> restored" grep -q "create rk/snap: restored" "$LOG"
+grep "create rk/snap: restore failed" "$LOG" | sed 's/^/# /'
+wait_for 10 not [ "$(count_in "$b")" = "$c1" ]
+check "snap: the count continues ($c1 -> $(count_in "$b"))" [ "$(count_in "$b")" -gt "$c1" ]
+check "snap: the written file is back" grep -qx "new file" "$b/rootfs/data/written"
+check "snap: and the new tree" grep -qx deep "$b/rootfs/data/newdir/sub/f"
+check "snap: the changed file is changed" bash -c '[ "$(cat "$1")" = "$(printf "original\nchanged")" ]' _ "$b/rootfs/data/keep"
+check "snap: the deleted file is gone" [ ! -e "$b/rootfs/bin/seq" ] && [ ! -L "$b/rootfs/bin/seq" ]
+check "snap: the deleted directory is gone" [ ! -e "$b/rootfs/tmp" ]
+check "snap: the mode change is back" [ "$(stat -c %a "$b/rootfs/bin/busybox")" = 700 ]
+rdelete snap
+drop_bundle "$b"
+rm -rf "$b.src"
+
 # ---- a mount tardis cannot diff: refused up front --------------------------------
-echo "# ---- a bind-mounted rootfs (a snapshotter tardis cannot diff)"
+echo "# ---- a bind-mounted rootfs without a baseline (a snapshotter tardis cannot diff)"
 b=$TMP/bound
 dir_bundle "$b" 16 bind
 check "bound: its rootfs is a bind mount" mountpoint -q "$b/rootfs"
 create_start "$b" bound
+rm -f "$TARDIS_STATE_DIR/containers/rk/bound/rootfs.baseline"
 check "bound: counting" wait_for 60 count_at_least "$b" 3
 mark_log
 # runc finds this CRIU only by --criu (tardis's TARDIS_CRIU is not runc's).
@@ -134,7 +183,7 @@ check "bound: runc's checkpoint --leave-running ran instead" [ -s "$TMP/own-imag
 check "bound: the container still runs" [ "$(status_of bound)" = running ]
 c1=$(count_in "$b")
 check "bound: and counts on" wait_for 10 count_at_least "$b" $((c1 + 2))
-check "bound: the log says why" in_log "rk/bound: checkpoint \(checkpoint\) refused: rootfs .* is a [a-z0-9]+ mount, not overlay"
+check "bound: the log says why" in_log "rk/bound: checkpoint \(checkpoint\) refused: rootfs .* is a [a-z0-9]+ mount, not overlay, with no baseline"
 check "bound: no tardis image" [ ! -e "$IMAGES/bound" ]
 check "bound: show names the refused checkpoint" \
 	show_has bound "^  failed checkpoints 1; last .* by checkpoint: rootfs .* mount, not overlay"
@@ -145,7 +194,7 @@ check "bound: refused again, and said so" in_log "rk/bound: checkpoint \(stop si
 check "bound: still no tardis image" [ ! -e "$IMAGES/bound" ]
 check "bound: show counts both" show_has bound "^  failed checkpoints 2; last .* by kill: rootfs .* mount, not overlay"
 rdelete bound
-umount "$b/rootfs" 2>/dev/null
+drop_bundle "$b"
 rm -rf "$b.src"
 
 summary

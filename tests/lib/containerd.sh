@@ -51,7 +51,8 @@ ctd_ready() {
 }
 
 # localhost/bb:latest: an OCI layout built by umoci from a rootfs holding
-# the static busybox, imported without any registry.
+# the static busybox (and /etc/keep, a file of the image to change),
+# imported without any registry.
 ctd_image() {
 	local d=$TMP/image a
 	mkdir -p "$d"
@@ -64,6 +65,7 @@ ctd_image() {
 		mkdir -p bundle/rootfs/bin
 		cp "$(command -v busybox)" bundle/rootfs/bin/busybox
 		for a in sh sleep cat echo true; do ln -s busybox "bundle/rootfs/bin/$a"; done
+		mkdir -p bundle/rootfs/etc && echo original >bundle/rootfs/etc/keep
 		umoci repack --image oci:latest bundle
 		umoci config --image oci:latest --config.cmd /bin/sh --config.env PATH=/bin
 		tar -C oci -cf bb.tar .

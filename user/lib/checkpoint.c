@@ -1,4 +1,5 @@
 #include "checkpoint.h"
+#include "baseline.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "crashpoint.h"
@@ -35,7 +36,14 @@ struct ckpt_result {
 struct files_plan {
 	const char *kind;      /* IMAGE_ROOTFS_* */
 	char upper[PATH_MAX];  /* the overlay's upperdir */
+	struct baseline *base; /* a snapshot's baseline */
 };
+
+static void files_plan_release(struct files_plan *p)
+{
+	baseline_free(p->base);
+	p->base = NULL;
+}
 
 static void ckpt_fail(struct ckpt_result *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -165,11 +173,25 @@ static int copy_dump_log(const struct runc_call *c, const char *tmp, const char 
 }
 
 /* Where the container's files come from, decided before anything stops
- * it: an overlay's upperdir (saved), or a plain directory (not a mount
- * point) that the next create reuses as it is (nothing to save).  Any
- * other mount (a snapshotter's bind mount, btrfs, a block device) cannot
- * be diffed yet: the checkpoint is refused up front, and the caller
- * leaves the container to runc, running. */
+ * it: an overlay's upperdir (saved), a plain directory (not a mount
+ * point) that the next create reuses as it is (nothing to save), or
+ * another mount (a snapshotter's: native, btrfs, zfs, devmapper) compared
+ * with the baseline its create recorded.  Without a baseline the
+ * checkpoint is refused up front, and the caller leaves the container to
+ * runc, running. */
+static int load_baseline(const struct runc_call *c, struct files_plan *plan)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int dfd = store_container_dir(c->store, c->ns, c->id, 0, &err);
+
+	if (dfd < 0 || baseline_load(dfd, BASELINE_FILE, &plan->base, &err) < 0) {
+		if (tardis_error_errno(err) != ENOENT)
+			log_warn("%s/%s: baseline: %s", c->ns, c->id, tardis_error_msg(err));
+		return -1;
+	}
+	return 0;
+}
+
 static int files_plan(const struct runc_call *c, const struct checkpoint_request *req,
 		      struct files_plan *plan, struct ckpt_result *res)
 {
@@ -189,33 +211,45 @@ static int files_plan(const struct runc_call *c, const struct checkpoint_request
 		plan->kind = IMAGE_ROOTFS_REUSED;
 		return 0;
 	}
+	if (r == 1 && load_baseline(c, plan) == 0) {
+		plan->kind = IMAGE_ROOTFS_SNAPSHOT;
+		return 0;
+	}
 	if (r < 0)
 		ckpt_fail(res, "rootfs %s: %s", req->rootfs, strerror(errno));
 	else
-		ckpt_fail(res, "rootfs %s is a %s mount, not overlay: tardis cannot save its files, "
-			  "so it does not checkpoint it", req->rootfs, fstype);
+		ckpt_fail(res, "rootfs %s is a %s mount, not overlay, with no baseline from its "
+			  "create: tardis cannot save its files, so it does not checkpoint it",
+			  req->rootfs, fstype);
 	log_warn("%s/%s: checkpoint (%s) refused: %s", c->ns, c->id, req->trigger, res->reason);
 	return -1;
 }
 
 /* The files the container wrote: its overlay upper dir. */
-static int save_files(const struct runc_call *c, const struct files_plan *plan, const char *tmp)
+static int save_files(const struct runc_call *c, const struct files_plan *plan,
+		      const char *rootfs, const char *tmp)
 {
 	cleanup_error tardis_error_t err = NULL;
 	struct filediff_stats fs = { 0 };
 	cleanup_close int tfd = -1;
 
-	if (strcmp(plan->kind, IMAGE_ROOTFS_OVERLAY) != 0) {
+	if (strcmp(plan->kind, IMAGE_ROOTFS_REUSED) == 0) {
 		log_info("%s/%s: rootfs is a plain directory, reused by the next create: no files "
 			 "saved", c->ns, c->id);
 		return 0;
 	}
 	tfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (tfd < 0 || filediff_save(plan->upper, tfd, &fs, &err) < 0) {
-		log_error("%s/%s: save container files from %s: %s", c->ns, c->id, plan->upper,
+	if (tfd < 0 || (plan->base ? filediff_save_since(rootfs, plan->base, tfd, &fs, &err)
+				   : filediff_save(plan->upper, tfd, &fs, &err)) < 0) {
+		log_error("%s/%s: save container files from %s: %s", c->ns, c->id,
+			  plan->base ? rootfs : plan->upper,
 			  err ? tardis_error_msg(err) : strerror(errno));
 		return -1;
 	}
+	if (plan->base)
+		log_info("%s/%s: %s rootfs against its baseline: %llu entries saved, %llu deleted",
+			 c->ns, c->id, plan->kind, (unsigned long long)fs.entries,
+			 (unsigned long long)fs.whiteouts);
 	return 0;
 }
 
@@ -235,7 +269,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 		return -1;
 	}
 	crash_point("ckpt-dump-log-copied");
-	if (save_files(c, plan, tmp) < 0) {
+	if (save_files(c, plan, req->rootfs, tmp) < 0) {
 		ckpt_fail(res, "saving the container's files failed");
 		return -1;
 	}
@@ -263,7 +297,7 @@ static int checkpoint_into_image(const struct runc_call *c, const struct checkpo
 {
 	cleanup_error tardis_error_t err = NULL;
 	char tmp[PATH_MAX], work[PATH_MAX];
-	struct files_plan plan = { 0 };
+	__attribute__((cleanup(files_plan_release))) struct files_plan plan = { 0 };
 
 	if (!req->image_path) {
 		log_error("%s/%s: state has no image path", c->ns, c->id);

@@ -50,6 +50,12 @@ struct filediff_stats {
  * features whose data is not in the upperdir (metacopy, redirect_dir). */
 int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st,
 		  tardis_error_t *err);
+/* The same for a rootfs that is not an overlay, against its baseline
+ * (baseline.h): what is new or changed into files.tar, what the baseline
+ * had and the rootfs has not into deleted.list (as whiteouts). */
+struct baseline;
+int filediff_save_since(const char *rootfs, struct baseline *base, int out_dirfd,
+			struct filediff_stats *st, tardis_error_t *err);
 
 /* Applies image_dirfd's files onto the mounted rootfs (the merged view,
  * never an upperdir), journaling into backup_dirfd (which must not hold a

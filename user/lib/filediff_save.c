@@ -1,6 +1,7 @@
 /* Saving: walks an overlay upperdir into files.tar (what was added or
  * modified) and deleted.list (whiteouts and opaque directories). */
 #include "filediff_internal.h"
+#include "baseline.h"
 #include "cleanup.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 struct save_ctx {
+	struct baseline *base; /* a rootfs compared with it, not an upperdir */
 	struct tar_writer tar;
 	int tar_fd;
 	struct bufw del;
@@ -93,19 +95,25 @@ static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err);
 static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
 {
 	struct stat st;
+	int unchanged;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return tardis_make_error(err, errno, "stat `%s`", c->path);
 	}
-	if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
+	if (!c->base && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 		return save_deletion(c, FILEDIFF_WHITEOUT, err);
 	}
 	if (st.st_dev != c->dev) {
 		c->st->skipped++;
 		return 0;
 	}
+	/* Against a baseline, only what is new or changed is saved; a
+	 * directory is walked all the same. */
+	unchanged = c->base && baseline_same(c->base, c->path, &st);
+	if (unchanged && !S_ISDIR(st.st_mode))
+		return 0;
 	if (S_ISREG(st.st_mode))
 		return save_file(c, dirfd, name, err);
 	if (S_ISLNK(st.st_mode)) {
@@ -135,9 +143,11 @@ static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_er
 						 c->path);
 		if (fstat(fd, &st) < 0)
 			return tardis_make_error(err, errno, "stat `%s`", c->path);
-		if (tar_write_header(&c->tar, c->path, FILEDIFF_DIR, &st, NULL, 0, err) < 0)
-			return -1;
-		c->st->entries++;
+		if (!unchanged) {
+			if (tar_write_header(&c->tar, c->path, FILEDIFF_DIR, &st, NULL, 0, err) < 0)
+				return -1;
+			c->st->entries++;
+		}
 		/* "x" marks a directory holding xwhiteouts, not an opaque one. */
 		n = xattr_get(fd, "trusted.overlay.opaque", v, sizeof(v));
 		if (n == 1 && v[0] == 'y') {
@@ -182,53 +192,80 @@ static int create_out(int dirfd, const char *name, tardis_error_t *err)
 	return fd;
 }
 
-int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st,
-		  tardis_error_t *err)
+/* A recorded entry the rootfs no longer has: deleted. */
+static int save_gone(void *arg, const char *path, tardis_error_t *err)
 {
-	cleanup_free struct save_ctx *c = NULL;
-	cleanup_close int rootfd = -1;
-	struct filediff_stats local;
-	struct stat rst;
-	int ret = -1;
+	struct save_ctx *c = arg;
 
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof(*st));
-	rootfd = open(upperdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return tardis_make_error(err, errno, "open upperdir `%s`", upperdir);
-	if (fstat(rootfd, &rst) < 0)
-		return tardis_make_error(err, errno, "stat upperdir `%s`", upperdir);
-	c = calloc(1, sizeof(*c));
-	if (!c)
-		return tardis_make_error(err, ENOMEM, "save `%s`", upperdir);
-	c->st = st;
-	c->dev = rst.st_dev;
-	c->del.name = FILEDIFF_DELETED;
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	return save_deletion(c, FILEDIFF_WHITEOUT, err);
+}
+
+/* The walk of root into files.tar and deleted.list, against base if any. */
+static int save_walk(struct save_ctx *c, int rootfd, int out_dirfd, tardis_error_t *err)
+{
 	c->tar_fd = create_out(out_dirfd, FILEDIFF_TAR, err);
 	if (c->tar_fd < 0)
 		return -1;
 	tar_writer_init(&c->tar, c->tar_fd, FILEDIFF_TAR);
 	c->del.fd = create_out(out_dirfd, FILEDIFF_DELETED, err);
 	if (c->del.fd < 0)
-		goto out;
-	if (save_dir(c, rootfd, err) < 0 || tar_write_finish(&c->tar, err) < 0 ||
-	    fdiff_bufw_flush(&c->del, err) < 0)
-		goto out;
-	if (fsync(c->tar_fd) < 0 || fsync(c->del.fd) < 0 || fsync(out_dirfd) < 0) {
-		tardis_make_error(err, errno, "fsync saved files");
-		goto out;
-	}
-	ret = 0;
-out:
-	close(c->tar_fd);
+		return -1;
+	if (save_dir(c, rootfd, err) < 0 ||
+	    (c->base && baseline_foreach_gone(c->base, save_gone, c, err) < 0) ||
+	    tar_write_finish(&c->tar, err) < 0 || fdiff_bufw_flush(&c->del, err) < 0)
+		return -1;
+	if (fsync(c->tar_fd) < 0 || fsync(c->del.fd) < 0 || fsync(out_dirfd) < 0)
+		return tardis_make_error(err, errno, "fsync saved files");
+	return 0;
+}
+
+static int save_from(const char *root, struct baseline *base, int out_dirfd,
+		     struct filediff_stats *st, tardis_error_t *err)
+{
+	cleanup_free struct save_ctx *c = NULL;
+	cleanup_close int rootfd = -1;
+	struct filediff_stats local;
+	struct stat rst;
+	int ret;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || fstat(rootfd, &rst) < 0)
+		return tardis_make_error(err, errno, "open `%s`", root);
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return tardis_make_error(err, ENOMEM, "save `%s`", root);
+	c->st = st;
+	c->base = base;
+	c->dev = rst.st_dev;
+	c->del.name = FILEDIFF_DELETED;
+	c->tar_fd = c->del.fd = -1;
+	ret = save_walk(c, rootfd, out_dirfd, err);
+	if (c->tar_fd >= 0)
+		close(c->tar_fd);
 	if (c->del.fd >= 0)
 		close(c->del.fd);
 	if (ret < 0) {
-		unlinkat(out_dirfd, FILEDIFF_TAR, 0);
+		if (c->tar_fd >= 0)
+			unlinkat(out_dirfd, FILEDIFF_TAR, 0);
 		if (c->del.fd >= 0)
 			unlinkat(out_dirfd, FILEDIFF_DELETED, 0);
-		tardis_error_wrap(err, "save files of `%s`", upperdir);
+		tardis_error_wrap(err, "save files of `%s`", root);
 	}
 	return ret;
+}
+
+int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st,
+		  tardis_error_t *err)
+{
+	return save_from(upperdir, NULL, out_dirfd, st, err);
+}
+
+int filediff_save_since(const char *rootfs, struct baseline *base, int out_dirfd,
+			struct filediff_stats *st, tardis_error_t *err)
+{
+	return save_from(rootfs, base, out_dirfd, st, err);
 }

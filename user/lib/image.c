@@ -412,8 +412,9 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
 	if (cJSON_IsString(node))
 		snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
-	if (cJSON_IsString(kind) && strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0)
-		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), IMAGE_ROOTFS_REUSED);
+	if (cJSON_IsString(kind) && (strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0 ||
+				     strcmp(kind->valuestring, IMAGE_ROOTFS_SNAPSHOT) == 0))
+		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), "%s", kind->valuestring);
 	else if (!kind || (cJSON_IsString(kind) && strcmp(kind->valuestring, IMAGE_ROOTFS_OVERLAY) == 0))
 		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), IMAGE_ROOTFS_OVERLAY);
 	else {

@@ -42,6 +42,9 @@ struct image_meta {
  * is an overlay's. */
 #define IMAGE_ROOTFS_OVERLAY "overlay"
 #define IMAGE_ROOTFS_REUSED "reused"
+/* Saved as for an overlay, but found by comparing a snapshotter's rootfs
+ * with its baseline (baseline.h); restored the same way. */
+#define IMAGE_ROOTFS_SNAPSHOT "snapshot"
 
 struct image_check {
 	const char *name; /* manifest, format, dump_log, inventory, descriptors, files */
