@@ -61,7 +61,7 @@ $(OUT)/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKEL) | $(OUT)/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJS)
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 TARDISD_OBJS   := $(patsubst user/tardisd/%.c,$(OUT)/obj/tardisd/%.o,$(TARDISD_SRCS))
 TARDISCTL_OBJS := $(patsubst user/tardisctl/%.c,$(OUT)/obj/tardisctl/%.o,$(TARDISCTL_SRCS))
@@ -159,7 +159,7 @@ $(FUZZ_OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) $(LIB_HDRS) | $(FUZZ_OUT)/sh
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
 
 $(FUZZ_LIB): $(patsubst user/lib/%.c,$(FUZZ_OUT)/lib/%.o,$(LIB_SRCS)) $(FUZZ_OUT)/shim/runc_args.o
-	ar rcs $@ $^
+	rm -f $@ && ar rcs $@ $^
 
 $(FUZZ_OUT)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h $(FUZZ_LIB)
 	$(CLANG) $(FUZZ_CFLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
