@@ -127,8 +127,10 @@ cri_start() {
 	[ "$runc" = runc ] && runc=$(command -v runc)
 	mkdir -p "$d/root" "$d/state" "$d/runc" "$d/cni/net.d" "$d/pods"
 	cri_config "$d" "$runc" >"$d/config.toml"
-	# Its own shim (containerd-shim-runc-v2 2.x) first in PATH.
-	PATH=$CRI_BIN:$PATH "$CRI_BIN/containerd" --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	# Its own shim (containerd-shim-runc-v2 2.x) first in PATH, then the
+	# CRIU tests use (TARDIS_CRIU): CRI's CheckpointContainer looks `criu`
+	# up in containerd's PATH (and runc in the shim's).
+	PATH=$CRI_BIN${TARDIS_CRIU:+:${TARDIS_CRIU%/*}}:$PATH "$CRI_BIN/containerd" --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
 	CRI_PID=$!
 	echo "$CRI_PID" >"$d/containerd.pid"
 	CRI_DIRS+=("$d")
