@@ -82,7 +82,7 @@ set -- -o "Dir::Etc::SourceList=$APT/sources.list" \
 fetch_deb() {
 	pkg=$1
 	shift
-	deb=$(ls "$C2/debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n 1)
+	deb=$(find "$C2/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n 1)
 	if [ -z "$deb" ]; then
 		if [ ! -f "$APT/.updated" ]; then
 			log "apt-get update ($SUITE, private config in $APT)"
@@ -97,7 +97,7 @@ fetch_deb() {
 			tail -n 5 "$C2/debs/$pkg.log" >&2
 			die "cannot download $pkg from $SUITE"
 		}
-		deb=$(ls "$C2/debs/${pkg}_"*.deb 2>/dev/null | sort -V | tail -n 1)
+		deb=$(find "$C2/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n 1)
 		[ -n "$deb" ] || die "apt-get download $pkg left no .deb"
 	fi
 	echo "$deb"

@@ -140,11 +140,11 @@ cri_start() {
 		tail -20 "$d/containerd.log" >&2
 		return 1
 	fi
-	crictr_ image import --base-name localhost/bb "$TMP/cri-image/bb.tar" >/dev/null &&
-		crictr_ image import --base-name localhost/pause "$TMP/cri-image/pause.tar" >/dev/null || {
+	if ! crictr_ image import --base-name localhost/bb "$TMP/cri-image/bb.tar" >/dev/null ||
+		! crictr_ image import --base-name localhost/pause "$TMP/cri-image/pause.tar" >/dev/null; then
 		echo "containerd 2.x ($d): image import failed" >&2
 		return 1
-	}
+	fi
 }
 
 # cri_stop [DIR]: see the top of this file.
