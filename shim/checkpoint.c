@@ -22,6 +22,12 @@ enum shim_result handle_checkpoint(struct shim *s, int *exit_code)
 	    runc_args_flag(&s->args, "lazy-pages") || runc_args_opt(&s->args, "parent-path")) {
 		log_info("%s/%s: incremental/lazy checkpoint is not tardis's: passed through",
 			 s->args.ns, s->args.id);
+	} else if (cjson_get_bool(st, "cri")) {
+		/* Kubernetes' CheckpointContainer (forensic: into containerd's
+		 * own directory, the container left running) is the caller's
+		 * business; tardis's triggers there are the stop and the delete. */
+		log_info("%s/%s: CRI checkpoint: passed to runc", s->args.ns, s->args.id);
+		return SHIM_PASS_THROUGH;
 	} else {
 		checkpoint_request_from_state(&req, st);
 		if (checkpoint_container(shim_runc_call(s), &req) == 0) {

@@ -96,6 +96,7 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_bool(st, "checkpoint_on_stop", c->set.checkpoint_on_stop);
 	cjson_set_str(st, "netns_path", c->set.netns == NETNS_PATH ? c->set.netns_path : "");
 	cjson_set_bool(st, "tcp_established", c->set.tcp_established);
+	cjson_set_bool(st, "cri", c->set.cri != CRI_NONE);
 	cjson_set_str(st, "created_at", when);
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);

@@ -133,6 +133,9 @@ cri_start() {
 	PATH=$CRI_BIN${TARDIS_CRIU:+:${TARDIS_CRIU%/*}}:$PATH "$CRI_BIN/containerd" --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
 	CRI_PID=$!
 	echo "$CRI_PID" >"$d/containerd.pid"
+	# The agent tardis-runc starts on demand for this node, and its pins,
+	# go with the node (cri_stop).
+	printf '%s\n%s\n' "$TARDIS_STATE_DIR" "$TARDIS_BPF_DIR" >"$d/tardis.dirs"
 	CRI_DIRS+=("$d")
 	CRI_SOCK=$d/containerd.sock
 	if ! wait_up 300 0.1 "$CRI_PID" cri_ version; then
@@ -149,7 +152,7 @@ cri_start() {
 
 # cri_stop [DIR]: see the top of this file.
 cri_stop() {
-	local dirs=("$@") d sock pid ids id p c
+	local dirs=("$@") d sock pid ids id p c state pins
 	[ $# -gt 0 ] || dirs=("${CRI_DIRS[@]}")
 	for d in "${dirs[@]}"; do
 		sock=$d/containerd.sock
@@ -175,6 +178,13 @@ cri_stop() {
 			fi
 		done
 		umount_below "$d"
+		if [ -s "$d/tardis.dirs" ]; then
+			{ read -r state && read -r pins; } <"$d/tardis.dirs"
+			stop_agent_of "$state"
+			[ -z "$pins" ] || [ ! -d "$pins" ] ||
+				TARDIS_BPF_DIR=$pins "$BIN/tardisd" --unload >/dev/null 2>&1
+			rm -f "$d/tardis.dirs"
+		fi
 	done
 	# The pods' (empty) cgroups, deepest first, in every hierarchy.
 	for c in /sys/fs/cgroup/*"$CRI_CGROUP_ROOT" /sys/fs/cgroup"$CRI_CGROUP_ROOT"; do

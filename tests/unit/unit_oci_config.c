@@ -67,6 +67,30 @@ START_TEST(test_annotations)
 }
 END_TEST
 
+/* Made by a CRI plugin: a pod's sandbox is never enabled, whatever the
+ * pod's annotations (they reach its config.json too). */
+START_TEST(test_cri)
+{
+	struct tardis_settings s;
+
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/enable\":\"true\","
+		     "\"io.kubernetes.cri.container-type\":\"sandbox\"}}");
+	ck_assert_int_eq(s.cri, CRI_SANDBOX);
+	ck_assert_int_eq(s.enabled, 0);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=1\"]},\"annotations\":"
+		     "{\"io.kubernetes.cri.container-type\":\"container\"}}");
+	ck_assert_int_eq(s.cri, CRI_CONTAINER);
+	ck_assert_int_eq(s.enabled, 1);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=1\"]},\"annotations\":"
+		     "{\"io.kubernetes.cri-o.ContainerType\":\"sandbox\"}}");
+	ck_assert_int_eq(s.cri, CRI_SANDBOX);
+	ck_assert_int_eq(s.enabled, 0);
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_ENABLE=1\"]}}");
+	ck_assert_int_eq(s.cri, CRI_NONE);
+	ck_assert_int_eq(s.enabled, 1);
+}
+END_TEST
+
 START_TEST(test_tcp_established)
 {
 	struct tardis_settings s;
@@ -187,6 +211,6 @@ START_TEST(test_workdir_mount)
 }
 END_TEST
 
-UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_tcp_established, test_netns,
+UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_cri, test_tcp_established, test_netns,
 	   test_not_enabled_or_bad,
 	   test_image_path, test_workdir_mount)

@@ -137,6 +137,22 @@ static int from_env(const cJSON *env, struct tardis_settings *s, tardis_error_t 
 
 /* linux.namespaces' network entry: none (the host's), one runc makes, or
  * one given by path.  Anything malformed is left for runc to refuse. */
+/* What a CRI plugin says the container is (struct tardis_settings.cri). */
+static void cri_of(const cJSON *config, struct tardis_settings *s)
+{
+	static const char *const keys[] = { "io.kubernetes.cri.container-type",
+					     "io.kubernetes.cri-o.ContainerType" };
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(config, "annotations");
+
+	s->cri = CRI_NONE;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(ann, keys[i]);
+
+		if (cJSON_IsString(v))
+			s->cri = strcmp(v->valuestring, "sandbox") == 0 ? CRI_SANDBOX : CRI_CONTAINER;
+	}
+}
+
 static void netns_of(const cJSON *config, struct tardis_settings *s)
 {
 	const cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(config, "linux");
@@ -185,7 +201,10 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 			from_env(cJSON_GetObjectItemCaseSensitive(process, "env"), s, err) < 0)) {
 		return tardis_error_wrap(err, "config.json");
 	}
-	if (!process)
+	cri_of(config, s);
+	/* A pod's sandbox (pause) container is never tardis's: the pod's
+	 * tardis.io annotations reach its config.json too. */
+	if (!process || s->cri == CRI_SANDBOX)
 		s->enabled = 0; /* nothing to run, nothing to save */
 	netns_of(config, s);
 	root = cJSON_GetObjectItemCaseSensitive(config, "root");

@@ -29,6 +29,10 @@ struct tardis_settings {
 	char networkfs[PATH_MAX];
 	char workdir[PATH_MAX];
 	char rootfs[PATH_MAX]; /* root.path, made absolute against the bundle */
+	/* Made by a CRI plugin (Kubernetes): containerd's
+	 * io.kubernetes.cri.container-type or CRI-O's
+	 * io.kubernetes.cri-o.ContainerType annotation. */
+	enum { CRI_NONE, CRI_CONTAINER, CRI_SANDBOX } cri;
 };
 
 /* Reads <bundle>/config.json.  *config_out (may be NULL) gets the parsed
