@@ -352,12 +352,12 @@ static void record_baseline(struct shim *s, const struct create_info *ci)
 {
 	cleanup_error tardis_error_t err = NULL;
 	cleanup_close int dfd = -1;
-	char upper[PATH_MAX], fstype[64];
+	char fstype[64];
 	size_t n = 0;
 	uint64_t t0;
 
-	if (mountinfo_overlay_upperdir(ci->set.rootfs, upper, sizeof(upper)) == 1 ||
-	    mountinfo_fstype(ci->set.rootfs, fstype, sizeof(fstype)) != 1)
+	if (mountinfo_fstype(ci->set.rootfs, fstype, sizeof(fstype)) != 1 ||
+	    strcmp(fstype, "overlay") == 0)
 		return;
 	t0 = monotonic_ns();
 	dfd = store_container_dir(&s->store, s->args.ns, s->args.id, 0, &err);

@@ -396,17 +396,6 @@ ready() { # all the servers up and the counters running
 		[ "$(val "$b/rootfs/data/pair")" -ge 3 ] && [ "$(val "$b/rootfs/data/piped")" -ge 3 ] &&
 		[ "$(val "$b/rootfs/data/fifoed")" -ge 3 ] && [ -e "$b/rootfs/data/syslog" ]
 }
-free_port() { # a TCP+UDP port nobody uses in the host's namespace
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		! grep -qi ":$(printf %04X $p) " /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 && {
-			echo $p
-			return
-		}
-	done
-	echo 0
-}
 
 # A namespace given by path, reachable from the host through a veth pair.
 NETNS=tardis-srv-$$

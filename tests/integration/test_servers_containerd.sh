@@ -25,29 +25,10 @@
 # shellcheck source=tests/lib/netns.sh
 . "$ROOT/tests/lib/netns.sh"
 
-need_criu
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
-NFS=$TMP/nfs
-mkdir -p "$NFS"
-RUNC_ROOT=$TMP/runc
-SHIM=$BIN/tardis-runc
+ctd_tardis_env
 
 ctd_start || { fail "containerd"; summary; exit 1; }
 ctd_image || { fail "image"; summary; exit 1; }
-
-free_port() { # a TCP port nobody uses in the host's namespace
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 30000))
-		! grep -qi ":$(printf %04X $p) " /proc/net/tcp /proc/net/tcp6 && {
-			echo $p
-			return
-		}
-	done
-	echo 0
-}
 
 # A namespace given by path, reachable from the host at $SUB.2 through a
 # veth; a client namespace wired to it ($CSUB.2 -> $CSUB.1).
@@ -74,7 +55,6 @@ http_inside() { # http_inside ID PORT EXEC_ID
 		grep -q "hello from tardis"
 }
 http_at() { timeout 5 busybox wget -qO- "http://$1/" 2>/dev/null | grep -q "hello from tardis"; }
-not() { ! "$@"; }
 
 # The shim of container ID of our containerd, by its command line.
 shim_pid() {
@@ -100,15 +80,6 @@ trigger() {
 		wait_for 120 not test -e "$CTD_DIR/state/io.containerd.runtime.v2.task/default/$1"
 		;;
 	esac
-}
-
-# finish ID: the counter ends with exit 0 (tardis removes its image; a
-# KILL would be a stop signal, checkpointed), the container removed.
-finish() {
-	exit_with "$1" 0
-	wait_for 20 task_is "$1" STOPPED || ctr_ task kill -s KILL "$1" >/dev/null 2>&1
-	wait_for 10 task_is "$1" STOPPED
-	remove_container "$1"
 }
 
 # server_case ID NET TRIGGER: NET own (ctr's default: runc makes the
@@ -155,7 +126,7 @@ server_case() {
 	fi
 	[ "$net" != path ] || check "$id: CRIU's network lock is gone from the path-given netns" \
 		not criu_lock_left "$NETNS"
-	finish "$id"
+	ctd_finish "$id"
 }
 
 # est_case ID KEEP(0|1): a connection from the client namespace to the echo
@@ -191,7 +162,7 @@ est_case() {
 	fi
 	check "$id: a new connection is served" bash -c \
 		'[ "$(echo new | ip netns exec "$1" timeout 5 busybox nc -w 3 "$2" 7777 2>/dev/null | head -1)" = new ]' _ "$CNETNS" "$CSUB.1"
-	finish "$id"
+	ctd_finish "$id"
 }
 
 # SERVER_CASES="srv-own-ckpt est-keep ..." runs only those (all by default).

@@ -8,16 +8,7 @@
 # shellcheck source=tests/lib/containerd.sh
 . "$ROOT/tests/lib/containerd.sh"
 
-need_criu
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-export TARDIS_LOG_LEVEL=debug
-NFS=$TMP/nfs
-mkdir -p "$NFS"
-# runc's state under our temp dir, not the shared /run/containerd/runc: the
-# namespace is still the last component of runc's --root (<root>/default).
-RUNC_ROOT=$TMP/runc
-SHIM=$BIN/tardis-runc
+ctd_tardis_env
 
 ctd_start || { fail "containerd"; summary; exit 1; }
 ctd_image || { fail "image"; summary; exit 1; }

@@ -1,32 +1,28 @@
 #!/bin/bash
 # Not only overlayfs (issue #15) under a real (private) containerd: a
-# container whose rootfs comes from the native snapshotter (a full copy of
-# the image, bind-mounted) and from the btrfs one (a subvolume snapshot;
-# containerd's root on a loop-mounted btrfs).  tardis records the rootfs's
-# baseline at create and saves what differs from it; containerd's
-# checkpoint -> the next `ctr run` (a fresh snapshot) restores it with the
-# written, changed and deleted files exact, and the count goes on.
+# server container (busybox httpd and a counter) whose rootfs comes from
+# the native snapshotter (a full copy of the image, bind-mounted) and from
+# the btrfs one (a subvolume snapshot; containerd's root on a loop-mounted
+# btrfs).  tardis records the rootfs's baseline at create and saves what
+# differs from it; containerd's checkpoint -> the next `ctr run` (a fresh
+# snapshot) restores it with the written, changed and deleted files exact,
+# the count goes on and the server answers.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/containerd.sh
 . "$ROOT/tests/lib/containerd.sh"
 
-need_criu
-export TARDIS_RUNC=$(command -v runc)
-export TARDIS_LOG_FILE=$TMP/tardis-runc.log
-NFS=$TMP/nfs
-mkdir -p "$NFS"
-not() { ! "$@"; }
+ctd_tardis_env
 in_ct() { # in_ct ID EXEC-ID COMMAND: a shell command inside the container
 	ctr_ task exec --exec-id "$2" "$1" sh -c "$3" 2>/dev/null
 }
 
-# finish ID: the counter ends with exit 0 (tardis removes its image).
-finish() {
-	exit_with "$1" 0
-	wait_for 20 task_is "$1" STOPPED || ctr_ task kill -s KILL "$1" >/dev/null 2>&1
-	wait_for 10 task_is "$1" STOPPED
-	remove_container "$1"
+# The container: busybox httpd serving a page (a listening socket in the
+# network namespace runc makes), then the counter.
+server() {
+	printf '%s\n' 'busybox mkdir -p /www' 'echo "hello from tardis" > /www/index.html' \
+		'busybox httpd -p 8080 -h /www'
+	ctd_counter
 }
 
 # snap_case ID SNAPSHOTTER
@@ -34,7 +30,7 @@ snap_case() {
 	local id=$1 snap=$2 img c1 c2
 	img=$(image_of "$id")
 	echo "# ---- $id: the $snap snapshotter"
-	run_enabled "$id" --snapshotter "$snap" || { fail "$id: ctr run --snapshotter $snap"; return; }
+	COUNTER=$(server) run_enabled "$id" --snapshotter "$snap" || { fail "$id: ctr run --snapshotter $snap"; return; }
 	check "$id: running and counting" wait_for 20 count_at_least "$id" 5
 	check "$id: the create recorded the rootfs's baseline" \
 		grep -q "create default/$id: rootfs .* is a [a-z0-9]* mount: baseline of" "$TARDIS_LOG_FILE"
@@ -51,7 +47,7 @@ snap_case() {
 	c1=$(count_of "$id")
 	remove_container "$id"
 	ctr_ image rm "localhost/ckpt-$id:1" >/dev/null 2>&1
-	run_enabled "$id" --snapshotter "$snap"
+	COUNTER=$(server) run_enabled "$id" --snapshotter "$snap"
 	check "$id: created again -> restored" grep -q "create default/$id: restored" "$TARDIS_LOG_FILE"
 	grep "create default/$id: restore failed" "$TARDIS_LOG_FILE" | sed 's/^/# /'
 	check "$id: task RUNNING after restore" task_is "$id" RUNNING
@@ -62,8 +58,9 @@ snap_case() {
 	check "$id: and the new tree" bash -c '[ "$(ctr -a "$1" task exec --exec-id r2 "$2" cat /newdir/sub/f)" = deep ]' _ "$CTD_SOCK" "$id"
 	check "$id: the deleted file is gone" in_ct "$id" r3 '! test -e /bin/true'
 	check "$id: the mode change is back" in_ct "$id" r4 '[ "$(busybox stat -c %a /bin/busybox)" = 700 ]'
+	check "$id: HTTP answers from inside" in_ct "$id" h1 'busybox wget -qO- http://127.0.0.1:8080/ | busybox grep -q "hello from tardis"'
 	check "$id: the changed file is changed" in_ct "$id" r5 '[ "$(busybox tail -1 /etc/keep)" = more ]'
-	finish "$id"
+	ctd_finish "$id"
 	check "$id: exit 0 removed the image" [ ! -e "$img" ]
 }
 

@@ -85,7 +85,6 @@ drop_bundle() {
 }
 
 shim() { "$SHIM" --root "$RROOT" "$@"; }
-not() { ! "$@"; }
 status_of() { runc --root "$RROOT" state "$1" 2>/dev/null | jq -r .status; }
 gone() { [ -z "$(status_of "$1")" ]; }
 # create_start BUNDLE ID: tardis-runc create (stdio on /dev/null: CRIU

@@ -9,6 +9,23 @@ CTD_PID=
 
 ctr_() { ctr -a "$CTD_SOCK" "$@"; }
 
+# ctd_tardis_env: tardis-runc as the containerd tests run it: a working
+# CRIU (need_criu), the system's runc behind it, its debug log in $TMP,
+# images and work dirs on NFS ($TMP/nfs), runc's state under RUNC_ROOT (not
+# the shared /run/containerd/runc: the namespace is still the last
+# component of runc's --root, <root>/default), SHIM.
+ctd_tardis_env() {
+	need_criu
+	TARDIS_RUNC=$(command -v runc)
+	export TARDIS_RUNC
+	export TARDIS_LOG_FILE=$TMP/tardis-runc.log
+	export TARDIS_LOG_LEVEL=debug
+	NFS=$TMP/nfs
+	mkdir -p "$NFS"
+	RUNC_ROOT=$TMP/runc
+	SHIM=$BIN/tardis-runc
+}
+
 # A containerd of our own: its root, state and socket live under $TMP, so
 # nothing of a system containerd is touched.  Shim sockets still go to
 # /run/containerd/s (containerd puts them there whatever `state` says).
@@ -156,6 +173,15 @@ image_of() { echo "$NFS/checkpoint/default/$1"; }
 task_status() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $3 }'; }
 task_pid() { ctr_ task ls 2>/dev/null | awk -v id="$1" '$1 == id { print $2 }'; }
 task_is() { [ "$(task_status "$1")" = "$2" ]; }
+# ctd_finish ID: the counter ends with exit 0 (tardis removes its image; a
+# KILL would be a stop signal, checkpointed when opted in), the container
+# removed.
+ctd_finish() {
+	exit_with "$1" 0
+	wait_for 20 task_is "$1" STOPPED || ctr_ task kill -s KILL "$1" >/dev/null 2>&1
+	wait_for 10 task_is "$1" STOPPED
+	remove_container "$1"
+}
 # remove_container ID: task rm + container rm, as a user would.
 remove_container() {
 	ctr_ task rm "$1" >/dev/null 2>&1

@@ -18,6 +18,7 @@ CLEANUP_HOOKS=()
 
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
+not() { ! "$@"; } # not command...: for check and wait_for
 check() { # check "description" command...
 	local what=$1
 	shift

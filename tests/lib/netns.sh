@@ -3,6 +3,19 @@
 # Sourced after tests/lib/lib.sh (uses on_cleanup).
 # shellcheck shell=bash
 
+# free_port: a port nobody uses, TCP or UDP, in the host's namespace.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 30000))
+		! grep -qi ":$(printf %04X $p) " /proc/net/tcp /proc/net/tcp6 /proc/net/udp /proc/net/udp6 && {
+			echo $p
+			return
+		}
+	done
+	echo 0
+}
+
 # pick_subnet: 10.X.Y such that neither 10.X.Y.0/24 nor 10.X.Y+1.0/24 is
 # routed here yet (the second is for a client namespace).
 pick_subnet() {

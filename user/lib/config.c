@@ -3,8 +3,8 @@
 #include "state.h"
 #include "cleanup.h"
 #include "tardis_exit.h"
+#include "util.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -21,18 +21,6 @@ void config_defaults(struct tardis_config *c)
 	c->log_level = TARDIS_LOG_INFO;
 	c->restore_timeout = 60;
 	c->checkpoint_timeout = 120;
-}
-
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
 }
 
 static int set_str(char *dst, size_t len, const char *v)
@@ -100,7 +88,7 @@ int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
 		hash = strchr(line, '#');
 		if (hash)
 			*hash = '\0';
-		k = trim(line);
+		k = str_trim(line);
 		if (!*k)
 			continue;
 		eq = strchr(k, '=');
@@ -108,8 +96,8 @@ int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err)
 			return tardis_make_error(err, EINVAL, "config line %d: expected key = value",
 						 lineno);
 		*eq = '\0';
-		k = trim(k);
-		v = trim(eq + 1);
+		k = str_trim(k);
+		v = str_trim(eq + 1);
 		r = config_set(c, k, v);
 		if (r == -2)
 			return tardis_make_error(err, EINVAL, "config line %d: unknown key `%s`",

@@ -69,14 +69,10 @@ static int rec_dir(struct rec_ctx *c, int dirfd, tardis_error_t *err)
 	if (fdiff_list_dir(dirfd, &names, NULL) < 0)
 		return tardis_make_error(err, errno, "list `%s`", base ? c->path : ".");
 	for (char **p = names; *p; p++) {
-		size_t n = strlen(*p), at = base;
 		struct stat st;
 
-		if (base + 1 + n > FILEDIFF_PATH_MAX)
+		if (fdiff_path_push(c->path, base, *p) < 0)
 			return tardis_make_error(err, ENAMETOOLONG, "path `%s/%s`", c->path, *p);
-		if (base)
-			c->path[at++] = '/';
-		memcpy(c->path + at, *p, n + 1);
 		if (fstatat(dirfd, *p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno != ENOENT)
 				return tardis_make_error(err, errno, "stat `%s`", c->path);

@@ -38,6 +38,10 @@ int fdiff_unescape_path(const char *in, size_t len, char *out);
 /* "a/b/c" -> "a/b", "c" -> "" (the root); out holds FILEDIFF_PATH_MAX + 1. */
 const char *fdiff_parent_path(const char *path, char *out);
 int fdiff_join_path(char *out, const char *dir, const char *name);
+/* Appends "/name" (or "name" at the root) to path, whose first base bytes
+ * are the directory (FILEDIFF_PATH_MAX + 1 bytes); path[base] = '\0' takes
+ * it off again.  -1 when it would be too long. */
+int fdiff_path_push(char *path, size_t base, const char *name);
 /* Opens directory name below dirfd without following a symlink or leaving
  * the filesystem dev.  Returns the fd or -errno: ELOOP for a symlink,
  * ENOTDIR for another non-directory, EXDEV for a mount point. */

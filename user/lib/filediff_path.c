@@ -113,6 +113,18 @@ int fdiff_join_path(char *out, const char *dir, const char *name)
 	return n < 0 || n > FILEDIFF_PATH_MAX ? -1 : 0;
 }
 
+int fdiff_path_push(char *path, size_t base, const char *name)
+{
+	size_t n = strlen(name), at = base;
+
+	if (base + 1 + n > FILEDIFF_PATH_MAX)
+		return -1;
+	if (base)
+		path[at++] = '/';
+	memcpy(path + at, name, n + 1);
+	return 0;
+}
+
 /* Opens directory name below dirfd without following a symlink or leaving
  * the filesystem dev.  Returns the fd or -errno: ELOOP for a symlink,
  * ENOTDIR for another non-directory, EXDEV for a mount point. */

@@ -168,14 +168,9 @@ static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err)
 	if (fdiff_list_dir(dirfd, &names, NULL) < 0)
 		return tardis_make_error(err, errno, "list `%s`", base ? c->path : ".");
 	for (char **p = names; *p; p++) {
-		size_t n = strlen(*p), at = base;
-
-		if (base + 1 + n > FILEDIFF_PATH_MAX)
+		if (fdiff_path_push(c->path, base, *p) < 0)
 			return tardis_make_error(err, ENAMETOOLONG, "path `%s/%s` is too long",
 						 c->path, *p);
-		if (base)
-			c->path[at++] = '/';
-		memcpy(c->path + at, *p, n + 1);
 		if (save_entry(c, dirfd, *p, err) < 0)
 			return -1;
 		c->path[base] = '\0';

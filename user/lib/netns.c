@@ -153,6 +153,9 @@ int netns_restore_own_after(pid_t init, const char *bundle, tardis_error_t *err)
 static int unlock_here(void)
 {
 	static const char *const tools[] = { "iptables", "ip6tables" };
+	/* The first JUMPS commands delete a jump, which may be there more
+	 * than once (a dump and a restore each add one). */
+	enum { JUMPS = 2 };
 	static const char *const cmds[][4] = {
 		{ "-D", "INPUT", "-j", "CRIU" }, { "-D", "OUTPUT", "-j", "CRIU" },
 		{ "-F", "CRIU" },                { "-X", "CRIU" },
@@ -166,9 +169,8 @@ static int unlock_here(void)
 
 			for (int k = 0; k < 4 && cmds[c][k]; k++)
 				argv[n++] = (char *)cmds[c][k];
-			/* A jump may be there more than once (a dump and a
-			 * restore each add one): deleted until none is left.
-			 * "does not exist" / "No chain" is the usual answer. */
+			/* A jump is deleted until none is left.  "does not
+			 * exist" / "No chain" is the usual answer. */
 			do {
 				cleanup_free char *out = NULL;
 				tardis_error_t e = NULL;
@@ -179,7 +181,7 @@ static int unlock_here(void)
 				if (st >= 0 && !(WIFEXITED(st) && WEXITSTATUS(st) == 127))
 					found = 1;
 				removed |= st == 0;
-			} while (st == 0 && c < 2 && ++tries < 8);
+			} while (st == 0 && c < JUMPS && ++tries < 8);
 		}
 	}
 	return removed ? 0 : found ? 1 : 2;

@@ -63,19 +63,6 @@ int preflight_runc_checkpoint(const char *features_json)
 	return strcmp(v->valuestring, "true") == 0;
 }
 
-/* Trims s in place (both ends). */
-static char *trim(char *s)
-{
-	char *e;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	e = s + strlen(s);
-	while (e > s && isspace((unsigned char)e[-1]))
-		*--e = '\0';
-	return s;
-}
-
 /* A TOML string value ("..." or '...', a trailing comment allowed) into
  * out; -1 when v is not one. */
 static int toml_string(const char *v, char *out, size_t len)
@@ -145,7 +132,7 @@ double preflight_go_duration(const char *text)
 /* One line of the config: a [table] header or a key = value. */
 static void scan_line(char *line, char *section, size_t slen, struct containerd_scan *out)
 {
-	char *s = trim(line), *eq, value[1024];
+	char *s = str_trim(line), *eq, value[1024];
 
 	if (s[0] == '#' || s[0] == '\0')
 		return;
@@ -158,12 +145,12 @@ static void scan_line(char *line, char *section, size_t slen, struct containerd_
 		return;
 	*eq = '\0';
 	if (strcmp(section, "[timeouts]") == 0 &&
-	    strcmp(trim(s), "\"io.containerd.timeout.shim.cleanup\"") == 0 &&
-	    toml_string(trim(eq + 1), value, sizeof(value)) == 0) {
+	    strcmp(str_trim(s), "\"io.containerd.timeout.shim.cleanup\"") == 0 &&
+	    toml_string(str_trim(eq + 1), value, sizeof(value)) == 0) {
 		out->shim_cleanup_s = preflight_go_duration(value);
 		return;
 	}
-	if (!is_binary_key(trim(s), section) || toml_string(trim(eq + 1), value, sizeof(value)) < 0 ||
+	if (!is_binary_key(str_trim(s), section) || toml_string(str_trim(eq + 1), value, sizeof(value)) < 0 ||
 	    !value[0])
 		return;
 	out->binaries++;

@@ -36,6 +36,9 @@ void growbuf_free(struct growbuf *b);
  * them taken), advancing *p, *len and *used; returns 1 when buf is full. */
 int buf_fill(void *buf, size_t *used, size_t cap, const void **p, size_t *len);
 
+/* s without its leading and trailing white space; ends it in place. */
+char *str_trim(char *s);
+
 static inline void cleanup_jsonp(cJSON **j)
 {
 	cJSON_Delete(*j);
