@@ -97,6 +97,7 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_str(st, "netns_path", c->set.netns == NETNS_PATH ? c->set.netns_path : "");
 	cjson_set_bool(st, "tcp_established", c->set.tcp_established);
 	cjson_set_bool(st, "cri", c->set.cri != CRI_NONE);
+	cjson_set_str(st, "identity", c->set.identity);
 	cjson_set_str(st, "created_at", when);
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);
@@ -107,6 +108,7 @@ struct restore_result {
 	int restored;
 	uint64_t duration_ms;
 	const char *reason;
+	const struct image_report *rep; /* the image restored from */
 };
 
 static int note_restore(cJSON *st, void *arg)
@@ -121,6 +123,14 @@ static int note_restore(cJSON *st, void *arg)
 	cjson_set_num(l, "duration_ms", (double)r->duration_ms);
 	cjson_set_str(l, "reason", r->reason ? r->reason : "");
 	if (r->restored) {
+		cJSON *from = cjson_object(st, "restored_from");
+
+		/* The container (maybe another pod's, another node's) that
+		 * wrote the image. */
+		cjson_set_str(from, "namespace", r->rep->ns);
+		cjson_set_str(from, "id", r->rep->id);
+		cjson_set_str(from, "node", r->rep->node);
+		cjson_set_str(from, "created_at", r->rep->created_at);
 		cjson_set_bool(st, "skip_start", 1);
 		cjson_set_num(st, "restores", cjson_get_num(st, "restores", 0) + 1);
 	} else {
@@ -265,6 +275,23 @@ static void drop_criu_lock(struct shim *s, const struct create_info *ci)
 			 s->args.id, ci->set.netns_path, tardis_error_msg(err));
 }
 
+/* An image is a container's when it was made under the same key: the
+ * same identity (by any container of it: Kubernetes gives each one a new
+ * id), or without one, by the same namespace/id. */
+static int image_is_mine(const struct shim *s, const struct create_info *ci,
+			 const struct image_report *rep, char *reason, size_t len)
+{
+	if (ci->set.identity[0] ? strcmp(rep->identity, ci->set.identity) == 0
+				: !rep->identity[0] && strcmp(rep->ns, s->args.ns) == 0 &&
+					  strcmp(rep->id, s->args.id) == 0)
+		return 1;
+	if (rep->identity[0])
+		snprintf(reason, len, "manifest: image of identity %.200s", rep->identity);
+	else
+		snprintf(reason, len, "manifest: image of %.100s/%.100s", rep->ns, rep->id);
+	return 0;
+}
+
 /* Restores from the image when it is valid and this container's.  1
  * restored; 0 fresh create needed (the outcome recorded when there was an
  * image). */
@@ -272,8 +299,8 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 {
 	const struct runc_call *call = shim_runc_call(s);
 	cleanup_error tardis_error_t err = NULL;
-	struct restore_result rr = { 0 };
 	struct image_report rep;
+	struct restore_result rr = { .rep = &rep };
 	char reason[512] = "";
 	int valid;
 
@@ -284,10 +311,8 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 		valid = image_validate(ci->image_path, &rep);
 	}
 	crash_point("restore-validated");
-	if (valid == 1 && (strcmp(rep.ns, s->args.ns) != 0 || strcmp(rep.id, s->args.id) != 0)) {
-		/* Never restore another container's image. */
-		snprintf(reason, sizeof(reason), "manifest: image of %.100s/%.100s", rep.ns, rep.id);
-		valid = 0;
+	if (valid == 1 && !image_is_mine(s, ci, &rep, reason, sizeof(reason))) {
+		valid = 0; /* never another container's image */
 	} else if (valid == 0) {
 		image_report_reason(&rep, reason, sizeof(reason));
 	}

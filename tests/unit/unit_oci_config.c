@@ -91,6 +91,52 @@ START_TEST(test_cri)
 }
 END_TEST
 
+#define CRI_CTR "\"io.kubernetes.cri.container-type\":\"container\""
+#define CRI_POD                                                                              \
+	"\"io.kubernetes.cri.sandbox-namespace\":\"prod\",\"io.kubernetes.cri.sandbox-name\":" \
+	"\"web-0\",\"io.kubernetes.cri.container-name\":\"counter\""
+
+START_TEST(test_identity)
+{
+	struct tardis_settings s;
+
+	/* A CRI container: pod namespace / pod name / container name. */
+	s = parse_ok("{\"process\":{},\"annotations\":{" CRI_CTR "," CRI_POD "}}");
+	ck_assert_str_eq(s.identity, "prod/web-0/counter");
+	/* CRI-O's (kubelet's) names. */
+	s = parse_ok("{\"process\":{},\"annotations\":{\"io.kubernetes.cri-o.ContainerType\":"
+		     "\"container\",\"io.kubernetes.pod.namespace\":\"a\",\"io.kubernetes.pod."
+		     "name\":\"b\",\"io.kubernetes.container.name\":\"c\"}}");
+	ck_assert_str_eq(s.identity, "a/b/c");
+	/* The sandbox has none (and is never enabled); a plain one neither. */
+	s = parse_ok("{\"process\":{},\"annotations\":{\"io.kubernetes.cri.container-type\":"
+		     "\"sandbox\"," CRI_POD "}}");
+	ck_assert_str_eq(s.identity, "");
+	s = parse_ok("{\"process\":{},\"annotations\":{" CRI_POD "}}");
+	ck_assert_str_eq(s.identity, "");
+	/* A name that is no id: none, rather than a path. */
+	s = parse_ok("{\"process\":{},\"annotations\":{" CRI_CTR ",\"io.kubernetes.cri.sandbox-"
+		     "namespace\":\"..\",\"io.kubernetes.cri.sandbox-name\":\"x\","
+		     "\"io.kubernetes.cri.container-name\":\"y\"}}");
+	ck_assert_str_eq(s.identity, "");
+	/* Explicit: the annotation, then TARDIS_IDENTITY over it. */
+	s = parse_ok("{\"process\":{},\"annotations\":{" CRI_CTR "," CRI_POD
+		     ",\"tardis.io/identity\":\"shop/cart\"}}");
+	ck_assert_str_eq(s.identity, "shop/cart");
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_IDENTITY=x/y/z/w\"]},\"annotations\":{"
+		     "\"tardis.io/identity\":\"shop/cart\"}}");
+	ck_assert_str_eq(s.identity, "x/y/z/w");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_IDENTITY=../../etc\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_IDENTITY=/abs\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_IDENTITY=a//b\"]}}");
+	parse_bad("{\"process\":{\"env\":[\"TARDIS_IDENTITY=a/b/c/d/e\"]}}");
+	parse_bad("{\"process\":{},\"annotations\":{\"tardis.io/identity\":\"a/./b\"}}");
+	ck_assert(settings_identity_valid("prod/web-0/counter"));
+	ck_assert(!settings_identity_valid("prod/web-0/"));
+	ck_assert(!settings_identity_valid(""));
+}
+END_TEST
+
 START_TEST(test_tcp_established)
 {
 	struct tardis_settings s;
@@ -178,6 +224,17 @@ START_TEST(test_image_path)
 	strcpy(s.workdir, "/work");
 	ck_assert_int_eq(settings_work_dir(&s, "default", "c1", buf, sizeof(buf)), 0);
 	ck_assert_str_eq(buf, "/nfs/work/default/c1");
+	/* Keyed by identity: any container of it finds the same paths. */
+	strcpy(s.identity, "prod/web-0/counter");
+	ck_assert_int_eq(settings_image_path(&s, "/v", "k8s.io", "c2", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/nfs/checkpoint/k8s/prod/web-0/counter");
+	ck_assert_int_eq(settings_work_dir(&s, "k8s.io", "c2", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/nfs/work/k8s/prod/web-0/counter");
+	s.networkfs[0] = '\0';
+	ck_assert_int_eq(settings_image_path(&s, "/v", "k8s.io", "c2", buf, sizeof(buf)), 0);
+	ck_assert_str_eq(buf, "/ck/k8s/prod/web-0/counter");
+	strcpy(s.identity, "../x");
+	ck_assert_int_eq(settings_image_path(&s, "/v", "k8s.io", "c2", buf, sizeof(buf)), -1);
 }
 END_TEST
 
@@ -211,6 +268,6 @@ START_TEST(test_workdir_mount)
 }
 END_TEST
 
-UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_cri, test_tcp_established, test_netns,
+UNIT_SUITE(oci_config, "settings", test_env, test_annotations, test_cri, test_identity, test_tcp_established, test_netns,
 	   test_not_enabled_or_bad,
 	   test_image_path, test_workdir_mount)

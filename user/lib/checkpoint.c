@@ -281,6 +281,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	meta.runc_version = c->runc;
 	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
 	meta.rootfs_kind = plan->kind;
+	meta.identity = req->identity;
 	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
 	    image_publish(tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
@@ -341,6 +342,7 @@ void checkpoint_request_from_state(struct checkpoint_request *req, const cJSON *
 
 	req->image_path = cjson_get_str(st, "image_path");
 	req->rootfs = cjson_get_str(st, "rootfs");
+	req->identity = cjson_get_str(st, "identity");
 	req->netns_path = netns && netns[0] ? netns : NULL;
 	req->keep_tcp = cjson_get_bool(st, "tcp_established");
 }

@@ -13,6 +13,7 @@ struct checkpoint_request {
 	const char *trigger;    /* why: "checkpoint", "stop signal", "delete --force" */
 	const char *image_path; /* state.json's image_path */
 	const char *rootfs;     /* state.json's rootfs; NULL: no files saved */
+	const char *identity;   /* state.json's identity; NULL or "": none */
 	/* 1: the original call was `runc checkpoint`: its options are kept
 	 * (but for the image and work paths, which are tardis's, and
 	 * --leave-running); 0: tardis's own default, --file-locks.  Either
@@ -27,7 +28,7 @@ struct checkpoint_request {
 };
 
 struct cJSON;
-/* req's image path, rootfs, netns path and keep_tcp from state.json
+/* req's image path, rootfs, identity, netns path and keep_tcp from state.json
  * (st outlives req). */
 void checkpoint_request_from_state(struct checkpoint_request *req, const struct cJSON *st);
 

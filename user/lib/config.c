@@ -21,6 +21,9 @@ void config_defaults(struct tardis_config *c)
 	c->log_level = TARDIS_LOG_INFO;
 	c->restore_timeout = 60;
 	c->checkpoint_timeout = 120;
+	c->lease_timeout = 30;
+	c->restore_wait = 60;
+	c->max_restore_attempts = 3;
 }
 
 static int set_str(char *dst, size_t len, const char *v)
@@ -68,6 +71,12 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 		return set_int(&c->restore_timeout, v);
 	if (strcmp(k, "checkpoint_timeout") == 0)
 		return set_int(&c->checkpoint_timeout, v);
+	if (strcmp(k, "lease_timeout") == 0)
+		return set_int(&c->lease_timeout, v);
+	if (strcmp(k, "restore_wait") == 0)
+		return set_int(&c->restore_wait, v);
+	if (strcmp(k, "max_restore_attempts") == 0)
+		return set_int(&c->max_restore_attempts, v);
 	return -2;
 }
 

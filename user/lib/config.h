@@ -17,6 +17,14 @@ struct tardis_config {
 	int log_level;
 	int restore_timeout;    /* seconds */
 	int checkpoint_timeout; /* seconds */
+	/* Identities (Kubernetes): a lease not renewed for lease_timeout
+	 * seconds is its dead node's; a create waits up to restore_wait for
+	 * a checkpoint in progress elsewhere; after max_restore_attempts
+	 * restores of one image that each ended in a non-zero exit, the next
+	 * create starts fresh. */
+	int lease_timeout;
+	int restore_wait;
+	int max_restore_attempts;
 };
 
 void config_defaults(struct tardis_config *c);

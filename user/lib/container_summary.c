@@ -257,6 +257,9 @@ static cJSON *image_json(const struct container_summary *c, int checks)
 				c->image.valid ? NULL
 					       : image_report_reason(&c->image, reason, sizeof(reason)));
 		add_str_or_null(im, "created_at", c->image.created_at[0] ? c->image.created_at : NULL);
+		add_str_or_null(im, "identity", c->image.identity[0] ? c->image.identity : NULL);
+		add_str_or_null(im, "written_by", c->image.id[0] ? c->image.id : NULL);
+		add_str_or_null(im, "node", c->image.node[0] ? c->image.node : NULL);
 	} else {
 		cJSON_AddNullToObject(im, "valid");
 		cJSON_AddNullToObject(im, "size");
@@ -280,6 +283,7 @@ static cJSON *image_json(const struct container_summary *c, int checks)
 
 cJSON *container_summary_json(const struct container_summary *c, int checks)
 {
+	const char *identity = cjson_get_str(c->doc, "identity");
 	cJSON *o = cJSON_CreateObject();
 	char when[64];
 	int es;
@@ -309,6 +313,8 @@ cJSON *container_summary_json(const struct container_summary *c, int checks)
 		cJSON_AddNumberToObject(o, "init_pid", c->init_pid);
 	else
 		cJSON_AddNullToObject(o, "init_pid");
+	add_str_or_null(o, "identity", identity && *identity ? identity : NULL);
+	add_object_copy(o, "restored_from", c->doc);
 	add_str_or_null(o, "created_at", cjson_get_str(c->doc, "created_at"));
 	add_str_or_null(o, "bundle", cjson_get_str(c->doc, "bundle"));
 	add_str_or_null(o, "work_dir", cjson_get_str(c->doc, "work_dir"));

@@ -130,6 +130,8 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	cJSON_AddNumberToObject(o, "format_version", IMAGE_FORMAT_VERSION);
 	cJSON_AddStringToObject(o, "namespace", m->ns);
 	cJSON_AddStringToObject(o, "id", m->id);
+	if (m->identity && m->identity[0])
+		cJSON_AddStringToObject(o, "identity", m->identity);
 	cJSON_AddStringToObject(o, "node", un.nodename);
 	cJSON_AddStringToObject(o, "created_at", when);
 	cJSON_AddNumberToObject(o, "checkpoint_duration_ms", (double)m->duration_ms);
@@ -387,7 +389,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at, *node, *kind;
+	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -402,6 +404,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	at = cJSON_GetObjectItemCaseSensitive(o, "created_at");
 	node = cJSON_GetObjectItemCaseSensitive(o, "node");
 	kind = cJSON_GetObjectItemCaseSensitive(o, "rootfs_kind");
+	identity = cJSON_GetObjectItemCaseSensitive(o, "identity");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -412,6 +415,13 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
 	if (cJSON_IsString(node))
 		snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
+	if (identity && (!cJSON_IsString(identity) ||
+			 strlen(identity->valuestring) >= sizeof(r->identity))) {
+		check(r, "manifest", 0, "identity is not a string of at most %zu bytes",
+		      sizeof(r->identity) - 1);
+		return -1;
+	}
+	snprintf(r->identity, sizeof(r->identity), "%s", identity ? identity->valuestring : "");
 	if (cJSON_IsString(kind) && (strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0 ||
 				     strcmp(kind->valuestring, IMAGE_ROOTFS_SNAPSHOT) == 0))
 		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), "%s", kind->valuestring);

@@ -33,6 +33,7 @@ struct image_meta {
 	const char *runc_version;
 	const char *criu_version;
 	const char *rootfs_kind;  /* IMAGE_ROOTFS_* */
+	const char *identity;     /* the key it is kept under (oci_config.h); NULL: ns/id */
 };
 
 /* How the container's files are in the image (manifest's rootfs_kind):
@@ -62,6 +63,7 @@ struct image_report {
 	char created_at[64];
 	char node[256]; /* the node that made it (uname's nodename), "" if unknown */
 	char rootfs_kind[16]; /* IMAGE_ROOTFS_* */
+	char identity[512];   /* "" when kept under its namespace/id */
 };
 
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it. */

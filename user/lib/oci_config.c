@@ -26,6 +26,7 @@ static const struct setting_name names[] = {
 	{ "WORKDIR_CONTAINER_PATH", "workdir-container-path" },
 	{ "CHECKPOINT_ON_STOP", "checkpoint-on-stop" },
 	{ "TCP_ESTABLISHED", "tcp-established" },
+	{ "IDENTITY", "identity" },
 };
 
 #define NSETTINGS (sizeof(names) / sizeof(names[0]))
@@ -45,6 +46,29 @@ int path_is_clean_absolute(const char *p)
 	return 1;
 }
 
+int settings_identity_valid(const char *id)
+{
+	char part[TARDIS_ID_MAX + 1];
+	int parts = 0;
+
+	if (!id || !*id || strlen(id) >= SETTINGS_IDENTITY_MAX)
+		return 0;
+	for (const char *p = id;; parts++) {
+		const char *slash = strchr(p, '/');
+		size_t n = slash ? (size_t)(slash - p) : strlen(p);
+
+		if (n == 0 || n > TARDIS_ID_MAX || parts == SETTINGS_IDENTITY_PARTS)
+			return 0;
+		memcpy(part, p, n);
+		part[n] = '\0';
+		if (!store_id_valid(part))
+			return 0;
+		if (!slash)
+			return 1;
+		p = slash + 1;
+	}
+}
+
 static int truthy(const char *v)
 {
 	return strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0 || strcasecmp(v, "yes") == 0;
@@ -58,6 +82,14 @@ static int apply(struct tardis_settings *s, int which, const char *v, tardis_err
 	case 0: s->enabled = truthy(v); return 0;
 	case 4: s->checkpoint_on_stop = truthy(v); return 0;
 	case 5: s->tcp_established = truthy(v); return 0;
+	case 6:
+		if (*v && !settings_identity_valid(v))
+			return tardis_make_error(err, EINVAL,
+						 "IDENTITY: `%.128s` is not 1 to %d names of letters, "
+						 "digits and _+,-. joined by /",
+						 v, SETTINGS_IDENTITY_PARTS);
+		strcpy(s->identity, v);
+		return 0;
 	case 1: dst = s->checkpoint_host_path; break;
 	case 2: dst = s->networkfs; break;
 	default: dst = s->workdir; break;
@@ -153,6 +185,39 @@ static void cri_of(const cJSON *config, struct tardis_settings *s)
 	}
 }
 
+/* A CRI container's identity: the pod's namespace and name and the
+ * container's name, as containerd or CRI-O annotate them.  Left "" when
+ * one is missing or not a valid name. */
+static void cri_identity(const cJSON *config, struct tardis_settings *s)
+{
+	static const char *const keys[][3] = {
+		{ "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-name",
+		  "io.kubernetes.cri.container-name" },
+		{ "io.kubernetes.pod.namespace", "io.kubernetes.pod.name",
+		  "io.kubernetes.container.name" },
+	};
+	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(config, "annotations");
+
+	if (s->identity[0] || s->cri != CRI_CONTAINER)
+		return;
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+		const char *v[3];
+		int i;
+
+		for (i = 0; i < 3; i++) {
+			const cJSON *it = cJSON_GetObjectItemCaseSensitive(ann, keys[k][i]);
+
+			v[i] = cJSON_GetStringValue(it);
+			if (!v[i] || !store_id_valid(v[i]))
+				break;
+		}
+		if (i == 3) {
+			snprintf(s->identity, sizeof(s->identity), "%s/%s/%s", v[0], v[1], v[2]);
+			return;
+		}
+	}
+}
+
 static void netns_of(const cJSON *config, struct tardis_settings *s)
 {
 	const cJSON *linux_ = cJSON_GetObjectItemCaseSensitive(config, "linux");
@@ -202,6 +267,7 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 		return tardis_error_wrap(err, "config.json");
 	}
 	cri_of(config, s);
+	cri_identity(config, s);
 	/* A pod's sandbox (pause) container is never tardis's: the pod's
 	 * tardis.io annotations reach its config.json too. */
 	if (!process || s->cri == CRI_SANDBOX)
@@ -241,31 +307,52 @@ int oci_settings_load(const char *bundle, struct tardis_settings *s, cJSON **con
 	return 0;
 }
 
+/* <ns>/<id>, or k8s/<identity>. */
+static int settings_key(const struct tardis_settings *s, const char *ns, const char *id,
+			char *buf, size_t len)
+{
+	int n;
+
+	if (s->identity[0]) {
+		if (!settings_identity_valid(s->identity))
+			return -1;
+		n = snprintf(buf, len, SETTINGS_IDENTITY_DIR "/%s", s->identity);
+		return n < (int)len ? 0 : -1;
+	}
+	if (!store_id_valid(ns) || !store_id_valid(id))
+		return -1;
+	return snprintf(buf, len, "%s/%s", ns, id) < (int)len ? 0 : -1;
+}
+
 int settings_image_path(const struct tardis_settings *s, const char *state_dir, const char *ns,
 			const char *id, char *buf, size_t len)
 {
 	int n;
 
-	if (!store_id_valid(ns) || !store_id_valid(id))
+	char key[SETTINGS_IDENTITY_MAX + 2 * TARDIS_ID_MAX + 8];
+
+	if (settings_key(s, ns, id, key, sizeof(key)) < 0)
 		return -1;
 	if (s->networkfs[0])
-		n = snprintf(buf, len, "%s/checkpoint/%s/%s", s->networkfs, ns, id);
+		n = snprintf(buf, len, "%s/checkpoint/%s", s->networkfs, key);
 	else if (s->checkpoint_host_path[0])
-		n = snprintf(buf, len, "%s/%s/%s", s->checkpoint_host_path, ns, id);
+		n = snprintf(buf, len, "%s/%s", s->checkpoint_host_path, key);
 	else
-		n = snprintf(buf, len, "%s/checkpoints/%s/%s", state_dir, ns, id);
+		n = snprintf(buf, len, "%s/checkpoints/%s", state_dir, key);
 	return n >= (int)len ? -1 : 0;
 }
 
 int settings_work_dir(const struct tardis_settings *s, const char *ns, const char *id, char *buf,
 		      size_t len)
 {
+	char key[SETTINGS_IDENTITY_MAX + 2 * TARDIS_ID_MAX + 8];
+
 	buf[0] = '\0';
 	if (!s->networkfs[0] || !s->workdir[0])
 		return 0;
-	if (!store_id_valid(ns) || !store_id_valid(id))
+	if (settings_key(s, ns, id, key, sizeof(key)) < 0)
 		return -1;
-	return snprintf(buf, len, "%s/work/%s/%s", s->networkfs, ns, id) >= (int)len ? -1 : 0;
+	return snprintf(buf, len, "%s/work/%s", s->networkfs, key) >= (int)len ? -1 : 0;
 }
 
 /* {destination, type bind, source, options [rbind, rw]}; NULL when out of

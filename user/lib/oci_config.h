@@ -19,6 +19,14 @@ enum netns_kind {
 	NETNS_PATH, /* given by path (Docker, a Kubernetes sandbox): its owner's */
 };
 
+/* An identity: 1 to 4 components of the id rule (store_id_valid) joined
+ * by '/'. */
+#define SETTINGS_IDENTITY_PARTS 4
+#define SETTINGS_IDENTITY_MAX 512
+/* Images and work dirs keyed by identity live below this directory of
+ * the image root (in place of a containerd namespace). */
+#define SETTINGS_IDENTITY_DIR "k8s"
+
 struct tardis_settings {
 	int enabled;
 	int checkpoint_on_stop;
@@ -33,6 +41,10 @@ struct tardis_settings {
 	 * io.kubernetes.cri.container-type or CRI-O's
 	 * io.kubernetes.cri-o.ContainerType annotation. */
 	enum { CRI_NONE, CRI_CONTAINER, CRI_SANDBOX } cri;
+	/* The key of the image and work dir when it is not (namespace, id):
+	 * tardis.io/identity / TARDIS_IDENTITY, else a CRI container's
+	 * <pod namespace>/<pod name>/<container name>; "" for none. */
+	char identity[SETTINGS_IDENTITY_MAX];
 };
 
 /* Reads <bundle>/config.json.  *config_out (may be NULL) gets the parsed
@@ -45,10 +57,12 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 		       struct cJSON **config_out, tardis_error_t *err);
 
 /* Where the image of ns/id lives: $NETWORKFS/checkpoint/<ns>/<id>, else
- * $CHECKPOINT_HOST_PATH/<ns>/<id>, else <state_dir>/checkpoints/<ns>/<id>. */
+ * $CHECKPOINT_HOST_PATH/<ns>/<id>, else <state_dir>/checkpoints/<ns>/<id>;
+ * with an identity, k8s/<identity> in place of <ns>/<id>. */
 int settings_image_path(const struct tardis_settings *s, const char *state_dir, const char *ns,
 			const char *id, char *buf, size_t len);
-/* $NETWORKFS/work/<ns>/<id>, or "" when NETWORKFS or WORKDIR is unset. */
+/* $NETWORKFS/work/<ns>/<id> (or k8s/<identity>), or "" when NETWORKFS or
+ * WORKDIR is unset. */
 int settings_work_dir(const struct tardis_settings *s, const char *ns, const char *id, char *buf,
 		      size_t len);
 
@@ -59,6 +73,9 @@ int oci_config_add_workdir(struct cJSON *config, const struct tardis_settings *s
 			   const char *work_dir, tardis_error_t *err);
 /* Writes config.json back atomically (temp, fsync, rename). */
 int oci_config_write(const char *bundle, struct cJSON *config, tardis_error_t *err);
+
+/* 1 when id is an identity (SETTINGS_IDENTITY_*). */
+int settings_identity_valid(const char *id);
 
 /* An absolute path without `..` components or control characters. */
 int path_is_clean_absolute(const char *p);

@@ -6,6 +6,7 @@
  */
 #include "tardisctl.h"
 #include "cleanup.h"
+#include "container_state.h"
 #include "container_summary.h"
 #include "image.h"
 #include "oci_config.h"
@@ -50,7 +51,9 @@ static void gc_report_part(void *arg, enum purge_part part, const char *name, ta
 /* Removes what is left of a gone container, under its lock, if it is
  * still gone and still old when the lock is ours.  1 removed, 0 kept, -1
  * could not (reported).  The work directory on the network filesystem is
- * the container's data: gc keeps it. */
+ * the container's data: gc keeps it.  So is an image kept under an
+ * identity: it is the pod's, for whichever container of it (here or on
+ * another node) comes next; the pod's exit 0 removes it. */
 static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff, uint64_t *freed)
 {
 	cleanup_error tardis_error_t err = NULL;
@@ -66,10 +69,11 @@ static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff,
 	if (container_summary_load(&c->store, ns, id, 0, &s, &err) < 0)
 		return 0;
 	if (strcmp(s.state, "running") != 0 && s.last_activity_ns <= cutoff) {
+		const char *identity = cjson_get_str(s.doc, "identity");
 		struct purge_target t = {
 			.ns = ns,
 			.id = id,
-			.image_path = s.image_present ? s.image_path : NULL,
+			.image_path = s.image_present && !(identity && *identity) ? s.image_path : NULL,
 			.init_pid = s.init_pid,
 			.init_start_time = s.init_start_time,
 			.bpf_dir = c->cfg.bpf_dir,

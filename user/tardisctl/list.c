@@ -8,10 +8,10 @@
 #include <errno.h>
 #include <string.h>
 
-#define LIST_COLS 10
+#define LIST_COLS 11
 
 static const char *const list_head[LIST_COLS] = {
-	"NAMESPACE", "ID", "STATE", "EXIT", "IMAGE", "SIZE", "RESTORES", "LAST CHECKPOINT",
+	"NAMESPACE", "ID", "IDENTITY", "STATE", "EXIT", "IMAGE", "SIZE", "RESTORES", "LAST CHECKPOINT",
 	"LAST RESTORE", "LAST FAILURE",
 };
 
@@ -84,10 +84,13 @@ static void last_failure_cell(const cJSON *doc, char *cell)
 
 static void list_row(const struct container_summary *s, char (*r)[TABLE_CELL])
 {
+	const char *identity = cjson_get_str(s->doc, "identity");
 	int es;
 
 	snprintf(r[0], TABLE_CELL, "%s", s->ref.ns);
 	snprintf(r[1], TABLE_CELL, "%s", s->ref.id);
+	snprintf(r[2], TABLE_CELL, "%s", identity && *identity ? identity : "-");
+	r++; /* the columns below are those before IDENTITY, one further on */
 	snprintf(r[2], TABLE_CELL, "%s", s->state);
 	if (container_summary_exit_status(s, &es))
 		snprintf(r[3], TABLE_CELL, "%d", es);
@@ -177,7 +180,8 @@ static int list_main(struct ctl *c, int argc, char **argv)
 
 TARDISCTL_COMMAND(list, 1, "the enabled containers: state, exit, image, history",
 		  "usage: tardisctl list [--json] [-n|--namespace NS]\n"
-		  "Every container of the state store: namespace, id, state (running, checkpointed,\n"
+		  "Every container of the state store: namespace, id, identity (the key of its image\n"
+		  "when it has one: a Kubernetes container's pod namespace/pod/container), state (running, checkpointed,\n"
 		  "exited, unknown, stopped, created, corrupt), exit status, image (valid or not, size),\n"
 		  "restores, last checkpoint (when, duration, size), last restore (duration, or why it\n"
 		  "fell back), last failure (the newer of the last failed checkpoint and restore, and\n"

@@ -37,9 +37,13 @@ static void show_image(const struct container_summary *s)
 		return;
 	}
 	format_bytes((double)s->image.size, size, sizeof(size));
-	printf("  %-18s %s: %s, %s%s%s\n", "image", s->image_path,
+	printf("  %-18s %s: %s, %s%s%s", "image", s->image_path,
 	       s->image.valid ? "valid" : "INVALID", size,
 	       s->image.created_at[0] ? ", created " : "", s->image.created_at);
+	if (s->image.id[0])
+		printf(" by %s/%s%s%s", s->image.ns, s->image.id, s->image.node[0] ? " on " : "",
+		       s->image.node);
+	printf("\n");
 	for (int i = 0; i < s->image.n; i++)
 		printf("  %-18s   %-4s %-12s %s\n", "", s->image.checks[i].ok ? "ok" : "FAIL",
 		       s->image.checks[i].name, s->image.checks[i].detail);
@@ -101,6 +105,20 @@ static void show_failures(const struct container_summary *s)
 	}
 }
 
+/* The container whose image this one was restored from: under an
+ * identity, another pod's maybe, on another node. */
+static void show_restored_from(const struct container_summary *s)
+{
+	const cJSON *f = cJSON_GetObjectItemCaseSensitive(s->doc, "restored_from");
+	const char *node = cjson_get_str(f, "node");
+
+	if (!cJSON_IsObject(f))
+		return;
+	printf("  %-18s %s/%s%s%s, image of %s\n", "restored from",
+	       cjson_get_str(f, "namespace") ?: "?", cjson_get_str(f, "id") ?: "?",
+	       node && *node ? " on " : "", node ? node : "", cjson_get_str(f, "created_at") ?: "?");
+}
+
 static void show_human(const struct container_summary *s)
 {
 	char ago[48], when[64];
@@ -111,6 +129,8 @@ static void show_human(const struct container_summary *s)
 	       strcmp(s->state, "checkpointed") == 0 ? " (the next create restores it)"
 	       : strcmp(s->state, "stopped") == 0    ? " (exit not recorded yet: is tardisd running?)"
 						     : "");
+	if ((v = cjson_get_str(s->doc, "identity")) && *v)
+		printf("  %-18s %s\n", "identity", v);
 	show_exit(s);
 	if (s->init_pid > 0)
 		printf("  %-18s pid %d, start time %llu\n", "init", (int)s->init_pid,
@@ -121,6 +141,7 @@ static void show_human(const struct container_summary *s)
 	}
 	if ((v = cjson_get_str(s->doc, "bundle")))
 		printf("  %-18s %s\n", "bundle", v);
+	show_restored_from(s);
 	if ((v = cjson_get_str(s->doc, "work_dir")) && *v)
 		printf("  %-18s %s\n", "work dir", v);
 	printf("  %-18s %s\n", "checkpoint on stop",
