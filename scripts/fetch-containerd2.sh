@@ -8,15 +8,34 @@
 #   OUT/cri-py/                    api_pb2.py (import it with PYTHONPATH)
 #
 # Prints the bin dir on stdout as the last line (progress goes to stderr).
-# The .debs come through a private apt configuration under
-# OUT/containerd2/apt (/etc/apt is never touched), unpacked with
-# `dpkg-deb -x`, never installed.  A second run finds both in place and
-# returns at once.  OUT = ${TARDIS_BUILD_DIR:-<repo>/build}.  Run as root.
+# Both .debs are pinned (name and sha256 below) and kept in
+# OUT/containerd2/debs; they are unpacked with `dpkg-deb -x`, never
+# installed.  A pinned .deb comes from the live mirror's pool while sid
+# still has it, else from snapshot.debian.org (by its sha1, then through an
+# archive snapshot of sid that had it), with apt's own downloader
+# (apt-helper: no curl needed), and is checked against its sha256 before
+# use.  A second run finds everything in place (stamps name the pinned
+# .debs) and returns at once, offline.  OUT = ${TARDIS_BUILD_DIR:-<repo>/build}.
+# Run as root; no stdin needed.
 set -eu
 
-SUITE=sid
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
-MIRROR=http://deb.debian.org/debian
+# The pins: what sid had on 2026-11-26 (docs/kubernetes.md).  To move on,
+# change a name and its hashes together (sha256sum/sha1sum of the .deb).
+CTD_DEB=containerd_2.1.9+ds1-5_amd64.deb
+CTD_POOL=pool/main/c/containerd
+CTD_SHA256=2dda86ce7033fd612fc50e136679d8174ccad680eb29cd4611e0d2a1b84cf591
+CTD_SHA1=f36c73c3f281a44234b4d507cdfc85d2fcdcd39c
+API_DEB=golang-k8s-cri-api-dev_0.36.4-1_all.deb
+API_POOL=pool/main/g/golang-k8s-cri-api
+API_SHA256=48943754d63d9f463660219677a6bdd85b744c659b3abf0011cfb838ec1838e4
+API_SHA1=169d2f98b1a0128934a30f3f1f1d37c9b0d86c91
+# A snapshot.debian.org time at which sid had both (the archive URL
+# resolves to the last snapshot before it).
+SNAPSHOT_TS=20261126T000000Z
+
+MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SNAPSHOT=${DEBIAN_SNAPSHOT:-https://snapshot.debian.org}
+APT_HELPER=/usr/lib/apt/apt-helper
 PROTO_PATH=usr/share/gocode/src/k8s.io/cri-api/pkg/apis/runtime/v1/api.proto
 
 log() { echo "fetch-containerd2: $*" >&2; }
@@ -32,15 +51,21 @@ OUT=$(cd "$OUT" && pwd)
 C2=$OUT/containerd2
 BINDIR=$C2/root/usr/bin
 PY=$OUT/cri-py
-APT=$C2/apt
+DEBS=$C2/debs
+CTD_STAMP="$CTD_DEB $CTD_SHA256"
+API_STAMP="$API_DEB $API_SHA256"
 
-done_already() {
-	[ -x "$BINDIR/containerd" ] && [ -x "$BINDIR/containerd-shim-runc-v2" ] &&
-		[ -x "$BINDIR/ctr" ] && [ -s "$PY/api_pb2.py" ]
+# stamp_is FILE TEXT: FILE holds TEXT (what was unpacked into that tree).
+stamp_is() { [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }
+
+ctd_done() {
+	stamp_is "$C2/root/.pinned" "$CTD_STAMP" && [ -x "$BINDIR/containerd" ] &&
+		[ -x "$BINDIR/containerd-shim-runc-v2" ] && [ -x "$BINDIR/ctr" ]
 }
+api_done() { stamp_is "$PY/.pinned" "$API_STAMP" && [ -s "$PY/api_pb2.py" ]; }
 
 # Cached: nothing to do, not even a lock.
-if done_already; then
+if ctd_done && api_done; then
 	echo "$BINDIR"
 	exit 0
 fi
@@ -49,88 +74,76 @@ fi
 if command -v flock >/dev/null 2>&1; then
 	exec 9>"$C2/.lock"
 	flock 9 || die "cannot lock $C2/.lock"
-	if done_already; then
+	if ctd_done && api_done; then
 		echo "$BINDIR"
 		exit 0
 	fi
 fi
 
-[ "$(id -u)" -eq 0 ] || die "must run as root (apt-get)"
-for t in apt-get dpkg-deb protoc; do
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+for t in dpkg-deb protoc sha256sum; do
 	command -v "$t" >/dev/null 2>&1 || die "missing $t (scripts/setup.sh installs protobuf-compiler)"
 done
-[ -r "$KEYRING" ] || die "missing $KEYRING (package debian-archive-keyring)"
+mkdir -p "$DEBS"
 
-# The private apt: sid's binary packages for amd64, its own lists, cache and
-# (empty) dpkg status, so nothing of the system's apt state is read or
-# written.  Sandbox user root: no chown of the private dirs to _apt needed.
-mkdir -p "$APT/lists/partial" "$APT/cache/archives/partial" "$APT/sources.list.d" "$C2/debs"
-: >>"$APT/status"
-echo "deb [signed-by=$KEYRING] $MIRROR $SUITE main" >"$APT/sources.list"
-set -- -o "Dir::Etc::SourceList=$APT/sources.list" \
-	-o "Dir::Etc::SourceParts=$APT/sources.list.d" \
-	-o "Dir::State::Lists=$APT/lists" \
-	-o "Dir::State::status=$APT/status" \
-	-o "Dir::Cache=$APT/cache" \
-	-o "APT::Architectures::=amd64" \
-	-o "APT::Sandbox::User=root" \
-	-o "Acquire::Languages=none" \
-	-o "Acquire::Retries=3"
+# sha_ok FILE SHA256: FILE exists and has that sha256.
+sha_ok() { [ -f "$1" ] && [ "$(sha256sum <"$1" | cut -d' ' -f1)" = "$2" ]; }
 
-# fetch_deb PACKAGE APT_OPTIONS...: the path of its .deb in $C2/debs,
-# downloaded if absent.
+# fetch_deb DEB POOL SHA256 SHA1: $DEBS/DEB with that sha256, downloaded if
+# absent (or damaged): the live mirror first, then snapshot.debian.org.
 fetch_deb() {
-	pkg=$1
-	shift
-	deb=$(find "$C2/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n 1)
-	if [ -z "$deb" ]; then
-		if [ ! -f "$APT/.updated" ]; then
-			log "apt-get update ($SUITE, private config in $APT)"
-			apt-get "$@" -q update >"$APT/update.log" 2>&1 || {
-				tail -n 20 "$APT/update.log" >&2
-				die "private apt-get update failed"
-			}
-			: >"$APT/.updated"
+	deb=$1 pool=$2 sha256=$3 sha1=$4
+	sha_ok "$DEBS/$deb" "$sha256" && return 0
+	[ -x "$APT_HELPER" ] || die "missing $APT_HELPER (package apt)"
+	rm -f "$DEBS/$deb" "$DEBS/$deb.FAILED"
+	for url in "$MIRROR/$pool/$deb" "$SNAPSHOT/file/$sha1" \
+		"$SNAPSHOT/archive/debian/$SNAPSHOT_TS/$pool/$deb"; do
+		log "downloading $deb from $url"
+		# apt-helper checks the hash itself; as root, without dropping to
+		# _apt (the target dir is root's).
+		if "$APT_HELPER" -o APT::Sandbox::User=root -o Acquire::Retries=2 \
+			download-file "$url" "$DEBS/$deb.part" "SHA256:$sha256" \
+			>"$DEBS/$deb.log" 2>&1 </dev/null &&
+			sha_ok "$DEBS/$deb.part" "$sha256"; then
+			mv "$DEBS/$deb.part" "$DEBS/$deb"
+			return 0
 		fi
-		log "apt-get download $pkg ($SUITE)"
-		(cd "$C2/debs" && apt-get "$@" -q download "$pkg") >"$C2/debs/$pkg.log" 2>&1 || {
-			tail -n 5 "$C2/debs/$pkg.log" >&2
-			die "cannot download $pkg from $SUITE"
-		}
-		deb=$(find "$C2/debs" -maxdepth 1 -name "${pkg}_*.deb" | sort -V | tail -n 1)
-		[ -n "$deb" ] || die "apt-get download $pkg left no .deb"
-	fi
-	echo "$deb"
+		sed -n 's/^E: /  /p' "$DEBS/$deb.log" >&2
+		rm -f "$DEBS/$deb.part" "$DEBS/$deb.part.FAILED"
+	done
+	die "cannot get $deb (sha256 $sha256) from $MIRROR or $SNAPSHOT"
 }
-ctd_deb=$(fetch_deb containerd "$@")
-api_deb=$(fetch_deb golang-k8s-cri-api-dev "$@")
 
 # Unpack into a temporary dir and rename: an interrupted run never leaves a
 # half-unpacked tree behind.
-if [ ! -x "$BINDIR/containerd" ] || [ ! -x "$BINDIR/containerd-shim-runc-v2" ]; then
-	log "unpacking $(basename "$ctd_deb")"
+if ! ctd_done; then
+	fetch_deb "$CTD_DEB" "$CTD_POOL" "$CTD_SHA256" "$CTD_SHA1"
+	log "unpacking $CTD_DEB"
 	rm -rf "$C2/root.tmp" "$C2/root"
-	dpkg-deb -x "$ctd_deb" "$C2/root.tmp" || die "dpkg-deb -x $ctd_deb failed"
+	dpkg-deb -x "$DEBS/$CTD_DEB" "$C2/root.tmp" || die "dpkg-deb -x $CTD_DEB failed"
+	for b in containerd containerd-shim-runc-v2 ctr; do
+		[ -x "$C2/root.tmp/usr/bin/$b" ] || die "$CTD_DEB has no usr/bin/$b"
+	done
+	echo "$CTD_STAMP" >"$C2/root.tmp/.pinned"
 	mv "$C2/root.tmp" "$C2/root"
+	"$BINDIR/containerd" --version >&2 || die "$BINDIR/containerd does not run here"
 fi
-for b in containerd containerd-shim-runc-v2 ctr; do
-	[ -x "$BINDIR/$b" ] || die "$(basename "$ctd_deb") has no usr/bin/$b"
-done
-"$BINDIR/containerd" --version >&2 || die "$BINDIR/containerd does not run here"
 
 # The CRI proto: its `[debug_redact = true]` field options (parenthesised in
 # some versions) are unknown to Debian 12's protoc (3.21) and only matter
 # for Go's logging: removed.
-if [ ! -s "$PY/api_pb2.py" ]; then
-	log "compiling the CRI api.proto of $(basename "$api_deb")"
+if ! api_done; then
+	fetch_deb "$API_DEB" "$API_POOL" "$API_SHA256" "$API_SHA1"
+	log "compiling the CRI api.proto of $API_DEB"
 	rm -rf "$PY.tmp" && mkdir -p "$PY.tmp/deb"
-	dpkg-deb -x "$api_deb" "$PY.tmp/deb" || die "dpkg-deb -x $api_deb failed"
-	[ -s "$PY.tmp/deb/$PROTO_PATH" ] || die "$(basename "$api_deb") has no $PROTO_PATH"
+	dpkg-deb -x "$DEBS/$API_DEB" "$PY.tmp/deb" || die "dpkg-deb -x $API_DEB failed"
+	[ -s "$PY.tmp/deb/$PROTO_PATH" ] || die "$API_DEB has no $PROTO_PATH"
 	sed -E 's/ *\[\(?debug_redact\)? = true\]//' "$PY.tmp/deb/$PROTO_PATH" >"$PY.tmp/api.proto"
 	# Imports of gogo protobuf (older cri-api) would need their own paths.
 	! grep -q '^import "github.com' "$PY.tmp/api.proto" || die "api.proto imports gogo protobuf"
 	(cd "$PY.tmp" && protoc --python_out=. api.proto) || die "protoc failed on api.proto"
 	rm -rf "$PY.tmp/deb" "$PY"
+	echo "$API_STAMP" >"$PY.tmp/.pinned"
 	mv "$PY.tmp" "$PY"
 fi
 echo "$BINDIR"

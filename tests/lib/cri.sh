@@ -1,18 +1,21 @@
-# A private containerd 2.x with its CRI plugin, driven like kubelet by
+# A private containerd with its CRI plugin, driven like kubelet by
 # tests/lib/cri.py: a Kubernetes node without kubelet (issue 10,
 # docs/kubernetes.md).  Sourced after tests/lib/lib.sh (uses TMP, BIN, ROOT,
 # wait_up, umount_below, on_cleanup) and tests/lib/containerd.sh (kill_shim).
 #
-#   cri_start DIR     a containerd 2.x whose root, state, socket, runc root,
+#   cri_start DIR     a containerd whose root, state, socket, runc root,
 #                     log and CNI conf dir live in DIR, started with this
 #                     shell's environment (TARDIS_STATE_DIR ... reach the
 #                     shims and so tardis-runc); its runc is CRI_RUNC
 #                     (default $SHIM, else $BIN/tardis-runc; `runc` for the
-#                     plain one); localhost/pause:1 is its pinned sandbox
-#                     image and localhost/bb:latest (busybox) is imported.
-#                     Sets CRI_SOCK (DIR/containerd.sock) and CRI_PID.
+#                     plain one); localhost/pause:1 is its sandbox image
+#                     and localhost/bb:latest (busybox) is imported.  Which
+#                     containerd: CRI_CONTAINERD=2 (default: the pinned 2.x
+#                     of scripts/fetch-containerd2.sh) or 1.6 (Debian 12's
+#                     own, /usr/bin).  Sets CRI_SOCK (DIR/containerd.sock)
+#                     and CRI_PID.
 #   cri_ [SOCK] ARGS  tests/lib/cri.py on CRI_SOCK (or SOCK, if it is one)
-#   crictr_ ARGS      ctr in the k8s.io namespace of CRI_SOCK
+#   crictr_ ARGS      ctr (the node's own) in the k8s.io namespace of CRI_SOCK
 #   cri_stop [DIR]    its pods stopped and removed as kubelet would, then
 #                     containerd and its shims ended by pid, mounts below
 #                     DIR undone, the pods' cgroups removed; without DIR:
@@ -42,7 +45,15 @@ cri_() {
 	fi
 	/usr/bin/python3 "$CRI_PY" --sock "$sock" "$@"
 }
-crictr_() { "$CRI_BIN/ctr" -a "$CRI_SOCK" -n k8s.io "$@"; }
+crictr_() { cri_ctr "${CRI_SOCK%/*}" -n k8s.io "$@"; }
+# cri_ctr DIR ARGS: the ctr of node DIR's containerd (its bin dir, written
+# by cri_start) on its socket.
+cri_ctr() {
+	local d=$1 bin
+	shift
+	bin=$(cat "$d/containerd.bin" 2>/dev/null) || bin=$CRI_BIN
+	"$bin/ctr" -a "$d/containerd.sock" "$@"
+}
 
 # cri_config DIR RUNC: containerd 2.x's config (version 3).
 # restrict_oom_score_adj: root here lacks CAP_SYS_RESOURCE, so runc cannot
@@ -80,6 +91,40 @@ cri_config() {
 		        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
 		          BinaryName = '$runc'
 		          Root = '$d/runc'
+	EOF
+}
+
+# cri_config_16 DIR RUNC: containerd 1.6's config (version 2: the CRI
+# plugin is io.containerd.grpc.v1.cri, images and runtime in one).  1.6 has
+# no pinned images: a sandbox_image already in k8s.io is used as it is,
+# never pulled.  1.6 has no NRI.  As cri_config otherwise.
+cri_config_16() {
+	local d=$1 runc=$2 p='plugins."io.containerd.grpc.v1.cri"'
+	cat <<-EOF
+		version = 2
+		root = "$d/root"
+		state = "$d/state"
+		[grpc]
+		  address = "$d/containerd.sock"
+		[timeouts]
+		  "io.containerd.timeout.shim.cleanup" = "120s"
+		[plugins]
+		  [$p]
+		    sandbox_image = "localhost/pause:1"
+		    restrict_oom_score_adj = true
+		    disable_apparmor = true
+		    [$p.cni]
+		      conf_dir = "$d/cni/net.d"
+		    [$p.containerd]
+		      snapshotter = "overlayfs"
+		      default_runtime_name = "runc"
+		      [$p.containerd.runtimes.runc]
+		        runtime_type = "io.containerd.runc.v2"
+		        pod_annotations = ["tardis.io/*"]
+		        container_annotations = ["tardis.io/*"]
+		        [$p.containerd.runtimes.runc.options]
+		          BinaryName = "$runc"
+		          Root = "$d/runc"
 	EOF
 }
 
@@ -121,16 +166,35 @@ cri_images() {
 
 # cri_start DIR: see the top of this file.
 cri_start() {
-	local d=$1 runc=${CRI_RUNC:-${SHIM:-$BIN/tardis-runc}}
+	local d=$1 runc=${CRI_RUNC:-${SHIM:-$BIN/tardis-runc}} flavour=${CRI_CONTAINERD:-2} bin
 	cri_bin || return 1
 	cri_images || return 1
 	[ "$runc" = runc ] && runc=$(command -v runc)
 	mkdir -p "$d/root" "$d/state" "$d/runc" "$d/cni/net.d" "$d/pods"
-	cri_config "$d" "$runc" >"$d/config.toml"
-	# Its own shim (containerd-shim-runc-v2 2.x) first in PATH, then the
-	# CRIU tests use (TARDIS_CRIU): CRI's CheckpointContainer looks `criu`
-	# up in containerd's PATH (and runc in the shim's).
-	PATH=$CRI_BIN${TARDIS_CRIU:+:${TARDIS_CRIU%/*}}:$PATH "$CRI_BIN/containerd" --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
+	case $flavour in
+	2 | 2.x)
+		bin=$CRI_BIN
+		cri_config "$d" "$runc" >"$d/config.toml"
+		;;
+	1.6)
+		bin=/usr/bin
+		"$bin/containerd" --version 2>/dev/null | grep -q ' v\?1\.6\.' || {
+			echo "cri_start: $bin/containerd is not containerd 1.6" >&2
+			return 1
+		}
+		cri_config_16 "$d" "$runc" >"$d/config.toml"
+		;;
+	*)
+		echo "cri_start: CRI_CONTAINERD=$flavour: 2 or 1.6" >&2
+		return 1
+		;;
+	esac
+	echo "$bin" >"$d/containerd.bin"
+	# Its own shim (containerd-shim-runc-v2 of the same version) first in
+	# PATH, then the CRIU tests use (TARDIS_CRIU): CRI's
+	# CheckpointContainer looks `criu` up in containerd's PATH (and runc
+	# in the shim's).
+	PATH=$bin${TARDIS_CRIU:+:${TARDIS_CRIU%/*}}:$PATH "$bin/containerd" --config "$d/config.toml" >"$d/containerd.log" 2>&1 &
 	CRI_PID=$!
 	echo "$CRI_PID" >"$d/containerd.pid"
 	# The agent tardis-runc starts on demand for this node, and its pins,
@@ -139,13 +203,13 @@ cri_start() {
 	CRI_DIRS+=("$d")
 	CRI_SOCK=$d/containerd.sock
 	if ! wait_up 300 0.1 "$CRI_PID" cri_ version; then
-		echo "containerd 2.x ($d) did not start:" >&2
+		echo "containerd $flavour ($d) did not start:" >&2
 		tail -20 "$d/containerd.log" >&2
 		return 1
 	fi
 	if ! crictr_ image import --base-name localhost/bb "$TMP/cri-image/bb.tar" >/dev/null ||
 		! crictr_ image import --base-name localhost/pause "$TMP/cri-image/pause.tar" >/dev/null; then
-		echo "containerd 2.x ($d): image import failed" >&2
+		echo "containerd $flavour ($d): image import failed" >&2
 		return 1
 	fi
 }
@@ -164,9 +228,9 @@ cri_stop() {
 				cri_ "$sock" rmp "$id" >/dev/null 2>&1
 			done
 			# What the CRI left: killed, as ctd_teardown does.
-			ids=$("$CRI_BIN/ctr" -a "$sock" -n k8s.io task ls -q 2>/dev/null)
+			ids=$(cri_ctr "$d" -n k8s.io task ls -q 2>/dev/null)
 			for id in $ids; do
-				"$CRI_BIN/ctr" -a "$sock" -n k8s.io task kill -s KILL "$id" >/dev/null 2>&1
+				cri_ctr "$d" -n k8s.io task kill -s KILL "$id" >/dev/null 2>&1
 			done
 			kill -TERM "$pid" 2>/dev/null
 			wait "$pid" 2>/dev/null
