@@ -67,7 +67,7 @@ int main(void)
 		exit_record_suite, ctr_events_suite, state_suite,   config_suite,
 		runc_args_suite,   sha256_suite,     filediff_suite, oci_config_suite,
 		metrics_suite,     config_edit_suite, container_summary_suite, process_suite,
-		failure_count_suite,
+		failure_count_suite, lease_suite,
 		netns_suite,       preflight_suite, baseline_suite,
 	};
 	SRunner *sr;

@@ -21,6 +21,7 @@ Suite *config_edit_suite(void) __attribute__((weak));
 Suite *container_summary_suite(void) __attribute__((weak));
 Suite *process_suite(void) __attribute__((weak));
 Suite *failure_count_suite(void) __attribute__((weak));
+Suite *lease_suite(void) __attribute__((weak));
 Suite *netns_suite(void) __attribute__((weak));
 Suite *preflight_suite(void) __attribute__((weak));
 Suite *baseline_suite(void) __attribute__((weak));
