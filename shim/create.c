@@ -11,6 +11,7 @@
 #include "crashpoint.h"
 #include "exit_record.h"
 #include "failure_count.h"
+#include "identity.h"
 #include "image.h"
 #include "log.h"
 #include "mountinfo.h"
@@ -25,7 +26,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -81,6 +81,9 @@ struct create_info {
 	char image_path[PATH_MAX];
 	char work_dir[PATH_MAX];
 	struct tardis_settings set;
+	/* With an identity: the lease record this create replaced, and its
+	 * own (lease.h). */
+	struct lease lease_prev, lease;
 };
 
 static int note_create(cJSON *st, void *arg)
@@ -166,6 +169,33 @@ static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
 	return 0;
 }
 
+/* An identity is one container's at a time, on one node (identity.h): a
+ * create whose identity another live container holds starts fresh
+ * without tardis, as does one whose lease cannot be read or written.
+ * 0 ours; -1 (logged) runc gets the create. */
+static int claim_identity(struct shim *s, struct create_info *ci)
+{
+	char why[512] = "";
+	uint64_t t0 = monotonic_ns();
+	enum lease_verdict v = identity_claim(shim_runc_call(s), ci->image_path, &ci->lease_prev,
+					      &ci->lease, why, sizeof(why));
+	unsigned long long ms = (monotonic_ns() - t0) / 1000000;
+
+	if (v == LEASE_GRANTED) {
+		if (ci->lease_prev.seq)
+			log_info("create %s/%s: identity %s is ours (lease %llu, was %s by %s/%s on "
+				 "%s)%s",
+				 s->args.ns, s->args.id, ci->set.identity,
+				 (unsigned long long)ci->lease.seq,
+				 lease_state_name(ci->lease_prev.state), ci->lease_prev.ns,
+				 ci->lease_prev.id, ci->lease_prev.node, ms > 500 ? ", waited" : "");
+		return 0;
+	}
+	log_warn("create %s/%s: identity %s: %s; starting fresh without tardis", s->args.ns,
+		 s->args.id, ci->set.identity, why[0] ? why : "lease refused");
+	return -1;
+}
+
 /* Is the create tardis's, and can tardis set it up?  0: ci filled and the
  * state recorded, the create lock in *lock; -1: runc gets it unchanged. */
 static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
@@ -205,6 +235,8 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 		log_error("create %s/%s: cannot set up tardis; plain create", s->args.ns, s->args.id);
 		return -1;
 	}
+	if (ci->set.identity[0] && claim_identity(s, ci) < 0)
+		return -1;
 	if (add_work_dir(s, ci, config) < 0)
 		return -1;
 	if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_create, ci, &err) < 0) {
@@ -221,11 +253,9 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 static int keep_connections(const struct shim *s, const struct create_info *ci,
 			    const struct image_report *rep)
 {
-	struct utsname un;
-
 	if (!ci->set.tcp_established)
 		return 0;
-	if (uname(&un) == 0 && rep->node[0] && strcmp(rep->node, un.nodename) == 0)
+	if (rep->node[0] && strcmp(rep->node, s->cfg.node_name) == 0)
 		return 1;
 	log_info("create %s/%s: image made on node %s, not here: its TCP connections are closed",
 		 s->args.ns, s->args.id, rep->node[0] ? rep->node : "(unknown)");
@@ -292,10 +322,27 @@ static int image_is_mine(const struct shim *s, const struct create_info *ci,
 	return 0;
 }
 
+/* The crash-loop guard: 1 (reason set) when restores of this image ended
+ * in a non-zero exit max_restore_attempts times in a row: a poisoned
+ * checkpoint must not crash-loop a pod forever. */
+static int crash_guard(struct shim *s, const struct create_info *ci,
+		       const struct image_report *rep, char *reason, size_t len)
+{
+	char key[sizeof(ci->lease.image)];
+
+	identity_image_key(rep, key, sizeof(key));
+	if (!identity_guard_tripped(shim_runc_call(s), &ci->lease, key))
+		return 0;
+	snprintf(reason, len,
+		 "%d restores of image %s ended in a non-zero exit (max_restore_attempts %d)",
+		 ci->lease.failed_restores, key, s->cfg.max_restore_attempts);
+	return 1;
+}
+
 /* Restores from the image when it is valid and this container's.  1
  * restored; 0 fresh create needed (the outcome recorded when there was an
  * image). */
-static int create_from_image(struct shim *s, const struct create_info *ci)
+static int create_from_image(struct shim *s, struct create_info *ci)
 {
 	const struct runc_call *call = shim_runc_call(s);
 	cleanup_error tardis_error_t err = NULL;
@@ -313,18 +360,30 @@ static int create_from_image(struct shim *s, const struct create_info *ci)
 	crash_point("restore-validated");
 	if (valid == 1 && !image_is_mine(s, ci, &rep, reason, sizeof(reason))) {
 		valid = 0; /* never another container's image */
+	} else if (valid == 1 && ci->set.identity[0] && crash_guard(s, ci, &rep, reason,
+								   sizeof(reason))) {
+		valid = 2; /* a good image, but not again */
 	} else if (valid == 0) {
 		image_report_reason(&rep, reason, sizeof(reason));
 	}
 	if (valid == 0) {
 		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
 			 s->args.ns, s->args.id, ci->image_path, reason);
+	} else if (valid == 2) {
+		log_warn("create %s/%s: crash-loop guard: %s; starting fresh, the image kept",
+			 s->args.ns, s->args.id, reason);
 	} else if (valid == 1) {
 		cleanup_error tardis_error_t why = NULL;
 		uint64_t t0 = monotonic_ns();
 
 		rr.restored = restore_from(s, ci, &rep, &why) == 0;
 		rr.duration_ms = (monotonic_ns() - t0) / 1000000;
+		if (rr.restored && ci->set.identity[0]) {
+			char key[sizeof(ci->lease.image)];
+
+			identity_image_key(&rep, key, sizeof(key));
+			identity_note_restore(call, ci->image_path, &ci->lease, key);
+		}
 		if (rr.restored) {
 			log_info("create %s/%s: restored from %s in %llu ms", s->args.ns, s->args.id,
 				 ci->image_path, (unsigned long long)rr.duration_ms);

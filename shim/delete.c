@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "container_state.h"
 #include "exit_lookup.h"
+#include "identity.h"
 #include "log.h"
 #include "purge.h"
 #include "util.h"
@@ -40,6 +41,17 @@ static void purge_report(void *arg, enum purge_part part, const char *name, tard
 		tardis_error_log_release(TARDIS_LOG_WARN, "remove state", err);
 		break;
 	}
+}
+
+/* The identity's lease, held while the container lived, released (or
+ * removed after exit 0, its image gone). */
+static void identity_release_of(struct shim *s, const cJSON *st, int known, int exit_status)
+{
+	const char *identity = cjson_get_str(st, "identity");
+	const char *image_path = cjson_get_str(st, "image_path");
+
+	if (identity && *identity && image_path && *image_path)
+		identity_release(shim_runc_call(s), image_path, st, known, exit_status);
 }
 
 enum shim_result handle_delete(struct shim *s, int *exit_code)
@@ -84,6 +96,7 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 		log_info("%s/%s: exit code unknown: image kept for the next create", s->args.ns,
 			 s->args.id);
 	}
+	identity_release_of(s, st, known, exit_status);
 	/* runc deletes the container: tardis only saved or cleaned up. */
 	return SHIM_PASS_THROUGH;
 }

@@ -7,6 +7,7 @@
 #include "exit_record.h"
 #include "failure_count.h"
 #include "filediff.h"
+#include "identity.h"
 #include "image.h"
 #include "log.h"
 #include "netns.h"
@@ -282,6 +283,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
 	meta.rootfs_kind = plan->kind;
 	meta.identity = req->identity;
+	meta.node = c->cfg->node_name;
 	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
 	    image_publish(tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
@@ -377,11 +379,26 @@ int checkpoint_container(const struct runc_call *c, const struct checkpoint_requ
 				   .skip_resume = req->skip_resume };
 	cleanup_error tardis_error_t err = NULL;
 	uint64_t t0 = monotonic_ns();
+	struct lease lease;
+	int leased = 0;
 
+	if (req->identity && req->identity[0]) {
+		leased = identity_checkpoint_begin(c, req->image_path, &lease);
+		if (leased == 0) {
+			ckpt_fail(&res, "the identity %s is leased by another container",
+				  req->identity);
+			record_failure(c, &res);
+			return -1;
+		}
+	}
 	if (checkpoint_into_image(c, req, &res, t0) < 0) {
+		if (leased == 1)
+			identity_checkpoint_end(c, req->image_path, &lease, 0, 0);
 		record_failure(c, &res);
 		return -1;
 	}
+	if (leased == 1)
+		identity_checkpoint_end(c, req->image_path, &lease, 1, res.at);
 	lift_network_lock(c, req);
 	res.duration_ms = (monotonic_ns() - t0) / 1000000;
 	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", c->ns, c->id,

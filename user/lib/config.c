@@ -11,10 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 void config_defaults(struct tardis_config *c)
 {
+	struct utsname un;
+
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", TARDIS_STATE_DIR_DEFAULT);
 	snprintf(c->bpf_dir, sizeof(c->bpf_dir), "%s", TARDIS_PIN_DIR_DEFAULT);
@@ -24,6 +27,8 @@ void config_defaults(struct tardis_config *c)
 	c->lease_timeout = 30;
 	c->restore_wait = 60;
 	c->max_restore_attempts = 3;
+	if (uname(&un) == 0)
+		snprintf(c->node_name, sizeof(c->node_name), "%s", un.nodename);
 }
 
 static int set_str(char *dst, size_t len, const char *v)
@@ -71,6 +76,8 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 		return set_int(&c->restore_timeout, v);
 	if (strcmp(k, "checkpoint_timeout") == 0)
 		return set_int(&c->checkpoint_timeout, v);
+	if (strcmp(k, "node_name") == 0)
+		return store_id_valid(v) ? set_str(c->node_name, sizeof(c->node_name), v) : -1;
 	if (strcmp(k, "lease_timeout") == 0)
 		return set_int(&c->lease_timeout, v);
 	if (strcmp(k, "restore_wait") == 0)
@@ -150,6 +157,7 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 		{ "TARDIS_RUNC", "runc" },         { "TARDIS_CRIU", "criu" },
 		{ "TARDIS_STATE_DIR", "state_dir" }, { "TARDIS_BPF_DIR", "bpf_dir" },
 		{ "TARDIS_LOG_FILE", "log_file" }, { "TARDIS_LOG_LEVEL", "log_level" },
+		{ "TARDIS_NODE_NAME", "node_name" },
 	};
 	const char *path = config_file_path();
 	cleanup_free char *text = NULL;

@@ -23,6 +23,9 @@ struct tardis_config {
 	 * restores of one image that each ended in a non-zero exit, the next
 	 * create starts fresh. */
 	int lease_timeout;
+	/* This node's name in manifests and leases: uname's nodename unless
+	 * set (node_name, TARDIS_NODE_NAME): on a Kubernetes node, its name. */
+	char node_name[256];
 	int restore_wait;
 	int max_restore_attempts;
 };
@@ -32,7 +35,7 @@ void config_defaults(struct tardis_config *c);
 int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err);
 /* Defaults, then the file ($TARDIS_CONFIG or the default; a missing file is
  * fine), then TARDIS_RUNC, TARDIS_CRIU, TARDIS_STATE_DIR, TARDIS_BPF_DIR,
- * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL. */
+ * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL, TARDIS_NODE_NAME. */
 int config_load(struct tardis_config *c, tardis_error_t *err);
 
 /* The config file tardis reads: $TARDIS_CONFIG or /etc/tardis/tardis.conf. */

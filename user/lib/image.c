@@ -132,7 +132,7 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	cJSON_AddStringToObject(o, "id", m->id);
 	if (m->identity && m->identity[0])
 		cJSON_AddStringToObject(o, "identity", m->identity);
-	cJSON_AddStringToObject(o, "node", un.nodename);
+	cJSON_AddStringToObject(o, "node", m->node && *m->node ? m->node : un.nodename);
 	cJSON_AddStringToObject(o, "created_at", when);
 	cJSON_AddNumberToObject(o, "checkpoint_duration_ms", (double)m->duration_ms);
 	cJSON_AddStringToObject(o, "runc_version", m->runc_version ? m->runc_version : "");

@@ -34,6 +34,7 @@ struct image_meta {
 	const char *criu_version;
 	const char *rootfs_kind;  /* IMAGE_ROOTFS_* */
 	const char *identity;     /* the key it is kept under (oci_config.h); NULL: ns/id */
+	const char *node;         /* this node's name (config's node_name); NULL: uname's */
 };
 
 /* How the container's files are in the image (manifest's rootfs_kind):

@@ -416,6 +416,7 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		return 1;
 	}
 	failures_watch(l);
+	leases_start(a);
 	metrics_flush(a, &l->mp, 1);
 	log_info("tardisd %d running: source=%s state=%s bpf=%s program=%s", (int)getpid(),
 		 o->source, a->cfg.state_dir, a->cfg.bpf_dir, a->mon.variant ? a->mon.variant : "-");

@@ -23,4 +23,8 @@ struct opts {
  * '1' to ready_fd (when >= 0) once running.  Returns main's exit code. */
 int tardisd_run(struct agent *a, const struct opts *o, int ready_fd);
 
+/* Renews the leases of the identities this node's containers hold, in a
+ * thread of its own, until the process ends (leases.c). */
+void leases_start(const struct agent *a);
+
 #endif
