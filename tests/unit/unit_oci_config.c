@@ -119,10 +119,18 @@ START_TEST(test_identity)
 		     "namespace\":\"..\",\"io.kubernetes.cri.sandbox-name\":\"x\","
 		     "\"io.kubernetes.cri.container-name\":\"y\"}}");
 	ck_assert_str_eq(s.identity, "");
-	/* Explicit: the annotation, then TARDIS_IDENTITY over it. */
+	/* Explicit: the annotation (it names the pod: a CRI container's
+	 * name is added), then TARDIS_IDENTITY over it, as it is. */
 	s = parse_ok("{\"process\":{},\"annotations\":{" CRI_CTR "," CRI_POD
 		     ",\"tardis.io/identity\":\"shop/cart\"}}");
+	ck_assert_str_eq(s.identity, "shop/cart/counter");
+	s = parse_ok("{\"process\":{},\"annotations\":{\"tardis.io/identity\":\"shop/cart\"}}");
 	ck_assert_str_eq(s.identity, "shop/cart");
+	parse_bad("{\"process\":{},\"annotations\":{" CRI_CTR "," CRI_POD
+		  ",\"tardis.io/identity\":\"a/b/c/d\"}}");
+	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_IDENTITY=x/y\"]},\"annotations\":{" CRI_CTR
+		     "," CRI_POD ",\"tardis.io/identity\":\"shop/cart\"}}");
+	ck_assert_str_eq(s.identity, "x/y");
 	s = parse_ok("{\"process\":{\"env\":[\"TARDIS_IDENTITY=x/y/z/w\"]},\"annotations\":{"
 		     "\"tardis.io/identity\":\"shop/cart\"}}");
 	ck_assert_str_eq(s.identity, "x/y/z/w");

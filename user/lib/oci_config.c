@@ -186,9 +186,11 @@ static void cri_of(const cJSON *config, struct tardis_settings *s)
 }
 
 /* A CRI container's identity: the pod's namespace and name and the
- * container's name, as containerd or CRI-O annotate them.  Left "" when
- * one is missing or not a valid name. */
-static void cri_identity(const cJSON *config, struct tardis_settings *s)
+ * container's name, as containerd or CRI-O annotate them; one that is
+ * missing or not a valid name leaves it "".  A tardis.io/identity
+ * annotation names the pod (pod annotations reach each of its containers):
+ * the container's name is added to it.  -1 when that makes it too long. */
+static int cri_identity(const cJSON *config, struct tardis_settings *s)
 {
 	static const char *const keys[][3] = {
 		{ "io.kubernetes.cri.sandbox-namespace", "io.kubernetes.cri.sandbox-name",
@@ -198,24 +200,30 @@ static void cri_identity(const cJSON *config, struct tardis_settings *s)
 	};
 	const cJSON *ann = cJSON_GetObjectItemCaseSensitive(config, "annotations");
 
-	if (s->identity[0] || s->cri != CRI_CONTAINER)
-		return;
+	if (s->cri != CRI_CONTAINER || s->identity_from == IDENTITY_ENV)
+		return 0;
 	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
 		const char *v[3];
 		int i;
 
 		for (i = 0; i < 3; i++) {
-			const cJSON *it = cJSON_GetObjectItemCaseSensitive(ann, keys[k][i]);
-
-			v[i] = cJSON_GetStringValue(it);
+			v[i] = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ann, keys[k][i]));
 			if (!v[i] || !store_id_valid(v[i]))
 				break;
 		}
-		if (i == 3) {
+		if (s->identity_from == IDENTITY_ANNOTATION && v[2] && store_id_valid(v[2])) {
+			size_t n = strlen(s->identity);
+
+			snprintf(s->identity + n, sizeof(s->identity) - n, "/%s", v[2]);
+			return settings_identity_valid(s->identity) ? 0 : -1;
+		}
+		if (i == 3 && s->identity_from == IDENTITY_NONE) {
 			snprintf(s->identity, sizeof(s->identity), "%s/%s/%s", v[0], v[1], v[2]);
-			return;
+			s->identity_from = IDENTITY_CRI;
+			return 0;
 		}
 	}
+	return 0;
 }
 
 static void netns_of(const cJSON *config, struct tardis_settings *s)
@@ -250,6 +258,7 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 {
 	const cJSON *process, *root, *path;
 	cleanup_json cJSON *config = NULL;
+	char ann_identity[SETTINGS_IDENTITY_MAX];
 
 	memset(s, 0, sizeof(*s));
 	if (config_out)
@@ -262,12 +271,24 @@ int oci_settings_parse(const char *text, const char *bundle, struct tardis_setti
 	if (process && !cJSON_IsObject(process)) {
 		return tardis_make_error(err, EINVAL, "config.json: process is not an object");
 	}
-	if (process && (from_annotations(config, s, err) < 0 ||
-			from_env(cJSON_GetObjectItemCaseSensitive(process, "env"), s, err) < 0)) {
+	if (process && from_annotations(config, s, err) < 0)
 		return tardis_error_wrap(err, "config.json");
-	}
+	/* Which one named the identity: TARDIS_IDENTITY wins. */
+	snprintf(ann_identity, sizeof(ann_identity), "%s", s->identity);
+	s->identity[0] = '\0';
+	if (process && from_env(cJSON_GetObjectItemCaseSensitive(process, "env"), s, err) < 0)
+		return tardis_error_wrap(err, "config.json");
+	if (s->identity[0])
+		s->identity_from = IDENTITY_ENV;
+	else if (ann_identity[0])
+		s->identity_from = IDENTITY_ANNOTATION;
+	if (!s->identity[0])
+		strcpy(s->identity, ann_identity);
 	cri_of(config, s);
-	cri_identity(config, s);
+	if (cri_identity(config, s) < 0)
+		return tardis_make_error(err, EINVAL, "config.json: tardis.io/identity `%.128s` plus "
+				   "the container's name is more than %d names",
+				   s->identity, SETTINGS_IDENTITY_PARTS);
 	/* A pod's sandbox (pause) container is never tardis's: the pod's
 	 * tardis.io annotations reach its config.json too. */
 	if (!process || s->cri == CRI_SANDBOX)

@@ -42,9 +42,16 @@ struct tardis_settings {
 	 * io.kubernetes.cri-o.ContainerType annotation. */
 	enum { CRI_NONE, CRI_CONTAINER, CRI_SANDBOX } cri;
 	/* The key of the image and work dir when it is not (namespace, id):
-	 * tardis.io/identity / TARDIS_IDENTITY, else a CRI container's
+	 * TARDIS_IDENTITY; tardis.io/identity (plus /<container name> for a
+	 * CRI container: it names the pod); else a CRI container's
 	 * <pod namespace>/<pod name>/<container name>; "" for none. */
 	char identity[SETTINGS_IDENTITY_MAX];
+	enum {
+		IDENTITY_NONE,
+		IDENTITY_ANNOTATION, /* tardis.io/identity (a CRI container's name added) */
+		IDENTITY_ENV,        /* TARDIS_IDENTITY, as it is */
+		IDENTITY_CRI,        /* the CRI plugin's pod namespace/pod/container */
+	} identity_from;
 };
 
 /* Reads <bundle>/config.json.  *config_out (may be NULL) gets the parsed
