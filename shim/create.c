@@ -183,12 +183,12 @@ static int claim_identity(struct shim *s, struct create_info *ci)
 
 	if (v == LEASE_GRANTED) {
 		if (ci->lease_prev.seq)
-			log_info("create %s/%s: identity %s is ours (lease %llu, was %s by %s/%s on "
-				 "%s)%s",
+			log_info("create %s/%s: identity %s is ours (lease %llu; it was %s by %s/%s "
+				 "on node %s; waited %llu ms)",
 				 s->args.ns, s->args.id, ci->set.identity,
 				 (unsigned long long)ci->lease.seq,
 				 lease_state_name(ci->lease_prev.state), ci->lease_prev.ns,
-				 ci->lease_prev.id, ci->lease_prev.node, ms > 500 ? ", waited" : "");
+				 ci->lease_prev.id, ci->lease_prev.node, ms);
 		return 0;
 	}
 	log_warn("create %s/%s: identity %s: %s; starting fresh without tardis", s->args.ns,
