@@ -81,13 +81,23 @@ static int lease_dir_open(struct lease_dir *d, const char *image_path, int creat
 	return 0;
 }
 
-/* A listing of the directory from its start (a dup shares the offset). */
+/* A fresh listing of the directory: its own open (a dup would share the
+ * offset, and sshfs does not list again after a rewind), which also makes
+ * NFS revalidate the directory (close-to-open). */
 static DIR *lease_list(int fd)
 {
-	DIR *d = fdopendir_dup(fd);
+	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
 
-	if (d)
-		rewinddir(d);
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (!d) {
+		int e = errno;
+
+		close(dfd);
+		errno = e;
+	}
 	return d;
 }
 
@@ -115,29 +125,55 @@ static int seq_of_name(const char *name, uint64_t *seq)
 	return 1;
 }
 
-/* The highest record number of d (0: none). */
-static int lease_top(struct lease_dir *d, uint64_t *top, tardis_error_t *err)
+/* The highest record number listed in d below `below` (0: none). */
+static int listed_below(struct lease_dir *d, uint64_t below, uint64_t *out, tardis_error_t *err)
 {
 	cleanup_dir DIR *dir = lease_list(d->fd);
-	char name[SEQ_DIGITS + 1];
 	struct dirent *de;
-	struct stat st;
 	uint64_t s;
 
 	if (!dir)
 		return tardis_make_error(err, errno, "list `%s`", d->path);
-	*top = 0;
+	*out = 0;
 	while ((de = readdir(dir)))
-		if (seq_of_name(de->d_name, &s) && s > *top)
-			*top = s;
-	/* NFS caches directory listings: look the next numbers up by name so a
-	 * stale listing cannot hide a newer record. */
-	for (;;) {
-		seq_name(*top + 1, name);
-		if (fstatat(d->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		if (seq_of_name(de->d_name, &s) && s < below && s > *out)
+			*out = s;
+	return 0;
+}
+
+/* By open, not stat: sshfs answers a stat from its cache (20 s) even for
+ * a name removed meanwhile, an open asks the server (as NFS does on open). */
+static int record_exists(struct lease_dir *d, uint64_t seq)
+{
+	char name[SEQ_DIGITS + 1];
+	int fd;
+
+	seq_name(seq, name);
+	fd = openat(d->fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* The highest record number of d (0: none), at least `from` (a record known
+ * to exist).  A listing can be stale (sshfs caches them for 20 s, NFS until
+ * it revalidates the directory): names are looked up to confirm it.  The
+ * records are a run of consecutive numbers (lease_prune), so the highest
+ * listed one that exists leads to the newest by looking up the next ones. */
+static int lease_top(struct lease_dir *d, uint64_t from, uint64_t *top, tardis_error_t *err)
+{
+	uint64_t s = UINT64_MAX;
+
+	for (int i = 0; i < LEASE_READ_TRIES; i++) {
+		if (listed_below(d, s, &s, err) < 0)
+			return -1;
+		if (s == 0 || record_exists(d, s))
 			break;
-		(*top)++;
 	}
+	*top = s > from ? s : from;
+	while (record_exists(d, *top + 1))
+		(*top)++;
 	return 0;
 }
 
@@ -251,7 +287,7 @@ static int lease_current(struct lease_dir *d, struct lease *out, tardis_error_t 
 		uint64_t top;
 		int rc;
 
-		if (lease_top(d, &top, err) < 0)
+		if (lease_top(d, 0, &top, err) < 0)
 			return -1;
 		if (top == 0)
 			return 0;
@@ -343,16 +379,20 @@ static int dir_sync(struct lease_dir *d, tardis_error_t *err)
 /* The exclusive creation of name: 1 made, 0 it exists (or the dir went), -1 error. */
 static int record_link(struct lease_dir *d, const char *tmp, const char *name, tardis_error_t *err)
 {
-	struct stat st;
-	int e;
+	struct stat t, n;
+	int e, have_tmp, have_name;
 
 	if (linkat(d->fd, tmp, d->fd, name, 0) == 0)
 		return 1;
 	e = errno;
+	have_tmp = fstatat(d->fd, tmp, &t, AT_SYMLINK_NOFOLLOW) == 0;
+	have_name = fstatat(d->fd, name, &n, AT_SYMLINK_NOFOLLOW) == 0;
 	/* open(2) on NFS: a retried LINK can fail for a link that was made. */
-	if (fstatat(d->fd, tmp, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_nlink == 2)
+	if (have_tmp && (t.st_nlink == 2 ||
+			 (have_name && t.st_dev == n.st_dev && t.st_ino == n.st_ino)))
 		return 1;
-	if (e == EEXIST || e == ENOENT)
+	/* sshfs reports an existing name as EPERM (SFTP's generic failure). */
+	if (e == EEXIST || e == ENOENT || have_name)
 		return 0;
 	return tardis_make_error(err, e, "link `%s/%s`", d->path, name);
 }
@@ -362,10 +402,17 @@ static void lease_prune(struct lease_dir *d, uint64_t top)
 {
 	cleanup_dir DIR *dir = lease_list(d->fd);
 	int64_t now = time_realtime_ns();
+	char name[SEQ_DIGITS + 1];
 	struct dirent *de;
 	struct stat st;
 	uint64_t s;
 
+	/* By name first, whatever the listing shows: the records then stay a
+	 * run of at most LEASE_KEEP numbers, which lease_top's look-ups rely on. */
+	if (top > LEASE_KEEP) {
+		seq_name(top - LEASE_KEEP, name);
+		unlinkat(d->fd, name, 0);
+	}
 	if (!dir)
 		return;
 	while ((de = readdir(dir))) {
@@ -390,7 +437,7 @@ int lease_advance(const char *image_path, const struct lease *cur, struct lease 
 
 	if (lease_dir_open(&d, image_path, 1, err) < 0)
 		return -1;
-	if (lease_top(&d, &top, err) < 0)
+	if (lease_top(&d, 0, &top, err) < 0)
 		return -1;
 	if (top != cur->seq)
 		return 0;
@@ -403,7 +450,7 @@ int lease_advance(const char *image_path, const struct lease *cur, struct lease 
 	unlinkat(d.fd, tmp, 0);
 	if (rc <= 0)
 		return rc;
-	if (dir_sync(&d, err) < 0 || lease_top(&d, &top, err) < 0)
+	if (dir_sync(&d, err) < 0 || lease_top(&d, next->seq, &top, err) < 0)
 		return -1;
 	/* Pruned numbers can be made again: a writer slow between the check
 	 * above and the link recreates one while the lease has moved LEASE_KEEP
@@ -450,7 +497,7 @@ int lease_renew(const char *image_path, struct lease *mine, tardis_error_t *err)
 		unlinkat(d.fd, tmp, 0);
 		return tardis_make_error(err, e, "rename `%s/%s` to `%s`", d.path, tmp, name);
 	}
-	if (dir_sync(&d, err) < 0 || lease_top(&d, &top, err) < 0)
+	if (dir_sync(&d, err) < 0 || lease_top(&d, mine->seq, &top, err) < 0)
 		return -1;
 	if (top != mine->seq) {
 		/* Advanced meanwhile; the rename may have brought back a pruned number. */
@@ -462,30 +509,43 @@ int lease_renew(const char *image_path, struct lease *mine, tardis_error_t *err)
 	return 1;
 }
 
+/* Unlinks every entry of d that its listing shows. */
+static int lease_unlink_listed(struct lease_dir *d, tardis_error_t *err)
+{
+	cleanup_dir DIR *dir = lease_list(d->fd);
+	struct dirent *de;
+
+	if (!dir)
+		return tardis_make_error(err, errno, "list `%s`", d->path);
+	while ((de = readdir(dir))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(d->fd, de->d_name, 0) < 0 && errno != ENOENT)
+			return tardis_make_error(err, errno, "remove `%s/%s`", d->path, de->d_name);
+	}
+	return 0;
+}
+
 int lease_remove(const char *image_path, tardis_error_t *err)
 {
 	cleanup_lease_dir struct lease_dir d = { .fd = -1 };
-	cleanup_dir DIR *dir = NULL;
-	struct dirent *de;
 	int rc = lease_dir_open(&d, image_path, 0, err);
 
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0)
 		return -1;
-	dir = lease_list(d.fd);
-	if (!dir)
-		return tardis_make_error(err, errno, "list `%s`", d.path);
-	while ((de = readdir(dir))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(d.fd, de->d_name, 0) < 0 && errno != ENOENT)
-			return tardis_make_error(err, errno, "remove `%s/%s`", d.path, de->d_name);
+	/* Twice: a stale listing (sshfs caches them) can miss another node's
+	 * record, and our own unlinks make the next listing fresh.  Still not
+	 * empty after that: a record written meanwhile (a new claim), kept. */
+	for (int pass = 0;; pass++) {
+		if (lease_unlink_listed(&d, err) < 0)
+			return -1;
+		if (rmdir(d.path) == 0 || errno == ENOENT)
+			return 0;
+		if (errno != ENOTEMPTY || pass == 1)
+			return tardis_make_error(err, errno, "remove `%s`", d.path);
 	}
-	/* ENOTEMPTY: a record written meanwhile (a new claim): left alone. */
-	if (rmdir(d.path) < 0 && errno != ENOENT)
-		return tardis_make_error(err, errno, "remove `%s`", d.path);
-	return 0;
 }
 
 /* Claimable: no record, released, expired, or on my node and mine or gone. */

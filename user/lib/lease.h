@@ -13,6 +13,12 @@
  * and sshfs alike (flock does not cross nodes; sshfs has none).  Records
  * older than current-2 are pruned after each advance.
  *
+ * Caches: directory listings are only hints (sshfs keeps them 20 s, NFS
+ * until it revalidates); records are confirmed by open() and newer ones
+ * found by opening the next numbers, so a stale listing costs a retry, not
+ * a second owner.  sshfs reports link() onto an existing name as EPERM:
+ * taken as "lost" when the name exists.
+ *
  * A record is JSON: {"version":1,"seq":N,"state":"running"|"checkpointing"|
  * "released","node":...,"ns":...,"id":...,"renewed_at_ns":...,"timeout_s":...,
  * "image":...,"failed_restores":...}.
