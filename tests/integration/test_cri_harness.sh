@@ -110,7 +110,7 @@ tardis() {
 	fi
 	run_pod "$f" "$(jq -n --arg nfs "$NFS" '{TARDIS_ENABLE:"1", TARDIS_NETWORKFS_HOST_PATH:$nfs,
 		TARDIS_WORKDIR_CONTAINER_PATH:"/work"}')"
-	check "$f: the count lives in tardis's work dir" [ -s "$NFS/work/k8s.io/$C/count" ]
+	check "$f: the count lives in tardis's work dir" [ -s "$NFS/work/k8s/prod/web-0/counter/count" ]
 	check "$f: one create intercepted, the container's (never the pause's)" \
 		[ "$(grep -c 'intercepted: create' "$d/tardis-runc.log")" = 1 -a \
 		"$(grep 'intercepted: create' "$d/tardis-runc.log" | grep -c "k8s.io/$C ")" = 1 ]
