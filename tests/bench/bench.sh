@@ -10,7 +10,8 @@
 #     against an empty program on the same tracepoint (bpf_stats).
 #  3. tardisd's memory and CPU: idle, and during a burst of registered exits.
 # Then tardis-runc against runc: bench_shim.sh (pass-through, checkpoint and
-# restore of a counter) and bench_servers.sh (of a server container).
+# restore of a counter), bench_servers.sh (of a server container) and
+# bench_k8s.sh (a rescheduled pod's container restored at CRI StartContainer).
 #
 # Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
 # BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
@@ -266,4 +267,5 @@ fi
 echo
 bash "$(dirname "$0")/bench_shim.sh"
 bash "$(dirname "$0")/bench_servers.sh"
+bash "$(dirname "$0")/bench_k8s.sh"
 exit 0
