@@ -51,7 +51,7 @@ ROUNDS=${BENCH_K8S_ROUNDS:-5}
 T0=$SECONDS
 [ "$(id -u)" -eq 0 ] || { echo "bench_k8s: must run as root" >&2; exit 1; }
 [ -x "$BIN/tardis-runc" ] || { echo "bench_k8s: build first (make)" >&2; exit 1; }
-for t in umoci busybox runc jq python3 curl; do
+for t in umoci busybox runc jq python3; do
 	command -v "$t" >/dev/null || { echo "bench_k8s: skipped: $t not installed"; exit 0; }
 done
 ctd_tardis_env
@@ -111,8 +111,8 @@ num_in() { # the number in FILE; 0 while there is none
 	[[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0
 }
 above() { [ "$(num_in "$1")" -gt "$2" ]; }
-# (curl: Debian 12's busybox wget segfaults with -T.)
-answers() { curl -s -m 2 "http://127.0.0.1:$1/" 2>/dev/null | grep -q "page of"; }
+# (busybox wget under timeout: its own -T segfaults on Debian 12.)
+answers() { timeout 2 busybox wget -qO- "http://127.0.0.1:$1/" 2>/dev/null | grep -q "page of"; }
 
 # CreateContainer and StartContainer, each RPC timed (time.monotonic) in
 # one process: prints "ID CREATE_MS START_MS START_AT" (START_AT: epoch s

@@ -363,7 +363,7 @@ lease_flows() {
 
 # race: two creates of one identity at once, RACE_ROUNDS times.
 race() {
-	local f="$FLAVOUR/race" pod p c r pa ca pb cb ra rb fa fb won=0 bad=0
+	local f="$FLAVOUR/race" pod p c r pa ca pb cb ra rb fa fb sa won=0 bad=0
 	pod=$(pod_json web-3 uid-r-0)
 	p=$(new_pod A "$pod")
 	c=$(new_ctr A "$p" "$pod" "$(ctr_json 0 0)")
@@ -378,8 +378,9 @@ race() {
 		pb=$(new_pod B "$(pod_json web-3 "uid-r-$r-b")")
 		cb=$(new_ctr B "$pb" "$(pod_json web-3 "uid-r-$r-b")" "$(ctr_json 0 0)")
 		on A start "$ca" >/dev/null 2>&1 &
+		sa=$!
 		on B start "$cb" >/dev/null 2>&1 &
-		wait
+		wait "$sa" $!
 		ra=0 rb=0
 		restored A "$ca" && ra=1
 		restored B "$cb" && rb=1
@@ -420,7 +421,8 @@ dead_node() {
 	check "$f: tardisd renews it" wait_for $((LEASE_TIMEOUT * 2)) lease_renewed web-4
 	# A dies: nothing of it runs any more, nothing releases the lease.
 	pid=$(show_json A "$c" | jq -r .init_pid)
-	kill -9 "$(cat "$d/containerd.pid")"
+	spid=$(cat "$d/containerd.pid")
+	{ kill -9 "$spid" && wait "$spid"; } 2>/dev/null
 	for spid in $(pgrep -f -- "-address $d/containerd.sock"); do kill -9 "$spid"; done
 	kill -9 "$pid"
 	apid=$(cat "$d/tardis/tardisd.pid" 2>/dev/null)
