@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,11 +176,21 @@ static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
  * 0 ours; -1 (logged) runc gets the create. */
 static int claim_identity(struct shim *s, struct create_info *ci)
 {
+	cleanup_error tardis_error_t err = NULL;
 	char why[512] = "";
 	uint64_t t0 = monotonic_ns();
-	enum lease_verdict v = identity_claim(shim_runc_call(s), ci->image_path, &ci->lease_prev,
-					      &ci->lease, why, sizeof(why));
-	unsigned long long ms = (monotonic_ns() - t0) / 1000000;
+	enum lease_verdict v;
+	unsigned long long ms;
+	struct lease cur;
+
+	if (lease_read(ci->image_path, &cur, &err) == 1 && cur.state == LEASE_CHECKPOINTING)
+		log_info("create %s/%s: identity %s is being checkpointed by %s/%s on node %s: "
+			 "waiting for its image (restore_wait %d s)",
+			 s->args.ns, s->args.id, ci->set.identity, cur.ns, cur.id, cur.node,
+			 s->cfg.restore_wait);
+	v = identity_claim(shim_runc_call(s), ci->image_path, &ci->lease_prev, &ci->lease, why,
+			   sizeof(why));
+	ms = (monotonic_ns() - t0) / 1000000;
 
 	if (v == LEASE_GRANTED) {
 		if (ci->lease_prev.seq)
@@ -311,6 +322,15 @@ static void drop_criu_lock(struct shim *s, const struct create_info *ci)
 static int image_is_mine(const struct shim *s, const struct create_info *ci,
 			 const struct image_report *rep, char *reason, size_t len)
 {
+	struct utsname un;
+
+	/* CRIU restores only onto the architecture it dumped on (a pod may
+	 * come back on another kind of node). */
+	if (rep->arch[0] && uname(&un) == 0 && strcmp(rep->arch, un.machine) != 0) {
+		snprintf(reason, len, "manifest: image of a %s node, this one is %s", rep->arch,
+			 un.machine);
+		return 0;
+	}
 	if (ci->set.identity[0] ? strcmp(rep->identity, ci->set.identity) == 0
 				: !rep->identity[0] && strcmp(rep->ns, s->args.ns) == 0 &&
 					  strcmp(rep->id, s->args.id) == 0)

@@ -1,6 +1,7 @@
 #include "container_summary.h"
 #include "cleanup.h"
 #include "container_state.h"
+#include "lease.h"
 #include "oci_config.h"
 #include "proc.h"
 #include "registry.h"
@@ -243,6 +244,30 @@ static void add_object_copy(cJSON *o, const char *k, const cJSON *doc)
 		cJSON_AddNullToObject(o, k);
 }
 
+/* The identity's lease (lease.h), null when it has none. */
+static cJSON *lease_json(const struct container_summary *c)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct lease l;
+	cJSON *o;
+	char when[64];
+
+	if (!c->image_path[0] || lease_read(c->image_path, &l, &err) != 1)
+		return cJSON_CreateNull();
+	o = cJSON_CreateObject();
+	rfc3339_format(l.renewed_ns, when, sizeof(when));
+	cJSON_AddNumberToObject(o, "seq", (double)l.seq);
+	cJSON_AddStringToObject(o, "state", lease_state_name(l.state));
+	cJSON_AddStringToObject(o, "node", l.node);
+	cJSON_AddStringToObject(o, "namespace", l.ns);
+	cJSON_AddStringToObject(o, "id", l.id);
+	cJSON_AddStringToObject(o, "renewed_at", when);
+	cJSON_AddNumberToObject(o, "timeout_s", l.timeout_s);
+	cJSON_AddStringToObject(o, "image", l.image);
+	cJSON_AddNumberToObject(o, "failed_restores", l.failed_restores);
+	return o;
+}
+
 static cJSON *image_json(const struct container_summary *c, int checks)
 {
 	cJSON *im = cJSON_CreateObject();
@@ -315,6 +340,7 @@ cJSON *container_summary_json(const struct container_summary *c, int checks)
 		cJSON_AddNullToObject(o, "init_pid");
 	add_str_or_null(o, "identity", identity && *identity ? identity : NULL);
 	add_object_copy(o, "restored_from", c->doc);
+	cJSON_AddItemToObject(o, "lease", identity && *identity ? lease_json(c) : cJSON_CreateNull());
 	add_str_or_null(o, "created_at", cjson_get_str(c->doc, "created_at"));
 	add_str_or_null(o, "bundle", cjson_get_str(c->doc, "bundle"));
 	add_str_or_null(o, "work_dir", cjson_get_str(c->doc, "work_dir"));

@@ -138,6 +138,7 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	cJSON_AddStringToObject(o, "runc_version", m->runc_version ? m->runc_version : "");
 	cJSON_AddStringToObject(o, "criu_version", m->criu_version ? m->criu_version : "");
 	cJSON_AddStringToObject(o, "kernel", un.release);
+	cJSON_AddStringToObject(o, "arch", un.machine);
 	cJSON_AddStringToObject(o, "rootfs_kind",
 				m->rootfs_kind ? m->rootfs_kind : IMAGE_ROOTFS_OVERLAY);
 	cJSON_AddNumberToObject(o, "total_size", (double)total);
@@ -389,7 +390,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity;
+	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity, *arch;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -405,6 +406,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	node = cJSON_GetObjectItemCaseSensitive(o, "node");
 	kind = cJSON_GetObjectItemCaseSensitive(o, "rootfs_kind");
 	identity = cJSON_GetObjectItemCaseSensitive(o, "identity");
+	arch = cJSON_GetObjectItemCaseSensitive(o, "arch");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -422,6 +424,8 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 		return -1;
 	}
 	snprintf(r->identity, sizeof(r->identity), "%s", identity ? identity->valuestring : "");
+	if (cJSON_IsString(arch))
+		snprintf(r->arch, sizeof(r->arch), "%s", arch->valuestring);
 	if (cJSON_IsString(kind) && (strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0 ||
 				     strcmp(kind->valuestring, IMAGE_ROOTFS_SNAPSHOT) == 0))
 		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), "%s", kind->valuestring);

@@ -65,6 +65,7 @@ struct image_report {
 	char node[256]; /* the node that made it (uname's nodename), "" if unknown */
 	char rootfs_kind[16]; /* IMAGE_ROOTFS_* */
 	char identity[512];   /* "" when kept under its namespace/id */
+	char arch[32];        /* uname's machine where it was made; "" if unknown */
 };
 
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it. */

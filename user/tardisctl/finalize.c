@@ -171,6 +171,13 @@ static void finalize_ref(struct ctl *c, const struct finalize_opts *fo,
 		return;
 	if (strcmp(s.state, "running") != 0) {
 		n->skipped++;
+	} else if (cjson_get_bool(s.doc, "cri")) {
+		/* containerd's checkpoint of a CRI container is CheckpointContainer's,
+		 * passed to runc: kubelet's stop signal is its drain. */
+		printf("%s/%s: skipped: a Kubernetes container (drained by `kubectl drain`: its "
+		       "stop signal checkpoints it with TARDIS_CHECKPOINT_ON_STOP=1)\n",
+		       s.ref.ns, s.ref.id);
+		n->skipped++;
 	} else if (fo->dry_run) {
 		printf("%s/%s: would checkpoint (init pid %d)\n", s.ref.ns, s.ref.id, (int)s.init_pid);
 		n->done++;

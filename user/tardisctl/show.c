@@ -1,7 +1,9 @@
 /* tardisctl show: one container in detail, for people or as JSON. */
 #include "tardisctl.h"
+#include "cleanup.h"
 #include "container_state.h"
 #include "container_summary.h"
+#include "lease.h"
 #include "util.h"
 
 #include <errno.h>
@@ -119,6 +121,34 @@ static void show_restored_from(const struct container_summary *s)
 	       node && *node ? " on " : "", node ? node : "", cjson_get_str(f, "created_at") ?: "?");
 }
 
+/* Who holds the identity's lease, and the crash-loop guard's count. */
+static void show_lease(const struct container_summary *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char when[64], ago[48];
+	struct lease l;
+	int r;
+
+	if (!s->image_path[0])
+		return;
+	r = lease_read(s->image_path, &l, &err);
+	if (r < 0) {
+		printf("  %-18s %s\n", "lease", tardis_error_msg(err));
+		return;
+	}
+	if (r == 0) {
+		printf("  %-18s none\n", "lease");
+		return;
+	}
+	rfc3339_format(l.renewed_ns, when, sizeof(when));
+	format_ago(when, ago, sizeof(ago));
+	printf("  %-18s %s by %s/%s on %s, written %s (%s), timeout %d s", "lease",
+	       lease_state_name(l.state), l.ns, l.id, l.node, when, ago, l.timeout_s);
+	if (l.failed_restores)
+		printf("; %d restore(s) of %s ended in a non-zero exit", l.failed_restores, l.image);
+	printf("\n");
+}
+
 static void show_human(const struct container_summary *s)
 {
 	char ago[48], when[64];
@@ -129,8 +159,10 @@ static void show_human(const struct container_summary *s)
 	       strcmp(s->state, "checkpointed") == 0 ? " (the next create restores it)"
 	       : strcmp(s->state, "stopped") == 0    ? " (exit not recorded yet: is tardisd running?)"
 						     : "");
-	if ((v = cjson_get_str(s->doc, "identity")) && *v)
+	if ((v = cjson_get_str(s->doc, "identity")) && *v) {
 		printf("  %-18s %s\n", "identity", v);
+		show_lease(s);
+	}
 	show_exit(s);
 	if (s->init_pid > 0)
 		printf("  %-18s pid %d, start time %llu\n", "init", (int)s->init_pid,
