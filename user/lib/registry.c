@@ -37,6 +37,37 @@ static int set_init(cJSON *st, void *arg)
 	return 0;
 }
 
+/* A process that exited before it could be registered (a restored init
+ * runs from the end of CRIU's restore, and may die at once): the kernel
+ * kept its exit, pid namespace init that it was.  The newest exit of pid
+ * in the last minute gives its start time. */
+struct recent_find {
+	pid_t pid;
+	uint64_t now_ns, best_ns, start_time;
+};
+
+static int recent_of_pid(const struct tardis_exit_event *ev, void *arg)
+{
+	struct recent_find *f = arg;
+
+	if ((pid_t)ev->tgid == f->pid && ev->exit_ns > f->best_ns &&
+	    f->now_ns - ev->exit_ns < 60ULL * 1000000000ULL) {
+		f->best_ns = ev->exit_ns;
+		f->start_time = ev->start_time;
+	}
+	return 0;
+}
+
+static int start_time_of_exited(struct tardis_monitor *mon, pid_t pid, uint64_t *start_time)
+{
+	struct recent_find f = { .pid = pid, .now_ns = (uint64_t)time_monotonic_ns() };
+
+	if (!mon || monitor_recent_foreach(mon, recent_of_pid, &f) < 0 || !f.start_time)
+		return -1;
+	*start_time = f.start_time;
+	return 0;
+}
+
 int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const char *ns,
 		      const char *id, pid_t pid, uint64_t start_time, tardis_error_t *err)
 {
@@ -46,11 +77,17 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	cleanup_free char *text = NULL;
 	char name[32];
 	cleanup_json cJSON *o = NULL;
+	int exited = 0;
 
 	if (pid <= 0)
 		return tardis_make_error(err, EINVAL, "bad pid %d", (int)pid);
-	if (start_time == 0 && proc_start_time(pid, &start_time) < 0)
-		return tardis_make_error(err, ESRCH, "process %d does not exist", (int)pid);
+	if (start_time == 0 && proc_start_time(pid, &start_time) < 0) {
+		if (start_time_of_exited(mon, pid, &start_time) < 0)
+			return tardis_make_error(err, ESRCH, "process %d does not exist", (int)pid);
+		log_info("%s/%s: pid %d exited before it was registered: its exit is the kernel's",
+			 ns, id, (int)pid);
+		exited = 1;
+	}
 	dfd = store_container_lock(s, ns, id, 1, &lock, err);
 	if (dfd < 0)
 		return -1;
@@ -77,7 +114,7 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	if (store_write_atomic(pfd, name, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	/* Last: from here on the kernel reports this pid's exit. */
-	if (mon && proc_is_pidns_init(pid) != 1 &&
+	if (mon && !exited && proc_is_pidns_init(pid) != 1 &&
 	    monitor_register_pid(mon, pid, start_time, err) < 0)
 		return -1;
 	return 0;
