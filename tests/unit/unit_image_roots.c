@@ -3,6 +3,7 @@
 #include "unit_main.h"
 #include "config.h"
 #include "image_roots.h"
+#include "state.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -157,6 +158,9 @@ START_TEST(config_image_roots)
 	tardis_error_t err = NULL;
 
 	config_defaults(&c);
+	ck_assert_str_eq(c.image_roots, TARDIS_STATE_DIR_DEFAULT "/checkpoints");
+	ck_assert_int_eq(config_parse(&c, "image_roots =\n", &err), -1);
+	tardis_error_free(&err);
 	ck_assert_int_eq(config_parse(&c, "image_roots = /mnt/nfs:/srv/ck\n", &err), 0);
 	ck_assert_str_eq(c.image_roots, "/mnt/nfs:/srv/ck");
 	ck_assert_int_eq(config_parse(&c, "image_roots = relative\n", &err), -1);

@@ -30,6 +30,7 @@ void config_defaults(struct tardis_config *c)
 	c->max_restore_attempts = 3;
 	if (uname(&un) == 0)
 		snprintf(c->node_name, sizeof(c->node_name), "%s", un.nodename);
+	snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir);
 }
 
 static int set_str(char *dst, size_t len, const char *v)
@@ -190,6 +191,7 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 	struct stat st;
 
 	config_defaults(c);
+	c->image_roots[0] = '\0'; /* follows the state_dir read, unless set */
 	/* Unlike state files, the config may be a symlink (config management). */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 && errno != ENOENT)

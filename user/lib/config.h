@@ -30,8 +30,8 @@ struct tardis_config {
 	int max_restore_attempts;
 	/* Where a container's CHECKPOINT_HOST_PATH / NETWORKFS_HOST_PATH may
 	 * point (image_roots.h): colon-separated clean absolute paths, at
-	 * most IMAGE_ROOTS_MAX; config_load's default is
-	 * <state_dir>/checkpoints. */
+	 * most IMAGE_ROOTS_MAX; the default (config_defaults, and
+	 * config_load unless set) is <state_dir>/checkpoints. */
 	char image_roots[4096];
 };
 
