@@ -13,6 +13,7 @@
 #include "failure_count.h"
 #include "identity.h"
 #include "image.h"
+#include "image_roots.h"
 #include "log.h"
 #include "mountinfo.h"
 #include "netns.h"
@@ -105,6 +106,20 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_str(st, "created_at", when);
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "refused");
+	return 0;
+}
+
+/* A create refused (image_roots): only why and when, for tardisctl show;
+ * the shim's other subcommands leave such a container to runc
+ * (shim_load_state). */
+static int note_refused(cJSON *st, void *arg)
+{
+	char when[64];
+
+	rfc3339_format(time_realtime_ns(), when, sizeof(when));
+	cjson_set_str(st, "refused", arg);
+	cjson_set_str(st, "created_at", when);
 	return 0;
 }
 
@@ -157,9 +172,11 @@ static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
 
 	if (!ci->work_dir[0])
 		return 0;
-	if (mkdir_p(ci->work_dir, 0755) < 0) {
-		log_error("create %s/%s: work dir %s: %s", s->args.ns, s->args.id, ci->work_dir,
-			  strerror(errno));
+	char why[4096];
+
+	/* Made from its image root down, through no symlink (image_roots.h). */
+	if (image_root_mkdir(&s->cfg, ci->work_dir, 0755, why, sizeof(why)) < 0) {
+		log_error("create %s/%s: work dir: %s", s->args.ns, s->args.id, why);
 		return -1;
 	}
 	r = oci_config_add_workdir(config, &ci->set, ci->work_dir, &err);
@@ -207,6 +224,31 @@ static int claim_identity(struct shim *s, struct create_info *ci)
 	return -1;
 }
 
+/* The host paths the container named are honoured only inside
+ * image_roots (image_roots.h): else the create is runc's, unmanaged, and
+ * state.json says why.  0 allowed; -1 (logged) refused. */
+static int check_image_roots(struct shim *s, const struct create_info *ci)
+{
+	cleanup_error tardis_error_t err = NULL;
+	const char *paths[] = { ci->set.networkfs, ci->set.checkpoint_host_path,
+				ci->image_path, ci->work_dir };
+	char why[4096];
+
+	if (!ci->set.networkfs[0] && !ci->set.checkpoint_host_path[0])
+		return 0; /* the state dir's own image path */
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		if (!paths[i][0] || image_root_check(&s->cfg, paths[i], why, sizeof(why)) == 0)
+			continue;
+		log_warn("create %s/%s: refused: %s; passed to runc unmanaged", s->args.ns,
+			 s->args.id, why);
+		if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_refused, why, &err) < 0)
+			log_warn("create %s/%s: state: %s", s->args.ns, s->args.id,
+				 tardis_error_msg(err));
+		return -1;
+	}
+	return 0;
+}
+
 /* Is the create tardis's, and can tardis set it up?  0: ci filled and the
  * state recorded, the create lock in *lock; -1: runc gets it unchanged. */
 static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
@@ -246,6 +288,8 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 		log_error("create %s/%s: cannot set up tardis; plain create", s->args.ns, s->args.id);
 		return -1;
 	}
+	if (check_image_roots(s, ci) < 0)
+		return -1;
 	if (ci->set.identity[0] && claim_identity(s, ci) < 0)
 		return -1;
 	if (add_work_dir(s, ci, config) < 0)

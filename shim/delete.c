@@ -54,6 +54,21 @@ static void identity_release_of(struct shim *s, const cJSON *st, int known, int 
 		identity_release(shim_runc_call(s), image_path, st, known, exit_status);
 }
 
+/* A create refused by image_roots left a state.json saying why (and its
+ * create lock's scratch dir): gone with the container. */
+static void drop_refused(struct shim *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_json cJSON *st = NULL;
+	struct purge_target t = { .ns = s->args.ns, .id = s->args.id };
+
+	if (!s->args.id || !store_id_valid(s->args.ns) || !store_id_valid(s->args.id) ||
+	    shim_open_store(s) < 0 || cstate_load(&s->store, s->args.ns, s->args.id, &st, &err) < 0 ||
+	    !cJSON_GetObjectItemCaseSensitive(st, "refused"))
+		return;
+	purge_container(&s->store, &t, 0, NULL, purge_report, s);
+}
+
 enum shim_result handle_delete(struct shim *s, int *exit_code)
 {
 	cleanup_json cJSON *st = shim_load_state(s);
@@ -61,8 +76,10 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 	enum exit_source src;
 	int exit_status = -1, known;
 
-	if (!st)
+	if (!st) {
+		drop_refused(s);
 		return SHIM_PASS_THROUGH;
+	}
 	log_info("intercepted: delete%s %s/%s", force ? " --force" : "", s->args.ns, s->args.id);
 	if (force) {
 		struct checkpoint_request req = { .trigger = "delete --force" };
@@ -84,7 +101,8 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 		struct purge_target t = { .ns = s->args.ns,
 					  .id = s->args.id,
 					  .image_path = cjson_get_str(st, "image_path"),
-					  .work_dir = cjson_get_str(st, "work_dir") };
+					  .work_dir = cjson_get_str(st, "work_dir"),
+					  .image_roots = s->cfg.image_roots };
 
 		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
 			 s->args.id);

@@ -37,6 +37,11 @@ cJSON *shim_load_state(struct shim *s)
 			log_warn("%s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
 		return NULL;
 	}
+	/* A create refused by image_roots: runc's alone (create.c). */
+	if (cJSON_GetObjectItemCaseSensitive(st, "refused")) {
+		cJSON_Delete(st);
+		return NULL;
+	}
 	return st;
 }
 

@@ -13,6 +13,8 @@ TMP=$(mktemp -d "/tmp/tardis-$TEST_NAME.XXXXXX")
 export TARDIS_STATE_DIR=$TMP/state
 export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-test-$$
 export TARDIS_CONFIG=$TMP/none.conf
+# Every network-fs or checkpoint host path a test names is in its temp dir.
+export TARDIS_IMAGE_ROOTS=$TMP
 AGENT_PID=
 CLEANUP_HOOKS=()
 

@@ -1,5 +1,6 @@
 #include "config.h"
 #include "log.h"
+#include "oci_config.h"
 #include "state.h"
 #include "cleanup.h"
 #include "tardis_exit.h"
@@ -29,6 +30,7 @@ void config_defaults(struct tardis_config *c)
 	c->max_restore_attempts = 3;
 	if (uname(&un) == 0)
 		snprintf(c->node_name, sizeof(c->node_name), "%s", un.nodename);
+	snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir);
 }
 
 static int set_str(char *dst, size_t len, const char *v)
@@ -50,6 +52,28 @@ static int set_int(int *dst, const char *v)
 		return -1;
 	*dst = (int)n;
 	return 0;
+}
+
+/* Colon-separated clean absolute paths, 1 to IMAGE_ROOTS_MAX of them. */
+static int set_roots(char *dst, size_t len, const char *v)
+{
+	char one[PATH_MAX];
+	int n = 0;
+
+	for (const char *p = v;; n++) {
+		size_t l = strcspn(p, ":");
+
+		if (l == 0 || l >= sizeof(one) || n == IMAGE_ROOTS_MAX)
+			return -1;
+		memcpy(one, p, l);
+		one[l] = '\0';
+		if (!path_is_clean_absolute(one))
+			return -1;
+		if (!p[l])
+			break;
+		p += l + 1;
+	}
+	return set_str(dst, len, v);
 }
 
 static int config_set(struct tardis_config *c, const char *k, const char *v)
@@ -84,6 +108,8 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 		return set_int(&c->restore_wait, v);
 	if (strcmp(k, "max_restore_attempts") == 0)
 		return set_int(&c->max_restore_attempts, v);
+	if (strcmp(k, "image_roots") == 0)
+		return set_roots(c->image_roots, sizeof(c->image_roots), v);
 	return -2;
 }
 
@@ -157,7 +183,7 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 		{ "TARDIS_RUNC", "runc" },         { "TARDIS_CRIU", "criu" },
 		{ "TARDIS_STATE_DIR", "state_dir" }, { "TARDIS_BPF_DIR", "bpf_dir" },
 		{ "TARDIS_LOG_FILE", "log_file" }, { "TARDIS_LOG_LEVEL", "log_level" },
-		{ "TARDIS_NODE_NAME", "node_name" },
+		{ "TARDIS_NODE_NAME", "node_name" }, { "TARDIS_IMAGE_ROOTS", "image_roots" },
 	};
 	const char *path = config_file_path();
 	cleanup_free char *text = NULL;
@@ -165,6 +191,7 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 	struct stat st;
 
 	config_defaults(c);
+	c->image_roots[0] = '\0'; /* follows the state_dir read, unless set */
 	/* Unlike state files, the config may be a symlink (config management). */
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0 && errno != ENOENT)
@@ -181,5 +208,9 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 		if (v && *v && config_set(c, overrides[i].key, v) < 0)
 			return tardis_make_error(err, EINVAL, "bad value in $%s", overrides[i].env);
 	}
+	if (!c->image_roots[0] &&
+	    snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir) >=
+		    (int)sizeof(c->image_roots))
+		return tardis_make_error(err, ENAMETOOLONG, "state_dir too long for image_roots");
 	return 0;
 }

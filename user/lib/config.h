@@ -28,14 +28,22 @@ struct tardis_config {
 	char node_name[256];
 	int restore_wait;
 	int max_restore_attempts;
+	/* Where a container's CHECKPOINT_HOST_PATH / NETWORKFS_HOST_PATH may
+	 * point (image_roots.h): colon-separated clean absolute paths, at
+	 * most IMAGE_ROOTS_MAX; the default (config_defaults, and
+	 * config_load unless set) is <state_dir>/checkpoints. */
+	char image_roots[4096];
 };
+
+#define IMAGE_ROOTS_MAX 16
 
 void config_defaults(struct tardis_config *c);
 /* Parses text into c; unknown keys and bad values are errors naming the line. */
 int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err);
 /* Defaults, then the file ($TARDIS_CONFIG or the default; a missing file is
  * fine), then TARDIS_RUNC, TARDIS_CRIU, TARDIS_STATE_DIR, TARDIS_BPF_DIR,
- * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL, TARDIS_NODE_NAME. */
+ * TARDIS_LOG_FILE, TARDIS_LOG_LEVEL, TARDIS_NODE_NAME, TARDIS_IMAGE_ROOTS; image_roots
+ * not set: <state_dir>/checkpoints. */
 int config_load(struct tardis_config *c, tardis_error_t *err);
 
 /* The config file tardis reads: $TARDIS_CONFIG or /etc/tardis/tardis.conf. */

@@ -151,6 +151,9 @@ static const char *derive_state(struct container_summary *c)
 
 	if (!c->doc)
 		return "corrupt";
+	/* Its create was refused (image_roots): runc runs it, unmanaged. */
+	if (cJSON_GetObjectItemCaseSensitive(c->doc, "refused"))
+		return "refused";
 	if (c->init_pid > 0 && proc_is_same(c->init_pid, c->init_start_time))
 		return "running";
 	/* A checkpoint after the last create: CRIU stopped the init, and the

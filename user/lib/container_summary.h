@@ -31,6 +31,8 @@ int container_list(struct tardis_store *s, struct container_ref **out, size_t *n
 /*
  * What a container is doing, first that applies:
  *   corrupt       state.json is missing or malformed
+ *   refused       its create named a host path outside image_roots: runc
+ *                 runs it unmanaged (state.json's `refused` says why)
  *   running       its registered init is alive
  *   checkpointed  checkpointed after its last create and the image is there:
  *                 the next create restores it

@@ -2,6 +2,7 @@
 #include "cleanup.h"
 #include "exit_lookup.h"
 #include "image.h"
+#include "image_roots.h"
 #include "oci_config.h"
 #include "registry.h"
 #include "scratch.h"
@@ -30,6 +31,24 @@ int purge_image_path_ours(const char *path, const char *ns, const char *id)
 	return path_is_clean_absolute(path) && pl > tl && strcmp(path + pl - tl, tail) == 0;
 }
 
+/* A path state.json names outside the state dir lies in an image root:
+ * state.json may be stale or tampered with.  0, or -1 with *err set. */
+static int in_roots(const struct purge_target *t, const char *path, tardis_error_t *err)
+{
+	char why[4096];
+
+	if (image_roots_check(t->image_roots ? t->image_roots : "", path, why, sizeof(why)) == 0)
+		return 0;
+	return tardis_make_error(err, EPERM, "refused: %s", why);
+}
+
+static int in_store(const struct tardis_store *s, const char *path)
+{
+	size_t n = strlen(s->path);
+
+	return strncmp(path, s->path, n) == 0 && path[n] == '/';
+}
+
 /* 0 removed or not there, -1 reported. */
 static int purge_image(struct tardis_store *s, const struct purge_target *t, unsigned flags,
 		       uint64_t *freed, purge_report_fn report, void *arg)
@@ -41,8 +60,9 @@ static int purge_image(struct tardis_store *s, const struct purge_target *t, uns
 		report_part(report, arg, PURGE_PART_IMAGE_NOT_OURS, t->image_path, &err);
 		return -1;
 	}
-	/* In the state dir, through no planted symlink. */
-	if (image_parent_check(s, t->image_path, 0, &err) < 0) {
+	/* In the state dir, through no planted symlink; else in an image root. */
+	if ((!in_store(s, t->image_path) && in_roots(t, t->image_path, &err) < 0) ||
+	    image_parent_check(s, t->image_path, 0, &err) < 0) {
 		if (tardis_error_errno(err) == ENOENT)
 			return 0;
 		report_part(report, arg, PURGE_PART_IMAGE_PATH, t->image_path, &err);
@@ -105,7 +125,8 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 	if (t->image_path && purge_image(s, t, flags, freed, report, arg) < 0 &&
 	    (flags & PURGE_STRICT))
 		return -1;
-	if (t->work_dir && t->work_dir[0] && image_remove(t->work_dir, &err) < 0)
+	if (t->work_dir && t->work_dir[0] &&
+	    (in_roots(t, t->work_dir, &err) < 0 || image_remove(t->work_dir, &err) < 0))
 		report_part(report, arg, PURGE_PART_WORK_DIR, t->work_dir, &err);
 	/* Walked from the store's root: a planted symlink is not followed. */
 	for (size_t i = 0; i < SCRATCH_COUNT; i++)

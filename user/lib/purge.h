@@ -19,6 +19,10 @@ struct purge_target {
 	pid_t init_pid;         /* > 0: its registration is forgotten too */
 	uint64_t init_start_time;
 	const char *bpf_dir;    /* the pinned maps (registration); NULL: none */
+	/* tardis.conf's image_roots: an image path outside the state dir, and
+	 * the work dir, are removed only inside one (image_roots.h), whatever
+	 * state.json says; NULL: none are. */
+	const char *image_roots;
 };
 
 enum {
@@ -39,9 +43,10 @@ enum {
 /* The parts, for the report of one that could not be removed. */
 enum purge_part {
 	PURGE_PART_IMAGE_NOT_OURS, /* name: the image path (PURGE_IMAGE_OURS); err NULL */
-	PURGE_PART_IMAGE_PATH,     /* name: the image path, refused by image_parent_check */
+	PURGE_PART_IMAGE_PATH,     /* name: the image path, refused by image_parent_check
+				    * or outside image_roots */
 	PURGE_PART_IMAGE,          /* name: the image path */
-	PURGE_PART_WORK_DIR,       /* name: the work dir */
+	PURGE_PART_WORK_DIR,       /* name: the work dir (maybe outside image_roots) */
 	PURGE_PART_SCRATCH,        /* name: the scratch dir's kind (scratch.h) */
 	PURGE_PART_STATE,          /* name: NULL */
 };

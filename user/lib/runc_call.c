@@ -1,4 +1,5 @@
 #include "runc_call.h"
+#include "image_roots.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "image.h"
@@ -97,9 +98,36 @@ pid_t runc_call_init_pid(const struct runc_call *c)
 	return pid > 0 && pid <= INT_MAX ? (pid_t)pid : -1;
 }
 
+/* An image path outside the state dir (the container's
+ * CHECKPOINT_HOST_PATH or NETWORKFS_HOST_PATH) lies in an image root,
+ * its parents made from the root down when asked (image_roots.h). */
+static int image_in_roots(const struct runc_call *c, const char *image_path, int create)
+{
+	char parent[PATH_MAX], why[4096];
+	const char *slash = strrchr(image_path, '/');
+	int r;
+
+	if (!slash || slash == image_path ||
+	    snprintf(parent, sizeof(parent), "%.*s", (int)(slash - image_path), image_path) >=
+		    (int)sizeof(parent))
+		r = image_root_check(c->cfg, image_path, why, sizeof(why));
+	else if (create)
+		r = image_root_mkdir(c->cfg, parent, 0700, why, sizeof(why));
+	else
+		r = image_root_check(c->cfg, image_path, why, sizeof(why));
+	if (r < 0)
+		log_error("%s/%s: image directory refused: %s", c->ns, c->id, why);
+	return r;
+}
+
 int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create)
 {
 	cleanup_error tardis_error_t err = NULL;
+	size_t n = strlen(c->store->path);
+
+	if ((strncmp(image_path, c->store->path, n) != 0 || image_path[n] != '/') &&
+	    image_in_roots(c, image_path, create) < 0)
+		return -1;
 
 	if (image_parent_check(c->store, image_path, create, &err) == 0)
 		return 0;

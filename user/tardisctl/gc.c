@@ -77,6 +77,7 @@ static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff,
 			.init_pid = s.init_pid,
 			.init_start_time = s.init_start_time,
 			.bpf_dir = c->cfg.bpf_dir,
+			.image_roots = c->cfg.image_roots,
 		};
 
 		ret = purge_container(&c->store, &t,

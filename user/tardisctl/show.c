@@ -155,6 +155,8 @@ static void show_human(const struct container_summary *s)
 	const char *v;
 
 	printf("%s/%s\n", s->ref.ns, s->ref.id);
+	if ((v = cjson_get_str(s->doc, "refused")))
+		printf("  %-18s refused: %s\n", "reason", v);
 	printf("  %-18s %s%s\n", "state", s->state,
 	       strcmp(s->state, "checkpointed") == 0 ? " (the next create restores it)"
 	       : strcmp(s->state, "stopped") == 0    ? " (exit not recorded yet: is tardisd running?)"
