@@ -68,7 +68,7 @@ int main(void)
 		runc_args_suite,   sha256_suite,     filediff_suite, oci_config_suite,
 		metrics_suite,     config_edit_suite, container_summary_suite, process_suite,
 		failure_count_suite, lease_suite,
-		netns_suite,       preflight_suite, baseline_suite,
+		netns_suite,       preflight_suite, baseline_suite, agent_lock_suite,
 	};
 	SRunner *sr;
 	int run, failed;
