@@ -1,5 +1,6 @@
 #include "agent_lock.h"
 #include "cleanup.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,6 +149,7 @@ static void holder_of(int fd, const char *bpf_dir, struct agent_holder *h)
 int agent_lock_acquire(const char *bpf_dir, const char *state_dir, struct agent_holder *h,
 		       tardis_error_t *err)
 {
+	tardis_error_t herr = NULL;
 	struct stat a, b;
 
 	/* --unload removes the directory: a lock on a removed one is no lock. */
@@ -166,8 +168,9 @@ int agent_lock_acquire(const char *bpf_dir, const char *state_dir, struct agent_
 		if (fstat(fd, &a) < 0 || stat(bpf_dir, &b) < 0 || a.st_dev != b.st_dev ||
 		    a.st_ino != b.st_ino)
 			continue;
-		if (holder_write(bpf_dir, state_dir, err) < 0)
-			return -1;
+		/* Only a name for the message of a second agent: not fatal. */
+		if (holder_write(bpf_dir, state_dir, &herr) < 0)
+			tardis_error_log_release(TARDIS_LOG_WARN, "agent holder file", &herr);
 		ret = fd;
 		fd = -1;
 		return ret;
