@@ -1,6 +1,7 @@
 /* A created (or restored) container's init goes to the exit monitor; the
  * agent, tardisd, is started first when none runs. */
 #include "shim.h"
+#include "agent_lock.h"
 #include "cleanup.h"
 #include "exit_lookup.h"
 #include "log.h"
@@ -35,25 +36,41 @@ static int find_on_path(const char *name, char *out, size_t len)
 	return -1;
 }
 
-/* An agent runs: its pid file is locked while it runs. */
-static int agent_running(struct shim *s)
+/* An agent runs: it holds the pin dir (agent_lock.h; *h says who), or
+ * this state dir's pid file is locked (one starting: the pid file comes
+ * first). */
+static int agent_running(struct shim *s, struct agent_holder *h)
 {
-	cleanup_close int fd = openat(s->store.root_fd, TARDISD_PID_FILE,
-				      O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	cleanup_close int fd = -1;
 
+	h->pid = 0;
+	h->state_dir[0] = '\0';
+	if (agent_lock_probe(s->cfg.bpf_dir, h) == 1)
+		return 1;
+	fd = openat(s->store.root_fd, TARDISD_PID_FILE, O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
 	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
-/* Starts tardisd when none runs. */
+/* Starts tardisd when none runs.  Never a second one for the pin dir: the
+ * running agent of another state dir keeps it, and this container's exit
+ * is then recorded by nobody -- it stays in the kernel's recent_exits,
+ * where delete finds it (exit_lookup). */
 static void ensure_agent(struct shim *s)
 {
 	char self[PATH_MAX], agent[PATH_MAX + 16], *slash;
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_error tardis_error_t err = NULL;
+	struct agent_holder h;
 	int st;
 
-	if (agent_running(s))
+	if (agent_running(s, &h)) {
+		if (h.state_dir[0] && strcmp(h.state_dir, s->cfg.state_dir) != 0)
+			log_warn("the tardisd that consumes %s (pid %d) has state dir %s, not %s: "
+				 "it does not record the exits of this state dir's containers",
+				 s->cfg.bpf_dir, (int)h.pid, h.state_dir, s->cfg.state_dir);
 		return;
+	}
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	if (n <= 0)
 		return;
@@ -69,8 +86,9 @@ static void ensure_agent(struct shim *s)
 	argv_push(&a, "--daemon");
 	log_info("starting the agent: %s --daemon", agent);
 	st = run_wait(a.v, RUN_QUIET, 30, NULL, &err);
-	/* 3: another one won the race, fine. */
-	if (st != 0 && !(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 3))
+	/* 3: another one won the race, fine; 4: one of another state dir
+	 * did (tardisd logs it). */
+	if (st != 0 && !(st >= 0 && WIFEXITED(st) && (WEXITSTATUS(st) == 3 || WEXITSTATUS(st) == 4)))
 		log_warn("tardisd did not start (%s)", err ? tardis_error_msg(err) : "exit status");
 }
 
@@ -82,12 +100,13 @@ static struct tardis_monitor *wait_monitor(struct shim *s, struct tardis_monitor
 {
 	cleanup_error tardis_error_t err = NULL;
 	struct tardis_monitor *mon;
+	struct agent_holder h;
 
 	for (int i = 0;; i++) {
 		mon = monitor_open_optional(m, s->cfg.bpf_dir, &err);
 		/* Only "nothing pinned yet" is worth waiting for: pins of
 		 * another layout (an older agent still running) stay so. */
-		if (mon || i >= 200 || tardis_error_errno(err) != ENOENT || !agent_running(s))
+		if (mon || i >= 200 || tardis_error_errno(err) != ENOENT || !agent_running(s, &h))
 			break;
 		tardis_error_free(&err);
 		usleep(50 * 1000);

@@ -367,7 +367,7 @@ int agent_metrics_write(struct agent *a, const char *path, double started_at, ta
 		{ "tardis_exits_duplicate_total", "Replayed exits that were already recorded (no-ops).",
 		  offsetof(struct agent_stats, duplicates) },
 		{ "tardis_exits_unattributed_total",
-		  "Container-init exits tied to no registered tardis container.",
+		  "Container-init exits tied to no registered tardis container (left in recent_exits).",
 		  offsetof(struct agent_stats, unattributed) },
 		{ "tardis_agent_errors_total", "Exit records tardisd failed to write.",
 		  offsetof(struct agent_stats, errors) },

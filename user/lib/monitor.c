@@ -17,7 +17,7 @@
 #include <unistd.h>
 #include <linux/magic.h>
 
-static int ensure_bpffs(const char *pin_dir, tardis_error_t *err)
+int monitor_pin_dir_ensure(const char *pin_dir, tardis_error_t *err)
 {
 	char parent[4096], *slash;
 	struct statfs sfs;
@@ -320,7 +320,7 @@ int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_
 	if (strlen(pin_dir) >= sizeof(m->pin_dir))
 		return tardis_make_error(err, ENAMETOOLONG, "pin directory");
 	snprintf(m->pin_dir, sizeof(m->pin_dir), "%s", pin_dir);
-	if (ensure_bpffs(pin_dir, err) < 0)
+	if (monitor_pin_dir_ensure(pin_dir, err) < 0)
 		return -1;
 	monitor_pin_path(path, sizeof(path), pin_dir, TARDIS_PIN_LINK);
 	link_pinned = access(path, F_OK) == 0;

@@ -37,6 +37,8 @@ struct tardis_monitor {
 void monitor_init(struct tardis_monitor *m);
 /* <dir>/<name>; -1 if too long. */
 int monitor_pin_path(char *buf, size_t len, const char *dir, const char *name);
+/* pin_dir exists, on a bpffs (mounted on /sys/fs/bpf when missing). */
+int monitor_pin_dir_ensure(const char *pin_dir, tardis_error_t *err);
 /* The agent: reuse the pinned objects, or load, attach and pin them
  * (mounting bpffs when it is missing). */
 int monitor_load_or_reuse(struct tardis_monitor *m, const char *pin_dir, tardis_error_t *err);

@@ -3,6 +3,7 @@
  * container init exit into an exit record in the state store.
  */
 #include "tardisd.h"
+#include "agent_lock.h"
 #include "cleanup.h"
 #include "log.h"
 
@@ -58,7 +59,9 @@ static void usage(FILE *f)
 		"                          \"none\": no metrics)\n"
 		"  -v, --verbose           debug logging, libbpf's messages included\n"
 		"      --unload            detach and unpin the monitor, then exit\n"
-		"  -h, --help\n");
+		"  -h, --help\n"
+		"exit status: 3 a tardisd already runs for this state dir; 4 a tardisd of\n"
+		"another state dir already consumes the pin dir (one agent per pin dir)\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *o, struct tardis_config *cfg)
@@ -206,9 +209,17 @@ static int daemonize(int *ready_fd)
 	if (pid < 0)
 		return -1;
 	if (pid > 0) {
+		char msg[8192];
+		ssize_t n;
+
 		close(p[1]);
-		/* '1' running, '3' another agent runs (main's exit codes). */
-		exit(read(p[0], &c, 1) == 1 ? (c == '3' ? 3 : 0) : 1);
+		/* '1' running, '3' another agent runs, '4' + why: another
+		 * agent consumes the pin dir (main's exit codes). */
+		n = read(p[0], msg, sizeof(msg) - 1);
+		c = n > 0 ? msg[0] : '\0';
+		if (c == '4' && n > 1)
+			fprintf(stderr, "%.*s\n", (int)(n - 1), msg + 1);
+		exit(n <= 0 ? 1 : c == '3' ? 3 : c == '4' ? 4 : 0);
 	}
 	close(p[0]);
 	setsid();
@@ -253,9 +264,44 @@ static int monitor_start(struct agent *a, const struct opts *o)
 	return 0;
 }
 
-/* Logging, the state store and the single-instance lock; returns the
- * lock's fd, or -(main's exit code). */
-static int agent_open(struct agent *a, const struct opts *o, int ready_fd)
+/* The ring buffer's only consumer: the lock on the pin dir (agent_lock.h).
+ * Returns its fd (-1 for ctr events, which do not read the ring buffer),
+ * -2 an error, -4 another agent holds it. */
+static int pin_dir_lock(struct agent *a, const struct opts *o, int ready_fd)
+{
+	tardis_error_t err = NULL;
+	struct agent_holder h;
+	char msg[8192];
+	int fd;
+
+	if (strcmp(o->source, "bpf") != 0)
+		return -1;
+	if (monitor_pin_dir_ensure(a->cfg.bpf_dir, &err) < 0) {
+		tardis_error_log_release(TARDIS_LOG_ERROR, "exit monitor", &err);
+		return -2;
+	}
+	fd = agent_lock_acquire(a->cfg.bpf_dir, a->cfg.state_dir, &h, &err);
+	if (fd == -1) {
+		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
+		return -2;
+	}
+	if (fd >= 0)
+		return fd;
+	snprintf(msg, sizeof(msg),
+		 "4tardisd: another tardisd (pid %d, state dir %s) already consumes the BPF pin dir %s",
+		 (int)h.pid, h.state_dir[0] ? h.state_dir : "unknown", a->cfg.bpf_dir);
+	log_error("%s", msg + strlen("4tardisd: "));
+	if (ready_fd >= 0 && write(ready_fd, msg, strlen(msg)) < 0)
+		log_warn("notify parent: %s", strerror(errno));
+	else if (ready_fd < 0 && strcmp(a->cfg.log_file, "stderr") != 0 && a->cfg.log_file[0])
+		fprintf(stderr, "%s\n", msg + 1);
+	return -4;
+}
+
+/* Logging, the state store and the single-instance locks (the state
+ * dir's pid file, then the pin dir); returns the pid file's fd, or
+ * -(main's exit code). */
+static int agent_open(struct agent *a, const struct opts *o, int ready_fd, int *pin_fd)
 {
 	tardis_error_t err = NULL;
 	int detached = o->daemon && !o->foreground, lock_fd;
@@ -272,7 +318,33 @@ static int agent_open(struct agent *a, const struct opts *o, int ready_fd)
 	lock_fd = pidfile_lock(&a->store, detached);
 	if (lock_fd == -2 && ready_fd >= 0 && write(ready_fd, "3", 1) < 0)
 		log_warn("notify parent: %s", strerror(errno));
-	return lock_fd >= 0 ? lock_fd : lock_fd == -2 ? -3 : -1;
+	if (lock_fd < 0)
+		return lock_fd == -2 ? -3 : -1;
+	*pin_fd = pin_dir_lock(a, o, ready_fd);
+	if (*pin_fd < -1) {
+		/* Not ours to run: the pid file names no agent. */
+		unlinkat(a->store.root_fd, TARDISD_PID_FILE, 0);
+		close(lock_fd);
+		return *pin_fd == -4 ? -4 : -1;
+	}
+	return lock_fd;
+}
+
+/* --unload works under a running agent too (it then has no monitor any
+ * more): said, not refused. */
+static int unload(const struct tardis_config *cfg)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct agent_holder h;
+
+	if (agent_lock_probe(cfg->bpf_dir, &h) == 1)
+		fprintf(stderr, "tardisd: warning: tardisd (pid %d, state dir %s) still consumes %s\n",
+			(int)h.pid, h.state_dir[0] ? h.state_dir : "unknown", cfg->bpf_dir);
+	if (monitor_unpin(cfg->bpf_dir, &err) < 0) {
+		fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
+		return 1;
+	}
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -281,7 +353,7 @@ int main(int argc, char **argv)
 			  .ctr = "ctr" };
 	struct agent a;
 	cleanup_error tardis_error_t err = NULL;
-	int ready_fd = -1, lock_fd, ret;
+	int ready_fd = -1, lock_fd, pin_fd = -1, ret;
 
 	memset(&a, 0, sizeof(a));
 	monitor_init(&a.mon);
@@ -293,24 +365,20 @@ int main(int argc, char **argv)
 		return 2;
 	libbpf_verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
-	if (o.unload) {
-		if (monitor_unpin(a.cfg.bpf_dir, &err) < 0) {
-			fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
-			return 1;
-		}
-		return 0;
-	}
+	if (o.unload)
+		return unload(&a.cfg);
 	if (o.daemon && !o.foreground && daemonize(&ready_fd) < 0) {
 		fprintf(stderr, "tardisd: daemonize: %s\n", strerror(errno));
 		return 1;
 	}
-	lock_fd = agent_open(&a, &o, ready_fd);
+	lock_fd = agent_open(&a, &o, ready_fd, &pin_fd);
 	if (lock_fd < 0)
 		return -lock_fd;
 	ret = monitor_start(&a, &o) < 0 ? 1 : tardisd_run(&a, &o, ready_fd);
 	unlinkat(a.store.root_fd, TARDISD_PID_FILE, 0);
 	close(lock_fd);
 	monitor_close(&a.mon);
+	agent_lock_release(pin_fd, a.cfg.bpf_dir);
 	store_close(&a.store);
 	tardis_log_close();
 	return ret;
