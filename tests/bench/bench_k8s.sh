@@ -77,18 +77,7 @@ ctr_ image import --base-name localhost/bb "$TMP/cri-image/bb.tar" >/dev/null ||
 	{ echo "bench_k8s: image import (default namespace) failed" >&2; exit 1; }
 
 # ---- the server (test_kubernetes.sh's) --------------------------------------
-SERVER='[ -e /marker ] || {
-	echo first > /marker; busybox mkdir -p /www /data
-	echo "page of $POD" > /www/index.html; echo a > /data/a; echo b > /data/b
-	[ "$SERVE" = 0 ] || busybox httpd -p "$PORT" -h /www
-}
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
-	[ $i = 5 ] && { rm -f /data/b; echo c > /data/c; }
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.1
-done'
+SERVER=$CRI_SERVER
 POD_NAME=web-0
 pod_json() { jq -cn --arg n "$POD_NAME" --arg u "$1" '{namespace:"prod", name:$n, uid:$u}'; }
 ctr_json() {

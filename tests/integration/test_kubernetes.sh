@@ -81,22 +81,7 @@ log_count() { grep -cE "$2" "$(log_of "$1")" 2>/dev/null; }
 
 # ---- pods and the server ----------------------------------------------------
 
-# The server: httpd (unless SERVE=0) on PORT with a page naming the pod, a
-# counter in memory, files written and one deleted in the rootfs; exits
-# with the code in /work/stop when that appears.
-SERVER='[ -e /marker ] || {
-	echo first > /marker; busybox mkdir -p /www /data
-	echo "page of $POD" > /www/index.html; echo a > /data/a; echo b > /data/b
-	[ "$SERVE" = 0 ] || busybox httpd -p "$PORT" -h /www
-	[ -z "$BIG" ] || busybox dd if=/dev/zero of=/data/big bs=1M count="$BIG" 2>/dev/null
-}
-i=0
-while :; do
-	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
-	[ $i = 5 ] && { rm -f /data/b; echo c > /data/c; }
-	[ -e /work/stop ] && exit "$(cat /work/stop)"
-	sleep 0.1
-done'
+SERVER=$CRI_SERVER
 
 # pod_json NAME UID [ANNOTATIONS]: pod NAME of namespace prod.
 pod_json() {

@@ -224,7 +224,7 @@ check "fb (truncated image): started fresh" wait_for 10 task_is fb RUNNING
 check "list --json: fb last restore fell back, reason names the files check" \
 	bash -c '[[ $("$1" list --json | jq -r ".[] | select(.id == \"fb\") | .last_restore | \"\(.result)|\(.reason)\"") == "fell back|files: pages-"* ]]' _ "$CTL"
 check "list --json: fb image invalid" [ "$(js fb '"\(.image.present) \(.image.valid)"')" = "true false" ]
-check "list: the table says why" bash -c '"$1" list | grep -qE "^default +fb +running .*INVALID.*fell back: files: pages-"' _ "$CTL"
+check "list: the table says why" bash -c '"$1" list | grep -qE "^default +fb +- +running .*INVALID.*fell back: files: pages-"' _ "$CTL"
 "$CTL" show default/fb >"$TMP/show" 2>&1
 sed 's/^/# /' "$TMP/show"
 check "show: human readable state line" grep -qE "^  state +running$" "$TMP/show"

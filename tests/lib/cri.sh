@@ -27,6 +27,26 @@ CRI_SOCK=
 CRI_PID=
 CRI_DIRS=()
 CRI_PY=$ROOT/tests/lib/cri.py
+
+# CRI_SERVER: the server container of tests and benches (sh -c): httpd
+# (unless SERVE=0) on PORT with a page naming the pod (POD), a counter in
+# memory written to /work/count, files written and one deleted in the
+# rootfs, a file of BIG MiB if set; exits with the code in /work/stop when
+# that appears.
+CRI_SERVER='[ -e /marker ] || {
+	echo first > /marker; busybox mkdir -p /www /data
+	echo "page of $POD" > /www/index.html; echo a > /data/a; echo b > /data/b
+	[ "$SERVE" = 0 ] || busybox httpd -p "$PORT" -h /www
+	[ -z "$BIG" ] || busybox dd if=/dev/zero of=/data/big bs=1M count="$BIG" 2>/dev/null
+}
+i=0
+while :; do
+	i=$((i + 1)); echo $i > /work/.count; busybox mv /work/.count /work/count
+	[ $i = 5 ] && { rm -f /data/b; echo c > /data/c; }
+	[ -e /work/stop ] && exit "$(cat /work/stop)"
+	sleep 0.1
+done'
+
 # Pods' cgroup parents (cri.py): below a root of this test's own, removed
 # by cri_stop, not kubelet's /kubepods.
 export CRI_CGROUP_ROOT=${CRI_CGROUP_ROOT:-/tardis-cri-$$}

@@ -15,11 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int64_t mono_to_realtime(uint64_t mono)
-{
-	return time_realtime_ns() - time_monotonic_ns() + (int64_t)mono;
-}
-
 /* The init the container's state names: (0, 0) when there is none. */
 static void state_init(int dfd, pid_t *pid, uint64_t *start)
 {
@@ -178,25 +173,8 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 		a->stats.unattributed++;
 		return 0;
 	}
-	memset(&r, 0, sizeof(r));
-	strcpy(r.ns, reg.ns);
-	strcpy(r.id, reg.id);
-	r.known = 1;
-	r.has_wait_status = 1;
-	r.pid = ev->tgid;
-	r.start_time = ev->start_time;
-	r.wait_status = ev->status;
-	if (exit_status_decode(ev->status, &r.st) < 0) {
+	if (exit_record_from_event(&r, ev, reg.ns, reg.id) < 0)
 		log_error("exit of pid %u: impossible wait status %#x", ev->tgid, ev->status);
-		r.known = 0;
-	}
-	r.exit_mono_ns = ev->exit_ns;
-	r.exited_at_ns = mono_to_realtime(ev->exit_ns);
-	r.cgroup_id = ev->cgroup_id;
-	r.pidns_level = ev->pidns_level;
-	r.pidns_inum = ev->pidns_inum;
-	memcpy(r.comm, ev->comm, TARDIS_COMM_LEN);
-	r.comm[TARDIS_COMM_LEN] = '\0';
 	ret = record_exit(a, &r, ev->exit_ns, source);
 	if (ret >= 0)
 		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, ev->tgid, ev->start_time);

@@ -1,4 +1,6 @@
 #include "exit_record.h"
+#include "tardis_exit.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -116,6 +118,32 @@ int rfc3339_parse(const char *s, int64_t *ns)
 	/* Outside 1677..2262 int64 nanoseconds overflow: refuse, do not wrap. */
 	if (__builtin_mul_overflow(secs, 1000000000ll, ns) || __builtin_add_overflow(*ns, frac, ns))
 		return -1;
+	return 0;
+}
+
+int exit_record_from_event(struct exit_record *r, const struct tardis_exit_event *ev,
+			   const char *ns, const char *id)
+{
+	memset(r, 0, sizeof(*r));
+	snprintf(r->ns, sizeof(r->ns), "%s", ns);
+	snprintf(r->id, sizeof(r->id), "%s", id);
+	r->known = 1;
+	r->has_wait_status = 1;
+	r->pid = (int)ev->tgid;
+	r->start_time = ev->start_time;
+	r->wait_status = (int)ev->status;
+	r->exit_mono_ns = ev->exit_ns;
+	/* The monotonic clock of the exit, on the realtime clock of now. */
+	r->exited_at_ns = time_realtime_ns() - time_monotonic_ns() + (int64_t)ev->exit_ns;
+	r->cgroup_id = ev->cgroup_id;
+	r->pidns_level = ev->pidns_level;
+	r->pidns_inum = ev->pidns_inum;
+	memcpy(r->comm, ev->comm, TARDIS_COMM_LEN);
+	r->comm[TARDIS_COMM_LEN] = '\0';
+	if (exit_status_decode((int)ev->status, &r->st) < 0) {
+		r->known = 0;
+		return -1;
+	}
 	return 0;
 }
 

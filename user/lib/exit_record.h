@@ -39,6 +39,12 @@ struct exit_record {
 	char source[24];          /* bpf, bpf-recent, ctr-events, reconcile */
 };
 
+struct tardis_exit_event;
+/* The record of a kernel exit event of container ns/id (source left for
+ * the caller).  0, or -1 when its wait status is impossible (r->known 0). */
+int exit_record_from_event(struct exit_record *r, const struct tardis_exit_event *ev,
+			   const char *ns, const char *id);
+
 /* Returns a malloc'd JSON text. */
 char *exit_record_to_json(const struct exit_record *r);
 int exit_record_from_json(const char *text, struct exit_record *r, tardis_error_t *err);

@@ -16,20 +16,7 @@
 
 int fdiff_io_all(int fd, const char *p, size_t len)
 {
-	while (len) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_full(fd, p, len);
 }
 
 int fdiff_bufw_flush(struct bufw *w, tardis_error_t *err)

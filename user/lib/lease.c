@@ -86,19 +86,7 @@ static int lease_dir_open(struct lease_dir *d, const char *image_path, int creat
  * NFS revalidate the directory (close-to-open). */
 static DIR *lease_list(int fd)
 {
-	int dfd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-
-	if (dfd < 0)
-		return NULL;
-	d = fdopendir(dfd);
-	if (!d) {
-		int e = errno;
-
-		close(dfd);
-		errno = e;
-	}
-	return d;
+	return fdopendir_reopen(fd);
 }
 
 static void seq_name(uint64_t seq, char name[SEQ_DIGITS + 1])
@@ -323,24 +311,6 @@ static void writer_node(char *buf, size_t len)
 			*p = '_';
 }
 
-static int write_all(int fd, const char *p, size_t left)
-{
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			if (w == 0)
-				errno = EIO;
-			return -1;
-		}
-		p += w;
-		left -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Writes l to a fresh, fsynced temp file of d, named into tmp. */
 static int record_write_tmp(struct lease_dir *d, const struct lease *l, char *tmp, size_t len,
 			    tardis_error_t *err)
@@ -359,7 +329,7 @@ static int record_write_tmp(struct lease_dir *d, const struct lease *l, char *tm
 	fd = openat(d->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s/%s`", d->path, tmp);
-	if (write_all(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
+	if (write_full(fd, text, strlen(text)) < 0 || fsync(fd) < 0) {
 		int e = errno;
 
 		unlinkat(d->fd, tmp, 0);

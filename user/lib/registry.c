@@ -43,7 +43,8 @@ static int set_init(cJSON *st, void *arg)
  * in the last minute gives its start time. */
 struct recent_find {
 	pid_t pid;
-	uint64_t now_ns, best_ns, start_time;
+	uint64_t now_ns, best_ns;
+	struct tardis_exit_event ev;
 };
 
 static int recent_of_pid(const struct tardis_exit_event *ev, void *arg)
@@ -53,19 +54,35 @@ static int recent_of_pid(const struct tardis_exit_event *ev, void *arg)
 	if ((pid_t)ev->tgid == f->pid && ev->exit_ns > f->best_ns &&
 	    f->now_ns - ev->exit_ns < 60ULL * 1000000000ULL) {
 		f->best_ns = ev->exit_ns;
-		f->start_time = ev->start_time;
+		f->ev = *ev;
 	}
 	return 0;
 }
 
-static int start_time_of_exited(struct tardis_monitor *mon, pid_t pid, uint64_t *start_time)
+static int exit_of_exited(struct tardis_monitor *mon, pid_t pid, struct tardis_exit_event *ev)
 {
 	struct recent_find f = { .pid = pid, .now_ns = (uint64_t)time_monotonic_ns() };
 
-	if (!mon || monitor_recent_foreach(mon, recent_of_pid, &f) < 0 || !f.start_time)
+	if (!mon || monitor_recent_foreach(mon, recent_of_pid, &f) < 0 || !f.best_ns)
 		return -1;
-	*start_time = f.start_time;
+	*ev = f.ev;
 	return 0;
+}
+
+/* The exit record of an init that exited before its registration: the
+ * agent saw no container of it, so it is written here. */
+static int record_early_exit(int dfd, const struct tardis_exit_event *ev, const char *ns,
+			     const char *id, tardis_error_t *err)
+{
+	cleanup_free char *json = NULL;
+	struct exit_record r;
+
+	exit_record_from_event(&r, ev, ns, id);
+	snprintf(r.source, sizeof(r.source), "bpf-recent");
+	json = exit_record_to_json(&r);
+	if (!json)
+		return tardis_make_error(err, ENOMEM, "exit record");
+	return store_write_atomic(dfd, EXIT_RECORD_FILE, json, strlen(json), 1, NULL, err);
 }
 
 int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const char *ns,
@@ -77,15 +94,17 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	cleanup_free char *text = NULL;
 	char name[32];
 	cleanup_json cJSON *o = NULL;
+	struct tardis_exit_event early;
 	int exited = 0;
 
 	if (pid <= 0)
 		return tardis_make_error(err, EINVAL, "bad pid %d", (int)pid);
 	if (start_time == 0 && proc_start_time(pid, &start_time) < 0) {
-		if (start_time_of_exited(mon, pid, &start_time) < 0)
+		if (exit_of_exited(mon, pid, &early) < 0)
 			return tardis_make_error(err, ESRCH, "process %d does not exist", (int)pid);
-		log_info("%s/%s: pid %d exited before it was registered: its exit is the kernel's",
-			 ns, id, (int)pid);
+		log_info("%s/%s: pid %d exited (status %#x) before it was registered: its exit "
+			 "recorded from the kernel's recent exits", ns, id, (int)pid, early.status);
+		start_time = early.start_time;
 		exited = 1;
 	}
 	dfd = store_container_lock(s, ns, id, 1, &lock, err);
@@ -97,6 +116,8 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	 * these writes are atomic but not fsynced. */
 	if (cstate_update_locked(dfd, set_init, &(struct init_update){ pid, start_time }, 0, err) < 0)
 		return -1;
+	if (exited)
+		return record_early_exit(dfd, &early, ns, id, err);
 	pfd = store_subdir(s->root_fd, "pids", 1, err);
 	if (pfd < 0)
 		return -1;
@@ -114,7 +135,7 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	if (store_write_atomic(pfd, name, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	/* Last: from here on the kernel reports this pid's exit. */
-	if (mon && !exited && proc_is_pidns_init(pid) != 1 &&
+	if (mon && proc_is_pidns_init(pid) != 1 &&
 	    monitor_register_pid(mon, pid, start_time, err) < 0)
 		return -1;
 	return 0;

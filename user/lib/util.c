@@ -111,9 +111,9 @@ int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-DIR *fdopendir_dup(int fd)
+/* A DIR of dfd, which it takes; closed on failure (errno kept). */
+static DIR *fdopendir_own(int dfd)
 {
-	int dfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
 	DIR *d;
 
 	if (dfd < 0)
@@ -126,6 +126,36 @@ DIR *fdopendir_dup(int fd)
 		errno = e;
 	}
 	return d;
+}
+
+DIR *fdopendir_dup(int fd)
+{
+	return fdopendir_own(fcntl(fd, F_DUPFD_CLOEXEC, 0));
+}
+
+DIR *fdopendir_reopen(int fd)
+{
+	return fdopendir_own(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+int write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (w == 0)
+				errno = EIO;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
 }
 
 char *str_trim(char *s)

@@ -18,6 +18,12 @@ int mkdir_p(const char *path, mode_t mode);
 /* A directory stream over a duplicate of fd (fd stays open and its own);
  * NULL with errno. */
 DIR *fdopendir_dup(int fd);
+/* The same directory opened anew ("." of fd): a fresh listing, which
+ * sshfs gives only to a new open and NFS revalidates (close-to-open). */
+DIR *fdopendir_reopen(int fd);
+/* All of buf written (EINTR retried); 0, or -1 with errno (EIO for a
+ * write of 0). */
+int write_full(int fd, const void *buf, size_t len);
 
 /* Makes room for `need` elements of `elem` bytes in *arr (capacity *cap,
  * doubled as needed, from 16).  Returns 0, or -1 with errno ENOMEM (*arr
