@@ -440,6 +440,12 @@ dead_node() {
 	{ kill -9 "$spid" && wait "$spid"; } 2>/dev/null
 	for spid in $(pgrep -f -- "-address $d/containerd.sock"); do kill -9 "$spid"; done
 	kill -9 "$pid"
+	# ... nor any process of its pod (the sandbox's pause): they are this
+	# test's, in the pod's cgroup below the test's own cgroup root.
+	for spid in $(cat /sys/fs/cgroup/pids"$CRI_CGROUP_ROOT"/poduid-x-1/*/cgroup.procs \
+		/sys/fs/cgroup"$CRI_CGROUP_ROOT"/poduid-x-1/*/cgroup.procs 2>/dev/null); do
+		kill -9 "$spid"
+	done
 	apid=$(cat "$d/tardis/tardisd.pid" 2>/dev/null)
 	[ "$(cat "/proc/$apid/comm" 2>/dev/null)" = tardisd ] && kill -9 "$apid"
 	c0=$(count_of web-4)
