@@ -310,7 +310,7 @@ static int keep_connections(const struct shim *s, const struct create_info *ci,
 {
 	if (!ci->set.tcp_established)
 		return 0;
-	if (rep->node[0] && strcmp(rep->node, s->cfg.node_name) == 0)
+	if (rep->node[0] && strcmp(rep->node, config_node_name(&s->cfg)) == 0)
 		return 1;
 	log_info("create %s/%s: image made on node %s, not here: its TCP connections are closed",
 		 s->args.ns, s->args.id, rep->node[0] ? rep->node : "(unknown)");

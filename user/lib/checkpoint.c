@@ -283,7 +283,7 @@ static int fill_and_publish(const struct runc_call *c, const struct checkpoint_r
 	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
 	meta.rootfs_kind = plan->kind;
 	meta.identity = req->identity;
-	meta.node = c->cfg->node_name;
+	meta.node = config_node_name(c->cfg);
 	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
 	    image_publish(tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));

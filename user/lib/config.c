@@ -17,8 +17,6 @@
 
 void config_defaults(struct tardis_config *c)
 {
-	struct utsname un;
-
 	memset(c, 0, sizeof(*c));
 	snprintf(c->state_dir, sizeof(c->state_dir), "%s", TARDIS_STATE_DIR_DEFAULT);
 	snprintf(c->bpf_dir, sizeof(c->bpf_dir), "%s", TARDIS_PIN_DIR_DEFAULT);
@@ -28,8 +26,6 @@ void config_defaults(struct tardis_config *c)
 	c->lease_timeout = 30;
 	c->restore_wait = 60;
 	c->max_restore_attempts = 3;
-	if (uname(&un) == 0)
-		snprintf(c->node_name, sizeof(c->node_name), "%s", un.nodename);
 	snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir);
 }
 
@@ -173,6 +169,17 @@ int config_read_fd(int fd, const char *path, struct stat *st, char **text, tardi
 		return tardis_make_error(err, errno, "read config `%s`", path);
 	(*text)[n] = '\0';
 	return 0;
+}
+
+const char *config_node_name(const struct tardis_config *c)
+{
+	static struct utsname un;
+
+	if (c->node_name[0])
+		return c->node_name;
+	if (!un.nodename[0] && uname(&un) < 0)
+		return "";
+	return un.nodename;
 }
 
 int config_load(struct tardis_config *c, tardis_error_t *err)

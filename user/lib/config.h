@@ -23,8 +23,9 @@ struct tardis_config {
 	 * restores of one image that each ended in a non-zero exit, the next
 	 * create starts fresh. */
 	int lease_timeout;
-	/* This node's name in manifests and leases: uname's nodename unless
-	 * set (node_name, TARDIS_NODE_NAME): on a Kubernetes node, its name. */
+	/* This node's name in manifests and leases, when set (node_name,
+	 * TARDIS_NODE_NAME): on a Kubernetes node, its name.  Read it with
+	 * config_node_name(). */
 	char node_name[256];
 	int restore_wait;
 	int max_restore_attempts;
@@ -38,6 +39,9 @@ struct tardis_config {
 #define IMAGE_ROOTS_MAX 16
 
 void config_defaults(struct tardis_config *c);
+/* node_name, else uname's nodename (asked only here: the pass-through
+ * path never needs it). */
+const char *config_node_name(const struct tardis_config *c);
 /* Parses text into c; unknown keys and bad values are errors naming the line. */
 int config_parse(struct tardis_config *c, const char *text, tardis_error_t *err);
 /* Defaults, then the file ($TARDIS_CONFIG or the default; a missing file is

@@ -13,9 +13,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* "<created_at> <ns>/<id>": the one spelling of an image's key. */
+static void image_key(char *buf, size_t len, const char *created_at, const char *ns,
+		      const char *id)
+{
+	snprintf(buf, len, "%s %s/%s", created_at, ns, id);
+}
+
 void identity_image_key(const struct image_report *rep, char *buf, size_t len)
 {
-	snprintf(buf, len, "%s %s/%s", rep->created_at, rep->ns, rep->id);
+	image_key(buf, len, rep->created_at, rep->ns, rep->id);
 }
 
 /* The same from state.json's restored_from ("" when not restored). */
@@ -25,8 +32,8 @@ static void restored_key(const cJSON *st, char *buf, size_t len)
 
 	buf[0] = '\0';
 	if (cJSON_IsObject(f))
-		snprintf(buf, len, "%s %s/%s", cjson_get_str(f, "created_at") ?: "",
-			 cjson_get_str(f, "namespace") ?: "", cjson_get_str(f, "id") ?: "");
+		image_key(buf, len, cjson_get_str(f, "created_at") ?: "",
+			  cjson_get_str(f, "namespace") ?: "", cjson_get_str(f, "id") ?: "");
 }
 
 int identity_owner_alive(const struct lease *owner, void *arg)
@@ -62,7 +69,7 @@ static int advance(const char *who_ns, const char *who_id, const char *image_pat
 enum lease_verdict identity_claim(const struct runc_call *c, const char *image_path,
 				  struct lease *prev, struct lease *mine, char *why, size_t len)
 {
-	struct lease_claim lc = { .node = c->cfg->node_name,
+	struct lease_claim lc = { .node = config_node_name(c->cfg),
 				  .ns = c->ns,
 				  .id = c->id,
 				  .timeout_s = c->cfg->lease_timeout,
@@ -119,7 +126,7 @@ int identity_checkpoint_begin(const struct runc_call *c, const char *image_path,
 			 tardis_error_msg(err));
 		return -1;
 	}
-	if (r == 1 && !(strcmp(cur.node, c->cfg->node_name) == 0 && strcmp(cur.ns, c->ns) == 0 &&
+	if (r == 1 && !(strcmp(cur.node, config_node_name(c->cfg)) == 0 && strcmp(cur.ns, c->ns) == 0 &&
 			strcmp(cur.id, c->id) == 0)) {
 		log_error("%s/%s: the identity's lease is %s/%s's on node %s (%s): its image is not "
 			  "this container's to replace; no checkpoint",
@@ -129,7 +136,7 @@ int identity_checkpoint_begin(const struct runc_call *c, const char *image_path,
 	if (r == 0) { /* none yet (made before leases): this container's from now */
 		memset(&cur, 0, sizeof(cur));
 		next = cur;
-		snprintf(next.node, sizeof(next.node), "%s", c->cfg->node_name);
+		snprintf(next.node, sizeof(next.node), "%s", config_node_name(c->cfg));
 		snprintf(next.ns, sizeof(next.ns), "%s", c->ns);
 		snprintf(next.id, sizeof(next.id), "%s", c->id);
 	} else {
@@ -157,7 +164,7 @@ void identity_checkpoint_end(const struct runc_call *c, const char *image_path,
 		/* A new image: the crash-loop guard starts over with it. */
 		rfc3339_format(image_at_ns, when, sizeof(when));
 		next.state = LEASE_RELEASED;
-		snprintf(next.image, sizeof(next.image), "%s %s/%s", when, c->ns, c->id);
+		image_key(next.image, sizeof(next.image), when, c->ns, c->id);
 		next.failed_restores = 0;
 	} else {
 		next.state = LEASE_RUNNING; /* still running: the old image stays */
@@ -172,7 +179,7 @@ void identity_release(const struct runc_call *c, const char *image_path, const c
 	struct lease mine, next;
 	char key[sizeof(mine.image)];
 
-	if (!identity_lease_mine(image_path, c->cfg->node_name, c->ns, c->id, &mine))
+	if (!identity_lease_mine(image_path, config_node_name(c->cfg), c->ns, c->id, &mine))
 		return;
 	if (exit_known && exit_status == 0) {
 		if (lease_remove(image_path, &err) < 0)

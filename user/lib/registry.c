@@ -138,6 +138,12 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 	if (mon && proc_is_pidns_init(pid) != 1 &&
 	    monitor_register_pid(mon, pid, start_time, err) < 0)
 		return -1;
+	/* Died while being registered: the agent may have seen its exit
+	 * before the registration was there, and passed it over; the kernel
+	 * kept it (the agent waits for this container's lock to record it). */
+	if (mon && !proc_is_same(pid, start_time) &&
+	    monitor_recent_lookup(mon, pid, start_time, &early) == 1)
+		return record_early_exit(dfd, &early, ns, id, err);
 	return 0;
 }
 

@@ -46,7 +46,7 @@ void leases_start(const struct agent *a)
 	pthread_t t;
 
 	snprintf(r.state_dir, sizeof(r.state_dir), "%s", a->cfg.state_dir);
-	snprintf(r.node, sizeof(r.node), "%s", a->cfg.node_name);
+	snprintf(r.node, sizeof(r.node), "%s", config_node_name(&a->cfg));
 	r.interval_s = a->cfg.lease_timeout / 3 > 0 ? a->cfg.lease_timeout / 3 : 1;
 	pthread_attr_init(&attr);
 	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
