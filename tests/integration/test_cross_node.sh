@@ -7,6 +7,9 @@
 # signal on B (TARDIS_CHECKPOINT_ON_STOP=1) moves it back to A, where it is
 # restored again and finally exits 0, which removes the image and the work
 # dir from the network fs.
+#
+# XNODE_FS_A / XNODE_FS_B: the shared directory as node A and node B see it
+# (two mounts of one export: sshfs, NFS); by default one local directory.
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
 # shellcheck source=tests/lib/containerd.sh
@@ -16,9 +19,11 @@ need_criu
 export TARDIS_RUNC=$(command -v runc)
 export TARDIS_LOG_LEVEL=debug
 SHIM=$BIN/tardis-runc
-NFS=$TMP/networkfs
+NFS_A=${XNODE_FS_A:-$TMP/networkfs}
+NFS_B=${XNODE_FS_B:-$NFS_A}
+NFS=$NFS_A
 ID=xnode
-mkdir -p "$NFS"
+mkdir -p "$NFS_A" "$NFS_B"
 declare -A NODE_PID
 
 # ---- nodes -------------------------------------------------------------
@@ -60,7 +65,10 @@ COUNTER=$(ctd_counter 'echo "first start on $(cat /work/node 2>/dev/null)"')
 run_on() { # run_on NODE [extra ctr args...]: the counter as ID on NODE
 	local n=$1
 	shift
-	CTD_SOCK=$(node_dir "$n")/containerd.sock RUNC_ROOT=$(node_dir "$n")/runc run_enabled "$ID" "$@"
+	local fs=$NFS_A
+	[ "$n" = A ] || fs=$NFS_B
+	NFS=$fs CTD_SOCK=$(node_dir "$n")/containerd.sock RUNC_ROOT=$(node_dir "$n")/runc \
+		run_enabled "$ID" "$@"
 }
 WORK=$NFS/work/default/$ID
 IMAGE=$NFS/checkpoint/default/$ID
