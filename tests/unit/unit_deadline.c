@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +24,18 @@ static int hang(void *arg, void *out, size_t cap, size_t *len)
 	for (;;)
 		pause();
 	return 0;
+}
+
+/* Works for 1 s, saying so every 50 ms. */
+static int busy(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct timespec t = { 0, 50 * 1000 * 1000 };
+
+	for (int i = 0; i < 20; i++) {
+		nanosleep(&t, NULL);
+		deadline_alive();
+	}
+	return 7;
 }
 
 static int crash(void *arg, void *out, size_t cap, size_t *len)
@@ -74,6 +87,17 @@ START_TEST(test_timeout)
 }
 END_TEST
 
+START_TEST(test_progress)
+{
+	tardis_error_t err = NULL;
+
+	/* Longer than the deadline, but never silent for it. */
+	ck_assert_int_eq(deadline_run("busy", 300, busy, NULL, NULL, 0, NULL, NULL, &err), 7);
+	ck_assert_ptr_null(err);
+	deadline_alive(); /* outside a helper: nothing */
+}
+END_TEST
+
 START_TEST(test_crash)
 {
 	tardis_error_t err = NULL;
@@ -97,4 +121,4 @@ START_TEST(test_networkfs_ms)
 }
 END_TEST
 
-UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_crash, test_networkfs_ms)
+UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_progress, test_crash, test_networkfs_ms)

@@ -10,20 +10,34 @@
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The page the child answers in: the header, then the output. */
 struct answer {
 	int done;
+	unsigned progress; /* deadline_alive()'s count */
 	int value;
 	size_t len;
 	char out[];
 };
 
+/* In a helper: its answer page (deadline_alive). */
+static struct answer *in_helper;
+
+void deadline_alive(void)
+{
+	if (in_helper)
+		__atomic_add_fetch(&in_helper->progress, 1, __ATOMIC_RELAXED);
+}
+
 static void child_run(struct answer *a, size_t cap, deadline_fn fn, void *arg)
 {
 	size_t len = 0;
-	int v = fn(arg, a->out, cap, &len);
+	int v;
+
+	in_helper = a;
+	v = fn(arg, a->out, cap, &len);
 
 	a->value = v;
 	a->len = len <= cap ? len : cap;
@@ -31,27 +45,41 @@ static void child_run(struct answer *a, size_t cap, deadline_fn fn, void *arg)
 	_exit(0);
 }
 
-/* Waits for pid (pidfd) at most timeout_ms; 1 when it ended (reaped),
- * 0 on the deadline. */
-static int wait_child(pid_t pid, int timeout_ms)
+/* Waits for pid (pidfd) until it ends (reaped: 1) or timeout_ms pass
+ * without progress (0); timeout_ms < 0: no deadline. */
+static int wait_child(pid_t pid, int timeout_ms, const struct answer *a)
 {
 	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	int64_t left = timeout_ms, t0 = time_monotonic_ns();
+	int64_t since = time_monotonic_ns();
+	unsigned seen = __atomic_load_n(&a->progress, __ATOMIC_RELAXED);
 
-	while (pidfd >= 0 && timeout_ms > 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		int r = poll(&p, 1, (int)left);
+	while (timeout_ms > 0) {
+		int64_t left = timeout_ms - (time_monotonic_ns() - since) / 1000000;
+		int slice = left < 250 ? (int)left : 250;
+		unsigned now;
 
-		if (r > 0)
-			break;
-		if (r == 0 || errno != EINTR) {
-			close(pidfd);
-			return r == 0 ? 0 : wait_child(pid, 0);
-		}
-		left = timeout_ms - (time_monotonic_ns() - t0) / 1000000;
 		if (left <= 0) {
-			close(pidfd);
+			if (pidfd >= 0)
+				close(pidfd);
 			return 0;
+		}
+		/* In slices: progress made meanwhile starts the deadline anew. */
+		if (pidfd >= 0) {
+			struct pollfd p = { .fd = pidfd, .events = POLLIN };
+
+			if (poll(&p, 1, slice) > 0)
+				break;
+		} else { /* no pidfd (before 5.3): look every 10 ms */
+			struct timespec nap = { 0, 10 * 1000 * 1000 };
+
+			if (waitpid(pid, NULL, WNOHANG) == pid)
+				return 1;
+			nanosleep(&nap, NULL);
+		}
+		now = __atomic_load_n(&a->progress, __ATOMIC_RELAXED);
+		if (now != seen) {
+			seen = now;
+			since = time_monotonic_ns();
 		}
 	}
 	if (pidfd >= 0)
@@ -88,7 +116,7 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 	}
 	if (pid == 0)
 		child_run(a, cap, fn, arg);
-	if (!wait_child(pid, timeout_ms > 0 ? timeout_ms : -1)) {
+	if (!wait_child(pid, timeout_ms > 0 ? timeout_ms : -1, a)) {
 		kill(pid, SIGKILL);
 		munmap(a, size);
 		if (stuck_pid)

@@ -12,6 +12,11 @@
  * after the deadline must therefore be safe to happen late or never:
  * temporary names, renames that publish, never a half state.
  *
+ * The deadline is for silence, not for the whole work: a helper that
+ * calls deadline_alive() after each step that answered (a chunk read, a
+ * poll of a lease) starts it anew, so long work on a filesystem that
+ * answers is never cut short.
+ *
  * The child inherits everything; it must only do its work and return.  It
  * must not log through buffered streams the parent also writes (use out).
  */
@@ -26,7 +31,8 @@
  * cap bytes to out and sets *out_len. */
 typedef int (*deadline_fn)(void *arg, void *out, size_t cap, size_t *out_len);
 
-/* Runs fn(arg) in a child for at most timeout_ms (<= 0: no deadline).
+/* Runs fn(arg) in a child until it ends or is silent for timeout_ms (<= 0:
+ * no deadline).
  * Returns fn's value (copying its output into out/cap, length in *out_len
  * when out_len is not NULL).  On a timeout returns -ETIMEDOUT and sets err
  * "<what> did not answer within N ms (helper <pid> left behind)"; when the
@@ -35,6 +41,10 @@ typedef int (*deadline_fn)(void *arg, void *out, size_t cap, size_t *out_len);
  * behind, else 0. */
 int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, void *out, size_t cap,
 		 size_t *out_len, pid_t *stuck_pid, tardis_error_t *err);
+
+/* In a helper: a step answered (the deadline starts anew).  Elsewhere
+ * nothing. */
+void deadline_alive(void);
 
 /* The deadline for network filesystem access in milliseconds: the
  * TARDIS_NETWORKFS_TIMEOUT environment variable (seconds, fractions
