@@ -1,7 +1,9 @@
 #include "deadline.h"
+#include "cleanup.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,74 +27,99 @@ struct answer {
 /* In a helper: its answer page (deadline_alive). */
 static struct answer *in_helper;
 
+int deadline_in_helper(void)
+{
+	return in_helper != NULL;
+}
+
 void deadline_alive(void)
 {
 	if (in_helper)
 		__atomic_add_fetch(&in_helper->progress, 1, __ATOMIC_RELAXED);
 }
 
-static void child_run(struct answer *a, size_t cap, deadline_fn fn, void *arg)
+/* The child: stdin and stdout on /dev/null, stderr into the relay pipe --
+ * a helper left behind must not hold the caller's stdio (a shim reads
+ * runc's output until its end). */
+static void child_run(struct answer *a, size_t cap, int relay, deadline_fn fn, void *arg)
 {
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	size_t len = 0;
 	int v;
 
+	if (null >= 0) {
+		dup2(null, 0);
+		dup2(null, 1);
+	}
+	dup2(relay, 2);
 	in_helper = a;
 	v = fn(arg, a->out, cap, &len);
-
 	a->value = v;
 	a->len = len <= cap ? len : cap;
 	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	_exit(0);
 }
 
-/* Waits for pid (pidfd) until it ends (reaped: 1) or timeout_ms pass
- * without progress (0); timeout_ms < 0: no deadline. */
-static int wait_child(pid_t pid, int timeout_ms, const struct answer *a)
+/* What the child wrote to its stderr, onto ours; -1 at its end. */
+static int relay_copy(int fd)
 {
-	int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	if (n > 0) {
+		write_full(2, buf, (size_t)n);
+		return 0;
+	}
+	return n < 0 && (errno == EINTR || errno == EAGAIN) ? 0 : -1;
+}
+
+/* Waits until pid ends (reaped: 1) or timeout_ms pass without progress
+ * (0); timeout_ms <= 0: no deadline.  Relays the child's stderr meanwhile. */
+static int wait_child(pid_t pid, int timeout_ms, const struct answer *a, int relay)
+{
+	cleanup_close int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	int64_t since = time_monotonic_ns();
 	unsigned seen = __atomic_load_n(&a->progress, __ATOMIC_RELAXED);
 
-	while (timeout_ms > 0) {
+	for (;;) {
+		struct pollfd p[2] = { { .fd = pidfd, .events = POLLIN },
+				       { .fd = relay, .events = POLLIN } };
 		int64_t left = timeout_ms - (time_monotonic_ns() - since) / 1000000;
-		int slice = left < 250 ? (int)left : 250;
 		unsigned now;
 
-		if (left <= 0) {
-			if (pidfd >= 0)
-				close(pidfd);
+		if (timeout_ms > 0 && left <= 0)
 			return 0;
-		}
-		/* In slices: progress made meanwhile starts the deadline anew. */
-		if (pidfd >= 0) {
-			struct pollfd p = { .fd = pidfd, .events = POLLIN };
-
-			if (poll(&p, 1, slice) > 0)
-				break;
-		} else { /* no pidfd (before 5.3): look every 10 ms */
-			struct timespec nap = { 0, 10 * 1000 * 1000 };
-
-			if (waitpid(pid, NULL, WNOHANG) == pid)
-				return 1;
-			nanosleep(&nap, NULL);
-		}
+		/* In slices of 250 ms (10 without a pidfd, before 5.3):
+		 * progress made meanwhile starts the deadline anew. */
+		if (poll(p, 2, pidfd < 0 ? 10 : timeout_ms <= 0 || left > 250 ? 250 : (int)left) > 0 &&
+		    (p[1].revents & (POLLIN | POLLHUP)) && relay_copy(relay) < 0)
+			relay = -1;
+		if (p[0].revents & POLLIN || (pidfd < 0 && waitpid(pid, NULL, WNOHANG) == pid))
+			break;
 		now = __atomic_load_n(&a->progress, __ATOMIC_RELAXED);
 		if (now != seen) {
 			seen = now;
 			since = time_monotonic_ns();
 		}
 	}
-	if (pidfd >= 0)
-		close(pidfd);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+	while (relay >= 0 && relay_copy(relay) == 0)
+		;
+	while (pidfd >= 0 && waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	return 1;
+}
+
+static int fail(tardis_error_t *err, int e, const char *what, const char *step)
+{
+	tardis_make_error(err, e, "%s: %s", what, step);
+	return -e;
 }
 
 int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, void *out, size_t cap,
 		 size_t *out_len, pid_t *stuck_pid, tardis_error_t *err)
 {
 	size_t size = sizeof(struct answer) + cap;
+	int relay[2];
 	struct answer *a;
 	pid_t pid;
 	int v;
@@ -102,22 +129,29 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 	if (out_len)
 		*out_len = 0;
 	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (a == MAP_FAILED) {
+	if (a == MAP_FAILED)
+		return fail(err, errno, what, "mmap");
+	if (pipe2(relay, O_CLOEXEC) < 0) {
 		v = errno;
-		tardis_make_error(err, v, "%s: mmap", what);
-		return -v;
+		munmap(a, size);
+		return fail(err, v, what, "pipe");
 	}
 	pid = fork();
 	if (pid < 0) {
 		v = errno;
 		munmap(a, size);
-		tardis_make_error(err, v, "%s: fork", what);
-		return -v;
+		close(relay[0]);
+		close(relay[1]);
+		return fail(err, v, what, "fork");
 	}
-	if (pid == 0)
-		child_run(a, cap, fn, arg);
-	if (!wait_child(pid, timeout_ms > 0 ? timeout_ms : -1, a)) {
+	if (pid == 0) {
+		close(relay[0]);
+		child_run(a, cap, relay[1], fn, arg);
+	}
+	close(relay[1]);
+	if (!wait_child(pid, timeout_ms, a, relay[0])) {
 		kill(pid, SIGKILL);
+		close(relay[0]);
 		munmap(a, size);
 		if (stuck_pid)
 			*stuck_pid = pid;
@@ -125,10 +159,10 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 				  what, timeout_ms, (int)pid);
 		return -ETIMEDOUT;
 	}
+	close(relay[0]);
 	if (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE)) {
 		munmap(a, size);
-		tardis_make_error(err, EIO, "%s: the helper died without an answer", what);
-		return -EIO;
+		return fail(err, EIO, what, "the helper died without an answer");
 	}
 	v = a->value;
 	if (out && a->len)

@@ -46,6 +46,9 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
  * nothing. */
 void deadline_alive(void);
 
+/* 1 in a helper (test crash points take its caller down with it). */
+int deadline_in_helper(void);
+
 /* The deadline for network filesystem access in milliseconds: the
  * TARDIS_NETWORKFS_TIMEOUT environment variable (seconds, fractions
  * allowed), else config_seconds (tardis.conf's networkfs_timeout), else
