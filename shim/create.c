@@ -87,6 +87,9 @@ struct create_info {
 	/* With an identity: the lease record this create replaced, and its
 	 * own (lease.h). */
 	struct lease lease_prev, lease;
+	/* The last container of this id exited 0, but its image could not be
+	 * removed then (state.json purge_pending): removed now, not restored. */
+	int purge_pending;
 };
 
 /* What the create learned of the network filesystem, in a helper that a
@@ -119,6 +122,7 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "refused");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "purge_pending");
 	return 0;
 }
 
@@ -256,6 +260,16 @@ static int check_image_roots(struct shim *s, const struct create_info *ci)
 
 static int create_reach(struct shim *s, struct create_info *ci, struct reach *r, int lock);
 
+/* state.json's purge_pending (delete.c), of the last container of this id. */
+static int purge_pending(struct shim *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_json cJSON *st = NULL;
+
+	return cstate_load(&s->store, s->args.ns, s->args.id, &st, &err) == 0 &&
+	       cjson_get_bool(st, "purge_pending");
+}
+
 /* Is the create tardis's, and can tardis set it up?  0: ci and r filled
  * and the state recorded, the create lock in *lock; -1: runc gets it
  * unchanged; -2: the network filesystem did not answer (logged). */
@@ -296,6 +310,7 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 		log_error("create %s/%s: cannot set up tardis; plain create", s->args.ns, s->args.id);
 		return -1;
 	}
+	ci->purge_pending = purge_pending(s);
 	if (create_reach(s, ci, r, *lock) < 0)
 		return -2;
 	if (!r->managed || add_work_dir(s, ci, config) < 0)
@@ -430,6 +445,20 @@ static int image_verdict(struct shim *s, const struct create_info *ci, struct im
 	return valid;
 }
 
+/* The image and work dir the last container of this id left when it
+ * exited 0 (the network filesystem did not answer its delete). */
+static void purge_finished(struct shim *s, const struct create_info *ci)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	log_info("create %s/%s: the last container of this id exited 0: removing its image %s",
+		 s->args.ns, s->args.id, ci->image_path);
+	if (image_remove(ci->image_path, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove image", &err);
+	if (ci->work_dir[0] && image_remove(ci->work_dir, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove work dir", &err);
+}
+
 struct reach_arg {
 	struct shim *s;
 	struct create_info *ci;
@@ -458,6 +487,8 @@ static int reach_fn(void *arg, void *out, size_t cap, size_t *len)
 	r->lease_prev = ci->lease_prev;
 	r->lease = ci->lease;
 	deadline_alive();
+	if (ci->purge_pending)
+		purge_finished(a->s, ci);
 	/* Made from its image root down, through no symlink (image_roots.h). */
 	if (ci->work_dir[0] && image_root_mkdir(&a->s->cfg, ci->work_dir, 0755, why, sizeof(why)) < 0) {
 		log_error("create %s/%s: work dir: %s", a->s->args.ns, a->s->args.id, why);

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "deadline.h"
 #include "log.h"
 #include "oci_config.h"
 #include "state.h"
@@ -222,5 +223,6 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 	    snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir) >=
 		    (int)sizeof(c->image_roots))
 		return tardis_make_error(err, ENAMETOOLONG, "state_dir too long for image_roots");
+	deadline_set_networkfs_default(c->networkfs_timeout);
 	return 0;
 }

@@ -24,6 +24,26 @@ struct answer {
 	char out[];
 };
 
+/* Helpers left behind, reaped once they end (by the next deadline_run):
+ * a long-lived caller (tardisd) keeps no zombies. */
+static pid_t stuck[16];
+
+static void reap_stuck(void)
+{
+	for (size_t i = 0; i < sizeof(stuck) / sizeof(stuck[0]); i++)
+		if (stuck[i] > 0 && waitpid(stuck[i], NULL, WNOHANG) != 0)
+			stuck[i] = 0;
+}
+
+static void remember_stuck(pid_t pid)
+{
+	for (size_t i = 0; i < sizeof(stuck) / sizeof(stuck[0]); i++)
+		if (stuck[i] <= 0) {
+			stuck[i] = pid;
+			return;
+		}
+}
+
 /* In a helper: its answer page (deadline_alive). */
 static struct answer *in_helper;
 
@@ -128,6 +148,7 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 		*stuck_pid = 0;
 	if (out_len)
 		*out_len = 0;
+	reap_stuck();
 	a = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED)
 		return fail(err, errno, what, "mmap");
@@ -151,6 +172,7 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 	close(relay[1]);
 	if (!wait_child(pid, timeout_ms, a, relay[0])) {
 		kill(pid, SIGKILL);
+		remember_stuck(pid);
 		close(relay[0]);
 		munmap(a, size);
 		if (stuck_pid)
@@ -173,6 +195,14 @@ int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, vo
 	return v;
 }
 
+static int networkfs_default = 10;
+
+void deadline_set_networkfs_default(int seconds)
+{
+	if (seconds > 0)
+		networkfs_default = seconds;
+}
+
 int deadline_networkfs_ms(int config_seconds)
 {
 	const char *e = getenv("TARDIS_NETWORKFS_TIMEOUT");
@@ -184,5 +214,5 @@ int deadline_networkfs_ms(int config_seconds)
 		if (end != e && !*end && s > 0 && s <= 86400)
 			return (int)(s * 1000);
 	}
-	return (config_seconds > 0 ? config_seconds : 10) * 1000;
+	return (config_seconds > 0 ? config_seconds : networkfs_default) * 1000;
 }

@@ -52,7 +52,9 @@ int deadline_in_helper(void);
 /* The deadline for network filesystem access in milliseconds: the
  * TARDIS_NETWORKFS_TIMEOUT environment variable (seconds, fractions
  * allowed), else config_seconds (tardis.conf's networkfs_timeout), else
- * 10 s. */
+ * (config_seconds 0) the default config_load set, else 10 s. */
 int deadline_networkfs_ms(int config_seconds);
+/* The default of deadline_networkfs_ms(0) (config_load: networkfs_timeout). */
+void deadline_set_networkfs_default(int seconds);
 
 #endif
