@@ -38,9 +38,20 @@ check "NFS: a file written through A is read through B" [ "$(cat "$FS_B/probe")"
 rm -f "$FS_B/probe"
 
 # test_cross_node.sh makes its own temp dir: the mounts, in ours, are lent
-# to it as image roots.
-XNODE_FS_A=$FS_A XNODE_FS_B=$FS_B TEST_IMAGE_ROOTS=$TMP \
+# to it as image roots.  It is kept (KEEP_TMP) for the nodes' tardis-runc
+# logs, quoted below, then removed here.
+before=$(ls -d /tmp/tardis-test_cross_node.* 2>/dev/null)
+XNODE_FS_A=$FS_A XNODE_FS_B=$FS_B TEST_IMAGE_ROOTS=$TMP KEEP_TMP=1 \
 	bash "$ROOT/tests/integration/test_cross_node.sh" 2>&1 | tee "$TMP/cross_node.log"
+for d in /tmp/tardis-test_cross_node.*; do
+	[ -d "$d" ] && ! grep -qxF "$d" <<<"$before" || continue
+	for n in A B; do
+		grep -hE 'checkpointed|restored|publish|image|lease| (warn|error): ' "$d/node-$n/tardis-runc.log" 2>/dev/null |
+			cut -c1-300 | sed "s/^/# node $n tardis-runc.log: /"
+	done
+	umount_below "$d"
+	rm -rf "$d"
+done
 line=$(grep -E '^test_cross_node: [0-9]+ passed, [0-9]+ failed' "$TMP/cross_node.log" | tail -1)
 if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
 	PASSED=$((PASSED + BASH_REMATCH[1]))
@@ -51,4 +62,14 @@ fi
 check "NFS: nothing left on the export after the exit 0 (no .nfsXXXX)" \
 	bash -c '[ -z "$(find "$1" -mindepth 1 ! -type d 2>/dev/null)" ]' _ "$EXPORT"
 find "$EXPORT" -mindepth 1 2>/dev/null | head -20 | sed 's/^/# left on the export: /'
+
+# The lease's link(2) compare-and-swap through two client superblocks: two
+# racers per round, one through each mount; exactly one may win.
+mkdir -p "$FS_A/race"
+"$BIN/tests/lease_race" "$FS_A/race" "$FS_B/race" 20 >"$TMP/lease_race.log" 2>&1
+rc=$?
+sed 's/^/# /' "$TMP/lease_race.log"
+check "NFS: lease races through the two mounts: one winner in each of 20 rounds" \
+	[ "$rc" -eq 0 ]
+rm -rf "$FS_A/race"
 summary
