@@ -23,6 +23,7 @@ if [ "$rc" -eq 2 ]; then
 	summary
 	exit 0
 fi
+echo "# NFS server and mounts up in $SECONDS s"
 if ! check "NFS: server up, two NFSv4 mounts of its export" [ "$rc" -eq 0 ]; then
 	echo "# $NFS_WHY"
 	sed 's/^/# nfs.log: /' "$NFS_LOG"
@@ -66,9 +67,11 @@ find "$EXPORT" -mindepth 1 2>/dev/null | head -20 | sed 's/^/# left on the expor
 # The lease's link(2) compare-and-swap through two client superblocks: two
 # racers per round, one through each mount; exactly one may win.
 mkdir -p "$FS_A/race"
+t0=$SECONDS
 "$BIN/tests/lease_race" "$FS_A/race" "$FS_B/race" 20 >"$TMP/lease_race.log" 2>&1
 rc=$?
 sed 's/^/# /' "$TMP/lease_race.log"
+echo "# lease races: $((SECONDS - t0)) s"
 check "NFS: lease races through the two mounts: one winner in each of 20 rounds" \
 	[ "$rc" -eq 0 ]
 rm -rf "$FS_A/race"
