@@ -37,6 +37,15 @@ check "NFS: A and B are two superblocks (their own caches)" \
 echo probe >"$FS_A/probe"
 check "NFS: a file written through A is read through B" [ "$(cat "$FS_B/probe")" = probe ]
 rm -f "$FS_B/probe"
+# NFS has no RENAME_EXCHANGE: image_publish takes its two-rename fallback
+# whenever an image is already there (B's checkpoint over A's image).
+mkdir "$FS_A/x1" "$FS_A/x2"
+python3 -c 'import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+r = libc.renameat2(-100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2)
+print("# renameat2(RENAME_EXCHANGE) on NFS:", "ok" if r == 0 else os.strerror(ctypes.get_errno()))' \
+	"$FS_B/x1" "$FS_B/x2" 2>&1
+rmdir "$FS_A/x1" "$FS_A/x2"
 
 # test_cross_node.sh makes its own temp dir: the mounts, in ours, are lent
 # to it as image roots.  It is kept (KEEP_TMP) for the nodes' tardis-runc
