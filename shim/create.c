@@ -642,11 +642,13 @@ static enum shim_result create_unreachable(struct shim *s, const struct create_i
 		log_warn("create %s/%s: starting fresh without tardis", s->args.ns, s->args.id);
 		return SHIM_PASS_THROUGH;
 	}
+	char msg[PATH_MAX + 128];
+
 	log_error("create %s/%s: failed: its work dir %s is on a network filesystem that does "
 		  "not answer", s->args.ns, s->args.id, ci->work_dir);
-	fprintf(stderr, "tardis-runc: create %s: work dir %s: the network filesystem did not "
-		"answer within %d ms\n", s->args.id, ci->work_dir,
-		deadline_networkfs_ms(s->cfg.networkfs_timeout));
+	snprintf(msg, sizeof(msg), "work dir %s: the network filesystem did not answer within %d ms",
+		 ci->work_dir, deadline_networkfs_ms(s->cfg.networkfs_timeout));
+	shim_runc_error(s, msg);
 	*exit_code = 1;
 	return SHIM_DONE;
 }

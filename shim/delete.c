@@ -164,6 +164,12 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 				  .work_dir = cjson_get_str(st, "work_dir"),
 				  .image_roots = s->cfg.image_roots };
 
+	if (known && exit_status == 0 && cjson_get_bool(st, "purge_pending")) {
+		/* An earlier delete found the network filesystem hanging: not again. */
+		log_info("%s/%s: its image is still left for `tardisctl gc` or the next create",
+			 s->args.ns, s->args.id);
+		return SHIM_PASS_THROUGH;
+	}
 	if (known && exit_status == 0) {
 		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
 			 s->args.id);

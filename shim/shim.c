@@ -3,10 +3,13 @@
 #include "shim.h"
 #include "cleanup.h"
 #include "container_state.h"
+#include "exit_record.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 
 int shim_open_store(struct shim *s)
@@ -69,4 +72,35 @@ const struct runc_call *shim_runc_call(struct shim *s)
 		.id = s->args.id,
 	};
 	return c;
+}
+
+void shim_runc_error(struct shim *s, const char *msg)
+{
+	const char *path = runc_args_global(&s->args, "log");
+	const char *fmt = runc_args_global(&s->args, "log-format");
+	cleanup_json cJSON *o = NULL;
+	cleanup_free char *line = NULL;
+	cleanup_close int fd = -1;
+	char when[64];
+
+	fprintf(stderr, "tardis-runc: %s\n", msg);
+	if (!path || !*path)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	if (!fmt || strcmp(fmt, "json") != 0) {
+		dprintf(fd, "level=error msg=\"%s\"\n", msg);
+		return;
+	}
+	rfc3339_format(time_realtime_ns(), when, sizeof(when));
+	o = cJSON_CreateObject();
+	if (!o)
+		return;
+	cJSON_AddStringToObject(o, "level", "error");
+	cJSON_AddStringToObject(o, "msg", msg);
+	cJSON_AddStringToObject(o, "time", when);
+	line = cJSON_PrintUnformatted(o);
+	if (line)
+		dprintf(fd, "%s\n", line);
 }

@@ -54,6 +54,10 @@ int shim_open_store(struct shim *s);
 struct cJSON *shim_load_state(struct shim *s);
 /* The call as the library's engines take it (store opened first). */
 const struct runc_call *shim_runc_call(struct shim *s);
+/* An error tardis answers a call with, where runc's caller looks for
+ * runc's own: stderr, and runc's --log file when one is given (a JSON
+ * line with --log-format json: containerd reads its last error there). */
+void shim_runc_error(struct shim *s, const char *msg);
 
 /* Tells the exit monitor about the init in pid_file, starting tardisd
  * first when none runs (register.c). */

@@ -1,6 +1,7 @@
 /* deadline.c: work in a helper process the caller waits for only so long. */
 #include "unit_main.h"
 #include "deadline.h"
+#include "mountinfo.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -121,4 +122,21 @@ START_TEST(test_networkfs_ms)
 }
 END_TEST
 
-UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_progress, test_crash, test_networkfs_ms)
+/* The mount of a path by its text alone (nothing of it looked at). */
+START_TEST(test_mount_of)
+{
+	char m[4096];
+
+	ck_assert_int_eq(mountinfo_mount_of("/proc/self/status", m, sizeof(m)), 1);
+	ck_assert_str_eq(m, "/proc");
+	ck_assert_int_eq(mountinfo_mount_of("/proc", m, sizeof(m)), 1);
+	ck_assert_str_eq(m, "/proc");
+	/* A component's prefix is not the component. */
+	ck_assert_int_eq(mountinfo_mount_of("/procfoo/x", m, sizeof(m)), 1);
+	ck_assert_str_ne(m, "/proc");
+	ck_assert_int_eq(mountinfo_mount_of("/nonexistent/never/looked/at", m, sizeof(m)), 1);
+	ck_assert_str_eq(m, "/");
+}
+END_TEST
+
+UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_progress, test_crash, test_networkfs_ms, test_mount_of)

@@ -1,5 +1,6 @@
 #include "container_summary.h"
 #include "deadline.h"
+#include "mountinfo.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "lease.h"
@@ -151,6 +152,32 @@ static int look_at_image(void *arg, void *out, size_t cap, size_t *len)
 	return 0;
 }
 
+/* Mounts that did not answer in this process: every image below one is
+ * unreachable at once (a listing waits for a hung mount once, not once per
+ * image). */
+static char hung_mounts[8][PATH_MAX];
+
+static int on_hung_mount(const char *path, char *mnt, size_t len)
+{
+	if (mountinfo_mount_of(path, mnt, len) != 1 || strcmp(mnt, "/") == 0) {
+		mnt[0] = '\0';
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(hung_mounts) / sizeof(hung_mounts[0]); i++)
+		if (strcmp(hung_mounts[i], mnt) == 0)
+			return 1;
+	return 0;
+}
+
+static void note_hung_mount(const char *mnt)
+{
+	for (size_t i = 0; mnt[0] && i < sizeof(hung_mounts) / sizeof(hung_mounts[0]); i++)
+		if (!hung_mounts[i][0]) {
+			snprintf(hung_mounts[i], sizeof(hung_mounts[i]), "%s", mnt);
+			return;
+		}
+}
+
 /* An image outside the state dir may be on a network filesystem that
  * hangs: looked at in a helper with its deadline (deadline.h), else
  * reported unreachable. */
@@ -160,18 +187,22 @@ static void load_image(struct tardis_store *s, struct container_summary *c, int 
 	const char *p = cjson_get_str(c->doc, "image_path");
 	struct image_look l = { .path = p, .validate = validate, .t = c->last_activity_ns }, back;
 	size_t n = strlen(s->path), len = 0;
-	char what[PATH_MAX + 16];
+	char what[PATH_MAX + 16], mnt[PATH_MAX];
 
 	if (!p || !path_is_clean_absolute(p) || strlen(p) >= sizeof(c->image_path))
 		return;
 	strcpy(c->image_path, p);
 	if (strncmp(p, s->path, n) == 0 && p[n] == '/') {
 		look_at_image(&l, NULL, 0, NULL);
+	} else if (on_hung_mount(p, mnt, sizeof(mnt))) {
+		c->image_unreachable = 1;
+		return;
 	} else {
 		snprintf(what, sizeof(what), "image %s", p);
 		if (deadline_run(what, deadline_networkfs_ms(0), look_at_image, &l,
 				 &back, sizeof(back), &len, NULL, &err) < 0 || len != sizeof(back)) {
 			c->image_unreachable = 1;
+			note_hung_mount(mnt);
 			return;
 		}
 		l = back;

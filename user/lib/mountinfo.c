@@ -103,3 +103,35 @@ int mountinfo_overlay_upperdir(const char *mountpoint, char *upper, size_t len)
 	}
 	return 0;
 }
+
+int mountinfo_mount_of(const char *path, char *out, size_t len)
+{
+	char *line = NULL;
+	size_t cap = 0, best = 0;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+
+	if (!f)
+		return -1;
+	while (getline(&line, &cap, f) > 0) {
+		char *save = NULL, *tok = strtok_r(line, " ", &save);
+		size_t n;
+
+		for (int i = 0; tok && i < 4; i++)
+			tok = strtok_r(NULL, " ", &save);
+		if (!tok)
+			continue;
+		unescape(tok);
+		n = strlen(tok);
+		/* "/" holds everything; else a whole component of path. */
+		if (n == 1 && tok[0] == '/' && !best) {
+			snprintf(out, len, "/");
+			best = 1;
+		} else if (n > best && strncmp(path, tok, n) == 0 && (path[n] == '/' || !path[n])) {
+			snprintf(out, len, "%s", tok);
+			best = n;
+		}
+	}
+	free(line);
+	fclose(f);
+	return best > 0;
+}

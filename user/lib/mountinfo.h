@@ -13,4 +13,9 @@ int mountinfo_is_mountpoint(const char *path);
  * not a mount point, -1 error. */
 int mountinfo_fstype(const char *path, char *fstype, size_t len);
 
+/* The mount point below which the clean absolute path lies (the longest
+ * one, by its text: nothing of path is looked at, so a path on a
+ * filesystem that hangs is fine).  1 found, 0 none, -1 error. */
+int mountinfo_mount_of(const char *path, char *out, size_t len);
+
 #endif
