@@ -13,7 +13,7 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iuser/lib -I$(OUT)
-LDLIBS   += -lbpf -lelf -lz -lcjson
+LDLIBS   += -lbpf -lelf -lz -lcjson $(shell pkg-config --libs libarchive)
 ifeq ($(SAN),1)
 OUT      := build/san
 CC       := clang
