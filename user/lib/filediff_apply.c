@@ -156,7 +156,7 @@ static int set_meta(struct apply_ctx *c, int pfd, const char *name,
 
 	if (fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
 		return tardis_make_error(err, errno, "set owner of `%s`", e->path);
-	if (fdiff_xattrs_write(pfd, name, e->xattrs, e->nxattrs, &failed) < 0)
+	if (fdiff_xattrs_write(pfd, name, e->xattrs, e->nxattrs, 0, &failed) < 0)
 		return tardis_make_error(err, errno, "set xattr %s of `%s`", failed, e->path);
 	if (e->type != FILEDIFF_SYMLINK && fchmodat(pfd, name, e->mode, 0) < 0)
 		return tardis_make_error(err, errno, "set mode of `%s`", e->path);

@@ -141,9 +141,11 @@ struct fdiff_xattrs {
 };
 int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *out);
 void fdiff_xattrs_free(struct fdiff_xattrs *x);
-/* Sets them on name below dirfd (not following a symlink). */
+/* Sets them on name below dirfd (not following a symlink), after removing
+ * the ACLs it has and v has not (inherited from a default ACL); best_effort
+ * skips those the filesystem or the file type does not take. */
 int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr *v, size_t n,
-		       const char **failed);
+		       int best_effort, const char **failed);
 /* "/proc/self/fd/<dirfd>/<name>" into out (PATH_MAX bytes). */
 void fdiff_at_path(char *out, int dirfd, const char *name);
 

@@ -124,10 +124,8 @@ static int copy_xattrs_at(int sfd, const char *sname, int dfd, const char *dname
 
 	if (fdiff_xattrs_read(sfd, sname, &x) < 0)
 		ret = ignorable_xattr_errno(errno) ? 0 : -1;
-	for (size_t i = 0; ret == 0 && i < x.n; i++)
-		if (fdiff_xattrs_write(dfd, dname, &x.v[i], 1, &failed) < 0 &&
-		    !ignorable_xattr_errno(errno))
-			ret = -1;
+	else if (fdiff_xattrs_write(dfd, dname, x.v, x.n, 1, &failed) < 0)
+		ret = -1;
 	fdiff_xattrs_free(&x);
 	return ret;
 }

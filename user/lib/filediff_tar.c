@@ -373,8 +373,12 @@ static int walk(struct reader *r, const void *buf, size_t len, filediff_entry_fn
 
 		if (ret == ARCHIVE_EOF)
 			return check_end(r, buf, len, err);
-		/* A warning is about what we do not use (charset, atime). */
-		if (ret != ARCHIVE_OK && ret != ARCHIVE_WARN)
+		/* Of the warnings only a name's charset (a format 1 archive has
+		 * no hdrcharset=BINARY) is harmless: the bytes are kept. */
+		if (ret == ARCHIVE_WARN && archive_error_string(r->a) &&
+		    strstr(archive_error_string(r->a), "can't be converted"))
+			ret = ARCHIVE_OK;
+		if (ret != ARCHIVE_OK)
 			return rd_error(r, "tar header", err);
 		if (entry_of(r, ae, &e, err) < 0)
 			return tardis_error_wrap(err, "tar entry at byte %lld",

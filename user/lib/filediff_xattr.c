@@ -87,16 +87,43 @@ int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *x)
 	return 0;
 }
 
+/* The ACLs a new file inherited from its directory's default ACL, unless
+ * they are among v (what it had when saved). */
+static int drop_inherited_acls(const char *path, const struct filediff_xattr *v, size_t n,
+			       const char **failed)
+{
+	static const char *const acls[] = { "system.posix_acl_access", "system.posix_acl_default" };
+
+	for (size_t a = 0; a < 2; a++) {
+		int have = 0;
+
+		for (size_t i = 0; i < n && !have; i++)
+			have = strcmp(v[i].name, acls[a]) == 0;
+		if (!have && lremovexattr(path, acls[a]) < 0 && errno != ENODATA &&
+		    !unsupported(errno) && errno != EPERM) {
+			*failed = acls[a];
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr *v, size_t n,
-		       const char **failed)
+		       int best_effort, const char **failed)
 {
 	char path[PATH_MAX];
 
 	fdiff_at_path(path, dirfd, name);
+	if (drop_inherited_acls(path, v, n, failed) < 0)
+		return -1;
 	for (size_t i = 0; i < n; i++) {
 		if (is_overlay_xattr(v[i].name))
 			continue;
 		if (lsetxattr(path, v[i].name, v[i].value, v[i].size, 0) < 0) {
+			/* A backup's copy: what cannot be set where it goes. */
+			if (best_effort && (unsupported(errno) || errno == EPERM ||
+					    errno == EACCES || errno == EINVAL))
+				continue;
 			*failed = v[i].name;
 			return -1;
 		}
