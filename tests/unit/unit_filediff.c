@@ -1008,6 +1008,8 @@ static void scratch_new(struct scratch *s)
 	put(s->root, "etc/passwd", "root:x:0:0\n");
 	lnk(s->root, "link", s->outside);
 	lnk(s->root, "rel", "../outside");
+	put(s->root, "hl1", "one inode\n");
+	ck_assert(link(P(s->root, "hl1"), P(s->root, "hl2")) == 0);
 	s->bfd = open_dir(P(s->base, "backup"));
 	s->before = scratch_listing(s);
 }
@@ -1110,6 +1112,10 @@ START_TEST(test_hostile_apply)
 	     (tb_hdr(&t, "s", '2', 0777, 0, P(s.outside, "x")), tb_hdr(&t, "g", '1', 0644, 0, "s")),
 	     "", 0);
 	CASE("hard link", (tb_file(&t, "n", "n"), tb_hdr(&t, "m", '1', 0644, 0, "n")), "", 0);
+	/* Both names of an inode replaced: rolled back, one inode again. */
+	CASE("replace both names of an inode", (tb_file(&t, "hl1", "a"), tb_file(&t, "hl2", "b")),
+	     "", 0);
+	CASE("delete both names of an inode", , "whiteout hl2\nwhiteout hl1\n", 0);
 	/* Nor is a mount inside the rootfs crossed. */
 	private_mounts();
 	ck_assert(mount("tmpfs", P(s.root, "etc"), "tmpfs", 0, NULL) == 0);

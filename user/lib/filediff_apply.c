@@ -69,6 +69,54 @@ static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_e
 	return note_dir(c, parent, &st, err);
 }
 
+struct backed_inode {
+	dev_t dev;
+	ino_t ino;
+	unsigned backup;
+};
+
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct backed_inode *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* An original of more names: a later name of the same inode is journaled
+ * as `samefile <first backup> <path>`, so that the rollback links the
+ * restored copies into one inode again. */
+static int note_inode(struct apply_ctx *c, int pfd, const char *name, const char *path,
+		      unsigned n, tardis_error_t *err)
+{
+	struct backed_inode key, *b;
+	struct stat st;
+	void *node;
+	char head[48];
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return tardis_make_error(err, errno, "stat `%s`", path);
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	/* (Its link count is 1 once the other names are gone.) */
+	key = (struct backed_inode){ st.st_dev, st.st_ino, n };
+	node = tfind(&key, &c->inodes, cmp_inode);
+	if (node) {
+		snprintf(head, sizeof(head), "samefile %u", (*(struct backed_inode **)node)->backup);
+		return fdiff_journal_add(c, head, path, err);
+	}
+	if (st.st_nlink < 2)
+		return 0;
+	b = malloc(sizeof(*b));
+	if (!b || !tsearch(b, &c->inodes, cmp_inode)) {
+		free(b);
+		return tardis_make_error(err, ENOMEM, "apply");
+	}
+	*b = key;
+	return 0;
+}
+
 /* Copies the original into the backup directory (complete and durable
  * before anything is removed), then removes it. */
 static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, const char *path,
@@ -80,7 +128,7 @@ static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, con
 	snprintf(head, sizeof(head), "backup %u", n);
 	snprintf(bname, sizeof(bname), "b%u", n);
 	snprintf(tmp, sizeof(tmp), "b%u.tmp", n);
-	if (fdiff_journal_add(c, head, path, err) < 0)
+	if (fdiff_journal_add(c, head, path, err) < 0 || note_inode(c, pfd, name, path, n, err) < 0)
 		return -1;
 	if (fdiff_copy_tree(pfd, name, c->bfd, tmp, c->dev, 1, c->buf, err) < 0)
 		return tardis_error_wrap(err, "back up `%s`", path);
@@ -366,6 +414,7 @@ void fdiff_apply_ctx_free(struct apply_ctx *c)
 	if (c->jfd >= 0)
 		close(c->jfd);
 	tdestroy(c->noted, free);
+	tdestroy(c->inodes, free);
 	for (size_t i = 0; i < c->ndirs; i++)
 		free(c->dirs[i].path);
 	free(c->dirs);

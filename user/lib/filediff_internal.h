@@ -169,6 +169,7 @@ struct apply_ctx {
 	int jfd;
 	unsigned next_backup;
 	void *noted; /* directories whose original metadata is journaled, or ours */
+	void *inodes; /* struct backed_inode: originals of more names backed up */
 	struct dir_time *dirs;
 	size_t ndirs, cap;
 	char *buf;
