@@ -27,7 +27,9 @@
  * path (absolute, `..`, embedded NUL) can leave it; a hard link's target is
  * resolved the same way.  Each change is preceded
  * by a record appended to, and fdatasync'ed in, the journal in the backup
- * directory; an original that is replaced or removed is first copied there.
+ * directory; an original that is replaced or removed is first copied there
+ * (holes, xattrs and the type of a fifo or device kept; names of one inode
+ * are linked into one again when they are restored).
  * filediff_rollback() undoes the journal in reverse order, also after the
  * applying process was killed, and may itself be interrupted and rerun.
  */
