@@ -13,7 +13,9 @@ ARCH     := $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
 CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iuser/lib -I$(OUT)
-LDLIBS   += -lbpf -lelf -lz -lcjson $(shell pkg-config --libs libarchive)
+LDLIBS   += -lbpf -lelf -lz -lcjson
+# libarchive: its headers only; filediff_tar.c opens it at its first use.
+CFLAGS   += $(shell pkg-config --cflags libarchive)
 ifeq ($(SAN),1)
 OUT      := build/san
 CC       := clang

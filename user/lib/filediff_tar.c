@@ -9,6 +9,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <search.h>
 #include <stdio.h>
@@ -19,31 +20,113 @@
 #define BLOCK 512
 #define ZEROS (64 * 1024)
 
+/* libarchive is opened at its first use (dlopen), not linked: tardis-runc
+ * passes most runc calls straight through, and libarchive's own libraries
+ * (libxml2, ICU, the compressors) would be loaded for every one of them.
+ * tardis-runc is single-threaded where it saves or applies files. */
+#define LA_FUNCS(X) \
+	X(archive_entry_clear) \
+	X(archive_entry_copy_hardlink) \
+	X(archive_entry_copy_pathname) \
+	X(archive_entry_copy_symlink) \
+	X(archive_entry_filetype) \
+	X(archive_entry_free) \
+	X(archive_entry_gid) \
+	X(archive_entry_hardlink) \
+	X(archive_entry_mtime) \
+	X(archive_entry_mtime_nsec) \
+	X(archive_entry_new) \
+	X(archive_entry_pathname) \
+	X(archive_entry_perm) \
+	X(archive_entry_rdevmajor) \
+	X(archive_entry_rdevminor) \
+	X(archive_entry_set_filetype) \
+	X(archive_entry_set_gid) \
+	X(archive_entry_set_mtime) \
+	X(archive_entry_set_perm) \
+	X(archive_entry_set_rdevmajor) \
+	X(archive_entry_set_rdevminor) \
+	X(archive_entry_set_size) \
+	X(archive_entry_set_uid) \
+	X(archive_entry_size) \
+	X(archive_entry_sparse_add_entry) \
+	X(archive_entry_symlink) \
+	X(archive_entry_uid) \
+	X(archive_entry_xattr_add_entry) \
+	X(archive_entry_xattr_next) \
+	X(archive_entry_xattr_reset) \
+	X(archive_errno) \
+	X(archive_error_string) \
+	X(archive_read_data_block) \
+	X(archive_read_free) \
+	X(archive_read_header_position) \
+	X(archive_read_new) \
+	X(archive_read_next_header) \
+	X(archive_read_open_memory) \
+	X(archive_read_support_format_tar) \
+	X(archive_write_close) \
+	X(archive_write_data) \
+	X(archive_write_free) \
+	X(archive_write_header) \
+	X(archive_write_new) \
+	X(archive_write_open_fd) \
+	X(archive_write_set_bytes_per_block) \
+	X(archive_write_set_format_pax) \
+	X(archive_write_set_options)
+
+static struct {
+#define LA_PTR(f) __typeof__(f) *f;
+	LA_FUNCS(LA_PTR)
+#undef LA_PTR
+} la;
+#define LA(f) (*la.f)
+
+static int la_load(tardis_error_t *err)
+{
+	static int loaded;
+	void *h;
+
+	if (loaded)
+		return 0;
+	h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return tardis_make_error(err, ENOENT, "load libarchive: %s", dlerror());
+#define LA_SYM(f)                                                                   \
+	if (!(la.f = (__typeof__(la.f))dlsym(h, #f)))                               \
+		return tardis_make_error(err, ENOENT, "libarchive.so.13 has no %s", #f);
+	LA_FUNCS(LA_SYM)
+#undef LA_SYM
+	loaded = 1;
+	return 0;
+}
+
 /* ------------------------------------------------------------------ */
 /* Writing                                                            */
 
 static int wr_error(struct tar_writer *w, const char *what, const char *path,
 		    tardis_error_t *err)
 {
-	int e = archive_errno(w->a);
+	int e = LA(archive_errno)(w->a);
 
 	return tardis_make_error(err, e > 0 ? e : EIO, "%s `%s` in `%s`: %s", what, path, w->name,
-				 archive_error_string(w->a) ? archive_error_string(w->a) : "?");
+				 LA(archive_error_string)(w->a) ? LA(archive_error_string)(w->a) : "?");
 }
 
 int tar_writer_open(struct tar_writer *w, int fd, const char *name, tardis_error_t *err)
 {
 	memset(w, 0, sizeof(*w));
 	w->name = name;
-	w->a = archive_write_new();
-	w->e = archive_entry_new();
+	if (la_load(err) < 0)
+		return -1;
+	w->a = LA(archive_write_new)();
+	w->e = LA(archive_entry_new)();
 	if (!w->a || !w->e)
 		return tardis_make_error(err, ENOMEM, "write `%s`", name);
 	/* Names are bytes: no charset conversion, whatever the locale. */
-	if (archive_write_set_format_pax(w->a) != ARCHIVE_OK ||
-	    archive_write_set_options(w->a, "hdrcharset=BINARY") != ARCHIVE_OK ||
-	    archive_write_set_bytes_per_block(w->a, BLOCK) != ARCHIVE_OK ||
-	    archive_write_open_fd(w->a, fd) != ARCHIVE_OK)
+	if (LA(archive_write_set_format_pax)(w->a) != ARCHIVE_OK ||
+	    LA(archive_write_set_options)(w->a, "hdrcharset=BINARY") != ARCHIVE_OK ||
+	    LA(archive_write_set_bytes_per_block)(w->a, BLOCK) != ARCHIVE_OK ||
+	    LA(archive_write_open_fd)(w->a, fd) != ARCHIVE_OK)
 		return wr_error(w, "open", name, err);
 	return 0;
 }
@@ -51,9 +134,9 @@ int tar_writer_open(struct tar_writer *w, int fd, const char *name, tardis_error
 void tar_writer_free(struct tar_writer *w)
 {
 	if (w->e)
-		archive_entry_free(w->e);
+		LA(archive_entry_free)(w->e);
 	if (w->a)
-		archive_write_free(w->a);
+		LA(archive_write_free)(w->a);
 	w->a = NULL;
 	w->e = NULL;
 }
@@ -81,29 +164,29 @@ int tar_write_header(struct tar_writer *w, const struct tar_item *it, tardis_err
 	struct archive_entry *e = w->e;
 	const struct stat *st = it->st;
 
-	archive_entry_clear(e);
-	archive_entry_copy_pathname(e, it->path);
-	archive_entry_set_filetype(e, ae_type(it->type));
-	archive_entry_set_perm(e, st->st_mode & 07777);
-	archive_entry_set_uid(e, st->st_uid);
-	archive_entry_set_gid(e, st->st_gid);
-	archive_entry_set_mtime(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
-	archive_entry_set_size(e, it->type == FILEDIFF_REG ? (la_int64_t)it->size : 0);
+	LA(archive_entry_clear)(e);
+	LA(archive_entry_copy_pathname)(e, it->path);
+	LA(archive_entry_set_filetype)(e, ae_type(it->type));
+	LA(archive_entry_set_perm)(e, st->st_mode & 07777);
+	LA(archive_entry_set_uid)(e, st->st_uid);
+	LA(archive_entry_set_gid)(e, st->st_gid);
+	LA(archive_entry_set_mtime)(e, st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+	LA(archive_entry_set_size)(e, it->type == FILEDIFF_REG ? (la_int64_t)it->size : 0);
 	if (it->type == FILEDIFF_SYMLINK)
-		archive_entry_copy_symlink(e, it->linkpath);
+		LA(archive_entry_copy_symlink)(e, it->linkpath);
 	if (it->type == FILEDIFF_HARDLINK)
-		archive_entry_copy_hardlink(e, it->linkpath);
+		LA(archive_entry_copy_hardlink)(e, it->linkpath);
 	if (it->type == FILEDIFF_CHR || it->type == FILEDIFF_BLK) {
-		archive_entry_set_rdevmajor(e, major(st->st_rdev));
-		archive_entry_set_rdevminor(e, minor(st->st_rdev));
+		LA(archive_entry_set_rdevmajor)(e, major(st->st_rdev));
+		LA(archive_entry_set_rdevminor)(e, minor(st->st_rdev));
 	}
 	for (size_t i = 0; i < it->nxattrs; i++)
-		archive_entry_xattr_add_entry(e, it->xattrs[i].name, it->xattrs[i].value,
+		LA(archive_entry_xattr_add_entry)(e, it->xattrs[i].name, it->xattrs[i].value,
 					      it->xattrs[i].size);
 	for (size_t i = 0; i < it->nextents; i++)
-		archive_entry_sparse_add_entry(e, (la_int64_t)it->extents[i].offset,
+		LA(archive_entry_sparse_add_entry)(e, (la_int64_t)it->extents[i].offset,
 					       (la_int64_t)it->extents[i].length);
-	if (archive_write_header(w->a, e) != ARCHIVE_OK)
+	if (LA(archive_write_header)(w->a, e) != ARCHIVE_OK)
 		return wr_error(w, "write header of", it->path, err);
 	return 0;
 }
@@ -111,7 +194,7 @@ int tar_write_header(struct tar_writer *w, const struct tar_item *it, tardis_err
 int tar_write_data(struct tar_writer *w, const void *data, size_t len, tardis_error_t *err)
 {
 	while (len) {
-		la_ssize_t n = archive_write_data(w->a, data, len);
+		la_ssize_t n = LA(archive_write_data)(w->a, data, len);
 
 		if (n <= 0)
 			return wr_error(w, "write data", "", err);
@@ -139,7 +222,7 @@ int tar_write_zeros(struct tar_writer *w, uint64_t len, tardis_error_t *err)
 
 int tar_write_finish(struct tar_writer *w, tardis_error_t *err)
 {
-	if (archive_write_close(w->a) != ARCHIVE_OK)
+	if (LA(archive_write_close)(w->a) != ARCHIVE_OK)
 		return wr_error(w, "finish", w->name, err);
 	return 0;
 }
@@ -163,7 +246,7 @@ static int cmp_str(const void *a, const void *b)
 
 static int rd_error(struct reader *r, const char *what, tardis_error_t *err)
 {
-	const char *s = archive_error_string(r->a);
+	const char *s = LA(archive_error_string)(r->a);
 
 	return tardis_make_error(err, EINVAL, "%s: %s", what, s ? s : "malformed archive");
 }
@@ -176,7 +259,7 @@ int filediff_entry_data(const struct filediff_entry *e, const void **buf, size_t
 	int ret;
 
 	for (;;) {
-		ret = archive_read_data_block(r->a, buf, len, &off);
+		ret = LA(archive_read_data_block)(r->a, buf, len, &off);
 		if (ret == ARCHIVE_EOF)
 			return 0;
 		if (ret != ARCHIVE_OK)
@@ -203,8 +286,8 @@ static int read_xattrs(struct reader *r, struct archive_entry *ae, struct filedi
 	size_t size;
 
 	r->nxattrs = 0;
-	archive_entry_xattr_reset(ae);
-	while (archive_entry_xattr_next(ae, &name, &value, &size) == ARCHIVE_OK) {
+	LA(archive_entry_xattr_reset)(ae);
+	while (LA(archive_entry_xattr_next)(ae, &name, &value, &size) == ARCHIVE_OK) {
 		int dup = 0;
 
 		if (!name || !*name || strlen(name) > 255 || size > 65536)
@@ -227,11 +310,11 @@ static int read_xattrs(struct reader *r, struct archive_entry *ae, struct filedi
 
 static int entry_type(struct archive_entry *ae, struct filediff_entry *e)
 {
-	if (archive_entry_hardlink(ae)) {
+	if (LA(archive_entry_hardlink)(ae)) {
 		e->type = FILEDIFF_HARDLINK;
 		return 0;
 	}
-	switch (archive_entry_filetype(ae)) {
+	switch (LA(archive_entry_filetype)(ae)) {
 	case AE_IFREG:
 		e->type = FILEDIFF_REG;
 		return 0;
@@ -259,11 +342,11 @@ static int entry_link(struct reader *r, struct archive_entry *ae, struct filedif
 		      tardis_error_t *err)
 {
 	if (e->type == FILEDIFF_SYMLINK) {
-		e->linkpath = archive_entry_symlink(ae);
+		e->linkpath = LA(archive_entry_symlink)(ae);
 		if (!e->linkpath || !*e->linkpath || strlen(e->linkpath) > FILEDIFF_PATH_MAX)
 			return tardis_make_error(err, EINVAL, "bad target of symlink `%s`", e->path);
 	} else if (e->type == FILEDIFF_HARDLINK) {
-		e->linkpath = archive_entry_hardlink(ae);
+		e->linkpath = LA(archive_entry_hardlink)(ae);
 		if (!e->linkpath || fdiff_path_check(e->linkpath, strlen(e->linkpath)) < 0 ||
 		    !tfind(e->linkpath, &r->seen, cmp_str))
 			return tardis_make_error(err, EINVAL,
@@ -277,7 +360,7 @@ static int entry_link(struct reader *r, struct archive_entry *ae, struct filedif
 static int entry_of(struct reader *r, struct archive_entry *ae, struct filediff_entry *e,
 		    tardis_error_t *err)
 {
-	const char *p = archive_entry_pathname(ae);
+	const char *p = LA(archive_entry_pathname)(ae);
 	size_t n = p ? strlen(p) : 0;
 
 	memset(e, 0, sizeof(*e));
@@ -287,29 +370,29 @@ static int entry_of(struct reader *r, struct archive_entry *ae, struct filediff_
 	memcpy(r->path, p, n + 1);
 	if (entry_type(ae, e) < 0)
 		return tardis_make_error(err, EINVAL, "`%.200s`: unsupported entry type 0%o", p,
-					 (unsigned)archive_entry_filetype(ae));
+					 (unsigned)LA(archive_entry_filetype)(ae));
 	if (n > 1 && r->path[n - 1] == '/' && e->type == FILEDIFF_DIR)
 		r->path[--n] = '\0';
 	if (fdiff_path_check(r->path, n) < 0)
 		return tardis_make_error(err, EINVAL, "unsafe or invalid path `%.200s`", r->path);
 	e->path = r->path;
-	e->mode = archive_entry_perm(ae) & 07777;
-	if (archive_entry_uid(ae) < 0 || archive_entry_uid(ae) >= UINT32_MAX ||
-	    archive_entry_gid(ae) < 0 || archive_entry_gid(ae) >= UINT32_MAX)
+	e->mode = LA(archive_entry_perm)(ae) & 07777;
+	if (LA(archive_entry_uid)(ae) < 0 || LA(archive_entry_uid)(ae) >= UINT32_MAX ||
+	    LA(archive_entry_gid)(ae) < 0 || LA(archive_entry_gid)(ae) >= UINT32_MAX)
 		return tardis_make_error(err, EINVAL, "bad owner of `%s`", e->path);
-	e->uid = (uint32_t)archive_entry_uid(ae);
-	e->gid = (uint32_t)archive_entry_gid(ae);
-	e->mtime_sec = archive_entry_mtime(ae);
-	e->mtime_nsec = (uint32_t)archive_entry_mtime_nsec(ae);
-	if (archive_entry_size(ae) < 0 || e->mtime_nsec >= 1000000000u)
+	e->uid = (uint32_t)LA(archive_entry_uid)(ae);
+	e->gid = (uint32_t)LA(archive_entry_gid)(ae);
+	e->mtime_sec = LA(archive_entry_mtime)(ae);
+	e->mtime_nsec = (uint32_t)LA(archive_entry_mtime_nsec)(ae);
+	if (LA(archive_entry_size)(ae) < 0 || e->mtime_nsec >= 1000000000u)
 		return tardis_make_error(err, EINVAL, "bad size or time of `%s`", e->path);
 	if (e->type == FILEDIFF_REG)
-		e->size = (uint64_t)archive_entry_size(ae);
-	else if (archive_entry_size(ae) != 0)
+		e->size = (uint64_t)LA(archive_entry_size)(ae);
+	else if (LA(archive_entry_size)(ae) != 0)
 		return tardis_make_error(err, EINVAL, "non-file `%s` has data", e->path);
 	if (e->type == FILEDIFF_CHR || e->type == FILEDIFF_BLK) {
-		e->rdev_major = (uint32_t)archive_entry_rdevmajor(ae);
-		e->rdev_minor = (uint32_t)archive_entry_rdevminor(ae);
+		e->rdev_major = (uint32_t)LA(archive_entry_rdevmajor)(ae);
+		e->rdev_minor = (uint32_t)LA(archive_entry_rdevminor)(ae);
 		/* 0/0 is overlay's whiteout: deleted.list's business. */
 		if (e->type == FILEDIFF_CHR && !e->rdev_major && !e->rdev_minor)
 			return tardis_make_error(err, EINVAL, "`%s` is a whiteout device", e->path);
@@ -347,7 +430,7 @@ static int entry_done(struct reader *r, struct filediff_entry *e, tardis_error_t
  * archive cut at an entry's end is not taken for a complete one. */
 static int check_end(struct reader *r, const unsigned char *b, size_t len, tardis_error_t *err)
 {
-	la_int64_t pos = archive_read_header_position(r->a);
+	la_int64_t pos = LA(archive_read_header_position)(r->a);
 
 	if (pos < 0 || (uint64_t)pos > len || len - (size_t)pos < 2 * BLOCK)
 		return tardis_make_error(err, EINVAL, "tar truncated: incomplete end marker");
@@ -365,24 +448,24 @@ static int walk(struct reader *r, const void *buf, size_t len, filediff_entry_fn
 
 	if (!buf || len < 2 * BLOCK)
 		return tardis_make_error(err, EINVAL, "tar truncated: %zu bytes", len);
-	if (archive_read_support_format_tar(r->a) != ARCHIVE_OK ||
-	    archive_read_open_memory(r->a, buf, len) != ARCHIVE_OK)
+	if (LA(archive_read_support_format_tar)(r->a) != ARCHIVE_OK ||
+	    LA(archive_read_open_memory)(r->a, buf, len) != ARCHIVE_OK)
 		return rd_error(r, "open tar", err);
 	for (;;) {
-		int ret = archive_read_next_header(r->a, &ae);
+		int ret = LA(archive_read_next_header)(r->a, &ae);
 
 		if (ret == ARCHIVE_EOF)
 			return check_end(r, buf, len, err);
 		/* Of the warnings only a name's charset (a format 1 archive has
 		 * no hdrcharset=BINARY) is harmless: the bytes are kept. */
-		if (ret == ARCHIVE_WARN && archive_error_string(r->a) &&
-		    strstr(archive_error_string(r->a), "can't be converted"))
+		if (ret == ARCHIVE_WARN && LA(archive_error_string)(r->a) &&
+		    strstr(LA(archive_error_string)(r->a), "can't be converted"))
 			ret = ARCHIVE_OK;
 		if (ret != ARCHIVE_OK)
 			return rd_error(r, "tar header", err);
 		if (entry_of(r, ae, &e, err) < 0)
 			return tardis_error_wrap(err, "tar entry at byte %lld",
-						 (long long)archive_read_header_position(r->a));
+						 (long long)LA(archive_read_header_position)(r->a));
 		r->size = e.size;
 		r->next = 0;
 		if (fn && fn(&e, arg, err) < 0)
@@ -398,11 +481,13 @@ int filediff_tar_foreach(const void *buf, size_t len, filediff_entry_fn fn, void
 	struct reader r = { 0 };
 	int ret;
 
-	r.a = archive_read_new();
+	if (la_load(err) < 0)
+		return -1;
+	r.a = LA(archive_read_new)();
 	if (!r.a)
 		return tardis_make_error(err, ENOMEM, "tar");
 	ret = walk(&r, buf, len, fn, arg, err);
-	archive_read_free(r.a);
+	LA(archive_read_free)(r.a);
 	tdestroy(r.seen, free);
 	free(r.xattrs);
 	return ret;
