@@ -130,14 +130,12 @@ int tar_write_finish(struct tar_writer *w, tardis_error_t *err);
 /* ---- filediff_xattr.c ---- */
 
 /* The xattrs of name below dirfd (not following a symlink), but overlay's
- * own, into *out (names and values point into *buf); none where the
- * filesystem has no xattrs. */
+ * own, into *out (v[0..n), owned; free with fdiff_xattrs_free); none where
+ * the filesystem has no xattrs.  -1 with errno. */
 struct fdiff_xattrs {
 	struct filediff_xattr *v;
 	size_t n, cap;
 	char *names;
-	char *values;
-	size_t vlen, vcap;
 };
 int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *out);
 void fdiff_xattrs_free(struct fdiff_xattrs *x);
