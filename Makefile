@@ -14,6 +14,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -Wall -Wextra -Wno-unused-parameter -Wno-format-truncation -Werror -std=gnu11 -D_GNU_SOURCE \
             -Iinclude -Iuser/lib -I$(OUT)
 LDLIBS   += -lbpf -lelf -lz -lcjson
+# libarchive: its headers only; filediff_tar.c opens it at its first use.
+CFLAGS   += $(shell pkg-config --cflags libarchive)
 ifeq ($(SAN),1)
 OUT      := build/san
 CC       := clang

@@ -5,12 +5,13 @@
  * The input is `<deleted.list>#files.tar\n<files.tar>`; without that marker
  * the whole input is tried as each of the two (with an empty other half).
  * Both parsers run on their own (filediff_tar_foreach and
- * filediff_deleted_foreach, checking every entry they report).  When both
+ * filediff_deleted_foreach, checking every entry they report, reading a
+ * regular file's data blocks from libarchive).  When both
  * accept their half, filediff_apply applies them onto a fresh rootfs per
  * run, seeded with symlinks that lead out of it, and then:
  *   - nothing outside the rootfs and the backup directory changed;
  *   - filediff_rollback brings the rootfs back exactly (names, types,
- *     modes, owners, sizes, contents, link targets, mtimes).
+ *     modes, owners, sizes, contents, link targets, link counts, mtimes).
  * The apply runs in a private mount namespace where everything but the
  * scratch directory and the working directory (libFuzzer's corpus and
  * artifacts) is read-only, so a bug cannot reach the host's files; without
@@ -60,23 +61,47 @@ static int path_ok(const char *p)
 static int check_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
 {
 	const struct span *tar = arg;
+	uint64_t next = 0, data = 0, off;
+	const void *b;
+	size_t n;
+	int r;
 
 	FUZZ_ASSERT(e->path && path_ok(e->path));
 	FUZZ_ASSERT(e->mode <= 07777);
 	FUZZ_ASSERT(e->mtime_nsec < 1000000000u);
+	for (size_t i = 0; i < e->nxattrs; i++) {
+		FUZZ_ASSERT(e->xattrs[i].name && e->xattrs[i].name[0]);
+		FUZZ_ASSERT(strncmp(e->xattrs[i].name, "trusted.overlay.", 16) != 0);
+		FUZZ_ASSERT(e->xattrs[i].size <= 65536);
+	}
 	switch (e->type) {
 	case FILEDIFF_REG:
-		FUZZ_ASSERT(e->size <= tar->len);
-		FUZZ_ASSERT(e->size == 0 ||
-			    ((const uint8_t *)e->data >= tar->p &&
-			     (const uint8_t *)e->data + e->size <= tar->p + tar->len));
+		/* Data blocks in order, inside the file, from the archive. */
+		while ((r = filediff_entry_data(e, &b, &n, &off, err)) > 0) {
+			FUZZ_ASSERT(n > 0 && off >= next && off + n <= e->size);
+			FUZZ_ASSERT(b != NULL);
+			next = off + n;
+			data += n;
+		}
+		if (r < 0)
+			return -1;
+		FUZZ_ASSERT(data <= tar->len);
 		break;
 	case FILEDIFF_DIR:
+	case FILEDIFF_FIFO:
 		FUZZ_ASSERT(e->size == 0);
+		break;
+	case FILEDIFF_CHR:
+	case FILEDIFF_BLK:
+		FUZZ_ASSERT(e->size == 0);
+		FUZZ_ASSERT(e->type == FILEDIFF_BLK || e->rdev_major || e->rdev_minor);
 		break;
 	case FILEDIFF_SYMLINK:
 		FUZZ_ASSERT(e->size == 0 && e->linkpath && e->linkpath[0]);
 		FUZZ_ASSERT(strlen(e->linkpath) <= FILEDIFF_PATH_MAX);
+		break;
+	case FILEDIFF_HARDLINK:
+		FUZZ_ASSERT(e->size == 0 && e->linkpath && path_ok(e->linkpath));
 		break;
 	default:
 		FUZZ_ASSERT(!"unknown entry type");
@@ -148,8 +173,9 @@ static int snap_one(const char *path, const struct stat *st, int flag, struct FT
 		close(fd);
 		snprintf(extra, sizeof(extra), "%016llx", (unsigned long long)h);
 	}
-	snprintf(line, sizeof(line), "%s %o %u %u %lld %lld.%09ld %s", *rel ? rel : ".",
-		 (unsigned)st->st_mode, (unsigned)st->st_uid, (unsigned)st->st_gid,
+	snprintf(line, sizeof(line), "%s %o %u %u %u %lld %lld.%09ld %s", *rel ? rel : ".",
+		 (unsigned)st->st_mode, S_ISDIR(st->st_mode) ? 0u : (unsigned)st->st_nlink,
+		 (unsigned)st->st_uid, (unsigned)st->st_gid,
 		 S_ISDIR(st->st_mode) ? 0ll : (long long)st->st_size,
 		 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec, extra);
 	if (cur->n == cur->cap) {

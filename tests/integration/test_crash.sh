@@ -83,9 +83,10 @@ gcc -shared -fPIC -o "$TMP/hooks.so" "$TMP/hooks.c" -ldl ||
 NOEXCHANGE=("LD_PRELOAD=$TMP/hooks.so" "TEST_NO_EXCHANGE=$TMP/exchange-refused")
 
 # The lower layer: busybox; the container deletes a lower file, makes
-# directories, a file and a symlink, then counts.
+# directories, a file, a symlink, a hard link and a fifo, then counts.
 lower_layer sh -c "busybox rm -f /keep
 busybox mkdir -p /newdir/sub; echo made > /newdir/sub/f; busybox ln -sf /marker /link
+busybox ln /newdir/sub/f /newdir/hard; busybox mkfifo /newdir/fifo
 echo first > /marker; $COUNTER_SH"
 echo "from the image" >"$LOWER/rootfs/keep"
 
@@ -96,11 +97,13 @@ killed() {
 	RC=$?
 }
 # Every entry of a rootfs: type, mode, owner, path, link target, mtime of
-# every entry; and the content of every regular file.  Not data/.count:
+# every entry; the link count of every non-directory; and the content of
+# every regular file.  Not data/.count:
 # a restored container that ran writes it on its own (not an applied file).
 listing() {
 	(cd "$1" && find . -xdev ! -path ./data/.count -printf '%y %m %U:%G %p %l %T@\n' |
 		LC_ALL=C sort &&
+		find . -xdev ! -type d ! -path ./data/.count -printf 'links %n %p\n' | LC_ALL=C sort &&
 		find . -xdev -type f ! -path ./data/.count -exec sha256sum {} + | LC_ALL=C sort)
 }
 # What is at and next to the image path of ID: NAME=old|new|invalid for
@@ -284,6 +287,7 @@ next_falls_back_clean() { # NAME
 }
 image_files_there() {
 	[ "$(cat "$BR/rootfs/newdir/sub/f")" = made ] && [ ! -e "$BR/rootfs/keep" ] &&
+		[ "$BR/rootfs/newdir/hard" -ef "$BR/rootfs/newdir/sub/f" ] && [ -p "$BR/rootfs/newdir/fifo" ] &&
 		[ "$(readlink "$BR/rootfs/link")" = /marker ] && [ "$(cat "$BR/rootfs/other")" = untouched ]
 }
 # And the next create with a working CRIU restores.

@@ -268,7 +268,7 @@ check "validate: missing descriptors.json -> descriptors" corrupt nodesc descrip
 check "validate: bad inventory magic -> inventory" corrupt magic inventory \
 	dd if=/dev/zero of=inventory.img bs=1 count=8 conv=notrunc status=none
 check "validate: unsupported format -> format" corrupt format format \
-	sed -i 's/"format_version":[[:space:]]*1/"format_version": 99/' manifest.json
+	sed -i 's/"format_version":[[:space:]]*[0-9]*/"format_version": 99/' manifest.json
 
 # ---- exits, counters, register ---------------------------------------------
 w3pid=$(jq -r .pid "$STATE/containers/default/w3/exit.json")

@@ -4,10 +4,17 @@
  * fresh rootfs before a restore.
  *
  * An image holds two files:
- *   files.tar     POSIX ustar (pax 'x' headers for long paths and link
- *                 targets, large sizes/ids/times) of the added or modified
- *                 directories, regular files and symlinks, parents first;
- *                 hardlinks are stored as separate regular files.
+ *   files.tar     a pax archive (written and read with libarchive) of the
+ *                 added or modified entries, parents first: directories,
+ *                 regular files (a sparse file as its data extents and a
+ *                 GNU.sparse 1.0 map, so holes take no room), symlinks,
+ *                 hard links (a later name of an inode saved earlier in the
+ *                 archive), fifos and character/block devices, each with
+ *                 owner, mode (setuid/setgid/sticky too), mtime and every
+ *                 xattr but overlay's own (trusted.overlay.*: security.
+ *                 capability, POSIX ACLs as system.posix_acl_*, user.*).
+ *                 Sockets are skipped.  Images of format 1 (plain ustar with
+ *                 pax headers, no links or xattrs) read the same way.
  *   deleted.list  one line per deletion, `whiteout <path>` (an overlay
  *                 whiteout: the path was deleted) or `opaque <path>` (an
  *                 opaque directory: what the lower layers held below it is
@@ -17,9 +24,12 @@
  * Applying first performs the deletions, then extracts the tar.  Every path
  * is resolved one component at a time with openat(O_NOFOLLOW|O_DIRECTORY)
  * from the rootfs, so no symlink inside the rootfs is ever followed and no
- * path (absolute, `..`, embedded NUL) can leave it.  Each change is preceded
+ * path (absolute, `..`, embedded NUL) can leave it; a hard link's target is
+ * resolved the same way.  Each change is preceded
  * by a record appended to, and fdatasync'ed in, the journal in the backup
- * directory; an original that is replaced or removed is first copied there.
+ * directory; an original that is replaced or removed is first copied there
+ * (holes, xattrs and the type of a fifo or device kept; names of one inode
+ * are linked into one again when they are restored).
  * filediff_rollback() undoes the journal in reverse order, also after the
  * applying process was killed, and may itself be interrupted and rerun.
  */
@@ -37,11 +47,12 @@
 #define FILEDIFF_PATH_MAX 4095
 
 struct filediff_stats {
-	uint64_t entries;   /* tar entries: directories, regular files, symlinks */
-	uint64_t bytes;     /* bytes of regular file contents */
+	uint64_t entries;   /* tar entries: all kinds, hard links included */
+	uint64_t bytes;     /* bytes of regular file data (holes not counted) */
 	uint64_t whiteouts; /* `whiteout` lines */
 	uint64_t opaques;   /* `opaque` lines */
-	uint64_t skipped;   /* fifos, sockets, devices, other filesystems */
+	uint64_t hardlinks; /* entries that are a later name of a saved inode */
+	uint64_t skipped;   /* sockets, other filesystems */
 };
 
 /* Walks an overlayfs upperdir (never following a symlink, never leaving its
@@ -83,6 +94,16 @@ enum filediff_type {
 	FILEDIFF_DIR = 'd',
 	FILEDIFF_REG = 'f',
 	FILEDIFF_SYMLINK = 'l',
+	FILEDIFF_HARDLINK = 'h', /* linkpath: an earlier entry's path */
+	FILEDIFF_FIFO = 'p',
+	FILEDIFF_CHR = 'c',
+	FILEDIFF_BLK = 'b',
+};
+
+struct filediff_xattr {
+	const char *name; /* e.g. "user.x", "security.capability"; never trusted.overlay.* */
+	const void *value;
+	size_t size;
 };
 
 struct filediff_entry {
@@ -92,10 +113,21 @@ struct filediff_entry {
 	uint32_t uid, gid;
 	int64_t mtime_sec;
 	uint32_t mtime_nsec;
-	uint64_t size;        /* FILEDIFF_REG */
-	const void *data;     /* FILEDIFF_REG: size bytes inside the buffer */
-	const char *linkpath; /* FILEDIFF_SYMLINK: the target, never empty */
+	uint64_t size;        /* FILEDIFF_REG: the file's length (holes included) */
+	const char *linkpath; /* FILEDIFF_SYMLINK: the target, never empty;
+			       * FILEDIFF_HARDLINK: the earlier entry's path */
+	uint32_t rdev_major, rdev_minor; /* FILEDIFF_CHR, FILEDIFF_BLK */
+	const struct filediff_xattr *xattrs;
+	size_t nxattrs;
+	void *reader; /* for filediff_entry_data */
 };
+
+/* FILEDIFF_REG, from within the callback only: the next block of the
+ * file's data, *len bytes at *offset (what lies between blocks and after
+ * the last one up to size is a hole).  Returns 1 with a block, 0 at the
+ * end, -1 on a malformed archive (a block beyond size, out of order). */
+int filediff_entry_data(const struct filediff_entry *e, const void **buf, size_t *len,
+			uint64_t *offset, tardis_error_t *err);
 
 typedef int (*filediff_entry_fn)(const struct filediff_entry *e, void *arg, tardis_error_t *err);
 int filediff_tar_foreach(const void *buf, size_t len, filediff_entry_fn fn, void *arg,

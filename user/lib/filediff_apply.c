@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 static int cmp_str(const void *a, const void *b)
@@ -68,6 +69,54 @@ static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_e
 	return note_dir(c, parent, &st, err);
 }
 
+struct backed_inode {
+	dev_t dev;
+	ino_t ino;
+	unsigned backup;
+};
+
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct backed_inode *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* An original of more names: a later name of the same inode is journaled
+ * as `samefile <first backup> <path>`, so that the rollback links the
+ * restored copies into one inode again. */
+static int note_inode(struct apply_ctx *c, int pfd, const char *name, const char *path,
+		      unsigned n, tardis_error_t *err)
+{
+	struct backed_inode key, *b;
+	struct stat st;
+	void *node;
+	char head[48];
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return tardis_make_error(err, errno, "stat `%s`", path);
+	if (S_ISDIR(st.st_mode))
+		return 0;
+	/* (Its link count is 1 once the other names are gone.) */
+	key = (struct backed_inode){ st.st_dev, st.st_ino, n };
+	node = tfind(&key, &c->inodes, cmp_inode);
+	if (node) {
+		snprintf(head, sizeof(head), "samefile %u", (*(struct backed_inode **)node)->backup);
+		return fdiff_journal_add(c, head, path, err);
+	}
+	if (st.st_nlink < 2)
+		return 0;
+	b = malloc(sizeof(*b));
+	if (!b || !tsearch(b, &c->inodes, cmp_inode)) {
+		free(b);
+		return tardis_make_error(err, ENOMEM, "apply");
+	}
+	*b = key;
+	return 0;
+}
+
 /* Copies the original into the backup directory (complete and durable
  * before anything is removed), then removes it. */
 static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, const char *path,
@@ -79,7 +128,7 @@ static int backup_and_remove(struct apply_ctx *c, int pfd, const char *name, con
 	snprintf(head, sizeof(head), "backup %u", n);
 	snprintf(bname, sizeof(bname), "b%u", n);
 	snprintf(tmp, sizeof(tmp), "b%u.tmp", n);
-	if (fdiff_journal_add(c, head, path, err) < 0)
+	if (fdiff_journal_add(c, head, path, err) < 0 || note_inode(c, pfd, name, path, n, err) < 0)
 		return -1;
 	if (fdiff_copy_tree(pfd, name, c->bfd, tmp, c->dev, 1, c->buf, err) < 0)
 		return tardis_error_wrap(err, "back up `%s`", path);
@@ -144,31 +193,120 @@ static int defer_dir_time(struct apply_ctx *c, const struct filediff_entry *e)
 	return 0;
 }
 
-static int write_file(struct apply_ctx *c, int pfd, const char *name,
-		      const struct filediff_entry *e, tardis_error_t *err)
+/* Owner first (chown drops setuid bits and capabilities), then xattrs
+ * (security.capability, ACLs), then mode, then the time. */
+static int set_meta(struct apply_ctx *c, int pfd, const char *name,
+		    const struct filediff_entry *e, tardis_error_t *err)
 {
 	struct timespec ts[2] = { { 0, UTIME_OMIT },
 				  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
+	const char *failed = NULL;
+
+	if (fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return tardis_make_error(err, errno, "set owner of `%s`", e->path);
+	if (fdiff_xattrs_write(pfd, name, e->xattrs, e->nxattrs, 0, &failed) < 0)
+		return tardis_make_error(err, errno, "set xattr %s of `%s`", failed, e->path);
+	if (e->type != FILEDIFF_SYMLINK && fchmodat(pfd, name, e->mode, 0) < 0)
+		return tardis_make_error(err, errno, "set mode of `%s`", e->path);
+	if (e->type != FILEDIFF_DIR && utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return tardis_make_error(err, errno, "set time of `%s`", e->path);
+	return 0;
+}
+
+/* The data blocks at their offsets, the length last: holes stay holes. */
+static int write_file(struct apply_ctx *c, int pfd, const char *name,
+		      const struct filediff_entry *e, tardis_error_t *err)
+{
 	cleanup_close int fd = -1;
-	const char *p = e->data;
-	uint64_t left = e->size;
+	const void *p;
+	size_t n;
+	uint64_t off;
+	int r;
 
 	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s`", e->path);
 	filediff_test_point();
-	while (left) {
-		size_t n = left > (1u << 30) ? (1u << 30) : (size_t)left;
+	while ((r = filediff_entry_data(e, &p, &n, &off, err)) > 0) {
+		while (n) {
+			ssize_t w = pwrite(fd, p, n, (off_t)off);
 
-		if (fdiff_io_all(fd, p, n) < 0)
-			return tardis_make_error(err, errno, "write `%s`", e->path);
-		p += n;
-		left -= n;
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				return tardis_make_error(err, w < 0 ? errno : EIO, "write `%s`",
+							 e->path);
+			p = (const char *)p + w;
+			n -= (size_t)w;
+			off += (uint64_t)w;
+		}
 	}
-	if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0 || futimens(fd, ts) < 0)
-		return tardis_make_error(err, errno, "set owner, mode and time of `%s`", e->path);
+	if (r < 0)
+		return -1;
+	if (ftruncate(fd, (off_t)e->size) < 0)
+		return tardis_make_error(err, errno, "set the length of `%s`", e->path);
+	if (set_meta(c, pfd, name, e, err) < 0)
+		return -1;
 	filediff_test_point();
 	return 0;
+}
+
+/* A later name of an earlier entry: the target resolved inside the rootfs
+ * the same way (no symlink followed, no other filesystem), and no directory. */
+static int make_hardlink(struct apply_ctx *c, int pfd, const char *name,
+			 const struct filediff_entry *e, tardis_error_t *err)
+{
+	cleanup_close int tfd = -1;
+	const char *tname;
+	struct stat st;
+
+	tfd = fdiff_open_parent(c->rootfd, c->dev, e->linkpath, &tname, c->bad);
+	if (tfd < 0) {
+		fdiff_resolve_error(err, -tfd, e->linkpath, c->bad);
+		return tardis_error_wrap(err, "target of hard link `%s`", e->path);
+	}
+	if (fstatat(tfd, tname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return tardis_make_error(err, errno, "target `%s` of hard link `%s`", e->linkpath,
+					 e->path);
+	if (S_ISDIR(st.st_mode) || st.st_dev != c->dev)
+		return tardis_make_error(err, EPERM, "target `%s` of hard link `%s` is a directory",
+					 e->linkpath, e->path);
+	if (linkat(tfd, tname, pfd, name, 0) < 0)
+		return tardis_make_error(err, errno, "hard link `%s` to `%s`", e->path, e->linkpath);
+	return 0;
+}
+
+static int create_entry(struct apply_ctx *c, int pfd, const char *name,
+			const struct filediff_entry *e, tardis_error_t *err)
+{
+	switch (e->type) {
+	case FILEDIFF_DIR:
+		if (mark(c, e->path) < 0 || defer_dir_time(c, e) < 0)
+			return tardis_make_error(err, ENOMEM, "apply");
+		if (mkdirat(pfd, name, 0700) < 0)
+			return tardis_make_error(err, errno, "mkdir `%s`", e->path);
+		return set_meta(c, pfd, name, e, err);
+	case FILEDIFF_REG:
+		return write_file(c, pfd, name, e, err);
+	case FILEDIFF_SYMLINK:
+		if (symlinkat(e->linkpath, pfd, name) < 0)
+			return tardis_make_error(err, errno, "symlink `%s`", e->path);
+		return set_meta(c, pfd, name, e, err);
+	case FILEDIFF_HARDLINK:
+		return make_hardlink(c, pfd, name, e, err);
+	case FILEDIFF_FIFO:
+	case FILEDIFF_CHR:
+	case FILEDIFF_BLK: {
+		mode_t t = e->type == FILEDIFF_FIFO ? S_IFIFO
+			   : e->type == FILEDIFF_CHR ? S_IFCHR
+						     : S_IFBLK;
+
+		if (mknodat(pfd, name, t | 0600, makedev(e->rdev_major, e->rdev_minor)) < 0)
+			return tardis_make_error(err, errno, "mknod `%s`", e->path);
+		return set_meta(c, pfd, name, e, err);
+	}
+	}
+	return tardis_make_error(err, EINVAL, "`%s`: unknown type", e->path);
 }
 
 static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
@@ -186,6 +324,8 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	if (!exists && errno != ENOENT)
 		return tardis_make_error(err, errno, "stat `%s`", e->path);
 
+	/* An existing directory keeps its xattrs (the journal cannot undo
+	 * them); owner and mode are journaled. */
 	if (exists && e->type == FILEDIFF_DIR && S_ISDIR(st.st_mode)) {
 		cleanup_close int fd = fdiff_open_dir_at(pfd, name, c->dev);
 
@@ -206,37 +346,7 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	} else if (fdiff_journal_add(c, "created", e->path, err) < 0) {
 		return -1;
 	}
-
-	switch (e->type) {
-	case FILEDIFF_DIR: {
-		cleanup_close int fd = -1;
-
-		if (mark(c, e->path) < 0 || defer_dir_time(c, e) < 0)
-			return tardis_make_error(err, ENOMEM, "apply");
-		if (mkdirat(pfd, name, 0700) < 0)
-			return tardis_make_error(err, errno, "mkdir `%s`", e->path);
-		fd = fdiff_open_dir_at(pfd, name, c->dev);
-		if (fd < 0)
-			return fdiff_resolve_error(err, -fd, e->path, e->path);
-		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
-			return tardis_make_error(err, errno, "set owner and mode of `%s`", e->path);
-		return 0;
-	}
-	case FILEDIFF_REG:
-		return write_file(c, pfd, name, e, err);
-	case FILEDIFF_SYMLINK: {
-		struct timespec ts[2] = { { 0, UTIME_OMIT },
-					  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
-
-		if (symlinkat(e->linkpath, pfd, name) < 0)
-			return tardis_make_error(err, errno, "symlink `%s`", e->path);
-		if (fchownat(pfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    utimensat(pfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
-			return tardis_make_error(err, errno, "set owner and time of `%s`", e->path);
-		return 0;
-	}
-	}
-	return tardis_make_error(err, EINVAL, "`%s`: unknown type", e->path);
+	return create_entry(c, pfd, name, e, err);
 }
 
 /* Directory times last: creating their entries changed them. */
@@ -304,6 +414,7 @@ void fdiff_apply_ctx_free(struct apply_ctx *c)
 	if (c->jfd >= 0)
 		close(c->jfd);
 	tdestroy(c->noted, free);
+	tdestroy(c->inodes, free);
 	for (size_t i = 0; i < c->ndirs; i++)
 		free(c->dirs[i].path);
 	free(c->dirs);

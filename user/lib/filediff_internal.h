@@ -5,6 +5,7 @@
  *                       following symlinks, listing directories
  *   filediff_io.c       buffered writing, copying and removing trees
  *   filediff_tar.c      the tar format (the only module that knows it)
+ *   filediff_xattr.c    reading and setting a file's xattrs
  *   filediff_deleted.c  the deleted.list format
  *   filediff_save.c     scanning the upperdir into an image
  *   filediff_apply.c    applying an image onto a rootfs, journaled
@@ -84,24 +85,67 @@ int fdiff_copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_
 /* rm -rf name below pfd, without following symlinks or crossing mounts. */
 int fdiff_remove_tree(int pfd, const char *name, dev_t dev, tardis_error_t *err);
 
-/* ---- filediff_tar.c: files.tar, the only place that knows the tar format
- * (a later libarchive writer replaces that file, not its callers). ---- */
+/* ---- filediff_tar.c: files.tar, the only place that knows the format
+ * (libarchive's pax). ---- */
 
-struct tar_writer {
-	struct bufw out;
+struct fdiff_extent {
+	uint64_t offset, length;
 };
-/* Writes into fd (not owned); name is for error messages. */
-void tar_writer_init(struct tar_writer *w, int fd, const char *name);
-/* The header of one entry (FILEDIFF_DIR, _REG or _SYMLINK): owner, mode
- * and mtime from st; size bytes of data follow for a regular file. */
-int tar_write_header(struct tar_writer *w, const char *path, enum filediff_type type,
-		     const struct stat *st, const char *linkpath, uint64_t size,
-		     tardis_error_t *err);
+
+/* One entry to write: owner, mode, mtime (and rdev) from st. */
+struct tar_item {
+	const char *path;
+	enum filediff_type type;
+	const struct stat *st;
+	const char *linkpath; /* FILEDIFF_SYMLINK, FILEDIFF_HARDLINK */
+	uint64_t size;        /* FILEDIFF_REG: the length, holes included */
+	const struct filediff_xattr *xattrs;
+	size_t nxattrs;
+	/* FILEDIFF_REG with holes: its data extents, in order (none: no
+	 * holes; one of length 0 at size: all hole). */
+	const struct fdiff_extent *extents;
+	size_t nextents;
+};
+
+struct archive;
+struct archive_entry;
+struct tar_writer {
+	struct archive *a;
+	struct archive_entry *e;
+	const char *name;
+};
+/* Writes into fd (not owned); name is for error messages.  Free with
+ * tar_writer_free whether it opened or not. */
+int tar_writer_open(struct tar_writer *w, int fd, const char *name, tardis_error_t *err);
+void tar_writer_free(struct tar_writer *w);
+/* The header of one entry; for a regular file, size bytes of data follow
+ * (tar_write_data for the extents, tar_write_zeros for the holes between;
+ * a hole at the end needs nothing). */
+int tar_write_header(struct tar_writer *w, const struct tar_item *it, tardis_error_t *err);
 int tar_write_data(struct tar_writer *w, const void *data, size_t len, tardis_error_t *err);
-/* Ends a regular file's data of size bytes (its padding). */
-int tar_write_data_end(struct tar_writer *w, uint64_t size, tardis_error_t *err);
+int tar_write_zeros(struct tar_writer *w, uint64_t len, tardis_error_t *err);
 /* The end-of-archive marker; flushes. */
 int tar_write_finish(struct tar_writer *w, tardis_error_t *err);
+
+/* ---- filediff_xattr.c ---- */
+
+/* The xattrs of name below dirfd (not following a symlink), but overlay's
+ * own, into *out (v[0..n), owned; free with fdiff_xattrs_free); none where
+ * the filesystem has no xattrs.  -1 with errno. */
+struct fdiff_xattrs {
+	struct filediff_xattr *v;
+	size_t n, cap;
+	char *names;
+};
+int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *out);
+void fdiff_xattrs_free(struct fdiff_xattrs *x);
+/* Sets them on name below dirfd (not following a symlink), after removing
+ * the ACLs it has and v has not (inherited from a default ACL); best_effort
+ * skips those the filesystem or the file type does not take. */
+int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr *v, size_t n,
+		       int best_effort, const char **failed);
+/* "/proc/self/fd/<dirfd>/<name>" into out (PATH_MAX bytes). */
+void fdiff_at_path(char *out, int dirfd, const char *name);
 
 /* ---- filediff_deleted.c ---- */
 
@@ -123,6 +167,7 @@ struct apply_ctx {
 	int jfd;
 	unsigned next_backup;
 	void *noted; /* directories whose original metadata is journaled, or ours */
+	void *inodes; /* struct backed_inode: originals of more names backed up */
 	struct dir_time *dirs;
 	size_t ndirs, cap;
 	char *buf;

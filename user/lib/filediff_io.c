@@ -36,20 +36,43 @@ int fdiff_bufw_put(struct bufw *w, const void *data, size_t len, tardis_error_t 
 	return 0;
 }
 
+/* The data extents of src at their offsets (SEEK_DATA / SEEK_HOLE), then
+ * the length: a sparse file's backup stays sparse. */
 static int copy_data(int src, int dst, char *buf)
 {
-	for (;;) {
-		ssize_t r = read(src, buf, COPY_BUF);
+	struct stat st;
+	off_t pos = 0;
 
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
+	if (fstat(src, &st) < 0)
+		return -1;
+	while (pos < st.st_size) {
+		off_t d = lseek(src, pos, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0 && (errno == EINVAL || errno == ENOTSUP))
+			d = pos, h = st.st_size; /* no hole detection: all data */
+		else if (d < 0 || (h = lseek(src, d, SEEK_HOLE)) < 0)
 			return -1;
-		if (r == 0)
-			return 0;
-		if (fdiff_io_all(dst, buf, (size_t)r) < 0)
-			return -1;
+		for (pos = d; pos < h;) {
+			ssize_t r = pread(src, buf, COPY_BUF, pos);
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0)
+				return -1;
+			if (r == 0)
+				break;
+			if (r > h - pos)
+				r = h - pos;
+			if (lseek(dst, pos, SEEK_SET) < 0 || fdiff_io_all(dst, buf, (size_t)r) < 0)
+				return -1;
+			pos += r;
+		}
+		if (pos < h)
+			break; /* shrank meanwhile */
 	}
+	return ftruncate(dst, st.st_size);
 }
 
 static int ignorable_xattr_errno(int e)
@@ -90,6 +113,21 @@ static int copy_xattrs(int src, int dst)
 			return -1;
 	}
 	return 0;
+}
+
+/* The same for a file that cannot be opened (symlink, fifo, device). */
+static int copy_xattrs_at(int sfd, const char *sname, int dfd, const char *dname)
+{
+	struct fdiff_xattrs x;
+	const char *failed;
+	int ret = 0;
+
+	if (fdiff_xattrs_read(sfd, sname, &x) < 0)
+		ret = ignorable_xattr_errno(errno) ? 0 : -1;
+	else if (fdiff_xattrs_write(dfd, dname, x.v, x.n, 1, &failed) < 0)
+		ret = -1;
+	fdiff_xattrs_free(&x);
+	return ret;
 }
 
 /* Owner first (chown drops setuid bits and capabilities), then xattrs,
@@ -170,6 +208,7 @@ int fdiff_copy_tree(int sfd, const char *sname, int dfd, const char *dname, dev_
 				return tardis_make_error(err, errno, "mknod `%s`", dname);
 		}
 		if (fchownat(dfd, dname, st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    copy_xattrs_at(sfd, sname, dfd, dname) < 0 ||
 		    (!S_ISLNK(st.st_mode) && fchmodat(dfd, dname, st.st_mode & 07777, 0) < 0) ||
 		    utimensat(dfd, dname, ts, AT_SYMLINK_NOFOLLOW) < 0)
 			return tardis_make_error(err, errno, "set owner of `%s`", dname);

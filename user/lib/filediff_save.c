@@ -3,8 +3,10 @@
 #include "filediff_internal.h"
 #include "baseline.h"
 #include "cleanup.h"
+#include "util.h"
 
 #include <errno.h>
+#include <search.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,9 +22,66 @@ struct save_ctx {
 	struct bufw del;
 	struct filediff_stats *st;
 	dev_t dev;
+	void *links; /* struct link_seen: inodes with more names, saved once */
+	struct fdiff_extent *ext;
+	size_t next, ext_cap;
+	char *buf;
 	char path[FILEDIFF_PATH_MAX + 1];
 	char esc[2 * FILEDIFF_PATH_MAX + 1];
 };
+
+struct link_seen {
+	dev_t dev;
+	ino_t ino;
+	char *path;
+};
+
+static int cmp_link(const void *a, const void *b)
+{
+	const struct link_seen *x = a, *y = b;
+
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+static void free_link(void *p)
+{
+	struct link_seen *l = p;
+
+	free(l->path);
+	free(l);
+}
+
+/* The path an inode of more names was saved under, if it was. */
+static const char *link_find(struct save_ctx *c, const struct stat *st)
+{
+	struct link_seen key = { st->st_dev, st->st_ino, NULL };
+	void *node;
+
+	if (st->st_nlink < 2 || S_ISDIR(st->st_mode))
+		return NULL;
+	node = tfind(&key, &c->links, cmp_link);
+	return node ? (*(struct link_seen **)node)->path : NULL;
+}
+
+static int link_remember(struct save_ctx *c, const struct stat *st, tardis_error_t *err)
+{
+	struct link_seen *l;
+
+	if (st->st_nlink < 2 || S_ISDIR(st->st_mode))
+		return 0;
+	l = calloc(1, sizeof(*l));
+	if (!l || !(l->path = strdup(c->path)) || !tsearch(l, &c->links, cmp_link)) {
+		if (l)
+			free(l->path);
+		free(l);
+		return tardis_make_error(err, ENOMEM, "save `%s`", c->path);
+	}
+	l->dev = st->st_dev;
+	l->ino = st->st_ino;
+	return 0;
+}
 
 /* fgetxattr; returns the length, -1 when absent (or xattrs unsupported). */
 static ssize_t xattr_get(int fd, const char *name, char *buf, size_t size)
@@ -43,12 +102,90 @@ static int save_deletion(struct save_ctx *c, enum filediff_deletion kind, tardis
 	return fdiff_deleted_write(&c->del, kind, c->path, c->esc, err);
 }
 
+/* One entry's header, with the xattrs of name below dirfd. */
+static int save_header(struct save_ctx *c, int dirfd, const char *name, struct tar_item *it,
+		       tardis_error_t *err)
+{
+	struct fdiff_xattrs x;
+	int ret;
+
+	it->path = c->path;
+	if (fdiff_xattrs_read(dirfd, name, &x) < 0) {
+		ret = tardis_make_error(err, errno, "read xattrs of `%s`", c->path);
+	} else {
+		it->xattrs = x.v;
+		it->nxattrs = x.n;
+		ret = tar_write_header(&c->tar, it, err);
+	}
+	fdiff_xattrs_free(&x);
+	if (ret == 0)
+		c->st->entries++;
+	return ret;
+}
+
+/* The data extents of fd (SEEK_DATA / SEEK_HOLE) into c->ext: none for a
+ * file without holes, one empty at size for a file of only a hole. */
+static int find_extents(struct save_ctx *c, int fd, uint64_t size)
+{
+	off_t pos = 0;
+
+	c->next = 0;
+	while ((uint64_t)pos < size) {
+		off_t d = lseek(fd, pos, SEEK_DATA), h;
+
+		if ((d < 0 && errno == ENXIO) || (d >= 0 && (uint64_t)d >= size))
+			break;
+		if (d < 0 && (errno == EINVAL || errno == ENOTSUP)) {
+			c->next = 0; /* no hole detection here: all data */
+			return 0;
+		}
+		h = d < 0 ? -1 : lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -1;
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		if (grow_array(&c->ext, &c->ext_cap, c->next + 1, sizeof(*c->ext)) < 0)
+			return -1;
+		c->ext[c->next++] = (struct fdiff_extent){ (uint64_t)d, (uint64_t)(h - d) };
+		pos = h;
+	}
+	if (c->next == 1 && c->ext[0].offset == 0 && c->ext[0].length == size) {
+		c->next = 0;
+	} else if (c->next == 0 && size > 0) {
+		if (grow_array(&c->ext, &c->ext_cap, 1, sizeof(*c->ext)) < 0)
+			return -1;
+		c->ext[c->next++] = (struct fdiff_extent){ size, 0 };
+	}
+	return 0;
+}
+
+/* len bytes of fd from off into the archive. */
+static int save_range(struct save_ctx *c, int fd, uint64_t off, uint64_t len, tardis_error_t *err)
+{
+	while (len) {
+		ssize_t r = pread(fd, c->buf, len < COPY_BUF ? (size_t)len : COPY_BUF, (off_t)off);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return tardis_make_error(err, errno, "read `%s`", c->path);
+		if (r == 0)
+			return tardis_make_error(err, EAGAIN, "`%s` shrank while saving", c->path);
+		if (tar_write_data(&c->tar, c->buf, (size_t)r, err) < 0)
+			return -1;
+		off += (uint64_t)r;
+		len -= (uint64_t)r;
+		c->st->bytes += (uint64_t)r;
+	}
+	return 0;
+}
+
 static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
 {
 	cleanup_close int fd = -1;
-	cleanup_free char *buf = NULL;
 	struct stat st;
-	uint64_t left;
+	uint64_t pos = 0, size;
+	struct tar_item it = { .type = FILEDIFF_REG, .st = &st };
 	char x[4];
 
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -67,34 +204,75 @@ static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_err
 	if (st.st_size == 0 && xattr_get(fd, "trusted.overlay.whiteout", x, sizeof(x)) >= 0) {
 		return save_deletion(c, FILEDIFF_WHITEOUT, err);
 	}
-	if (tar_write_header(&c->tar, c->path, FILEDIFF_REG, &st, NULL, (uint64_t)st.st_size, err) < 0)
+	size = (uint64_t)st.st_size;
+	if (find_extents(c, fd, size) < 0)
+		return tardis_make_error(err, errno, "find the data of `%s`", c->path);
+	it.size = size;
+	it.extents = c->ext;
+	it.nextents = c->next;
+	if (save_header(c, dirfd, name, &it, err) < 0)
 		return -1;
-	buf = malloc(COPY_BUF);
-	if (!buf)
-		return tardis_make_error(err, ENOMEM, "save `%s`", c->path);
-	for (left = (uint64_t)st.st_size; left;) {
-		ssize_t r = read(fd, buf, left < COPY_BUF ? (size_t)left : COPY_BUF);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return tardis_make_error(err, errno, "read `%s`", c->path);
-		if (r == 0)
-			return tardis_make_error(err, EAGAIN, "`%s` shrank while saving", c->path);
-		if (tar_write_data(&c->tar, buf, (size_t)r, err) < 0)
+	if (!c->next)
+		return save_range(c, fd, 0, size, err) < 0 ? -1 : link_remember(c, &st, err);
+	for (size_t i = 0; i < c->next; i++) {
+		if (tar_write_zeros(&c->tar, c->ext[i].offset - pos, err) < 0 ||
+		    save_range(c, fd, c->ext[i].offset, c->ext[i].length, err) < 0)
 			return -1;
-		left -= (uint64_t)r;
+		pos = c->ext[i].offset + c->ext[i].length;
 	}
-	c->st->entries++;
-	c->st->bytes += (uint64_t)st.st_size;
-	return tar_write_data_end(&c->tar, (uint64_t)st.st_size, err);
+	return link_remember(c, &st, err);
 }
 
 static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err);
 
+static int save_symlink(struct save_ctx *c, int dirfd, const char *name, const struct stat *st,
+			tardis_error_t *err)
+{
+	char target[FILEDIFF_PATH_MAX + 2];
+	struct tar_item it = { .type = FILEDIFF_SYMLINK, .st = st, .linkpath = target };
+	ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
+
+	if (n < 0)
+		return tardis_make_error(err, errno, "readlink `%s`", c->path);
+	if (n == 0 || (size_t)n > FILEDIFF_PATH_MAX)
+		return tardis_make_error(err, ENAMETOOLONG, "target of symlink `%s`", c->path);
+	target[n] = '\0';
+	return save_header(c, dirfd, name, &it, err);
+}
+
+static int save_subdir(struct save_ctx *c, int dirfd, const char *name, int unchanged,
+		       tardis_error_t *err)
+{
+	cleanup_close int fd = fdiff_open_dir_at(dirfd, name, c->dev);
+	struct stat st;
+	struct tar_item it = { .type = FILEDIFF_DIR, .st = &st };
+	char v[4];
+	ssize_t n;
+
+	if (fd < 0)
+		return tardis_make_error(err, -fd, "open directory `%s`", c->path);
+	if (xattr_get(fd, "trusted.overlay.redirect", v, sizeof(v)) >= 0)
+		return tardis_make_error(err, ENOTSUP,
+					 "`%s` is a renamed lower directory: overlay "
+					 "redirect_dir=on is not supported",
+					 c->path);
+	if (fstat(fd, &st) < 0)
+		return tardis_make_error(err, errno, "stat `%s`", c->path);
+	if (!unchanged && save_header(c, dirfd, name, &it, err) < 0)
+		return -1;
+	/* "x" marks a directory holding xwhiteouts, not an opaque one. */
+	n = xattr_get(fd, "trusted.overlay.opaque", v, sizeof(v));
+	if (n == 1 && v[0] == 'y') {
+		if (save_deletion(c, FILEDIFF_OPAQUE, err) < 0)
+			return -1;
+	}
+	return save_dir(c, fd, err);
+}
+
 static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
 {
 	struct stat st;
+	struct tar_item it = { .st = &st };
 	int unchanged;
 
 	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -105,7 +283,7 @@ static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_er
 	if (!c->base && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) {
 		return save_deletion(c, FILEDIFF_WHITEOUT, err);
 	}
-	if (st.st_dev != c->dev) {
+	if (st.st_dev != c->dev || S_ISSOCK(st.st_mode)) {
 		c->st->skipped++;
 		return 0;
 	}
@@ -114,50 +292,27 @@ static int save_entry(struct save_ctx *c, int dirfd, const char *name, tardis_er
 	unchanged = c->base && baseline_same(c->base, c->path, &st);
 	if (unchanged && !S_ISDIR(st.st_mode))
 		return 0;
+	/* A later name of an inode already saved. */
+	it.linkpath = link_find(c, &st);
+	if (it.linkpath) {
+		it.type = FILEDIFF_HARDLINK;
+		c->st->hardlinks++;
+		it.path = c->path;
+		c->st->entries++;
+		return tar_write_header(&c->tar, &it, err);
+	}
 	if (S_ISREG(st.st_mode))
 		return save_file(c, dirfd, name, err);
-	if (S_ISLNK(st.st_mode)) {
-		char target[FILEDIFF_PATH_MAX + 2];
-		ssize_t n = readlinkat(dirfd, name, target, sizeof(target));
-
-		if (n < 0)
-			return tardis_make_error(err, errno, "readlink `%s`", c->path);
-		if (n == 0 || (size_t)n > FILEDIFF_PATH_MAX)
-			return tardis_make_error(err, ENAMETOOLONG, "target of symlink `%s`",
-						 c->path);
-		target[n] = '\0';
-		c->st->entries++;
-		return tar_write_header(&c->tar, c->path, FILEDIFF_SYMLINK, &st, target, 0, err);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		cleanup_close int fd = fdiff_open_dir_at(dirfd, name, c->dev);
-		char v[4];
-		ssize_t n;
-
-		if (fd < 0)
-			return tardis_make_error(err, -fd, "open directory `%s`", c->path);
-		if (xattr_get(fd, "trusted.overlay.redirect", v, sizeof(v)) >= 0)
-			return tardis_make_error(err, ENOTSUP,
-						 "`%s` is a renamed lower directory: overlay "
-						 "redirect_dir=on is not supported",
-						 c->path);
-		if (fstat(fd, &st) < 0)
-			return tardis_make_error(err, errno, "stat `%s`", c->path);
-		if (!unchanged) {
-			if (tar_write_header(&c->tar, c->path, FILEDIFF_DIR, &st, NULL, 0, err) < 0)
-				return -1;
-			c->st->entries++;
-		}
-		/* "x" marks a directory holding xwhiteouts, not an opaque one. */
-		n = xattr_get(fd, "trusted.overlay.opaque", v, sizeof(v));
-		if (n == 1 && v[0] == 'y') {
-			if (save_deletion(c, FILEDIFF_OPAQUE, err) < 0)
-				return -1;
-		}
-		return save_dir(c, fd, err);
-	}
-	c->st->skipped++; /* fifo, socket, device */
-	return 0;
+	if (S_ISLNK(st.st_mode))
+		return save_symlink(c, dirfd, name, &st, err);
+	if (S_ISDIR(st.st_mode))
+		return save_subdir(c, dirfd, name, unchanged, err);
+	it.type = S_ISFIFO(st.st_mode) ? FILEDIFF_FIFO
+		  : S_ISCHR(st.st_mode) ? FILEDIFF_CHR
+					: FILEDIFF_BLK;
+	if (save_header(c, dirfd, name, &it, err) < 0)
+		return -1;
+	return link_remember(c, &st, err);
 }
 
 static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err)
@@ -202,7 +357,8 @@ static int save_walk(struct save_ctx *c, int rootfd, int out_dirfd, tardis_error
 	c->tar_fd = create_out(out_dirfd, FILEDIFF_TAR, err);
 	if (c->tar_fd < 0)
 		return -1;
-	tar_writer_init(&c->tar, c->tar_fd, FILEDIFF_TAR);
+	if (tar_writer_open(&c->tar, c->tar_fd, FILEDIFF_TAR, err) < 0)
+		return -1;
 	c->del.fd = create_out(out_dirfd, FILEDIFF_DELETED, err);
 	if (c->del.fd < 0)
 		return -1;
@@ -238,7 +394,13 @@ static int save_from(const char *root, struct baseline *base, int out_dirfd,
 	c->dev = rst.st_dev;
 	c->del.name = FILEDIFF_DELETED;
 	c->tar_fd = c->del.fd = -1;
-	ret = save_walk(c, rootfd, out_dirfd, err);
+	c->buf = malloc(COPY_BUF);
+	ret = c->buf ? save_walk(c, rootfd, out_dirfd, err)
+		     : tardis_make_error(err, ENOMEM, "save `%s`", root);
+	tar_writer_free(&c->tar);
+	tdestroy(c->links, free_link);
+	free(c->ext);
+	free(c->buf);
 	if (c->tar_fd >= 0)
 		close(c->tar_fd);
 	if (c->del.fd >= 0)

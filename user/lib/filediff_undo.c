@@ -173,6 +173,8 @@ static int undo_line(struct apply_ctx *c, const char *p, const char *end, tardis
 		nf = 0;
 	else if (kwn == 6 && memcmp(kw, "backup", 6) == 0)
 		nf = 1;
+	else if (kwn == 8 && memcmp(kw, "samefile", 8) == 0)
+		return 0; /* once every backup is back: relink_lines */
 	else if (kwn == 4 && memcmp(kw, "meta", 4) == 0)
 		nf = 5;
 	else
@@ -247,6 +249,81 @@ static int read_journal(int jfd, const struct stat *st, char **buf, size_t *len,
 	return 0;
 }
 
+/* The path of journal record "<head><path>", if there is one. */
+static int path_of(const char **lines, size_t nlines, const char *bufend, const char *head,
+		   char *path)
+{
+	size_t hl = strlen(head);
+
+	for (size_t i = 0; i < nlines; i++) {
+		const char *end = memchr(lines[i], '\n', (size_t)(bufend - lines[i]));
+
+		if ((size_t)(end - lines[i]) > hl && memcmp(lines[i], head, hl) == 0)
+			return fdiff_unescape_path(lines[i] + hl, (size_t)(end - lines[i]) - hl, path) < 0 ||
+					       fdiff_path_check(path, strlen(path)) < 0
+				       ? -1
+				       : 0;
+	}
+	return -1;
+}
+
+/* Makes path a name of first's inode again (both restored as copies).
+ * Killed between the unlink and the link, the rerun restores path's copy
+ * first, then gets here again. */
+static int relink(struct apply_ctx *c, const char *first, const char *path, tardis_error_t *err)
+{
+	cleanup_close int fpfd = -1;
+	cleanup_close int pfd = -1;
+	const char *fname, *name;
+	struct stat a, b;
+
+	fpfd = fdiff_open_parent(c->rootfd, c->dev, first, &fname, c->bad);
+	pfd = fdiff_open_parent(c->rootfd, c->dev, path, &name, c->bad);
+	if (fpfd < 0 || pfd < 0 || fstatat(fpfd, fname, &a, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISDIR(a.st_mode))
+		return 0; /* not there: nothing to join */
+	if (fstatat(pfd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    (S_ISDIR(b.st_mode) || (a.st_dev == b.st_dev && a.st_ino == b.st_ino)))
+		return 0;
+	/* The directory's time, restored already, stays. */
+	if (fstat(pfd, &b) < 0 || (unlinkat(pfd, name, 0) < 0 && errno != ENOENT) ||
+	    linkat(fpfd, fname, pfd, name, 0) < 0 ||
+	    futimens(pfd, (struct timespec[2]){ { 0, UTIME_OMIT }, b.st_mtim }) < 0)
+		return tardis_make_error(err, errno, "link `%s` to `%s` again", path, first);
+	filediff_test_point();
+	return 0;
+}
+
+/* The `samefile <n> <path>` records: path and backup n's path were one
+ * inode; returns how many failed. */
+static int relink_lines(struct apply_ctx *c, const char **lines, size_t nlines,
+			const char *bufend, tardis_error_t *err)
+{
+	char first[FILEDIFF_PATH_MAX + 1], path[FILEDIFF_PATH_MAX + 1], head[40];
+	int failed = 0;
+
+	for (size_t i = 0; i < nlines; i++) {
+		const char *end = memchr(lines[i], '\n', (size_t)(bufend - lines[i])), *sp;
+		unsigned long n;
+
+		if (strncmp(lines[i], "samefile ", 9) != 0)
+			continue;
+		n = strtoul(lines[i] + 9, NULL, 10);
+		sp = memchr(lines[i] + 9, ' ', (size_t)(end - lines[i] - 9));
+		snprintf(head, sizeof(head), "backup %lu ", n);
+		if (!sp || fdiff_unescape_path(sp + 1, (size_t)(end - sp - 1), path) < 0 ||
+		    fdiff_path_check(path, strlen(path)) < 0 ||
+		    path_of(lines, nlines, bufend, head, first) < 0) {
+			if (!failed++)
+				tardis_make_error(err, EINVAL, "malformed journal line");
+			continue;
+		}
+		if (relink(c, first, path, failed ? NULL : err) < 0)
+			failed++;
+	}
+	return failed;
+}
+
 /* Undoes the records newest first; returns how many failed (the newest
  * failure in *err, the others logged). */
 static int undo_lines(struct apply_ctx *c, const char **lines, size_t nlines, const char *bufend,
@@ -269,7 +346,7 @@ static int undo_lines(struct apply_ctx *c, const char **lines, size_t nlines, co
 		}
 		filediff_test_point();
 	}
-	return failed;
+	return failed + relink_lines(c, lines, nlines, bufend, failed ? NULL : err);
 }
 
 int filediff_rollback(const char *rootfs, int backup_dirfd, tardis_error_t *err)

@@ -437,12 +437,14 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	}
 	check(r, "manifest", 1, "parsed, %d files", cJSON_GetArraySize(files));
 	v = cJSON_GetObjectItemCaseSensitive(o, "format_version");
-	if (!cJSON_IsNumber(v) || v->valuedouble != IMAGE_FORMAT_VERSION) {
-		check(r, "format", 0, "format_version %s is not supported (want %d)",
-		      cJSON_IsNumber(v) ? "other" : "missing", IMAGE_FORMAT_VERSION);
+	if (!cJSON_IsNumber(v) || v->valuedouble < IMAGE_FORMAT_VERSION_MIN ||
+	    v->valuedouble > IMAGE_FORMAT_VERSION || v->valuedouble != (int)v->valuedouble) {
+		check(r, "format", 0, "format_version %s is not supported (want %d to %d)",
+		      cJSON_IsNumber(v) ? "other" : "missing", IMAGE_FORMAT_VERSION_MIN,
+		      IMAGE_FORMAT_VERSION);
 		return -1;
 	}
-	check(r, "format", 1, "format_version %d", IMAGE_FORMAT_VERSION);
+	check(r, "format", 1, "format_version %d", (int)v->valuedouble);
 	*files_out = cJSON_DetachItemFromObjectCaseSensitive(o, "files");
 	return 0;
 }

@@ -14,7 +14,10 @@
 struct cJSON;
 struct tardis_store;
 
-#define IMAGE_FORMAT_VERSION 1
+/* 2: files.tar keeps sparse files, hard links, fifos, devices and xattrs
+ * (filediff.h); images of version 1 still restore. */
+#define IMAGE_FORMAT_VERSION 2
+#define IMAGE_FORMAT_VERSION_MIN 1
 #define IMAGE_MANIFEST "manifest.json"
 #define IMAGE_DUMP_LOG "dump.log"
 #define IMAGE_INVENTORY "inventory.img"

@@ -1,0 +1,132 @@
+/* A file's extended attributes, read and set by name below a directory fd
+ * without following a symlink (through /proc/self/fd, as the *xattr calls
+ * have no *at form): the same code for every file type. */
+#include "filediff_internal.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+void fdiff_at_path(char *out, int dirfd, const char *name)
+{
+	snprintf(out, PATH_MAX, "/proc/self/fd/%d/%s", dirfd, name);
+}
+
+static int unsupported(int e)
+{
+	return e == ENOTSUP || e == EOPNOTSUPP;
+}
+
+static int is_overlay_xattr(const char *n)
+{
+	return strncmp(n, "trusted.overlay.", 16) == 0 || strncmp(n, "user.overlay.", 13) == 0;
+}
+
+void fdiff_xattrs_free(struct fdiff_xattrs *x)
+{
+	for (size_t i = 0; i < x->n; i++)
+		free((void *)x->v[i].value);
+	free(x->v);
+	free(x->names);
+	memset(x, 0, sizeof(*x));
+}
+
+static int read_one(const char *path, const char *n, struct fdiff_xattrs *x)
+{
+	ssize_t len = lgetxattr(path, n, NULL, 0);
+	void *val;
+
+	if (len < 0)
+		return errno == ENODATA ? 0 : -1; /* removed meanwhile */
+	val = malloc(len ? (size_t)len : 1);
+	if (!val)
+		return -1;
+	len = lgetxattr(path, n, val, (size_t)len);
+	if (len < 0 || grow_array(&x->v, &x->cap, x->n + 1, sizeof(*x->v)) < 0) {
+		free(val);
+		if (len < 0 && errno == ERANGE)
+			errno = EAGAIN; /* grew meanwhile */
+		return -1;
+	}
+	x->v[x->n++] = (struct filediff_xattr){ n, val, (size_t)len };
+	return 0;
+}
+
+int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *x)
+{
+	char path[PATH_MAX];
+	ssize_t len;
+
+	memset(x, 0, sizeof(*x));
+	fdiff_at_path(path, dirfd, name);
+	len = llistxattr(path, NULL, 0);
+	if (len < 0)
+		return unsupported(errno) ? 0 : -1;
+	if (len == 0)
+		return 0;
+	x->names = malloc((size_t)len + 1);
+	if (!x->names)
+		return -1;
+	len = llistxattr(path, x->names, (size_t)len);
+	if (len < 0) {
+		if (errno == ERANGE)
+			errno = EAGAIN;
+		return -1;
+	}
+	x->names[len] = '\0';
+	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1) {
+		if (is_overlay_xattr(n))
+			continue;
+		if (read_one(path, n, x) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The ACLs a new file inherited from its directory's default ACL, unless
+ * they are among v (what it had when saved). */
+static int drop_inherited_acls(const char *path, const struct filediff_xattr *v, size_t n,
+			       const char **failed)
+{
+	static const char *const acls[] = { "system.posix_acl_access", "system.posix_acl_default" };
+
+	for (size_t a = 0; a < 2; a++) {
+		int have = 0;
+
+		for (size_t i = 0; i < n && !have; i++)
+			have = strcmp(v[i].name, acls[a]) == 0;
+		if (!have && lremovexattr(path, acls[a]) < 0 && errno != ENODATA &&
+		    !unsupported(errno) && errno != EPERM) {
+			*failed = acls[a];
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr *v, size_t n,
+		       int best_effort, const char **failed)
+{
+	char path[PATH_MAX];
+
+	fdiff_at_path(path, dirfd, name);
+	if (drop_inherited_acls(path, v, n, failed) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (is_overlay_xattr(v[i].name))
+			continue;
+		if (lsetxattr(path, v[i].name, v[i].value, v[i].size, 0) < 0) {
+			/* A backup's copy: what cannot be set where it goes. */
+			if (best_effort && (unsupported(errno) || errno == EPERM ||
+					    errno == EACCES || errno == EINVAL))
+				continue;
+			*failed = v[i].name;
+			return -1;
+		}
+	}
+	return 0;
+}
