@@ -19,9 +19,12 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX (4 << 20)
+/* Another node's temp image dir untouched this long is abandoned. */
+#define IMAGE_TMP_FOREIGN_STALE_S (6 * 3600)
 
 static int split_path(const char *path, char *parent, size_t plen, const char **base)
 {
@@ -35,18 +38,31 @@ static int split_path(const char *path, char *parent, size_t plen, const char **
 	return 0;
 }
 
+/* This machine's name as temp names carry it: whose pids they hold (the
+ * nodes sharing a network fs each have their own). */
+static void tmp_node(char *buf, size_t len)
+{
+	struct utsname u;
+
+	snprintf(buf, len, "%s", uname(&u) == 0 ? u.nodename : "node");
+	for (char *p = buf; *p; p++)
+		if (*p == '/' || *p <= ' ' || *p > '~')
+			*p = '_';
+}
+
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err)
 {
 	static unsigned counter;
-	char parent[PATH_MAX];
+	char parent[PATH_MAX], node[65];
 	const char *base;
 
 	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
 		return tardis_make_error(err, EINVAL, "bad image path `%s`", image_path);
 	if (mkdir_p(parent, 0700) < 0)
 		return tardis_make_error(err, errno, "create `%s`", parent);
-	if (snprintf(tmp, len, "%s/.%s.tmp.%d.%u", parent, base, (int)getpid(), counter++) >=
-	    (int)len)
+	tmp_node(node, sizeof(node));
+	if (snprintf(tmp, len, "%s/.%s.tmp.%s.%d.%u", parent, base, node, (int)getpid(),
+		     counter++) >= (int)len)
 		return tardis_make_error(err, ENAMETOOLONG, "temp image path");
 	if (mkdir(tmp, 0700) < 0)
 		return tardis_make_error(err, errno, "create `%s`", tmp);
@@ -289,6 +305,58 @@ int image_remove(const char *path, tardis_error_t *err)
 	return 0;
 }
 
+/* Is path a directory, asked of the server: sshfs answers a stat from its
+ * cache (20 s) even for a name renamed away meanwhile, an open asks. */
+static int dir_there(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	close(fd);
+	return 1;
+}
+
+/* "Already there" as a rename of a directory onto another reports it:
+ * ENOTEMPTY, EEXIST; sshfs, EPERM (SFTP's generic failure). */
+static int rename_target_busy(int e)
+{
+	return e == ENOTEMPTY || e == EEXIST || e == EPERM;
+}
+
+/* Without RENAME_EXCHANGE (NFS, sshfs): the old image is moved aside to
+ * old, the new one takes its place, the old one goes.  Every step leaves
+ * a complete image at the path or at old: image_cleanup_siblings() puts
+ * the aside copy back when a publisher died between the renames, which
+ * may also be a reader on another node doing so while we are there, so a
+ * path taken again is tried again. */
+static int publish_by_renames(const char *tmp, const char *image_path, const char *old,
+			      tardis_error_t *err)
+{
+	for (int tries = 0; tries < 5; tries++) {
+		if (rename(image_path, old) < 0 && errno != ENOENT) {
+			if (!rename_target_busy(errno) || !dir_there(image_path))
+				return tardis_make_error(err, errno, "move `%s` aside", image_path);
+			/* An aside copy left (its removal failed): the image is
+			 * at the path, so it is not needed. */
+			if (image_remove(old, err) < 0)
+				return -1;
+			continue;
+		}
+		crash_point("publish-between-renames");
+		if (rename(tmp, image_path) == 0)
+			return 0;
+		if (!rename_target_busy(errno) || !dir_there(image_path)) {
+			int e = errno;
+
+			rename(old, image_path);
+			return tardis_make_error(err, e, "publish `%s`", image_path);
+		}
+	}
+	return tardis_make_error(err, EAGAIN, "publish `%s`: the path keeps being taken",
+				 image_path);
+}
+
 int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
 {
 	char parent[PATH_MAX], old[PATH_MAX];
@@ -311,23 +379,42 @@ int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
 	}
 	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
 		return tardis_make_error(err, errno, "exchange `%s` and `%s`", tmp, image_path);
-	/* No image yet, or a filesystem without RENAME_EXCHANGE (NFS): move the
-	 * old one aside first; image_cleanup_siblings() recovers it if we die
-	 * between the two renames. */
-	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
-	if (rename(image_path, old) < 0 && errno != ENOENT)
-		return tardis_make_error(err, errno, "move `%s` aside", image_path);
-	crash_point("publish-between-renames");
-	if (rename(tmp, image_path) < 0) {
-		int e = errno;
-
-		rename(old, image_path);
-		return tardis_make_error(err, e, "publish `%s`", image_path);
-	}
-	fsync(pfd);
+	/* No image yet, or a filesystem without RENAME_EXCHANGE. */
+	if (snprintf(old, sizeof(old), "%s/.%s.old", parent, base) >= (int)sizeof(old))
+		return tardis_make_error(err, ENAMETOOLONG, "image path `%s`", image_path);
+	if (publish_by_renames(tmp, image_path, old, err) < 0)
+		return -1;
+	crash_point("publish-renamed");
+	fsync(pfd); /* FUSE without fsyncdir: EINVAL, nothing to do */
 	if (image_remove(old, err) < 0)
 		tardis_error_free(err);
 	return 0;
+}
+
+/* A temp dir's rest of name after ".<base>.tmp.": "<node>.<pid>.<n>", or
+ * "<pid>.<n>" (tardis before 2026-11-26).  1 when it may be removed: a
+ * process of this machine that is gone, or another machine's that has
+ * not been touched for IMAGE_TMP_FOREIGN_STALE_S (its pids are not ours
+ * to ask; a checkpoint lasts at most checkpoint_timeout). */
+static int tmp_abandoned(int dfd, const char *name, const char *rest)
+{
+	char node[65], mine[65];
+	const char *dot2 = strrchr(rest, '.');
+	const char *dot1 = NULL;
+	struct stat st;
+	int pid;
+
+	for (const char *p = rest; dot2 && p < dot2; p++)
+		if (*p == '.')
+			dot1 = p;
+	if (!dot2 || sscanf((dot1 ? dot1 + 1 : rest), "%d", &pid) != 1)
+		return 1; /* not a name of ours: removed, as before */
+	tmp_node(mine, sizeof(mine));
+	snprintf(node, sizeof(node), "%.*s", dot1 ? (int)(dot1 - rest) : 0, rest);
+	if (!dot1 || strcmp(node, mine) == 0)
+		return pid == getpid() || kill(pid, 0) < 0;
+	return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       st.st_mtime + IMAGE_TMP_FOREIGN_STALE_S < time(NULL);
 }
 
 void image_cleanup_siblings(const char *image_path)
@@ -336,13 +423,13 @@ void image_cleanup_siblings(const char *image_path)
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 	const char *base;
-	struct stat st;
 	size_t plen;
 
 	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
 		return;
+	/* A publisher died between its renames: the old image is put back. */
 	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
-	if (stat(image_path, &st) < 0 && errno == ENOENT && stat(old, &st) == 0)
+	if (!dir_there(image_path) && dir_there(old))
 		rename(old, image_path);
 	snprintf(prefix, sizeof(prefix), ".%s.", base);
 	plen = strlen(prefix);
@@ -353,14 +440,14 @@ void image_cleanup_siblings(const char *image_path)
 		char p[PATH_MAX];
 		tardis_error_t err = NULL;
 		const char *rest;
-		int pid;
 
 		if (strncmp(de->d_name, prefix, plen) != 0)
 			continue;
 		rest = de->d_name + plen;
-		/* Only temp dirs of processes that are gone. */
-		if (strncmp(rest, "tmp.", 4) == 0 && sscanf(rest + 4, "%d", &pid) == 1 &&
-		    pid != getpid() && kill(pid, 0) == 0)
+		if (strncmp(rest, "tmp.", 4) == 0 && !tmp_abandoned(dirfd(d), de->d_name, rest + 4))
+			continue;
+		/* The aside copy only once the image is back at its path. */
+		if (strcmp(rest, "old") == 0 && !dir_there(image_path))
 			continue;
 		snprintf(p, sizeof(p), "%s/%s", parent, de->d_name);
 		image_remove(p, &err);
@@ -461,7 +548,7 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 		snprintf(detail, len, "dump.log: %s", strerror(errno));
 		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat_fresh(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		snprintf(detail, len, "dump.log is not a regular file");
 		return 0;
@@ -490,6 +577,7 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 static int check_inventory(int dfd, char *detail, size_t len)
 {
 	uint32_t magic[2] = { 0, 0 };
+	struct stat st;
 	int fd = openat(dfd, IMAGE_INVENTORY, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
 
@@ -497,7 +585,7 @@ static int check_inventory(int dfd, char *detail, size_t len)
 		snprintf(detail, len, "inventory.img: %s", strerror(errno));
 		return 0;
 	}
-	n = read(fd, magic, sizeof(magic));
+	n = fstat_fresh(fd, &st) < 0 ? -1 : read(fd, magic, sizeof(magic));
 	close(fd);
 	if (n == (ssize_t)sizeof(magic) &&
 	    ((magic[0] == CRIU_IMG_SERVICE_MAGIC || magic[0] == CRIU_IMG_COMMON_MAGIC) &&
@@ -533,7 +621,7 @@ static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detai
 			return 0;
 		}
 		fd = openat(dfd, name->valuestring, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd < 0 || fstat_fresh(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			snprintf(detail, len, "%s: missing", name->valuestring);
 			return 0;
 		}
