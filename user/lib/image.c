@@ -305,12 +305,17 @@ int image_remove(const char *path, tardis_error_t *err)
 	return 0;
 }
 
-/* Is path a directory, asked of the server: sshfs answers a stat from its
- * cache (20 s) even for a name renamed away meanwhile, an open asks. */
-static int dir_there(const char *path)
+/* Is there a published (or aside) image at path, asked of the server:
+ * sshfs answers a stat from its cache (20 s) even for a name renamed away
+ * meanwhile, and opens such a directory too; opening a file asks. */
+static int image_there(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	char m[PATH_MAX];
+	int fd;
 
+	if (snprintf(m, sizeof(m), "%s/" IMAGE_MANIFEST, path) >= (int)sizeof(m))
+		return 0;
+	fd = open(m, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	close(fd);
@@ -335,7 +340,7 @@ static int publish_by_renames(const char *tmp, const char *image_path, const cha
 {
 	for (int tries = 0; tries < 5; tries++) {
 		if (rename(image_path, old) < 0 && errno != ENOENT) {
-			if (!rename_target_busy(errno) || !dir_there(image_path))
+			if (!rename_target_busy(errno) || !image_there(image_path))
 				return tardis_make_error(err, errno, "move `%s` aside", image_path);
 			/* An aside copy left (its removal failed): the image is
 			 * at the path, so it is not needed. */
@@ -346,7 +351,7 @@ static int publish_by_renames(const char *tmp, const char *image_path, const cha
 		crash_point("publish-between-renames");
 		if (rename(tmp, image_path) == 0)
 			return 0;
-		if (!rename_target_busy(errno) || !dir_there(image_path)) {
+		if (!rename_target_busy(errno) || !image_there(image_path)) {
 			int e = errno;
 
 			rename(old, image_path);
@@ -427,10 +432,18 @@ void image_cleanup_siblings(const char *image_path)
 
 	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
 		return;
-	/* A publisher died between its renames: the old image is put back. */
+	/* A publisher died between its renames: the old image is put back;
+	 * once an image is at the path, the aside copy goes, by name (another
+	 * node's listing of the parent may not show it yet: sshfs, 20 s). */
 	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
-	if (!dir_there(image_path) && dir_there(old))
+	if (!image_there(image_path) && image_there(old))
 		rename(old, image_path);
+	if (image_there(image_path)) {
+		tardis_error_t err = NULL;
+
+		image_remove(old, &err);
+		tardis_error_free(&err);
+	}
 	snprintf(prefix, sizeof(prefix), ".%s.", base);
 	plen = strlen(prefix);
 	d = opendir(parent);
@@ -446,9 +459,8 @@ void image_cleanup_siblings(const char *image_path)
 		rest = de->d_name + plen;
 		if (strncmp(rest, "tmp.", 4) == 0 && !tmp_abandoned(dirfd(d), de->d_name, rest + 4))
 			continue;
-		/* The aside copy only once the image is back at its path. */
-		if (strcmp(rest, "old") == 0 && !dir_there(image_path))
-			continue;
+		if (strcmp(rest, "old") == 0)
+			continue; /* above */
 		snprintf(p, sizeof(p), "%s/%s", parent, de->d_name);
 		image_remove(p, &err);
 		tardis_error_free(&err);
