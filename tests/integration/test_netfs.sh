@@ -232,4 +232,14 @@ if [[ $PARTS == *" c "* ]]; then
 	drop_bundle "$BC"
 fi
 
+# ==== d. Kubernetes: reschedule and the lease over the two mounts =========
+if [[ $PARTS == *" d "* ]]; then
+	mkdir -p "$FS_A/k8s"
+	# The test looks at the server's truth; the nodes use their mounts.
+	sub_test kubernetes K8S_FS_A="$FS_A/k8s" K8S_FS_B="$FS_B/k8s" K8S_FS_VIEW="$EXPORT/k8s" \
+		K8S_FLAVOURS=2 K8S_FLOWS="${NETFS_K8S_FLOWS:-reschedule lease_flows race}" \
+		K8S_RACE_ROUNDS="${NETFS_RACE_ROUNDS:-3}" OUT="$OUT" \
+		bash "$ROOT/tests/integration/test_kubernetes.sh"
+fi
+
 summary
