@@ -8,7 +8,7 @@ pkg-config make gcc runc containerd umoci busybox-static iptables iproute2 jq st
 libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf python3-grpcio libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
 libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev
-qemu-system-x86 kmod cpio debian-archive-keyring
+qemu-system-x86 kmod cpio debian-archive-keyring openssh-server openssh-client sshfs
 libprotobuf-c1 libnl-3-200 libnet1 libbsd0 libgnutls30 libnftables1"
 
 missing=""
