@@ -38,7 +38,8 @@ PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
 # test_pin_layout.sh: the BPF object of "another release", its event larger / smaller.
 LAYOUT_TEST_OBJS := $(OUT)/tests/tardis_exit_comm24.bpf.o $(OUT)/tests/tardis_exit_comm8.bpf.o
 TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst $(OUT)/tests/concurrency \
-              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec $(OUT)/tests/pin_layout $(LAYOUT_TEST_OBJS)
+              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec $(OUT)/tests/pin_layout $(OUT)/tests/lease_race \
+              $(LAYOUT_TEST_OBJS)
 
 all: $(PROGS) $(TEST_PROGS)
 

@@ -9,6 +9,7 @@
 #include "baseline.h"
 #include "container_state.h"
 #include "crashpoint.h"
+#include "deadline.h"
 #include "exit_record.h"
 #include "failure_count.h"
 #include "identity.h"
@@ -86,6 +87,20 @@ struct create_info {
 	/* With an identity: the lease record this create replaced, and its
 	 * own (lease.h). */
 	struct lease lease_prev, lease;
+	/* The last container of this id exited 0, but its image could not be
+	 * removed then (state.json purge_pending): removed now, not restored. */
+	int purge_pending;
+};
+
+/* What the create learned of the network filesystem, in a helper that a
+ * hang cannot hold (deadline.h): whether tardis manages the container,
+ * and what to do with its image. */
+struct reach {
+	int managed; /* 0: runc gets the create unchanged (refused, lease busy, no work dir) */
+	int valid;   /* -1 no image; 0 invalid or another's; 1 restore it; 2 guard tripped */
+	char reason[512];
+	struct image_report rep;
+	struct lease lease_prev, lease;
 };
 
 static int note_create(cJSON *st, void *arg)
@@ -107,6 +122,7 @@ static int note_create(cJSON *st, void *arg)
 	cjson_set_bool(st, "skip_start", 0);
 	cjson_set_bool(st, "skip_resume", 0);
 	cJSON_DeleteItemFromObjectCaseSensitive(st, "refused");
+	cJSON_DeleteItemFromObjectCaseSensitive(st, "purge_pending");
 	return 0;
 }
 
@@ -163,8 +179,8 @@ static int note_restore(cJSON *st, void *arg)
 	return 0;
 }
 
-/* The container's work dir (on the network filesystem) made and added to
- * its config.json as a mount.  0, or -1 (logged). */
+/* The container's work dir (made by the reach) added to its config.json
+ * as a mount.  0, or -1 (logged). */
 static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
 {
 	cleanup_error tardis_error_t err = NULL;
@@ -172,13 +188,6 @@ static int add_work_dir(struct shim *s, struct create_info *ci, cJSON *config)
 
 	if (!ci->work_dir[0])
 		return 0;
-	char why[4096];
-
-	/* Made from its image root down, through no symlink (image_roots.h). */
-	if (image_root_mkdir(&s->cfg, ci->work_dir, 0755, why, sizeof(why)) < 0) {
-		log_error("create %s/%s: work dir: %s", s->args.ns, s->args.id, why);
-		return -1;
-	}
 	r = oci_config_add_workdir(config, &ci->set, ci->work_dir, &err);
 	if (r < 0 || (r == 1 && oci_config_write(ci->bundle, config, &err) < 0)) {
 		log_error("create %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
@@ -249,9 +258,22 @@ static int check_image_roots(struct shim *s, const struct create_info *ci)
 	return 0;
 }
 
-/* Is the create tardis's, and can tardis set it up?  0: ci filled and the
- * state recorded, the create lock in *lock; -1: runc gets it unchanged. */
-static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
+static int create_reach(struct shim *s, struct create_info *ci, struct reach *r, int lock);
+
+/* state.json's purge_pending (delete.c), of the last container of this id. */
+static int purge_pending(struct shim *s)
+{
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_json cJSON *st = NULL;
+
+	return cstate_load(&s->store, s->args.ns, s->args.id, &st, &err) == 0 &&
+	       cjson_get_bool(st, "purge_pending");
+}
+
+/* Is the create tardis's, and can tardis set it up?  0: ci and r filled
+ * and the state recorded, the create lock in *lock; -1: runc gets it
+ * unchanged; -2: the network filesystem did not answer (logged). */
+static int create_prepare(struct shim *s, struct create_info *ci, struct reach *r, int *lock)
 {
 	const char *bundle_opt = runc_args_opt(&s->args, "bundle");
 	cleanup_error tardis_error_t err = NULL;
@@ -288,11 +310,10 @@ static int create_prepare(struct shim *s, struct create_info *ci, int *lock)
 		log_error("create %s/%s: cannot set up tardis; plain create", s->args.ns, s->args.id);
 		return -1;
 	}
-	if (check_image_roots(s, ci) < 0)
-		return -1;
-	if (ci->set.identity[0] && claim_identity(s, ci) < 0)
-		return -1;
-	if (add_work_dir(s, ci, config) < 0)
+	ci->purge_pending = purge_pending(s);
+	if (create_reach(s, ci, r, *lock) < 0)
+		return -2;
+	if (!r->managed || add_work_dir(s, ci, config) < 0)
 		return -1;
 	if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_create, ci, &err) < 0) {
 		log_error("create %s/%s: state: %s", s->args.ns, s->args.id, tardis_error_msg(err));
@@ -403,33 +424,122 @@ static int crash_guard(struct shim *s, const struct create_info *ci,
 	return 1;
 }
 
-/* Restores from the image when it is valid and this container's.  1
- * restored; 0 fresh create needed (the outcome recorded when there was an
- * image). */
-static int create_from_image(struct shim *s, struct create_info *ci)
+/* The image: -1 none (or refused), 0 invalid or not this container's,
+ * 1 to be restored, 2 good but the crash-loop guard says no; reason set
+ * for 0 and 2.  Runs in the reach. */
+static int image_verdict(struct shim *s, const struct create_info *ci, struct image_report *rep,
+			 char *reason, size_t len)
+{
+	int valid;
+
+	if (runc_call_image_safe(shim_runc_call(s), ci->image_path, 0) < 0)
+		return -1; /* none there, or refused: a fresh create */
+	image_cleanup_siblings(ci->image_path);
+	valid = image_validate(ci->image_path, rep);
+	if (valid == 1 && !image_is_mine(s, ci, rep, reason, len))
+		return 0; /* never another container's image */
+	if (valid == 1 && ci->set.identity[0] && crash_guard(s, ci, rep, reason, len))
+		return 2; /* a good image, but not again */
+	if (valid == 0)
+		image_report_reason(rep, reason, len);
+	return valid;
+}
+
+/* The image and work dir the last container of this id left when it
+ * exited 0 (the network filesystem did not answer its delete). */
+static void purge_finished(struct shim *s, const struct create_info *ci)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	log_info("create %s/%s: the last container of this id exited 0: removing its image %s",
+		 s->args.ns, s->args.id, ci->image_path);
+	if (image_remove(ci->image_path, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove image", &err);
+	if (ci->work_dir[0] && image_remove(ci->work_dir, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "remove work dir", &err);
+}
+
+struct reach_arg {
+	struct shim *s;
+	struct create_info *ci;
+	int lock; /* the create lock: a helper left behind must not hold it */
+};
+
+/* The helper's part: everything of the create that touches a path the
+ * container named (its image root, lease, work dir, image). */
+static int reach_fn(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct reach_arg *a = arg;
+	struct create_info *ci = a->ci;
+	struct reach *r = out;
+	char why[4096];
+
+	if (cap < sizeof(*r))
+		return -ENOSPC;
+	if (a->lock >= 0)
+		close(a->lock);
+	memset(r, 0, sizeof(*r));
+	*len = sizeof(*r);
+	if (check_image_roots(a->s, ci) < 0)
+		return 0;
+	if (ci->set.identity[0] && claim_identity(a->s, ci) < 0)
+		return 0;
+	r->lease_prev = ci->lease_prev;
+	r->lease = ci->lease;
+	deadline_alive();
+	if (ci->purge_pending)
+		purge_finished(a->s, ci);
+	/* Made from its image root down, through no symlink (image_roots.h). */
+	if (ci->work_dir[0] && image_root_mkdir(&a->s->cfg, ci->work_dir, 0755, why, sizeof(why)) < 0) {
+		log_error("create %s/%s: work dir: %s", a->s->args.ns, a->s->args.id, why);
+		return 0;
+	}
+	deadline_alive();
+	r->valid = image_verdict(a->s, ci, &r->rep, r->reason, sizeof(r->reason));
+	r->managed = 1;
+	return 0;
+}
+
+/* Runs reach_fn with the network filesystem deadline.  0 (r filled), or
+ * -1 when it did not answer in time (logged, the helper left behind). */
+static int create_reach(struct shim *s, struct create_info *ci, struct reach *r, int lock)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct reach_arg a = { s, ci, lock };
+	char what[PATH_MAX + 64];
+	size_t len = 0;
+	int ms = deadline_networkfs_ms(s->cfg.networkfs_timeout);
+
+	if (!ci->set.networkfs[0] && !ci->set.checkpoint_host_path[0]) {
+		a.lock = -1; /* the state dir's own: local, no helper */
+		reach_fn(&a, r, sizeof(*r), &len);
+	} else {
+		snprintf(what, sizeof(what), "the network filesystem (%s)",
+			 ci->set.networkfs[0] ? ci->set.networkfs : ci->set.checkpoint_host_path);
+		if (deadline_run(what, ms, reach_fn, &a, r, sizeof(*r), &len, NULL, &err) < 0 ||
+		    len != sizeof(*r)) {
+			log_error("create %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+			return -1;
+		}
+	}
+	ci->lease_prev = r->lease_prev;
+	ci->lease = r->lease;
+	return 0;
+}
+
+/* Restores from the image when the reach found it valid and this
+ * container's.  1 restored; 0 fresh create needed (the outcome recorded
+ * when there was an image). */
+static int create_from_image(struct shim *s, struct create_info *ci, struct reach *r)
 {
 	const struct runc_call *call = shim_runc_call(s);
 	cleanup_error tardis_error_t err = NULL;
-	struct image_report rep;
+	struct image_report rep = r->rep;
 	struct restore_result rr = { .rep = &rep };
-	char reason[512] = "";
-	int valid;
+	char *reason = r->reason;
+	int valid = r->valid;
 
-	if (runc_call_image_safe(call, ci->image_path, 0) < 0) {
-		valid = -1; /* none there, or refused: a fresh create */
-	} else {
-		image_cleanup_siblings(ci->image_path);
-		valid = image_validate(ci->image_path, &rep);
-	}
 	crash_point("restore-validated");
-	if (valid == 1 && !image_is_mine(s, ci, &rep, reason, sizeof(reason))) {
-		valid = 0; /* never another container's image */
-	} else if (valid == 1 && ci->set.identity[0] && crash_guard(s, ci, &rep, reason,
-								   sizeof(reason))) {
-		valid = 2; /* a good image, but not again */
-	} else if (valid == 0) {
-		image_report_reason(&rep, reason, sizeof(reason));
-	}
 	if (valid == 0) {
 		log_warn("create %s/%s: image %s is invalid (%s): kept for inspection, starting fresh",
 			 s->args.ns, s->args.id, ci->image_path, reason);
@@ -454,7 +564,7 @@ static int create_from_image(struct shim *s, struct create_info *ci)
 			cstate_update(&s->store, s->args.ns, s->args.id, 0, note_restore, &rr, &err);
 			return 1;
 		}
-		snprintf(reason, sizeof(reason), "%s", tardis_error_msg(why));
+		snprintf(reason, sizeof(r->reason), "%s", tardis_error_msg(why));
 		log_warn("create %s/%s: restore failed, starting fresh: %s", s->args.ns, s->args.id,
 			 reason);
 	}
@@ -521,15 +631,39 @@ static void record_baseline(struct shim *s, const struct create_info *ci)
 		 (unsigned long long)((monotonic_ns() - t0) / 1000000));
 }
 
+/* The network filesystem did not answer: a container that needs it (its
+ * work dir is a bind mount from it) cannot be created, and the error says
+ * so, as kubelet reports a volume it cannot mount; one that does not
+ * starts without tardis. */
+static enum shim_result create_unreachable(struct shim *s, const struct create_info *ci,
+					   int *exit_code)
+{
+	if (!ci->work_dir[0]) {
+		log_warn("create %s/%s: starting fresh without tardis", s->args.ns, s->args.id);
+		return SHIM_PASS_THROUGH;
+	}
+	log_error("create %s/%s: failed: its work dir %s is on a network filesystem that does "
+		  "not answer", s->args.ns, s->args.id, ci->work_dir);
+	fprintf(stderr, "tardis-runc: create %s: work dir %s: the network filesystem did not "
+		"answer within %d ms\n", s->args.id, ci->work_dir,
+		deadline_networkfs_ms(s->cfg.networkfs_timeout));
+	*exit_code = 1;
+	return SHIM_DONE;
+}
+
 enum shim_result handle_create(struct shim *s, int *exit_code)
 {
 	cleanup_close int lock = -1;
 	struct create_info ci = { 0 };
+	struct reach r = { 0 };
+	int p = create_prepare(s, &ci, &r, &lock);
 
-	if (create_prepare(s, &ci, &lock) < 0)
+	if (p == -2)
+		return create_unreachable(s, &ci, exit_code);
+	if (p < 0)
 		return SHIM_PASS_THROUGH;
 	record_baseline(s, &ci);
-	if (create_from_image(s, &ci)) {
+	if (create_from_image(s, &ci, &r)) {
 		shim_register_init(s, runc_args_opt(&s->args, "pid-file"));
 		*exit_code = 0;
 		return SHIM_DONE;

@@ -8,12 +8,15 @@
 #include "checkpoint.h"
 #include "cleanup.h"
 #include "container_state.h"
+#include "deadline.h"
 #include "exit_lookup.h"
 #include "identity.h"
 #include "log.h"
 #include "purge.h"
 #include "util.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <string.h>
 
 /* The messages tardis-runc has always logged for a part left behind. */
@@ -69,6 +72,64 @@ static void drop_refused(struct shim *s)
 	purge_container(&s->store, &t, 0, NULL, purge_report, s);
 }
 
+/* What a finished container leaves on the network filesystem: its image,
+ * its work dir, its lease; in a helper (deadline.h). */
+struct finish_arg {
+	struct shim *s;
+	const struct purge_target *t;
+	const cJSON *st;
+	int exit_0; /* else only the lease is released */
+	int known, exit_status;
+};
+
+static int finish_remote(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct finish_arg *a = arg;
+
+	if (a->exit_0)
+		purge_remote(&a->s->store, a->t, 0, NULL, purge_report, a->s);
+	identity_release_of(a->s, a->st, a->known, a->exit_status);
+	return 0;
+}
+
+static int note_purge_pending(cJSON *st, void *arg)
+{
+	cjson_set_bool(st, "purge_pending", 1);
+	return 0;
+}
+
+/* The image and work dir of a container that exited 0 removed and its
+ * lease released (or just the lease released), with the network
+ * filesystem's deadline.  0 done; -1 it did not answer: the image is left
+ * for `tardisctl gc` or the next create (state.json purge_pending). */
+static int finish_on_networkfs(struct shim *s, const struct purge_target *t, const cJSON *st,
+			       int exit_0, int known, int exit_status)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct finish_arg a = { s, t, st, exit_0, known, exit_status };
+	const char *identity = cjson_get_str(st, "identity");
+	char what[PATH_MAX + 64];
+
+	if (!exit_0 && !(identity && *identity))
+		return 0; /* nothing there to do */
+	if (!purge_is_remote(&s->store, t))
+		return finish_remote(&a, NULL, 0, NULL);
+	snprintf(what, sizeof(what), "the network filesystem (%s)",
+		 t->image_path && t->image_path[0] ? t->image_path : t->work_dir);
+	if (deadline_run(what, deadline_networkfs_ms(s->cfg.networkfs_timeout), finish_remote, &a,
+			 NULL, 0, NULL, NULL, &err) >= 0)
+		return 0;
+	log_warn("delete %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+	if (!exit_0)
+		return 0;
+	log_warn("delete %s/%s: its image %s is left for `tardisctl gc` or the next create",
+		 s->args.ns, s->args.id, t->image_path ? t->image_path : "");
+	tardis_error_free(&err);
+	if (cstate_update(&s->store, s->args.ns, s->args.id, 0, note_purge_pending, NULL, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "state", &err);
+	return -1;
+}
+
 enum shim_result handle_delete(struct shim *s, int *exit_code)
 {
 	cleanup_json cJSON *st = shim_load_state(s);
@@ -97,24 +158,26 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 			    &exit_status, &src);
 	if (known && src == EXIT_SOURCE_KERNEL)
 		log_info("%s/%s: exit taken from the kernel's recent_exits", s->args.ns, s->args.id);
-	if (known && exit_status == 0) {
-		struct purge_target t = { .ns = s->args.ns,
-					  .id = s->args.id,
-					  .image_path = cjson_get_str(st, "image_path"),
-					  .work_dir = cjson_get_str(st, "work_dir"),
-					  .image_roots = s->cfg.image_roots };
+	struct purge_target t = { .ns = s->args.ns,
+				  .id = s->args.id,
+				  .image_path = cjson_get_str(st, "image_path"),
+				  .work_dir = cjson_get_str(st, "work_dir"),
+				  .image_roots = s->cfg.image_roots };
 
+	if (known && exit_status == 0) {
 		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
 			 s->args.id);
-		purge_container(&s->store, &t, 0, NULL, purge_report, s);
-	} else if (known) {
+		if (finish_on_networkfs(s, &t, st, 1, known, exit_status) == 0)
+			purge_container(&s->store, &t, PURGE_LOCAL_ONLY, NULL, purge_report, s);
+		return SHIM_PASS_THROUGH;
+	}
+	if (known)
 		log_info("%s/%s exited with %d: image kept for the next create", s->args.ns,
 			 s->args.id, exit_status);
-	} else {
+	else
 		log_info("%s/%s: exit code unknown: image kept for the next create", s->args.ns,
 			 s->args.id);
-	}
-	identity_release_of(s, st, known, exit_status);
+	finish_on_networkfs(s, &t, st, 0, known, exit_status);
 	/* runc deletes the container: tardis only saved or cleaned up. */
 	return SHIM_PASS_THROUGH;
 }

@@ -24,8 +24,6 @@ NFS_B=${XNODE_FS_B:-$NFS_A}
 NFS=$NFS_A
 ID=xnode
 mkdir -p "$NFS_A" "$NFS_B"
-# Mounts the caller made elsewhere are image roots too (lib.sh: only $TMP).
-export TARDIS_IMAGE_ROOTS=$TMP${XNODE_FS_A:+:$XNODE_FS_A}${XNODE_FS_B:+:$XNODE_FS_B}
 declare -A NODE_PID
 
 # ---- nodes -------------------------------------------------------------

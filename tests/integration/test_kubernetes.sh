@@ -41,11 +41,11 @@ ctd_tardis_env
 on_cleanup cri_stop
 # K8S_FS_A / K8S_FS_B: the network-fs directory as node A and node B see
 # it (two mounts of one export: sshfs, NFS), K8S_FS_VIEW where the test
-# looks (default node A's); by default all one local directory.
+# looks (default node A's); by default all one local directory.  A caller
+# lending its mounts names them in TEST_IMAGE_ROOTS (lib.sh).
 NFS_A=${K8S_FS_A:-$NFS}
 NFS_B=${K8S_FS_B:-$NFS_A}
 NFS=${K8S_FS_VIEW:-$NFS_A}
-export TARDIS_IMAGE_ROOTS=$TMP${K8S_FS_A:+:$K8S_FS_A}${K8S_FS_B:+:$K8S_FS_B}
 LEASE_TIMEOUT=6
 RACE_ROUNDS=${K8S_RACE_ROUNDS:-20}
 FLAVOURS=${K8S_FLAVOURS:-2 1.6}

@@ -28,8 +28,9 @@ sshfs)
 	netfs_up() { sshfs_up "$@"; }
 	;;
 nfs)
-	# shellcheck source=/dev/null
+	# shellcheck source=tests/lib/nfs.sh
 	. "$ROOT/tests/lib/nfs.sh"
+	NFS_LOG=$TMP/nfs.log
 	netfs_up() { nfs_up "$@"; }
 	on_cleanup nfs_down
 	;;
@@ -39,9 +40,14 @@ nfs)
 	exit 1
 	;;
 esac
-export TARDIS_IMAGE_ROOTS=$TMP:$FS_A:$FS_B
-check "$NETFS: the export mounted twice (node A, node B)" netfs_up "$EXPORT" "$FS_A" "$FS_B" ||
-	{ summary; exit 1; }
+netfs_up "$EXPORT" "$FS_A" "$FS_B"
+rc=$?
+if [ "$NETFS" = nfs ] && [ "$rc" = 2 ]; then
+	echo "SKIP - test_netfs over NFS: $NFS_WHY"
+	summary
+	exit 0
+fi
+check "$NETFS: the export mounted twice (node A, node B)" [ "$rc" = 0 ] || { summary; exit 1; }
 echo "# $(findmnt -n -o SOURCE,FSTYPE,OPTIONS "$FS_A")"
 probe=$FS_A/probe.$$
 echo seen >"$probe"
@@ -71,7 +77,8 @@ T0=$SECONDS
 # ==== a. cross-node restore over the two mounts ============================
 if [[ $PARTS == *" a "* ]]; then
 	mkdir -p "$FS_A/xnode"
-	sub_test cross_node XNODE_FS_A="$FS_A/xnode" XNODE_FS_B="$FS_B/xnode" OUT="$OUT" \
+	sub_test cross_node XNODE_FS_A="$FS_A/xnode" XNODE_FS_B="$FS_B/xnode" TEST_IMAGE_ROOTS="$TMP" \
+		OUT="$OUT" \
 		bash "$ROOT/tests/integration/test_cross_node.sh"
 	check "a: nothing of the container left in the export" \
 		[ -z "$(find "$EXPORT/xnode" -mindepth 3 2>/dev/null)" ]
@@ -244,6 +251,7 @@ if [[ $PARTS == *" d "* ]]; then
 	mkdir -p "$FS_A/k8s"
 	# The test looks at the server's truth; the nodes use their mounts.
 	sub_test kubernetes K8S_FS_A="$FS_A/k8s" K8S_FS_B="$FS_B/k8s" K8S_FS_VIEW="$EXPORT/k8s" \
+		TEST_IMAGE_ROOTS="$TMP" \
 		K8S_FLAVOURS=2 K8S_FLOWS="${NETFS_K8S_FLOWS:-reschedule lease_flows race}" \
 		K8S_RACE_ROUNDS="${NETFS_RACE_ROUNDS:-2}" OUT="$OUT" \
 		bash "$ROOT/tests/integration/test_kubernetes.sh"

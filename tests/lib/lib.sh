@@ -13,8 +13,9 @@ TMP=$(mktemp -d "/tmp/tardis-$TEST_NAME.XXXXXX")
 export TARDIS_STATE_DIR=$TMP/state
 export TARDIS_BPF_DIR=/sys/fs/bpf/tardis-test-$$
 export TARDIS_CONFIG=$TMP/none.conf
-# Every network-fs or checkpoint host path a test names is in its temp dir.
-export TARDIS_IMAGE_ROOTS=$TMP
+# Every network-fs or checkpoint host path a test names is in its temp dir
+# (and in TEST_IMAGE_ROOTS: what a wrapper test lends, e.g. its NFS mounts).
+export TARDIS_IMAGE_ROOTS=$TMP${TEST_IMAGE_ROOTS:+:$TEST_IMAGE_ROOTS}
 AGENT_PID=
 CLEANUP_HOOKS=()
 

@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "container_state.h"
 #include "crashpoint.h"
+#include "deadline.h"
 #include "criu_log.h"
 #include "exit_record.h"
 #include "failure_count.h"
@@ -254,88 +255,178 @@ static int save_files(const struct runc_call *c, const struct files_plan *plan,
 	return 0;
 }
 
-/* Everything into tmp, then sealed and published as image_path. */
-static int fill_and_publish(const struct runc_call *c, const struct checkpoint_request *req,
-			    const struct files_plan *plan, const char *tmp, const char *work,
-			    struct ckpt_result *res, uint64_t t0)
+/* A checkpoint's steps on the image's filesystem (a network one can hang:
+ * deadline.h) and what they hand on: the step functions take it as their
+ * argument and answer with its updated copy. */
+struct ckpt_steps {
+	const struct runc_call *c;
+	const struct checkpoint_request *req;
+	const struct files_plan *plan;
+	struct ckpt_result res;
+	uint64_t t0;
+	char tmp[PATH_MAX];
+	char work[PATH_MAX];
+	int leased; /* identity_checkpoint_begin's answer */
+	struct lease lease;
+	int published;
+};
+
+static int steps_answer(struct ckpt_steps *st, void *out, size_t cap, size_t *len)
 {
+	if (cap < sizeof(*st))
+		return -ENOSPC;
+	if (out != st)
+		memcpy(out, st, sizeof(*st));
+	*len = sizeof(*st);
+	return 0;
+}
+
+/* Before CRIU: the identity's lease, the image's parent, a fresh temp dir. */
+static int prepare_step(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct ckpt_steps *st = arg;
+	const struct runc_call *c = st->c;
+	const struct checkpoint_request *req = st->req;
+	cleanup_error tardis_error_t err = NULL;
+
+	if (req->identity && req->identity[0]) {
+		st->leased = identity_checkpoint_begin(c, req->image_path, &st->lease);
+		if (st->leased == 0) {
+			ckpt_fail(&st->res, "the identity %s is leased by another container",
+				  req->identity);
+			return steps_answer(st, out, cap, len);
+		}
+	}
+	deadline_alive();
+	if (runc_call_image_safe(c, req->image_path, 1) < 0) {
+		ckpt_fail(&st->res, "image path %s refused (see the log)", req->image_path);
+		return steps_answer(st, out, cap, len);
+	}
+	image_cleanup_siblings(req->image_path);
+	deadline_alive();
+	if (image_tmp_create(req->image_path, st->tmp, sizeof(st->tmp), &err) < 0) {
+		log_error("%s/%s: checkpoint: %s", c->ns, c->id, tardis_error_msg(err));
+		ckpt_fail(&st->res, "%s", tardis_error_msg(err));
+		st->tmp[0] = '\0';
+	}
+	return steps_answer(st, out, cap, len);
+}
+
+/* After CRIU: its log and the container's files into tmp, then sealed
+ * and published as image_path; tmp removed on failure. */
+static int finish_step(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct ckpt_steps *st = arg;
+	const struct runc_call *c = st->c;
+	const struct checkpoint_request *req = st->req;
 	cleanup_error tardis_error_t err = NULL;
 	struct image_meta meta = { 0 };
 
-	if (run_runc_checkpoint(c, req, tmp, work, res) < 0)
-		return -1;
-	crash_point("ckpt-criu-done");
-	if (copy_dump_log(c, tmp, work) < 0) {
-		ckpt_fail(res, "copy dump.log into the image failed");
-		return -1;
+	if (copy_dump_log(c, st->tmp, st->work) < 0) {
+		ckpt_fail(&st->res, "copy dump.log into the image failed");
+		goto fail;
 	}
 	crash_point("ckpt-dump-log-copied");
-	if (save_files(c, plan, req->rootfs, tmp) < 0) {
-		ckpt_fail(res, "saving the container's files failed");
-		return -1;
+	if (save_files(c, st->plan, req->rootfs, st->tmp) < 0) {
+		ckpt_fail(&st->res, "saving the container's files failed");
+		goto fail;
 	}
 	crash_point("ckpt-files-saved");
 	meta.ns = c->ns;
 	meta.id = c->id;
-	meta.created_at_ns = res->at;
-	meta.duration_ms = (monotonic_ns() - t0) / 1000000;
+	meta.created_at_ns = st->res.at;
+	meta.duration_ms = (monotonic_ns() - st->t0) / 1000000;
 	meta.runc_version = c->runc;
 	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
-	meta.rootfs_kind = plan->kind;
+	meta.rootfs_kind = st->plan->kind;
 	meta.identity = req->identity;
 	meta.node = config_node_name(c->cfg);
-	if (image_seal(tmp, &meta, &res->size, &err) < 0 ||
-	    image_publish(tmp, req->image_path, &err) < 0) {
+	if (image_seal(st->tmp, &meta, &st->res.size, &err) < 0 ||
+	    image_publish(st->tmp, req->image_path, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
-		ckpt_fail(res, "publish image: %s", tardis_error_msg(err));
-		return -1;
+		ckpt_fail(&st->res, "publish image: %s", tardis_error_msg(err));
+		goto fail;
 	}
 	crash_point("ckpt-published");
+	st->published = 1;
+	return steps_answer(st, out, cap, len);
+fail:
+	image_remove(st->tmp, &err);
+	return steps_answer(st, out, cap, len);
+}
+
+/* The lease back: RELEASED with the new image, or as it was. */
+static int end_step(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct ckpt_steps *st = arg;
+
+	identity_checkpoint_end(st->c, st->req->image_path, &st->lease, st->published,
+				st->res.at);
+	return steps_answer(st, out, cap, len);
+}
+
+/* A temporary image given up on. */
+static int remove_tmp_step(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct ckpt_steps *st = arg;
+	cleanup_error tardis_error_t err = NULL;
+
+	image_remove(st->tmp, &err);
+	return steps_answer(st, out, cap, len);
+}
+
+/* Runs a step: directly for an image in the state dir (local), else in a
+ * helper that answers within timeout_ms of silence.  -1 when it did not
+ * (res->reason set, logged). */
+static int run_step(struct ckpt_steps *st, const char *what, int timeout_ms, deadline_fn fn)
+{
+	cleanup_error tardis_error_t err = NULL;
+	const struct runc_call *c = st->c;
+	size_t n = strlen(c->store->path), len = 0;
+	struct ckpt_steps back;
+	char label[PATH_MAX + 64];
+
+	if (strncmp(st->req->image_path, c->store->path, n) == 0 && st->req->image_path[n] == '/')
+		return fn(st, st, sizeof(*st), &len);
+	snprintf(label, sizeof(label), "%s of %s", what, st->req->image_path);
+	if (deadline_run(label, timeout_ms, fn, st, &back, sizeof(back), &len, NULL, &err) < 0 ||
+	    len != sizeof(back)) {
+		log_error("%s/%s: checkpoint: %s", c->ns, c->id, tardis_error_msg(err));
+		ckpt_fail(&st->res, "%s", tardis_error_msg(err));
+		return -1;
+	}
+	*st = back;
 	return 0;
 }
 
-/* The image made and published; -1 (logged) with res->reason. */
-static int checkpoint_into_image(const struct runc_call *c, const struct checkpoint_request *req,
-				 struct ckpt_result *res, uint64_t t0)
+/* The image made and published; -1 (logged) with st->res.reason. */
+static int checkpoint_into_image(struct ckpt_steps *st)
 {
-	cleanup_error tardis_error_t err = NULL;
-	char tmp[PATH_MAX], work[PATH_MAX];
-	__attribute__((cleanup(files_plan_release))) struct files_plan plan = { 0 };
+	const struct runc_call *c = st->c;
+	const struct checkpoint_request *req = st->req;
+	int net_ms = deadline_networkfs_ms(c->cfg->networkfs_timeout);
+	int long_ms = c->cfg->checkpoint_timeout * 1000 > net_ms ? c->cfg->checkpoint_timeout * 1000
+								  : net_ms;
 
-	if (!req->image_path) {
-		log_error("%s/%s: state has no image path", c->ns, c->id);
-		ckpt_fail(res, "state has no image path");
+	if (run_step(st, "preparing the image", net_ms, prepare_step) < 0)
 		return -1;
-	}
-	if (runc_call_image_safe(c, req->image_path, 1) < 0) {
-		ckpt_fail(res, "image path %s refused (see the log)", req->image_path);
+	if (st->res.reason[0] || !st->tmp[0])
 		return -1;
-	}
-	/* runc only says "criu failed" (in its own log) when there is none. */
-	if (runc_call_criu_missing(c, res->reason, sizeof(res->reason))) {
-		log_warn("%s/%s: checkpoint (%s): %s", c->ns, c->id, req->trigger, res->reason);
-		return -1;
-	}
-	if (files_plan(c, req, &plan, res) < 0)
-		return -1;
-	image_cleanup_siblings(req->image_path);
-	if (image_tmp_create(req->image_path, tmp, sizeof(tmp), &err) < 0 ||
-	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
-			sizeof(work)) < 0) {
-		log_error("%s/%s: checkpoint: %s", c->ns, c->id,
-			  err ? tardis_error_msg(err) : "work dir");
-		ckpt_fail(res, "%s", err ? tardis_error_msg(err) : "work dir");
-		return -1;
-	}
 	crash_point("ckpt-tmp-created");
-	if (fill_and_publish(c, req, &plan, tmp, work, res, t0) < 0) {
-		tardis_error_t e = NULL;
-
-		image_remove(tmp, &e);
-		tardis_error_free(&e);
+	if (scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, st->work,
+			sizeof(st->work)) < 0) {
+		ckpt_fail(&st->res, "work dir");
+		run_step(st, "removing the temporary image", net_ms, remove_tmp_step);
 		return -1;
 	}
-	return 0;
+	if (run_runc_checkpoint(c, req, st->tmp, st->work, &st->res) < 0) {
+		run_step(st, "removing the temporary image", net_ms, remove_tmp_step);
+		return -1;
+	}
+	crash_point("ckpt-criu-done");
+	if (run_step(st, "publishing the image", long_ms, finish_step) < 0)
+		return -1;
+	return st->published ? 0 : -1;
 }
 
 void checkpoint_request_from_state(struct checkpoint_request *req, const cJSON *st)
@@ -374,37 +465,41 @@ static void lift_network_lock(const struct runc_call *c, const struct checkpoint
 
 int checkpoint_container(const struct runc_call *c, const struct checkpoint_request *req)
 {
-	struct ckpt_result res = { .trigger = req->trigger,
-				   .at = time_realtime_ns(),
-				   .skip_resume = req->skip_resume };
+	struct ckpt_steps st = { .c = c,
+				 .req = req,
+				 .res = { .trigger = req->trigger,
+					  .at = time_realtime_ns(),
+					  .skip_resume = req->skip_resume },
+				 .t0 = monotonic_ns(),
+				 .leased = -1 };
+	__attribute__((cleanup(files_plan_release))) struct files_plan plan = { 0 };
 	cleanup_error tardis_error_t err = NULL;
-	uint64_t t0 = monotonic_ns();
-	struct lease lease;
-	int leased = 0;
+	int r = -1;
 
-	if (req->identity && req->identity[0]) {
-		leased = identity_checkpoint_begin(c, req->image_path, &lease);
-		if (leased == 0) {
-			ckpt_fail(&res, "the identity %s is leased by another container",
-				  req->identity);
-			record_failure(c, &res);
-			return -1;
-		}
+	st.plan = &plan;
+	if (!req->image_path) {
+		log_error("%s/%s: state has no image path", c->ns, c->id);
+		ckpt_fail(&st.res, "state has no image path");
+	} else if (runc_call_criu_missing(c, st.res.reason, sizeof(st.res.reason))) {
+		/* runc only says "criu failed" (in its own log) when there is none. */
+		log_warn("%s/%s: checkpoint (%s): %s", c->ns, c->id, req->trigger, st.res.reason);
+	} else if (files_plan(c, req, &plan, &st.res) == 0) {
+		r = checkpoint_into_image(&st);
 	}
-	if (checkpoint_into_image(c, req, &res, t0) < 0) {
-		if (leased == 1)
-			identity_checkpoint_end(c, req->image_path, &lease, 0, 0);
-		record_failure(c, &res);
+	/* The lease back -- unless the filesystem just did not answer. */
+	if (st.leased == 1 && !strstr(st.res.reason, "did not answer"))
+		run_step(&st, "releasing the lease", deadline_networkfs_ms(c->cfg->networkfs_timeout),
+			 end_step);
+	if (r < 0) {
+		record_failure(c, &st.res);
 		return -1;
 	}
-	if (leased == 1)
-		identity_checkpoint_end(c, req->image_path, &lease, 1, res.at);
 	lift_network_lock(c, req);
-	res.duration_ms = (monotonic_ns() - t0) / 1000000;
+	st.res.duration_ms = (monotonic_ns() - st.t0) / 1000000;
 	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", c->ns, c->id,
-		 req->trigger, req->image_path, (unsigned long long)res.size,
-		 (unsigned long long)res.duration_ms);
-	if (cstate_update(c->store, c->ns, c->id, 0, note_checkpoint, &res, &err) < 0)
+		 req->trigger, req->image_path, (unsigned long long)st.res.size,
+		 (unsigned long long)st.res.duration_ms);
+	if (cstate_update(c->store, c->ns, c->id, 0, note_checkpoint, &st.res, &err) < 0)
 		log_warn("%s/%s: state: %s", c->ns, c->id, tardis_error_msg(err));
 	return 0;
 }

@@ -1,4 +1,5 @@
 #include "config.h"
+#include "deadline.h"
 #include "log.h"
 #include "oci_config.h"
 #include "state.h"
@@ -26,6 +27,7 @@ void config_defaults(struct tardis_config *c)
 	c->lease_timeout = 30;
 	c->restore_wait = 60;
 	c->max_restore_attempts = 3;
+	c->networkfs_timeout = 10;
 	snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir);
 }
 
@@ -104,6 +106,8 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 		return set_int(&c->restore_wait, v);
 	if (strcmp(k, "max_restore_attempts") == 0)
 		return set_int(&c->max_restore_attempts, v);
+	if (strcmp(k, "networkfs_timeout") == 0)
+		return set_int(&c->networkfs_timeout, v);
 	if (strcmp(k, "image_roots") == 0)
 		return set_roots(c->image_roots, sizeof(c->image_roots), v);
 	return -2;
@@ -219,5 +223,6 @@ int config_load(struct tardis_config *c, tardis_error_t *err)
 	    snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir) >=
 		    (int)sizeof(c->image_roots))
 		return tardis_make_error(err, ENAMETOOLONG, "state_dir too long for image_roots");
+	deadline_set_networkfs_default(c->networkfs_timeout);
 	return 0;
 }

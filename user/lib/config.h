@@ -34,6 +34,10 @@ struct tardis_config {
 	 * most IMAGE_ROOTS_MAX; the default (config_defaults, and
 	 * config_load unless set) is <state_dir>/checkpoints. */
 	char image_roots[4096];
+	/* How long a runc call waits for a network filesystem (deadline.h)
+	 * before it goes on without it, in seconds (networkfs_timeout;
+	 * TARDIS_NETWORKFS_TIMEOUT overrides it). */
+	int networkfs_timeout;
 };
 
 #define IMAGE_ROOTS_MAX 16

@@ -1,4 +1,5 @@
 #include "container_summary.h"
+#include "deadline.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "lease.h"
@@ -115,33 +116,70 @@ static int64_t time_field(const cJSON *o, const char *k)
 	return v && rfc3339_parse(v, &ns) == 0 ? ns : 0;
 }
 
-static void load_image(struct container_summary *c, int validate)
+struct image_look {
+	const char *path;
+	int validate;
+	int64_t t;
+	int present, checked;
+	struct image_report rep;
+};
+
+/* The image's directory, manifest and (validate) files. */
+static int look_at_image(void *arg, void *out, size_t cap, size_t *len)
 {
-	const char *p = cjson_get_str(c->doc, "image_path");
+	struct image_look *l = arg;
+	char m[PATH_MAX + 32];
 	struct stat st;
-	int64_t t = c->last_activity_ns;
+
+	if (stat(l->path, &st) == 0 && S_ISDIR(st.st_mode)) {
+		l->present = 1;
+		/* The directory itself (renamed into place) and its manifest. */
+		if (mtime_ns(&st) > l->t)
+			l->t = mtime_ns(&st);
+		snprintf(m, sizeof(m), "%s/%s", l->path, IMAGE_MANIFEST);
+		newer(&l->t, AT_FDCWD, m);
+		if (l->validate) {
+			l->checked = 1;
+			if (image_validate(l->path, &l->rep) < 0)
+				l->present = 0; /* gone since the stat */
+		}
+	}
+	if (out && out != l && cap >= sizeof(*l))
+		memcpy(out, l, sizeof(*l));
+	if (len)
+		*len = sizeof(*l);
+	return 0;
+}
+
+/* An image outside the state dir may be on a network filesystem that
+ * hangs: looked at in a helper with its deadline (deadline.h), else
+ * reported unreachable. */
+static void load_image(struct tardis_store *s, struct container_summary *c, int validate)
+{
+	cleanup_error tardis_error_t err = NULL;
+	const char *p = cjson_get_str(c->doc, "image_path");
+	struct image_look l = { .path = p, .validate = validate, .t = c->last_activity_ns }, back;
+	size_t n = strlen(s->path), len = 0;
+	char what[PATH_MAX + 16];
 
 	if (!p || !path_is_clean_absolute(p) || strlen(p) >= sizeof(c->image_path))
 		return;
 	strcpy(c->image_path, p);
-	if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
-		return;
-	c->image_present = 1;
-	/* The directory itself (renamed into place) and its manifest. */
-	if (mtime_ns(&st) > t)
-		t = mtime_ns(&st);
-	{
-		char m[PATH_MAX + 32];
-
-		snprintf(m, sizeof(m), "%s/%s", p, IMAGE_MANIFEST);
-		newer(&t, AT_FDCWD, m);
+	if (strncmp(p, s->path, n) == 0 && p[n] == '/') {
+		look_at_image(&l, NULL, 0, NULL);
+	} else {
+		snprintf(what, sizeof(what), "image %s", p);
+		if (deadline_run(what, deadline_networkfs_ms(0), look_at_image, &l,
+				 &back, sizeof(back), &len, NULL, &err) < 0 || len != sizeof(back)) {
+			c->image_unreachable = 1;
+			return;
+		}
+		l = back;
 	}
-	c->last_activity_ns = t;
-	if (validate) {
-		c->image_checked = 1;
-		if (image_validate(p, &c->image) < 0)
-			c->image_present = 0; /* gone since the stat */
-	}
+	c->image_present = l.present;
+	c->image_checked = l.checked;
+	c->image = l.rep;
+	c->last_activity_ns = l.t;
 }
 
 static const char *derive_state(struct container_summary *c)
@@ -209,7 +247,7 @@ int container_summary_load(struct tardis_store *s, const char *ns, const char *i
 	     (c->exit.pid == c->init_pid && c->exit.start_time == c->init_start_time)))
 		c->has_exit = 1;
 	tardis_error_free(&e);
-	load_image(c, validate_image);
+	load_image(s, c, validate_image);
 	c->state = derive_state(c);
 	return 0;
 }
@@ -247,6 +285,48 @@ static void add_object_copy(cJSON *o, const char *k, const cJSON *doc)
 		cJSON_AddNullToObject(o, k);
 }
 
+struct lease_look {
+	const char *path;
+	struct lease l;
+	int r;
+	char why[512];
+};
+
+static int look_at_lease(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct lease_look *l = arg;
+	cleanup_error tardis_error_t err = NULL;
+
+	l->r = lease_read(l->path, &l->l, &err);
+	snprintf(l->why, sizeof(l->why), "%s", l->r < 0 ? tardis_error_msg(err) : "");
+	if (out && out != l && cap >= sizeof(*l))
+		memcpy(out, l, sizeof(*l));
+	if (len)
+		*len = sizeof(*l);
+	return 0;
+}
+
+int container_summary_lease(const struct container_summary *c, struct lease *out,
+			    tardis_error_t *err)
+{
+	struct lease_look l = { .path = c->image_path }, back;
+	char what[PATH_MAX + 16];
+	size_t len = 0;
+
+	if (!c->image_path[0])
+		return 0;
+	if (c->image_unreachable)
+		return tardis_make_error(err, ETIMEDOUT, "unreachable");
+	snprintf(what, sizeof(what), "lease of %s", c->image_path);
+	if (deadline_run(what, deadline_networkfs_ms(0), look_at_lease, &l, &back, sizeof(back), &len,
+			 NULL, err) < 0 || len != sizeof(back))
+		return tardis_make_error(err, ETIMEDOUT, "unreachable");
+	if (back.r < 0)
+		return tardis_make_error(err, EIO, "%s", back.why);
+	*out = back.l;
+	return back.r;
+}
+
 /* The identity's lease (lease.h), null when it has none. */
 static cJSON *lease_json(const struct container_summary *c)
 {
@@ -255,7 +335,7 @@ static cJSON *lease_json(const struct container_summary *c)
 	cJSON *o;
 	char when[64];
 
-	if (!c->image_path[0] || lease_read(c->image_path, &l, &err) != 1)
+	if (container_summary_lease(c, &l, &err) != 1)
 		return cJSON_CreateNull();
 	o = cJSON_CreateObject();
 	rfc3339_format(l.renewed_ns, when, sizeof(when));
@@ -278,6 +358,8 @@ static cJSON *image_json(const struct container_summary *c, int checks)
 
 	add_str_or_null(im, "path", c->image_path[0] ? c->image_path : NULL);
 	cJSON_AddBoolToObject(im, "present", c->image_present);
+	if (c->image_unreachable)
+		cJSON_AddBoolToObject(im, "unreachable", 1);
 	if (c->image_present && c->image_checked) {
 		cJSON_AddBoolToObject(im, "valid", c->image.valid);
 		cJSON_AddNumberToObject(im, "size", (double)c->image.size);

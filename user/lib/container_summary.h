@@ -52,6 +52,7 @@ struct container_summary {
 	char image_path[PATH_MAX];
 	int image_present;
 	int image_checked;        /* image_validate ran */
+	int image_unreachable;    /* its filesystem did not answer (deadline.h) */
 	struct image_report image;
 	int64_t last_activity_ns; /* newest mtime of state, exit record, image */
 };
@@ -60,6 +61,11 @@ struct container_summary {
 int container_summary_load(struct tardis_store *s, const char *ns, const char *id,
 			   int validate_image, struct container_summary *out, tardis_error_t *err);
 void container_summary_free(struct container_summary *c);
+/* The identity's lease next to the image (lease.h), read with the network
+ * filesystem's deadline: 1 found, 0 none, -1 an error or "unreachable". */
+struct lease;
+int container_summary_lease(const struct container_summary *c, struct lease *out,
+			    tardis_error_t *err);
 /* 1 when the exit is recorded (known), *exit_status set. */
 int container_summary_exit_status(const struct container_summary *c, int *exit_status);
 /* The summary as JSON: namespace, id, state, exit_status, exit (the

@@ -1,4 +1,5 @@
 #include "identity.h"
+#include "deadline.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "container_summary.h"
@@ -237,7 +238,9 @@ int identity_renew_all(struct tardis_store *s, const char *node)
 
 	if (container_list(s, &refs, &n, &err) < 0)
 		return 0;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		renewed += renew_one(s, refs[i].ns, refs[i].id, node);
+		deadline_alive(); /* in tardisd's helper: one answered */
+	}
 	return renewed;
 }

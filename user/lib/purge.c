@@ -117,17 +117,30 @@ static int purge_state(struct tardis_store *s, const struct purge_target *t, uns
 	return 0;
 }
 
+int purge_remote(struct tardis_store *s, const struct purge_target *t, unsigned flags,
+		 uint64_t *freed, purge_report_fn report, void *arg)
+{
+	cleanup_error tardis_error_t err = NULL;
+	int r = 0;
+
+	if (t->image_path && purge_image(s, t, flags, freed, report, arg) < 0)
+		r = -1;
+	if (r < 0 && (flags & PURGE_STRICT))
+		return -1;
+	if (t->work_dir && t->work_dir[0] &&
+	    (in_roots(t, t->work_dir, &err) < 0 || image_remove(t->work_dir, &err) < 0))
+		report_part(report, arg, PURGE_PART_WORK_DIR, t->work_dir, &err);
+	return r;
+}
+
 int purge_container(struct tardis_store *s, const struct purge_target *t, unsigned flags,
 		    uint64_t *freed, purge_report_fn report, void *arg)
 {
 	cleanup_error tardis_error_t err = NULL;
 
-	if (t->image_path && purge_image(s, t, flags, freed, report, arg) < 0 &&
+	if (!(flags & PURGE_LOCAL_ONLY) && purge_remote(s, t, flags, freed, report, arg) < 0 &&
 	    (flags & PURGE_STRICT))
 		return -1;
-	if (t->work_dir && t->work_dir[0] &&
-	    (in_roots(t, t->work_dir, &err) < 0 || image_remove(t->work_dir, &err) < 0))
-		report_part(report, arg, PURGE_PART_WORK_DIR, t->work_dir, &err);
 	/* Walked from the store's root: a planted symlink is not followed. */
 	for (size_t i = 0; i < SCRATCH_COUNT; i++)
 		if (image_scratch_remove(s, scratch_names[i], t->ns, t->id, !!(flags & PURGE_TIDY),
@@ -141,4 +154,10 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 		registry_forget(s, mon, t->init_pid, t->init_start_time);
 	}
 	return purge_state(s, t, flags, report, arg);
+}
+
+int purge_is_remote(const struct tardis_store *s, const struct purge_target *t)
+{
+	return (t->image_path && t->image_path[0] && !in_store(s, t->image_path)) ||
+	       (t->work_dir && t->work_dir[0]);
 }

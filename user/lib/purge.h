@@ -38,6 +38,10 @@ enum {
 	/* The image's leftover temp siblings and the namespace directories,
 	 * once empty, go too. */
 	PURGE_TIDY = 8,
+	/* Only the parts on this node (scratch dirs, registration, state):
+	 * the image and the work dir were purge_remote's, in a helper with a
+	 * deadline (deadline.h), or are left for later. */
+	PURGE_LOCAL_ONLY = 16,
 };
 
 /* The parts, for the report of one that could not be removed. */
@@ -61,6 +65,14 @@ typedef void (*purge_report_fn)(void *arg, enum purge_part part, const char *nam
  * not be removed.  A part already absent is no failure. */
 int purge_container(struct tardis_store *s, const struct purge_target *t, unsigned flags,
 		    uint64_t *freed, purge_report_fn report, void *arg);
+
+/* The parts that may be on a network filesystem: the image and the work
+ * dir (PURGE_STRICT: -1 when the image stays). */
+int purge_remote(struct tardis_store *s, const struct purge_target *t, unsigned flags,
+		 uint64_t *freed, purge_report_fn report, void *arg);
+/* 1 when t has a part outside the state dir (an image elsewhere, a work
+ * dir): purge_remote's work is for a helper. */
+int purge_is_remote(const struct tardis_store *s, const struct purge_target *t);
 
 /* 1 when path is clean, absolute and ends in /<ns>/<id>. */
 int purge_image_path_ours(const char *path, const char *ns, const char *id);

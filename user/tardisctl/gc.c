@@ -10,11 +10,14 @@
 #include "container_summary.h"
 #include "image.h"
 #include "oci_config.h"
+#include "deadline.h"
 #include "purge.h"
 #include "registry.h"
 #include "util.h"
 
+#include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -54,6 +57,51 @@ static void gc_report_part(void *arg, enum purge_part part, const char *name, ta
  * the container's data: gc keeps it.  So is an image kept under an
  * identity: it is the pod's, for whichever container of it (here or on
  * another node) comes next; the pod's exit 0 removes it. */
+struct gc_remote {
+	struct ctl *c;
+	const struct purge_target *t;
+	struct gc_report *rep;
+	uint64_t freed;
+};
+
+static int gc_remote_fn(void *arg, void *out, size_t cap, size_t *len)
+{
+	struct gc_remote *g = arg;
+	int r = purge_remote(&g->c->store, g->t, PURGE_STRICT | PURGE_IMAGE_OURS | PURGE_TIDY,
+			     &g->freed, gc_report_part, g->rep);
+
+	memcpy(out, &g->freed, sizeof(g->freed));
+	*len = sizeof(g->freed);
+	return r < 0 ? -1 : 0;
+}
+
+/* The container's parts: those on a network filesystem first, in a
+ * helper with its deadline (deadline.h); the state only when they went. */
+static int gc_purge(struct ctl *c, const struct purge_target *t, struct gc_report *rep,
+		    uint64_t *freed)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct gc_remote g = { c, t, rep, 0 };
+	unsigned flags = PURGE_LOCKED | PURGE_STRICT | PURGE_IMAGE_OURS | PURGE_TIDY;
+	int r;
+
+	if (!purge_is_remote(&c->store, t))
+		return purge_container(&c->store, t, flags, freed, gc_report_part, rep) < 0 ? -1 : 1;
+	r = deadline_run("image", deadline_networkfs_ms(c->cfg.networkfs_timeout), gc_remote_fn,
+			 &g, &g.freed, sizeof(g.freed), NULL, NULL, &err);
+	if (r == -ETIMEDOUT) {
+		fprintf(stderr, "tardisctl gc: %s/%s: image %s unreachable (its filesystem did not "
+			"answer): kept\n", t->ns, t->id, t->image_path ? t->image_path : "-");
+		return -1;
+	}
+	if (r < 0)
+		return -1;
+	*freed += g.freed;
+	return purge_container(&c->store, t, flags | PURGE_LOCAL_ONLY, NULL, gc_report_part, rep) < 0
+		       ? -1
+		       : 1;
+}
+
 static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff, uint64_t *freed)
 {
 	cleanup_error tardis_error_t err = NULL;
@@ -68,21 +116,28 @@ static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff,
 		return 0;
 	if (container_summary_load(&c->store, ns, id, 0, &s, &err) < 0)
 		return 0;
-	if (strcmp(s.state, "running") != 0 && s.last_activity_ns <= cutoff) {
+	if (s.image_unreachable) {
+		fprintf(stderr, "tardisctl gc: %s/%s: image %s unreachable (its filesystem did not "
+			"answer): kept\n", ns, id, s.image_path);
+		ret = -1;
+	} else if (strcmp(s.state, "running") != 0 && (s.last_activity_ns <= cutoff ||
+						       cjson_get_bool(s.doc, "purge_pending"))) {
 		const char *identity = cjson_get_str(s.doc, "identity");
 		struct purge_target t = {
 			.ns = ns,
 			.id = id,
 			.image_path = s.image_present && !(identity && *identity) ? s.image_path : NULL,
+			/* exited 0, its delete could not remove them (delete.c) */
+			.work_dir = cjson_get_bool(s.doc, "purge_pending")
+					    ? cjson_get_str(s.doc, "work_dir")
+					    : NULL,
 			.init_pid = s.init_pid,
 			.init_start_time = s.init_start_time,
 			.bpf_dir = c->cfg.bpf_dir,
 			.image_roots = c->cfg.image_roots,
 		};
 
-		ret = purge_container(&c->store, &t,
-				      PURGE_LOCKED | PURGE_STRICT | PURGE_IMAGE_OURS | PURGE_TIDY, freed,
-				      gc_report_part, &rep) < 0 ? -1 : 1;
+		ret = gc_purge(c, &t, &rep, freed);
 	}
 	container_summary_free(&s);
 	return ret;
@@ -109,7 +164,8 @@ static void gc_ref(struct ctl *c, struct gc_run *g, const struct container_ref *
 	if (container_summary_load(&c->store, ref->ns, ref->id, 0, &s, &err) < 0)
 		return;
 	format_span(g->now - s.last_activity_ns, span, sizeof(span));
-	if (strcmp(s.state, "running") == 0 || s.last_activity_ns > g->cutoff) {
+	if (strcmp(s.state, "running") == 0 ||
+	    (s.last_activity_ns > g->cutoff && !cjson_get_bool(s.doc, "purge_pending"))) {
 		g->kept++;
 	} else if (!g->dry && (r = gc_one(c, s.ref.ns, s.ref.id, g->cutoff, &sz)) <= 0) {
 		g->kept++;

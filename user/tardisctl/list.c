@@ -96,7 +96,10 @@ static void list_row(const struct container_summary *s, char (*r)[TABLE_CELL])
 		snprintf(r[3], TABLE_CELL, "%d", es);
 	else
 		snprintf(r[3], TABLE_CELL, "%s", s->has_exit ? "?" : "-");
-	if (!s->image_present) {
+	if (s->image_unreachable) {
+		strcpy(r[4], "unreachable");
+		strcpy(r[5], "-");
+	} else if (!s->image_present) {
 		strcpy(r[4], "-");
 		strcpy(r[5], "-");
 	} else {

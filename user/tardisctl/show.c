@@ -34,6 +34,11 @@ static void show_image(const struct container_summary *s)
 		printf("  %-18s %s\n", "image", "-");
 		return;
 	}
+	if (s->image_unreachable) {
+		printf("  %-18s %s (unreachable: its filesystem did not answer)\n", "image",
+		       s->image_path);
+		return;
+	}
 	if (!s->image_present) {
 		printf("  %-18s %s (none)\n", "image", s->image_path);
 		return;
@@ -131,7 +136,7 @@ static void show_lease(const struct container_summary *s)
 
 	if (!s->image_path[0])
 		return;
-	r = lease_read(s->image_path, &l, &err);
+	r = container_summary_lease(s, &l, &err);
 	if (r < 0) {
 		printf("  %-18s %s\n", "lease", tardis_error_msg(err));
 		return;

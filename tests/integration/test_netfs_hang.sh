@@ -1,0 +1,207 @@
+#!/bin/bash
+# A network filesystem that hangs never wedges a runc call (issue 16).
+# A private containerd whose containers keep their images (and work dirs)
+# on an sshfs mount of our own sshd (tests/lib/sshfs.sh); the sshd and its
+# per-connection processes are then stopped (SIGSTOP): every access to the
+# mount blocks.  With TARDIS_NETWORKFS_TIMEOUT=3 each call returns on its
+# own, with the behaviour README "A network filesystem that hangs" gives:
+#   stop signal: the checkpoint is abandoned, the container stops;
+#   create with a work dir: fails with an error naming it; without: fresh;
+#   delete --force: the container goes; delete after exit 0: at once, the
+#   image left (purge_pending) for the next create or `tardisctl gc`;
+#   tardisctl list: returns, the image "unreachable".
+# Then the sshd resumes: the helpers left behind end, no image is half
+# there, the next create restores the earlier image and counts on, the
+# finished containers' images are removed and never restored.
+# Each call is run under a 120 s guard (it hung for 600 s before); the time
+# it took is printed.
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/containerd.sh
+. "$ROOT/tests/lib/containerd.sh"
+# shellcheck source=tests/lib/sshfs.sh
+. "$ROOT/tests/lib/sshfs.sh"
+
+export TARDIS_NETWORKFS_TIMEOUT=3
+ctd_tardis_env
+EXPORT=$TMP/export
+NFS=$TMP/node-a
+if ! sshfs_up "$EXPORT" "$NFS" "$TMP/node-b"; then
+	fail "sshfs over a private sshd"
+	summary
+	exit 1
+fi
+ctd_start || { fail "containerd"; summary; exit 1; }
+ctd_image || { fail "image"; summary; exit 1; }
+
+# The image and work dir of ID as the server has them (never through the
+# mount, which may hang).
+srv_image() { echo "$EXPORT/checkpoint/default/$1"; }
+srv_count() { cat "$EXPORT/work/default/$1/count" 2>/dev/null || echo 0; }
+srv_count_above() { [ "$(srv_count "$1")" -gt "$2" ]; }
+restored() { grep -c "create default/$1: restored" "$TARDIS_LOG_FILE"; }
+
+# The container of ID without a work dir: it counts in its rootfs and ends
+# with 0 once /stop is there; its image on the mount.
+ROOT_COUNTER='i=0; while [ ! -e /stop ]; do i=$((i + 1)); echo $i > /count.txt; sleep 0.1; done; exit 0'
+run_nowork() {
+	ctr_ run -d --runc-binary "$SHIM" --runc-root "$RUNC_ROOT" --env TARDIS_ENABLE=1 \
+		--env TARDIS_NETWORKFS_HOST_PATH="$NFS" localhost/bb:latest "$1" sh -c "$ROOT_COUNTER"
+}
+rootfs_count() { ctr_ task exec --exec-id "c$RANDOM" "$1" cat /count.txt 2>/dev/null || echo 0; }
+
+# timed CMD...: CMD (a command or one of the functions exported here) under
+# a 120 s guard; RC its status, SECS its duration, its output in timed.out.
+export CTD_SOCK SHIM RUNC_ROOT NFS ROOT_COUNTER
+export -f ctr_ run_enabled run_nowork remove_container ctd_counter
+timed() {
+	local t0
+	t0=$(date +%s.%N)
+	timeout -s KILL 120 bash -c '"$@"' _ "$@" >"$TMP/timed.out" 2>&1
+	RC=$?
+	SECS=$(echo "$(date +%s.%N) - $t0" | bc)
+	SECS=$(printf '%.1f' "$SECS")
+}
+returned() { [ "$RC" != 137 ]; }
+
+# The sshd and everything it forked (the sftp sessions): stopped, resumed.
+sshd_tree() {
+	local pids=$SSHFS_SSHD_PID p more=1
+	while [ -n "$more" ]; do
+		more=
+		for p in /proc/[0-9]*; do
+			p=${p#/proc/}
+			case " $pids " in *" $p "*) continue ;; esac
+			local pp
+			pp=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+			case " $pids " in *" $pp "*) pids="$pids $p" more=1 ;; esac
+		done
+	done
+	echo "$pids"
+}
+sshd_signal() { # STOP | CONT
+	# shellcheck disable=SC2046
+	kill -"$1" $(sshd_tree) 2>/dev/null
+}
+on_cleanup 'sshd_signal CONT'
+
+# ---- before the hang: an image for "keep", restored; "fin", "fin2" and
+# "force" running with images on the mount --------------------------------
+run_enabled keep --env TARDIS_CHECKPOINT_ON_STOP=1
+check "keep: counting on the sshfs work dir" wait_for 60 srv_count_above keep 10
+ctr_ c checkpoint --task keep localhost/ckpt-keep:1 >/dev/null 2>&1
+check "keep: image v1 on the server" [ -s "$(srv_image keep)/manifest.json" ]
+c1=$(srv_count keep)
+remove_container keep
+ctr_ image rm localhost/ckpt-keep:1 >/dev/null 2>&1
+run_enabled keep --env TARDIS_CHECKPOINT_ON_STOP=1
+check "keep: restored from v1" [ "$(restored keep)" = 1 ]
+check "keep: counts on ($c1 ->)" wait_for 20 srv_count_above keep "$c1"
+for id in fin fin2 force; do
+	run_nowork "$id"
+	wait_for 20 task_is "$id" RUNNING
+	ctr_ c checkpoint --task "$id" "localhost/ckpt-$id:1" >/dev/null 2>&1
+	remove_container "$id"
+	ctr_ image rm "localhost/ckpt-$id:1" >/dev/null 2>&1
+	run_nowork "$id"
+	check "$id: restored from its image on the mount" [ "$(restored "$id")" = 1 ]
+done
+IMG_KEEP=$(stat -c %Y "$(srv_image keep)/manifest.json")
+
+# ---- the hang ---------------------------------------------------------------
+sshd_signal STOP
+check "the mount hangs (a stat of it does not return in 5 s)" \
+	not timeout -s KILL 5 stat "$NFS/checkpoint" >/dev/null 2>&1
+mark=$(wc -l <"$TARDIS_LOG_FILE")
+newlog() { tail -n +"$((mark + 1))" "$TARDIS_LOG_FILE"; }
+
+timed ctr_ task kill -s KILL keep
+check "stop signal: ctr task kill -s KILL returned (${SECS} s, status $RC)" returned
+check "stop signal: the container stopped" wait_for 60 task_is keep STOPPED
+check "stop signal: the checkpoint was abandoned (the log says the network filesystem did not answer)" \
+	bash -c 'tail -n +"$1" "$2" | grep -q "default/keep: checkpoint: preparing the image of .* did not answer"' _ "$((mark + 1))" "$TARDIS_LOG_FILE"
+check "stop signal: nothing checkpointed" not bash -c 'tail -n +"$1" "$2" | grep -q "default/keep: checkpointed"' _ "$((mark + 1))" "$TARDIS_LOG_FILE"
+timed remove_container keep
+check "keep: removed (${SECS} s)" returned
+
+timed run_enabled new1
+check "create with a work dir: returned (${SECS} s)" returned
+check "create with a work dir: failed (status $RC)" [ "$RC" != 0 ]
+check "create with a work dir: the error names the work dir: $(head -c 300 "$TMP/timed.out")" \
+	grep -q "work dir .*did not answer" "$TMP/timed.out"
+check "create with a work dir: no task" not task_is new1 RUNNING
+remove_container new1
+
+timed run_nowork fresh1
+check "create without a work dir: returned (${SECS} s, status $RC)" [ "$RC" = 0 ]
+check "create without a work dir: running, fresh, without tardis" task_is fresh1 RUNNING
+check "create without a work dir: the log says so" \
+	bash -c 'tail -n +"$1" "$2" | grep -q "create default/fresh1: starting fresh without tardis"' _ "$((mark + 1))" "$TARDIS_LOG_FILE"
+
+timed "$SHIM" --root "$RUNC_ROOT/default" delete --force force
+check "delete --force: returned (${SECS} s, status $RC)" [ "$RC" = 0 ]
+check "delete --force: the container is gone" \
+	not bash -c '"$1" --root "$2" state force >/dev/null 2>&1' _ "$(command -v runc)" "$RUNC_ROOT/default"
+timed remove_container force
+check "force: removed from containerd (${SECS} s)" returned
+
+for id in fin fin2; do
+	ctr_ task exec --exec-id stop "$id" touch /stop
+	check "$id: exits 0" wait_for 30 task_is "$id" STOPPED
+	timed remove_container "$id"
+	check "$id: delete after exit 0 returned (${SECS} s)" returned
+	check "$id: its state says purge_pending" \
+		[ "$(jq -r .purge_pending "$TARDIS_STATE_DIR/containers/default/$id/state.json" 2>/dev/null)" = true ]
+	check "$id: its image is still on the server" [ -s "$(srv_image "$id")/manifest.json" ]
+done
+
+timed "$BIN/tardisctl" list
+check "tardisctl list: returned (${SECS} s, status $RC)" returned
+check "tardisctl list: an image is unreachable" grep -q unreachable "$TMP/timed.out"
+sed 's/^/#   /' "$TMP/timed.out"
+
+# ---- the filesystem answers again -----------------------------------------
+sshd_signal CONT
+stuck=$(newlog | sed -n 's/.*(helper \([0-9]*\) left behind).*/\1/p' | sort -u)
+echo "# helpers left behind: $(echo $stuck)"
+check "helpers were left behind" [ -n "$stuck" ]
+all_gone() {
+	local p
+	for p in $stuck; do kill -0 "$p" 2>/dev/null && return 1; done
+	return 0
+}
+check "the helpers left behind end once the filesystem answers" wait_for 60 all_gone
+check "the mount answers again" wait_for 60 stat "$NFS/checkpoint"
+half=0
+for d in "$EXPORT"/checkpoint/default/* "$EXPORT"/checkpoint/default/.*; do
+	[ -d "$d" ] || continue
+	case ${d##*/} in . | ..) continue ;; esac
+	case ${d##*/} in
+	.*) # a temporary sibling must never validate as an image
+		"$BIN/tardisctl" validate "$d" >/dev/null 2>&1 && half=$((half + 1)) ;;
+	*) "$BIN/tardisctl" validate "$d" >/dev/null 2>&1 || half=$((half + 1)) ;;
+	esac
+done
+check "no image half there ($half bad)" [ "$half" = 0 ]
+check "keep: its image is still v1" [ "$(stat -c %Y "$(srv_image keep)/manifest.json")" = "$IMG_KEEP" ]
+
+c2=$(srv_count keep)
+run_enabled keep
+check "keep: the next create restores v1" [ "$(restored keep)" = 2 ]
+check "keep: counts on ($c2 ->)" wait_for 20 srv_count_above keep "$c2"
+
+run_nowork fin
+check "fin: the next create does not restore the finished container's image" [ "$(restored fin)" = 1 ]
+check "fin: the log says why" grep -q "create default/fin: the last container of this id exited 0" "$TARDIS_LOG_FILE"
+check "fin: its old image is gone" [ ! -e "$(srv_image fin)/manifest.json" ]
+check "fin: its state is no longer purge_pending" \
+	[ "$(jq -r '.purge_pending // false' "$TARDIS_STATE_DIR/containers/default/fin/state.json")" = false ]
+
+timed "$BIN/tardisctl" gc
+check "tardisctl gc: returned (${SECS} s, status $RC)" [ "$RC" = 0 ]
+check "fin2: gc removed its image" [ ! -e "$(srv_image fin2)" ]
+check "fin2: gc removed its state" [ ! -e "$TARDIS_STATE_DIR/containers/default/fin2" ]
+check "no error lines but the hang's" \
+	not bash -c 'grep " error: " "$1" | grep -v "did not answer\|does not answer"' _ "$TARDIS_LOG_FILE"
+
+summary
