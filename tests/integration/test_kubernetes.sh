@@ -39,6 +39,13 @@
 
 ctd_tardis_env
 on_cleanup cri_stop
+# K8S_FS_A / K8S_FS_B: the network-fs directory as node A and node B see
+# it (two mounts of one export: sshfs, NFS), K8S_FS_VIEW where the test
+# looks (default node A's); by default all one local directory.  A caller
+# lending its mounts names them in TEST_IMAGE_ROOTS (lib.sh).
+NFS_A=${K8S_FS_A:-$NFS}
+NFS_B=${K8S_FS_B:-$NFS_A}
+NFS=${K8S_FS_VIEW:-$NFS_A}
 LEASE_TIMEOUT=6
 RACE_ROUNDS=${K8S_RACE_ROUNDS:-20}
 FLAVOURS=${K8S_FLAVOURS:-2 1.6}
@@ -101,10 +108,13 @@ ctr_json() {
 }
 # new_pod NODE POD_JSON: RunPodSandbox; prints the pod id.
 new_pod() { on "$1" runp "$2" | jq -r .id; }
-# new_ctr NODE POD_ID POD_JSON CTR_JSON [ATTEMPT]: CreateContainer; its id.
+# new_ctr NODE POD_ID POD_JSON CTR_JSON [ATTEMPT]: CreateContainer on
+# NODE (the network fs as NODE sees it); its id.
 new_ctr() {
-	local c
-	c=$(jq -c --argjson a "${5:-0}" '.attempt = $a' <<<"$4")
+	local c fs=$NFS_A
+	[ "$1" = A ] || fs=$NFS_B
+	c=$(jq -c --argjson a "${5:-0}" --arg fs "$fs" \
+		'.attempt = $a | .env.TARDIS_NETWORKFS_HOST_PATH = $fs' <<<"$4")
 	on "$1" create "$2" "$c" "$3" | jq -r .id
 }
 state_of() { on "$1" inspect "$2" 2>/dev/null | jq -r .status.state; }

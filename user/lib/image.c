@@ -10,20 +10,17 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #define MANIFEST_MAX (4 << 20)
 
-static int split_path(const char *path, char *parent, size_t plen, const char **base)
+int image_split_path(const char *path, char *parent, size_t plen, const char **base)
 {
 	const char *slash = strrchr(path, '/');
 
@@ -32,24 +29,6 @@ static int split_path(const char *path, char *parent, size_t plen, const char **
 	memcpy(parent, path, slash - path);
 	parent[slash - path] = '\0';
 	*base = slash + 1;
-	return 0;
-}
-
-int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err)
-{
-	static unsigned counter;
-	char parent[PATH_MAX];
-	const char *base;
-
-	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
-		return tardis_make_error(err, EINVAL, "bad image path `%s`", image_path);
-	if (mkdir_p(parent, 0700) < 0)
-		return tardis_make_error(err, errno, "create `%s`", parent);
-	if (snprintf(tmp, len, "%s/.%s.tmp.%d.%u", parent, base, (int)getpid(), counter++) >=
-	    (int)len)
-		return tardis_make_error(err, ENAMETOOLONG, "temp image path");
-	if (mkdir(tmp, 0700) < 0)
-		return tardis_make_error(err, errno, "create `%s`", tmp);
 	return 0;
 }
 
@@ -217,7 +196,7 @@ static int open_parent_dir(const char *path, const char *what, int missing_ok, c
 {
 	int fd;
 
-	if (split_path(path, parent, PATH_MAX, base) < 0)
+	if (image_split_path(path, parent, PATH_MAX, base) < 0)
 		return tardis_make_error(err, EINVAL, "bad %s `%s`", what, path);
 	fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && missing_ok && errno == ENOENT)
@@ -287,85 +266,6 @@ int image_remove(const char *path, tardis_error_t *err)
 	if (rm_tree_at(pfd, base, 0) < 0)
 		return tardis_make_error(err, errno, "remove `%s`", path);
 	return 0;
-}
-
-int image_publish(const char *tmp, const char *image_path, tardis_error_t *err)
-{
-	char parent[PATH_MAX], old[PATH_MAX];
-	const char *base;
-	cleanup_close int pfd = -1;
-
-	pfd = open_parent_dir(image_path, "image path", 0, parent, &base, err);
-	if (pfd < 0)
-		return -1;
-	if (fsync_path(tmp) < 0)
-		return tardis_make_error(err, errno, "fsync `%s`", tmp);
-	/* One atomic step: the new image takes the place of the old, which
-	 * is left at the temp name and removed afterwards. */
-	if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, image_path, RENAME_EXCHANGE) == 0) {
-		fsync(pfd);
-		crash_point("publish-exchanged");
-		if (image_remove(tmp, err) < 0)
-			tardis_error_free(err); /* cleaned up by the next checkpoint */
-		return 0;
-	}
-	if (errno != ENOENT && errno != EINVAL && errno != ENOSYS)
-		return tardis_make_error(err, errno, "exchange `%s` and `%s`", tmp, image_path);
-	/* No image yet, or a filesystem without RENAME_EXCHANGE (NFS): move the
-	 * old one aside first; image_cleanup_siblings() recovers it if we die
-	 * between the two renames. */
-	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
-	if (rename(image_path, old) < 0 && errno != ENOENT)
-		return tardis_make_error(err, errno, "move `%s` aside", image_path);
-	crash_point("publish-between-renames");
-	if (rename(tmp, image_path) < 0) {
-		int e = errno;
-
-		rename(old, image_path);
-		return tardis_make_error(err, e, "publish `%s`", image_path);
-	}
-	fsync(pfd);
-	if (image_remove(old, err) < 0)
-		tardis_error_free(err);
-	return 0;
-}
-
-void image_cleanup_siblings(const char *image_path)
-{
-	char parent[PATH_MAX], prefix[300], old[PATH_MAX];
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	const char *base;
-	struct stat st;
-	size_t plen;
-
-	if (split_path(image_path, parent, sizeof(parent), &base) < 0)
-		return;
-	snprintf(old, sizeof(old), "%s/.%s.old", parent, base);
-	if (stat(image_path, &st) < 0 && errno == ENOENT && stat(old, &st) == 0)
-		rename(old, image_path);
-	snprintf(prefix, sizeof(prefix), ".%s.", base);
-	plen = strlen(prefix);
-	d = opendir(parent);
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		char p[PATH_MAX];
-		tardis_error_t err = NULL;
-		const char *rest;
-		int pid;
-
-		if (strncmp(de->d_name, prefix, plen) != 0)
-			continue;
-		rest = de->d_name + plen;
-		/* Only temp dirs of processes that are gone. */
-		if (strncmp(rest, "tmp.", 4) == 0 && sscanf(rest + 4, "%d", &pid) == 1 &&
-		    pid != getpid() && kill(pid, 0) == 0)
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", parent, de->d_name);
-		image_remove(p, &err);
-		tardis_error_free(&err);
-	}
 }
 
 static void check(struct image_report *r, const char *name, int ok, const char *fmt, ...)
@@ -463,7 +363,7 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 		snprintf(detail, len, "dump.log: %s", strerror(errno));
 		return 0;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+	if (fstat_fresh(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
 		snprintf(detail, len, "dump.log is not a regular file");
 		return 0;
@@ -492,6 +392,7 @@ static int check_dump_log(int dfd, char *detail, size_t len)
 static int check_inventory(int dfd, char *detail, size_t len)
 {
 	uint32_t magic[2] = { 0, 0 };
+	struct stat st;
 	int fd = openat(dfd, IMAGE_INVENTORY, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	ssize_t n;
 
@@ -499,7 +400,7 @@ static int check_inventory(int dfd, char *detail, size_t len)
 		snprintf(detail, len, "inventory.img: %s", strerror(errno));
 		return 0;
 	}
-	n = read(fd, magic, sizeof(magic));
+	n = fstat_fresh(fd, &st) < 0 ? -1 : read(fd, magic, sizeof(magic));
 	close(fd);
 	if (n == (ssize_t)sizeof(magic) &&
 	    ((magic[0] == CRIU_IMG_SERVICE_MAGIC || magic[0] == CRIU_IMG_COMMON_MAGIC) &&
@@ -535,7 +436,7 @@ static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detai
 			return 0;
 		}
 		fd = openat(dfd, name->valuestring, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		if (fd < 0 || fstat_fresh(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			snprintf(detail, len, "%s: missing", name->valuestring);
 			return 0;
 		}

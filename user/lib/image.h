@@ -71,7 +71,11 @@ struct image_report {
 	char arch[32];        /* uname's machine where it was made; "" if unknown */
 };
 
-/* Makes the parent of image_path (0700) and a fresh temp sibling in it. */
+/* path's directory into parent (plen bytes) and *base, its last
+ * component (pointing into path); -1 when it has none. */
+int image_split_path(const char *path, char *parent, size_t plen, const char **base);
+/* Makes the parent of image_path (0700) and a fresh temp sibling in it
+ * (image_publish.c, with image_publish and image_cleanup_siblings). */
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err);
 /* Checksums and fsyncs every file of dir, then writes the manifest last. */
 int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err);

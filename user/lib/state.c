@@ -1,5 +1,6 @@
 #include "state.h"
 #include "cleanup.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -341,7 +342,7 @@ int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,
 	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "open `%s`", name);
-	if (fstat(fd, &st) < 0)
+	if (fstat_fresh(fd, &st) < 0)
 		return tardis_make_error(err, errno, "stat `%s`", name);
 	if (!S_ISREG(st.st_mode))
 		return tardis_make_error(err, EINVAL, "`%s` is not a regular file", name);

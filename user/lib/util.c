@@ -138,6 +138,15 @@ DIR *fdopendir_reopen(int fd)
 	return fdopendir_own(openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
 }
 
+int fstat_fresh(int fd, struct stat *st)
+{
+	struct statx sx;
+
+	/* The refresh is best effort (a kernel without statx): fstat decides. */
+	(void)statx(fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_SIZE | STATX_MTIME, &sx);
+	return fstat(fd, st);
+}
+
 int write_full(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

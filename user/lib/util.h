@@ -8,6 +8,8 @@
 #include <sys/types.h>
 #include <cjson/cJSON.h>
 
+struct stat;
+
 /* CLOCK_REALTIME / CLOCK_MONOTONIC in nanoseconds. */
 int64_t time_realtime_ns(void);
 int64_t time_monotonic_ns(void);
@@ -21,6 +23,12 @@ DIR *fdopendir_dup(int fd);
 /* The same directory opened anew ("." of fd): a fresh listing, which
  * sshfs gives only to a new open and NFS revalidates (close-to-open). */
 DIR *fdopendir_reopen(int fd);
+/* fstat of what the file's server holds now, not of what a network fs
+ * cached: FUSE keeps a file's size for a second and sshfs its own copy
+ * for 20 s, so a name renamed over on another node reads at the old size
+ * (cut short).  AT_STATX_FORCE_SYNC makes FUSE and NFS ask; local
+ * filesystems ignore it.  Call it on a fresh open, before reading. */
+int fstat_fresh(int fd, struct stat *st);
 /* All of buf written (EINTR retried); 0, or -1 with errno (EIO for a
  * write of 0). */
 int write_full(int fd, const void *buf, size_t len);
