@@ -258,7 +258,7 @@ static int check_image_roots(struct shim *s, const struct create_info *ci)
 	return 0;
 }
 
-static int create_reach(struct shim *s, struct create_info *ci, struct reach *r, int lock);
+static int create_reach(struct shim *s, struct create_info *ci, struct reach *r);
 
 /* state.json's purge_pending (delete.c), of the last container of this id. */
 static int purge_pending(struct shim *s)
@@ -297,6 +297,7 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 	*lock = create_lock(s);
 	if (*lock < 0)
 		return -1;
+	deadline_close_in_helpers(*lock); /* a reach left behind must not hold it */
 	if (runc_has_container(s)) {
 		log_warn("create %s/%s: runc already has a container with this id: passed to runc",
 			 s->args.ns, s->args.id);
@@ -311,7 +312,7 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 		return -1;
 	}
 	ci->purge_pending = purge_pending(s);
-	if (create_reach(s, ci, r, *lock) < 0)
+	if (create_reach(s, ci, r) < 0)
 		return -2;
 	if (!r->managed || add_work_dir(s, ci, config) < 0)
 		return -1;
@@ -462,7 +463,6 @@ static void purge_finished(struct shim *s, const struct create_info *ci)
 struct reach_arg {
 	struct shim *s;
 	struct create_info *ci;
-	int lock; /* the create lock: a helper left behind must not hold it */
 };
 
 /* The helper's part: everything of the create that touches a path the
@@ -476,8 +476,6 @@ static int reach_fn(void *arg, void *out, size_t cap, size_t *len)
 
 	if (cap < sizeof(*r))
 		return -ENOSPC;
-	if (a->lock >= 0)
-		close(a->lock);
 	memset(r, 0, sizeof(*r));
 	*len = sizeof(*r);
 	if (check_image_roots(a->s, ci) < 0)
@@ -502,17 +500,16 @@ static int reach_fn(void *arg, void *out, size_t cap, size_t *len)
 
 /* Runs reach_fn with the network filesystem deadline.  0 (r filled), or
  * -1 when it did not answer in time (logged, the helper left behind). */
-static int create_reach(struct shim *s, struct create_info *ci, struct reach *r, int lock)
+static int create_reach(struct shim *s, struct create_info *ci, struct reach *r)
 {
 	cleanup_error tardis_error_t err = NULL;
-	struct reach_arg a = { s, ci, lock };
+	struct reach_arg a = { s, ci };
 	char what[PATH_MAX + 64];
 	size_t len = 0;
 	int ms = deadline_networkfs_ms(s->cfg.networkfs_timeout);
 
 	if (!ci->set.networkfs[0] && !ci->set.checkpoint_host_path[0]) {
-		a.lock = -1; /* the state dir's own: local, no helper */
-		reach_fn(&a, r, sizeof(*r), &len);
+		reach_fn(&a, r, sizeof(*r), &len); /* the state dir's own: local */
 	} else {
 		snprintf(what, sizeof(what), "the network filesystem (%s)",
 			 ci->set.networkfs[0] ? ci->set.networkfs : ci->set.checkpoint_host_path);

@@ -4,6 +4,7 @@
 #include "mountinfo.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <time.h>
 #include <sys/wait.h>
@@ -122,6 +123,26 @@ START_TEST(test_networkfs_ms)
 }
 END_TEST
 
+static int fd_open_in_helper(void *arg, void *out, size_t cap, size_t *len)
+{
+	return fcntl(*(int *)arg, F_GETFD) >= 0;
+}
+
+/* A lock's fd registered is closed in the helpers, still open here. */
+START_TEST(test_close_in_helpers)
+{
+	tardis_error_t err = NULL;
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(deadline_run("fd", 5000, fd_open_in_helper, &fd, NULL, 0, NULL, NULL, &err), 1);
+	deadline_close_in_helpers(fd);
+	ck_assert_int_eq(deadline_run("fd", 5000, fd_open_in_helper, &fd, NULL, 0, NULL, NULL, &err), 0);
+	ck_assert_int_ge(fcntl(fd, F_GETFD), 0);
+	close(fd);
+}
+END_TEST
+
 /* The mount of a path by its text alone (nothing of it looked at). */
 START_TEST(test_mount_of)
 {
@@ -139,4 +160,5 @@ START_TEST(test_mount_of)
 }
 END_TEST
 
-UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_progress, test_crash, test_networkfs_ms, test_mount_of)
+UNIT_SUITE(deadline, "deadline", test_answer, test_timeout, test_progress, test_crash, test_networkfs_ms, test_mount_of,
+	   test_close_in_helpers)

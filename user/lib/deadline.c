@@ -47,6 +47,18 @@ static void remember_stuck(pid_t pid)
 /* In a helper: its answer page (deadline_alive). */
 static struct answer *in_helper;
 
+/* Lock fds a helper must not keep (deadline_close_in_helpers). */
+static int close_fds[8] = { -1, -1, -1, -1, -1, -1, -1, -1 };
+
+void deadline_close_in_helpers(int fd)
+{
+	for (size_t i = 0; fd >= 0 && i < sizeof(close_fds) / sizeof(close_fds[0]); i++)
+		if (close_fds[i] < 0 || close_fds[i] == fd) {
+			close_fds[i] = fd;
+			return;
+		}
+}
+
 int deadline_in_helper(void)
 {
 	return in_helper != NULL;
@@ -63,10 +75,14 @@ void deadline_alive(void)
  * runc's output until its end). */
 static void child_run(struct answer *a, size_t cap, int relay, deadline_fn fn, void *arg)
 {
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int null;
 	size_t len = 0;
 	int v;
 
+	for (size_t i = 0; i < sizeof(close_fds) / sizeof(close_fds[0]); i++)
+		if (close_fds[i] >= 0)
+			close(close_fds[i]);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);

@@ -42,6 +42,11 @@ typedef int (*deadline_fn)(void *arg, void *out, size_t cap, size_t *out_len);
 int deadline_run(const char *what, int timeout_ms, deadline_fn fn, void *arg, void *out, size_t cap,
 		 size_t *out_len, pid_t *stuck_pid, tardis_error_t *err);
 
+/* fd (a lock: a flock is held while any copy of its fd is open) is closed
+ * in every helper forked from now on: a helper left behind must not keep
+ * its caller's locks.  Up to 8. */
+void deadline_close_in_helpers(int fd);
+
 /* In a helper: a step answered (the deadline starts anew).  Elsewhere
  * nothing. */
 void deadline_alive(void);

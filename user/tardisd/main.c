@@ -3,6 +3,7 @@
  * container init exit into an exit record in the state store.
  */
 #include "tardisd.h"
+#include "deadline.h"
 #include "agent_lock.h"
 #include "cleanup.h"
 #include "log.h"
@@ -327,6 +328,9 @@ static int agent_open(struct agent *a, const struct opts *o, int ready_fd, int *
 		close(lock_fd);
 		return *pin_fd == -4 ? -4 : -1;
 	}
+	/* The lease renewal's helpers (leases.c) may outlive a killed agent. */
+	deadline_close_in_helpers(lock_fd);
+	deadline_close_in_helpers(*pin_fd);
 	return lock_fd;
 }
 
