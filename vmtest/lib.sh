@@ -4,7 +4,7 @@
 # shellcheck shell=bash
 
 # Scenarios that need a CRIU.
-VMTEST_NEEDS_CRIU=" shim_runc shim_containerd cross_node cross_node_nfs netfs_hang_nfs servers "
+VMTEST_NEEDS_CRIU=" shim_runc shim_containerd cross_node cross_node_nfs netfs_hang_nfs netfs_nfs servers "
 
 # The cases of tests/integration/test_servers.sh that vmtest runs (its
 # SERVER_CASES): the whole suite takes about 10 minutes under TCG, these

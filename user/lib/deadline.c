@@ -75,14 +75,13 @@ void deadline_alive(void)
  * runc's output until its end). */
 static void child_run(struct answer *a, size_t cap, int relay, deadline_fn fn, void *arg)
 {
-	int null;
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	size_t len = 0;
 	int v;
 
 	for (size_t i = 0; i < sizeof(close_fds) / sizeof(close_fds[0]); i++)
-		if (close_fds[i] >= 0)
+		if (close_fds[i] >= 0 && close_fds[i] != null)
 			close(close_fds[i]);
-	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null >= 0) {
 		dup2(null, 0);
 		dup2(null, 1);

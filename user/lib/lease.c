@@ -1,4 +1,5 @@
 #include "lease.h"
+#include "deadline.h"
 #include "cleanup.h"
 #include "container_state.h" /* cjson_get_*, cjson_set_* */
 #include "state.h"           /* store_read */
@@ -575,6 +576,7 @@ enum lease_verdict lease_claim(const char *image_path, const struct lease_claim 
 			snprintf(why, whylen, "%s", tardis_error_msg(err));
 			return LEASE_ERROR;
 		}
+		deadline_alive(); /* waiting for a checkpoint elsewhere is no hang */
 		if (!claimable(&cur, c, now)) {
 			if (cur.state == LEASE_CHECKPOINTING && time_monotonic_ns() < deadline) {
 				nanosleep(&poll, NULL);

@@ -1,4 +1,5 @@
 #include "sha256.h"
+#include "deadline.h"
 #include "util.h"
 
 #include <errno.h>
@@ -129,6 +130,7 @@ int sha256_fd(int fd, char hex[65], uint64_t *size)
 			break;
 		sha256_update(&c, buf, (size_t)r);
 		off += (uint64_t)r;
+		deadline_alive(); /* a long read that answers is no hang */
 	}
 	sha256_final(&c, digest);
 	sha256_hex(digest, hex);
