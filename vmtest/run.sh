@@ -23,7 +23,7 @@
 # Environment: VMTEST_KERNELS="6.1 host" (a subset of names),
 # VMTEST_SCENARIOS="exit_monitor" (a subset of scenarios),
 # VMTEST_MEM (MiB, default 2048), VMTEST_CPUS (default 2),
-# VMTEST_VM_TIMEOUT (s per VM, default 900), VMTEST_SCENARIO_TIMEOUT
+# VMTEST_VM_TIMEOUT (s per VM, default 1500), VMTEST_SCENARIO_TIMEOUT
 # (s per scenario, default 420), VMTEST_OFFLINE=1 (use only what is cached),
 # VMTEST_CMD='...' (diagnosis: run this shell command in each selected guest,
 # from the repository root, instead of the scenarios; output in
@@ -43,7 +43,7 @@ CPUS=${VMTEST_CPUS:-2}
 # "Oops: int3" in get_page_from_freelist while the kernel live-patched its
 # text (static keys, text_poke_bp) -- cross-modifying code under MTTCG.
 TCG_THREAD=${VMTEST_TCG_THREAD:-single}
-VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-900}
+VM_TIMEOUT=${VMTEST_VM_TIMEOUT:-1500}
 export VMTEST_SCENARIO_TIMEOUT=${VMTEST_SCENARIO_TIMEOUT:-420}
 # Loaded by the initramfs before the host root is mounted (plus their
 # dependencies, resolved with depmod/modprobe); the rest is autoloaded
