@@ -132,8 +132,7 @@ timed() {
 	t0=$(date +%s.%N)
 	timeout -s KILL 120 bash -c '"$@"' _ "$@" >"$TMP/timed.out" 2>&1
 	RC=$?
-	SECS=$(echo "$(date +%s.%N) - $t0" | bc)
-	SECS=$(printf '%.1f' "$SECS")
+	SECS=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 }
 returned() { [ "$RC" != 137 ]; }
 
