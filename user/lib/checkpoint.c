@@ -382,11 +382,11 @@ static int run_step(struct ckpt_steps *st, const char *what, int timeout_ms, dea
 {
 	cleanup_error tardis_error_t err = NULL;
 	const struct runc_call *c = st->c;
-	size_t n = strlen(c->store->path), len = 0;
+	size_t len = 0;
 	struct ckpt_steps back;
 	char label[PATH_MAX + 64];
 
-	if (strncmp(st->req->image_path, c->store->path, n) == 0 && st->req->image_path[n] == '/')
+	if (store_holds_path(c->store, st->req->image_path))
 		return fn(st, st, sizeof(*st), &len);
 	snprintf(label, sizeof(label), "%s of %s", what, st->req->image_path);
 	if (deadline_run(label, timeout_ms, fn, st, &back, sizeof(back), &len, NULL, &err) < 0 ||

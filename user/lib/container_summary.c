@@ -186,13 +186,13 @@ static void load_image(struct tardis_store *s, struct container_summary *c, int 
 	cleanup_error tardis_error_t err = NULL;
 	const char *p = cjson_get_str(c->doc, "image_path");
 	struct image_look l = { .path = p, .validate = validate, .t = c->last_activity_ns }, back;
-	size_t n = strlen(s->path), len = 0;
+	size_t len = 0;
 	char what[PATH_MAX + 16], mnt[PATH_MAX];
 
 	if (!p || !path_is_clean_absolute(p) || strlen(p) >= sizeof(c->image_path))
 		return;
 	strcpy(c->image_path, p);
-	if (strncmp(p, s->path, n) == 0 && p[n] == '/') {
+	if (store_holds_path(s, p)) {
 		look_at_image(&l, NULL, 0, NULL);
 	} else if (on_hung_mount(p, mnt, sizeof(mnt))) {
 		c->image_unreachable = 1;

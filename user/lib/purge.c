@@ -42,13 +42,6 @@ static int in_roots(const struct purge_target *t, const char *path, tardis_error
 	return tardis_make_error(err, EPERM, "refused: %s", why);
 }
 
-static int in_store(const struct tardis_store *s, const char *path)
-{
-	size_t n = strlen(s->path);
-
-	return strncmp(path, s->path, n) == 0 && path[n] == '/';
-}
-
 /* 0 removed or not there, -1 reported. */
 static int purge_image(struct tardis_store *s, const struct purge_target *t, unsigned flags,
 		       uint64_t *freed, purge_report_fn report, void *arg)
@@ -61,7 +54,7 @@ static int purge_image(struct tardis_store *s, const struct purge_target *t, uns
 		return -1;
 	}
 	/* In the state dir, through no planted symlink; else in an image root. */
-	if ((!in_store(s, t->image_path) && in_roots(t, t->image_path, &err) < 0) ||
+	if ((!store_holds_path(s, t->image_path) && in_roots(t, t->image_path, &err) < 0) ||
 	    image_parent_check(s, t->image_path, 0, &err) < 0) {
 		if (tardis_error_errno(err) == ENOENT)
 			return 0;
@@ -158,6 +151,6 @@ int purge_container(struct tardis_store *s, const struct purge_target *t, unsign
 
 int purge_is_remote(const struct tardis_store *s, const struct purge_target *t)
 {
-	return (t->image_path && t->image_path[0] && !in_store(s, t->image_path)) ||
+	return (t->image_path && t->image_path[0] && !store_holds_path(s, t->image_path)) ||
 	       (t->work_dir && t->work_dir[0]);
 }

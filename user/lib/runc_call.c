@@ -123,12 +123,9 @@ static int image_in_roots(const struct runc_call *c, const char *image_path, int
 int runc_call_image_safe(const struct runc_call *c, const char *image_path, int create)
 {
 	cleanup_error tardis_error_t err = NULL;
-	size_t n = strlen(c->store->path);
 
-	if ((strncmp(image_path, c->store->path, n) != 0 || image_path[n] != '/') &&
-	    image_in_roots(c, image_path, create) < 0)
+	if (!store_holds_path(c->store, image_path) && image_in_roots(c, image_path, create) < 0)
 		return -1;
-
 	if (image_parent_check(c->store, image_path, create, &err) == 0)
 		return 0;
 	if (tardis_error_errno(err) != ENOENT)

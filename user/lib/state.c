@@ -12,6 +12,13 @@
 #include <time.h>
 #include <unistd.h>
 
+int store_holds_path(const struct tardis_store *s, const char *path)
+{
+	size_t n = strlen(s->path);
+
+	return strncmp(path, s->path, n) == 0 && path[n] == '/';
+}
+
 int store_id_valid(const char *id)
 {
 	size_t n;

@@ -33,6 +33,9 @@ struct store_write_times {
 
 /* runc's rule ^[\w+-\.]+$ (the class holds the range '+'..'.'), not . or .. */
 int store_id_valid(const char *id);
+/* 1 when path lies below the store's directory (the state dir's own image
+ * paths: local, never a network filesystem's). */
+int store_holds_path(const struct tardis_store *s, const char *path);
 
 int store_open(struct tardis_store *s, const char *path, tardis_error_t *err);
 void store_close(struct tardis_store *s);
