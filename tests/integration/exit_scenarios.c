@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -398,6 +399,117 @@ static void run_scenario(const struct scenario *sc, enum mode mode)
 		fprintf(stderr, "%s: exit.json = %s\n", id, raw);
 }
 
+/* A restored init can die before runc restore returns, while its
+ * container's other processes still have to go: a pid-namespace init
+ * waits in the kernel (zap_pid_ns_processes) until they are gone -- not a
+ * zombie yet, its /proc entry that of a live process -- and its exit event
+ * already went by the agent, unattributed, when tardis-runc registers it.
+ * The record must still be written (the kernel's recent exits keep it).
+ * Here the init's child is held by ptrace: a traced child that dies stays
+ * until its tracer (this test) reaps it, and the init waits for it. */
+static int gate[2] = { -1, -1 };
+
+static void body_child_then_exit3(void)
+{
+	char c;
+
+	if (fork() == 0) {
+		for (;;)
+			pause();
+	}
+	if (read(gate[0], &c, 1) != 1)
+		_exit(126);
+	exit(3);
+}
+
+/* The first process whose parent is pid (host pid namespace). */
+static pid_t child_of(pid_t pid)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	pid_t found = 0;
+
+	while (d && !found && (e = readdir(d))) {
+		char path[300], line[512], *p;
+		int ppid;
+		FILE *f;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+		f = fopen(path, "re");
+		if (!f)
+			continue;
+		p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+		fclose(f);
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == pid)
+			found = atoi(e->d_name);
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
+static void run_dead_before_register(void)
+{
+	const char *name = "dead-before-register-pidns";
+	char id[160], raw[4096] = "";
+	struct tardis_exit_event ev;
+	struct exit_record r;
+	tardis_error_t err = NULL;
+	uint64_t start = 0;
+	int rel[2], status = -1, i, registered;
+	pid_t pid, child = 0;
+
+	if (pipe2(gate, O_CLOEXEC) < 0) {
+		result(0, "%s pipe: %s", name, strerror(errno));
+		return;
+	}
+	pid = spawn_blocked(MODE_PIDNS, rel, body_child_then_exit3);
+	close(gate[0]);
+	if (pid < 0 || proc_start_time(pid, &start) < 0) {
+		result(0, "%s spawn failed", name);
+		close(gate[1]);
+		return;
+	}
+	snprintf(id, sizeof(id), "%s-%d", name, (int)pid);
+	release(rel);
+	for (i = 0; i < timeout_s * 100 && !(child = child_of(pid)); i++)
+		usleep(10000);
+	if (!child || ptrace(PTRACE_SEIZE, child, NULL, NULL) < 0) {
+		result(0, "%s id=%s child %d: %s", name, id, (int)child, child ? strerror(errno) : "none");
+		close(gate[1]);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	if (write(gate[1], "x", 1) != 1)
+		perror("gate");
+	close(gate[1]);
+	/* Dead in the kernel's map, held by its traced child; the agent's turn. */
+	for (i = 0; i < timeout_s * 100 && monitor_recent_lookup(&mon, pid, start, &ev) != 1; i++)
+		usleep(10000);
+	usleep(300000);
+	registered = registry_register(&store, &mon, NS, id, pid, 0, &err);
+	waitpid(child, NULL, __WALL);
+	if (waitpid(pid, &status, 0) != pid) {
+		result(0, "%s id=%s waitpid: %s", name, id, strerror(errno));
+		return;
+	}
+	if (registered < 0) {
+		result(0, "%s id=%s register: %s", name, id, tardis_error_msg(err));
+		tardis_error_free(&err);
+		return;
+	}
+	if (!wait_record(id, &r, raw, sizeof(raw))) {
+		result(0, "%s container=%s pid=%d waitpid=0x%x no exit record within %ds", name, id,
+		       (int)pid, status, timeout_s);
+		return;
+	}
+	result(r.wait_status == status && r.pid == pid && r.start_time == start,
+	       "%s container=%s pid=%d waitpid=0x%x recorded=0x%x source=%s", name, id, (int)pid,
+	       status, r.wait_status, r.source);
+}
+
 /* ---- unregistered processes ---------------------------------------------- */
 
 struct unreg {
@@ -563,6 +675,8 @@ int main(int argc, char **argv)
 			run_scenario(&scenarios[i], m);
 		}
 	}
+	if (!only || strcmp(only, "dead-before-register") == 0)
+		run_dead_before_register();
 	check_not_attributed(unreg, 2);
 	monitor_close(&mon);
 	store_close(&store);

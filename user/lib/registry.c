@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,9 +141,11 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 		return -1;
 	/* Died while being registered: the agent may have seen its exit
 	 * before the registration was there, and passed it over; the kernel
-	 * kept it (the agent waits for this container's lock to record it). */
-	if (mon && !proc_is_same(pid, start_time) &&
-	    monitor_recent_lookup(mon, pid, start_time, &early) == 1)
+	 * kept it (the agent waits for this container's lock to record it).
+	 * Asked of the kernel, not of /proc: a dead init stays a zombie there
+	 * until its reaper waits, and its exit event is long gone by then. */
+	if (mon && monitor_recent_lookup(mon, pid, start_time, &early) == 1 &&
+	    faccessat(dfd, EXIT_RECORD_FILE, F_OK, AT_SYMLINK_NOFOLLOW) < 0)
 		return record_early_exit(dfd, &early, ns, id, err);
 	return 0;
 }
