@@ -118,9 +118,14 @@ vmtest: all
 
 # The binaries in PREFIX/bin, the unit, a default config (an existing one is
 # the operator's and is kept), the README as the unit's documentation.
+# The CRIU that scripts/setup.sh built (build-criu.sh's version) goes to
+# LIBEXECDIR; a new config names it when the system's CRIU is missing or
+# fails `criu check` (Debian 12's 3.17 on 6.x kernels).
 SYSCONFDIR ?= /etc
 UNITDIR    ?= /lib/systemd/system
 DOCDIR     ?= $(PREFIX)/share/doc/tardis
+LIBEXECDIR ?= $(PREFIX)/libexec/tardis
+CRIU_BUILT ?= build/criu/criu-$(shell sed -n 's/^CRIU_VERSION=//p' scripts/build-criu.sh)/criu/criu
 install: $(PROGS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/tardis \
 		$(DESTDIR)$(DOCDIR)
@@ -128,8 +133,11 @@ install: $(PROGS)
 	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@DOCDIR@|$(DOCDIR)|g' packaging/tardisd.service \
 		> $(DESTDIR)$(UNITDIR)/tardisd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/tardisd.service
+	[ ! -x $(CRIU_BUILT) ] || { install -d $(DESTDIR)$(LIBEXECDIR) && \
+		install -m 0755 $(CRIU_BUILT) $(DESTDIR)$(LIBEXECDIR)/criu; }
 	[ -e $(DESTDIR)$(SYSCONFDIR)/tardis/tardis.conf ] || \
-		install -m 0644 packaging/tardis.conf $(DESTDIR)$(SYSCONFDIR)/tardis/tardis.conf
+		packaging/install-config.sh packaging/tardis.conf $(DESTDIR)$(SYSCONFDIR)/tardis/tardis.conf \
+			$(DESTDIR)$(LIBEXECDIR)/criu $(LIBEXECDIR)/criu
 	install -m 0644 README.md $(DESTDIR)$(DOCDIR)/README.md
 
 clean:

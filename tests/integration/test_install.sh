@@ -28,6 +28,28 @@ check "default config installed, mode 644" [ "$(stat -c %a "$C" 2>/dev/null)" = 
 check "default config parses (tardisctl log reads it)" \
 	bash -c '[ "$(TARDIS_CONFIG=$1 "$2" log 2>/dev/null | head -1)" = "log_level = info" ]' _ "$C" "$BIN/tardisctl"
 check "default config: tardisd accepts it" bash -c 'TARDIS_CONFIG=$1 "$2" --help >/dev/null' _ "$C" "$BIN/tardisd"
+# The CRIU setup.sh built, installed and named when the system's fails.
+CB=$ROOT/build/criu/criu-$(sed -n 's/^CRIU_VERSION=//p' "$ROOT/scripts/build-criu.sh")/criu/criu
+LC=$PREFIX/libexec/tardis/criu
+if [ -x "$CB" ]; then
+	check "$LC installed, mode 755, the built one" \
+		bash -c '[ "$(stat -c %a "$1")" = 755 ] && cmp -s "$1" "$2"' _ "$D$LC" "$CB"
+	check "  ...it passes criu check" bash -c '"$1" check >/dev/null 2>&1' _ "$D$LC"
+	if command -v criu >/dev/null && criu check >/dev/null 2>&1; then
+		check "the system's criu works: the config leaves criu unset" grep -qx "# criu = .*" "$C"
+	else
+		check "the system's criu is missing or fails criu check: the config names $LC" \
+			grep -qx "criu = $LC" "$C"
+		# The named path as it lies under DESTDIR: tardisctl check's criu lines.
+		sed "s|^criu = |criu = $D|" "$C" >"$TMP/criu.conf"
+		TARDIS_CONFIG=$TMP/criu.conf "$BIN/tardisctl" check >"$TMP/check.out" 2>&1
+		check "  ...tardisctl check: criu found, criu check and a socket dump ok" \
+			bash -c 'grep -q "^ok  *criu: $2, version" "$1" && grep -q "^ok  *criu check:" "$1" &&
+				grep -q "^ok  *criu dump:" "$1"' _ "$TMP/check.out" "$D$LC"
+	fi
+else
+	echo "# no CRIU built by setup.sh: its install is not tested"
+fi
 echo "log_level = debug # mine" >"$C"
 make -C "$ROOT" --no-print-directory OUT="$OUT" install DESTDIR="$D" PREFIX="$PREFIX" >"$log" 2>&1
 check "a second install keeps the operator's config" grep -qx "log_level = debug # mine" "$C"
