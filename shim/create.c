@@ -353,7 +353,8 @@ static int restore_from(struct shim *s, const struct create_info *ci,
 				       .keep_tcp = keep_connections(s, ci, rep),
 				       .netns_path = ci->set.netns == NETNS_PATH ? ci->set.netns_path
 										  : NULL,
-				       .own_netns = ci->set.netns == NETNS_OWN };
+				       .own_netns = ci->set.netns == NETNS_OWN,
+				       .criu_version = rep->criu_version[0] ? rep->criu_version : NULL };
 
 	if (n > 0) {
 		self[n] = '\0';

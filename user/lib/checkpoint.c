@@ -5,6 +5,7 @@
 #include "crashpoint.h"
 #include "deadline.h"
 #include "criu_log.h"
+#include "criu_version.h"
 #include "exit_record.h"
 #include "failure_count.h"
 #include "filediff.h"
@@ -321,6 +322,7 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 	const struct checkpoint_request *req = st->req;
 	cleanup_error tardis_error_t err = NULL;
 	struct image_meta meta = { 0 };
+	char criu_v[32];
 
 	if (copy_dump_log(c, st->tmp, st->work) < 0) {
 		ckpt_fail(&st->res, "copy dump.log into the image failed");
@@ -337,7 +339,8 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 	meta.created_at_ns = st->res.at;
 	meta.duration_ms = (monotonic_ns() - st->t0) / 1000000;
 	meta.runc_version = c->runc;
-	meta.criu_version = c->cfg->criu[0] ? c->cfg->criu : "criu";
+	criu_version_get(c->store, runc_call_criu_path(c), criu_v, sizeof(criu_v));
+	meta.criu_version = criu_v;
 	meta.rootfs_kind = st->plan->kind;
 	meta.identity = req->identity;
 	meta.node = config_node_name(c->cfg);

@@ -290,7 +290,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity, *arch;
+	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity, *arch, *criu;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -307,6 +307,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	kind = cJSON_GetObjectItemCaseSensitive(o, "rootfs_kind");
 	identity = cJSON_GetObjectItemCaseSensitive(o, "identity");
 	arch = cJSON_GetObjectItemCaseSensitive(o, "arch");
+	criu = cJSON_GetObjectItemCaseSensitive(o, "criu_version");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -326,6 +327,8 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	snprintf(r->identity, sizeof(r->identity), "%s", identity ? identity->valuestring : "");
 	if (cJSON_IsString(arch))
 		snprintf(r->arch, sizeof(r->arch), "%s", arch->valuestring);
+	if (cJSON_IsString(criu) && !strchr(criu->valuestring, '/'))
+		snprintf(r->criu_version, sizeof(r->criu_version), "%s", criu->valuestring);
 	if (cJSON_IsString(kind) && (strcmp(kind->valuestring, IMAGE_ROOTFS_REUSED) == 0 ||
 				     strcmp(kind->valuestring, IMAGE_ROOTFS_SNAPSHOT) == 0))
 		snprintf(r->rootfs_kind, sizeof(r->rootfs_kind), "%s", kind->valuestring);

@@ -69,6 +69,8 @@ struct image_report {
 	char rootfs_kind[16]; /* IMAGE_ROOTFS_* */
 	char identity[512];   /* "" when kept under its namespace/id */
 	char arch[32];        /* uname's machine where it was made; "" if unknown */
+	char criu_version[32]; /* the CRIU that dumped it ("4.2.1"); "" if unknown
+				* (older images recorded its path there) */
 };
 
 /* path's directory into parent (plen bytes) and *base, its last

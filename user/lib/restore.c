@@ -2,6 +2,7 @@
 #include "cleanup.h"
 #include "crashpoint.h"
 #include "criu_log.h"
+#include "criu_version.h"
 #include "filediff.h"
 #include "log.h"
 #include "netns.h"
@@ -110,12 +111,12 @@ static void path_netns_after(const struct runc_call *c, const struct restore_req
 
 /* `runc restore --detach`: 0 restored, -1 with *err. */
 static int run_runc_restore(const struct runc_call *c, const struct restore_request *req,
-			    const char *work, tardis_error_t *err)
+			    const char *work, int major, tardis_error_t *err)
 {
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_argv struct argv_buf env = { 0 };
 	cleanup_error tardis_error_t e = NULL;
-	int st, major = runc_call_criu_major(c);
+	int st;
 
 	/* CRIU before 4 dies on an action script from a config file in swrk
 	 * mode (seen: 3.17 on Debian 12's 6.1): lo comes up after the restore
@@ -177,16 +178,34 @@ static void commit(const struct runc_call *c, int bfd)
 			 tardis_error_msg(e));
 }
 
+/* This node's CRIU ("" when it cannot be told); -1 with *err when the
+ * image was made by a newer one: CRIU reads the images of older CRIUs, an
+ * older CRIU may not know what a newer one wrote. */
+static int criu_fits(const struct runc_call *c, const struct restore_request *req, char *v,
+		     size_t len, tardis_error_t *err)
+{
+	int ok;
+
+	if (criu_version_get(c->store, runc_call_criu_path(c), v, len) < 0 || !req->criu_version ||
+	    criu_version_cmp(req->criu_version, v, &ok) <= 0 || !ok)
+		return 0;
+	return tardis_make_error(err, 0,
+				 "image made by CRIU %s, newer than this node's CRIU %s (%s)",
+				 req->criu_version, v, runc_call_criu_path(c));
+}
+
 int restore_container(const struct runc_call *c, const struct restore_request *req,
 		      tardis_error_t *err)
 {
-	char backup[PATH_MAX], work[PATH_MAX], why[PATH_MAX + 64];
+	char backup[PATH_MAX], work[PATH_MAX], why[PATH_MAX + 64], criu_v[32];
 	cleanup_close int ifd = -1;
 	cleanup_close int bfd = -1;
 
 	/* runc only says "criu failed" (in its own log) when there is none. */
 	if (runc_call_criu_missing(c, why, sizeof(why)))
 		return tardis_make_error(err, ENOENT, "%s", why);
+	if (criu_fits(c, req, criu_v, sizeof(criu_v), err) < 0)
+		return -1;
 	if (scratch_dir(c->store, c->cfg->state_dir, SCRATCH_RESTORE, c->ns, c->id, backup,
 			sizeof(backup)) < 0 ||
 	    scratch_dir(c->store, c->cfg->state_dir, SCRATCH_WORK, c->ns, c->id, work,
@@ -205,7 +224,7 @@ int restore_container(const struct runc_call *c, const struct restore_request *r
 		return -1;
 	}
 	crash_point("restore-applied");
-	if (run_runc_restore(c, req, work, err) < 0) {
+	if (run_runc_restore(c, req, work, criu_v[0] ? atoi(criu_v) : -1, err) < 0) {
 		undo(c, req, bfd);
 		return -1;
 	}

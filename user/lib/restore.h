@@ -26,6 +26,9 @@ struct restore_request {
 	 * CRTOOLS_INIT_PID and the bundle in RESTORE_BUNDLE_ENV.  Needed
 	 * with own_netns. */
 	const char *action_script;
+	/* The CRIU version the image was made by (manifest), or NULL: an
+	 * image of a newer CRIU than this node's is not restored. */
+	const char *criu_version;
 };
 
 /* The environment entry through which the action script learns the

@@ -50,9 +50,9 @@ pid_t runc_call_init_pid(const struct runc_call *c);
  * ..."): a --criu path of the call or the config that is not executable,
  * or no criu on PATH.  0 otherwise (a CRIU that is there may still fail). */
 int runc_call_criu_missing(const struct runc_call *c, char *why, size_t len);
-/* The major version of the CRIU the call would use (`criu --version`), or
- * -1 when it cannot be told. */
-int runc_call_criu_major(const struct runc_call *c);
+/* The CRIU the call would use: its --criu, the config's, or "criu" (a
+ * name runc looks up on PATH). */
+const char *runc_call_criu_path(const struct runc_call *c);
 
 /* The call's image path: the default one lies in the state directory, and
  * no symlink is followed there (image_parent_check).  0: usable; -1

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Images across CRIU versions: 4.2.1 and an older CRIU, Debian 12's
+# packaged 3.17.1 (unpacked under build/; it cannot dump on this kernel,
+# nor can 4.1.1).  The manifest
+# records the version that dumped it (not a path); an image of 4.2.1 is
+# not given to the older CRIU: the container starts fresh, the reason in
+# the log and in `tardisctl show`, the image kept; each CRIU's version is
+# asked once, then read from the state dir's cache.
+# shellcheck source=tests/lib/lib.sh
+. "$(dirname "$0")/../lib/lib.sh"
+# shellcheck source=tests/lib/bundle.sh
+. "$ROOT/tests/lib/bundle.sh"
+
+C421=$ROOT/build/criu/criu-4.2.1/criu/criu
+need_criu
+[ -x "$C421" ] || C421=$TARDIS_CRIU
+# The older CRIU: Debian 12's packaged 3.17.1, unpacked under build/.
+D=$ROOT/build/criu/deb-bookworm
+if [ ! -x "$D/usr/sbin/criu" ]; then
+	(cd "$TMP" && apt-get download criu >/dev/null 2>&1) &&
+		dpkg-deb -x "$TMP"/criu_*.deb "$D.tmp" && rm -rf "$D" && mv "$D.tmp" "$D"
+fi
+OLD=$D/usr/sbin/criu
+OLDV=$("$OLD" --version 2>/dev/null | sed -n 's/^Version: //p')
+NEWV=$("$C421" --version 2>/dev/null | sed -n 's/^Version: //p')
+check "two CRIUs: $OLDV ($OLD), $NEWV ($C421)" [ -n "$OLDV" -a -n "$NEWV" -a "$OLDV" != "$NEWV" ]
+shim_env cv debug
+check "tardisd starts" start_agent
+lower_layer sh -c "$COUNTER_SH"
+B=$TMP/b
+manifest_criu() { jq -r .criu_version "$IMAGES/ck/manifest.json" 2>/dev/null; }
+re() { sed 's/\./\\./g' <<<"$1"; }
+
+# CRIU 4.1.1 does not finish a dump on this kernel (it hangs until the
+# checkpoint timeout): an older CRIU's image restored by a newer one is make
+# compat's (trixie's 4.1.1 dumps, sid's 4.2.1 restores).
+export TARDIS_CRIU=$C421
+make_bundle "$B"
+check "$NEWV: ck runs" create_start "$B" ck
+check "$NEWV: counting" wait_for 20 count_at_least "$B" 15
+
+# ---- the newer dumps, the older refuses ----------------------------------
+check "$NEWV: delete --force checkpoints" shim delete --force ck
+check "the manifest records CRIU $NEWV ($(manifest_criu))" [ "$(manifest_criu)" = "$NEWV" ]
+drop_bundle "$B"
+export TARDIS_CRIU=$OLD
+make_bundle "$B"
+mark_log
+check "$OLDV: create" shim create --bundle "$B" --pid-file "$B/init.pid" ck </dev/null
+check "$OLDV: not restored" not in_log "create $NS/ck: restored from"
+check "$OLDV: the log says why" \
+	in_log "restore failed, starting fresh: image made by CRIU $(re "$NEWV"), newer than this node's CRIU $(re "$OLDV")"
+new_log | grep "restore failed" | sed 's/^/  | /'
+check "tardisctl show: a failed restore, and why" bash -c \
+	'"$1" show --json "$2" | jq -r .last_restore_failure.reason | grep -qF "newer than this node'"'"'s CRIU $3"' \
+	_ "$BIN/tardisctl" "$NS/ck" "$OLDV"
+check "$OLDV: start, fresh" shim start ck
+check "$OLDV: counting from 1" wait_for 10 count_at_least "$B" 3
+check "the image of $NEWV is kept" [ "$(manifest_criu)" = "$NEWV" ]
+rdelete ck
+
+# ---- the version cache ---------------------------------------------------
+n=$(find "$TARDIS_STATE_DIR/cache" -name 'criu-*' 2>/dev/null | wc -l)
+check "the state dir caches both CRIUs' versions ($n entries)" [ "$n" = 2 ]
+check "  ...$OLDV and $NEWV" bash -c '[ "$(for f in "$1"/cache/criu-*; do cat "$f"; echo; done | sort | tr "\n" " ")" = "$2 $3 " ]' \
+	_ "$TARDIS_STATE_DIR" "$OLDV" "$NEWV"
+summary
