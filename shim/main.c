@@ -14,6 +14,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "runc_exec.h"
+#include "runc_version.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -53,12 +54,46 @@ static enum shim_result dispatch(struct shim *s, int *exit_code)
 	return SHIM_PASS_THROUGH;
 }
 
+/* The caller's own --criu, taken out of argv when this runc rejects it
+ * (>= 1.4): every call would fail on it (runc >= 1.2 finds CRIU on PATH,
+ * runc_call.h).  Before any handler, so that what tardis runs of the
+ * original command (create's) has it out too.  Asks which runc it is
+ * (cached) only when the call has a --criu.  Fails open: a runc that
+ * cannot be told keeps the command line as it is.  Returns the new argc. */
+static int drop_rejected_criu(struct shim *s, char **argv)
+{
+	cleanup_error tardis_error_t err = NULL;
+	struct runc_info info;
+	int argc = s->args.argc;
+
+	if (!runc_args_global(&s->args, "criu"))
+		return argc;
+	log_open(s);
+	if (shim_open_store(s) < 0 || runc_info_get(s->store.root_fd, s->runc, &info, &err) < 0 ||
+	    !runc_info_at_least(&info, 1, 4))
+		return argc;
+	/* From the last, so the earlier ones' indices stay right. */
+	for (int g = s->args.nglobals - 1; g >= 0; g--) {
+		const struct runc_opt *o = &s->args.globals[g];
+
+		if (strcmp(o->name, "criu") != 0)
+			continue;
+		log_info("runc %s rejects --criu: `%s%s%s` dropped from `%s`", info.version,
+			 argv[o->index], o->ntokens == 2 ? " " : "", o->ntokens == 2 ? argv[o->index + 1] : "",
+			 s->args.cmd ? s->args.cmd : "");
+		memmove(argv + o->index, argv + o->index + o->ntokens,
+			(size_t)(argc + 1 - o->index - o->ntokens) * sizeof(*argv));
+		argc -= o->ntokens;
+	}
+	return argc;
+}
+
 int main(int argc, char **argv)
 {
 	cleanup_error tardis_error_t err = NULL;
 	enum shim_result res = SHIM_PASS_THROUGH;
 	struct shim s;
-	int exit_code = 0;
+	int exit_code = 0, parsed, n;
 
 	if (criu_action_wanted(argc))
 		return criu_action_main();
@@ -76,7 +111,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "tardis-runc: %s\n", tardis_error_msg(err));
 		return 127;
 	}
-	if (runc_args_parse(argc, argv, &s.args, &err) < 0) {
+	parsed = runc_args_parse(argc, argv, &s.args, &err);
+	if (parsed == 0 && (n = drop_rejected_criu(&s, argv)) != argc) {
+		argc = n;
+		parsed = runc_args_parse(argc, argv, &s.args, &err);
+	}
+	if (parsed < 0) {
 		log_open(&s);
 		log_info("not parsed (%s): passed to runc", tardis_error_msg(err));
 	} else {

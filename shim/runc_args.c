@@ -29,8 +29,12 @@ static const struct flag_spec global_flags[] = {
 	{ "version", "v", BOOL },    { NULL, NULL, 0 },
 };
 
+/* Every flag of runc 1.1 to 1.4, hidden ones too (the global --criu:
+ * ignored since 1.2, rejected by 1.4; kill's --all).  Checked against each
+ * runc's own help by tests/unit/unit_runc_help.c. */
 static const struct flag_spec create_flags[] = {
 	{ "bundle", "b", VALUE },     { "console-socket", NULL, VALUE },
+	{ "pidfd-socket", NULL, VALUE }, /* 1.2 */
 	{ "pid-file", NULL, VALUE },  { "no-pivot", NULL, BOOL },
 	{ "no-new-keyring", NULL, BOOL }, { "preserve-fds", NULL, VALUE },
 	{ "help", "h", BOOL },        { NULL, NULL, 0 },
@@ -38,6 +42,7 @@ static const struct flag_spec create_flags[] = {
 
 static const struct flag_spec run_flags[] = {
 	{ "bundle", "b", VALUE },     { "console-socket", NULL, VALUE },
+	{ "pidfd-socket", NULL, VALUE }, /* 1.2 */
 	{ "detach", "d", BOOL },      { "keep", NULL, BOOL },
 	{ "pid-file", NULL, VALUE },  { "no-subreaper", NULL, BOOL },
 	{ "no-pivot", NULL, BOOL },   { "no-new-keyring", NULL, BOOL },
@@ -57,6 +62,7 @@ static const struct flag_spec checkpoint_flags[] = {
 	{ "image-path", NULL, VALUE },  { "work-path", NULL, VALUE },
 	{ "parent-path", NULL, VALUE }, { "leave-running", NULL, BOOL },
 	{ "tcp-established", NULL, BOOL }, { "ext-unix-sk", NULL, BOOL },
+	{ "tcp-skip-in-flight", NULL, BOOL }, { "link-remap", NULL, BOOL }, /* 1.3 */
 	{ "shell-job", NULL, BOOL },    { "lazy-pages", NULL, BOOL },
 	{ "status-fd", NULL, VALUE },   { "page-server", NULL, VALUE },
 	{ "file-locks", NULL, BOOL },   { "pre-dump", NULL, BOOL },
@@ -80,6 +86,7 @@ static const struct flag_spec restore_flags[] = {
 
 static const struct flag_spec exec_flags[] = {
 	{ "console-socket", NULL, VALUE }, { "cwd", NULL, VALUE },
+	{ "pidfd-socket", NULL, VALUE }, /* 1.2 */
 	{ "env", "e", VALUE },          { "tty", "t", BOOL },
 	{ "user", "u", VALUE },         { "additional-gids", "g", VALUE },
 	{ "process", "p", VALUE },      { "detach", "d", BOOL },
@@ -106,6 +113,19 @@ static const struct flag_spec spec_flags[] = {
 	{ "bundle", "b", VALUE }, { "rootless", NULL, BOOL }, { "help", "h", BOOL }, { NULL, NULL, 0 },
 };
 
+static const struct flag_spec update_flags[] = {
+	{ "resources", "r", VALUE },    { "blkio-weight", NULL, VALUE },
+	{ "cpu-period", NULL, VALUE },  { "cpu-quota", NULL, VALUE },
+	{ "cpu-burst", NULL, VALUE },   { "cpu-share", NULL, VALUE },
+	{ "cpu-rt-period", NULL, VALUE }, { "cpu-rt-runtime", NULL, VALUE },
+	{ "cpuset-cpus", NULL, VALUE }, { "cpuset-mems", NULL, VALUE },
+	{ "memory", NULL, VALUE },      { "cpu-idle", NULL, VALUE },
+	{ "memory-reservation", NULL, VALUE }, { "memory-swap", NULL, VALUE },
+	{ "pids-limit", NULL, VALUE },  { "l3-cache-schema", NULL, VALUE },
+	{ "mem-bw-schema", NULL, VALUE }, { "help", "h", BOOL },
+	{ NULL, NULL, 0 },
+};
+
 static const struct flag_spec only_help[] = {
 	{ "help", "h", BOOL }, { NULL, NULL, 0 },
 };
@@ -124,6 +144,7 @@ static const struct cmd_spec commands[] = {
 	{ "exec", exec_flags, 1, 1, 0 },
 	{ "ps", ps_flags, 1, 1, 0 },
 	{ "events", events_flags, 1, 0, 0 },
+	{ "update", update_flags, 1, 0, 0 },
 	{ "list", list_flags, 0, 0, 0 },
 	{ "features", only_help, 0, 0, 0 },
 	{ "spec", spec_flags, 0, 0, 0 },

@@ -80,12 +80,13 @@ check "agent: our tardisd, this state and pin dir" \
 	line "^ok    agent: tardisd pid $AGENT_PID, state dir $STATE, pin dir $TARDIS_BPF_DIR\$"
 check "image root: ok" line "^ok    image root: $STATE/checkpoints"
 check "containerd: names tardis-runc" line "^ok    containerd: .*BinaryName = /usr/local/bin/tardis-runc"
+check "runc as cached: a note before the first checkpoint" line "^note  runc as cached: .* not asked yet"
 check "containerd: its shim cleanup timeout covers checkpoint_timeout" \
 	line "^ok    containerd shim cleanup: .* 150 s >= checkpoint_timeout 120 s"
 check "the dump test left no temp dir" [ -z "$(ls -A "$PROBE_TMP")" ]
 run_check --json $CTD
-check "--json: ok true, 13 checks, none failed" \
-	bash -c 'jq -e ".ok == true and (.checks | length) == 13 and all(.checks[]; .status != \"fail\")" "$1" >/dev/null' _ "$TMP/out"
+check "--json: ok true, 14 checks, none failed" \
+	bash -c 'jq -e ".ok == true and (.checks | length) == 14 and all(.checks[]; .status != \"fail\")" "$1" >/dev/null' _ "$TMP/out"
 
 # ---- CRIU: missing, failing, unable to dump a server ----------------------------
 TARDIS_CRIU=$TMP/no-such-criu run_check --no-dump $CTD

@@ -4,6 +4,7 @@
 #include "container_state.h"
 #include "image.h"
 #include "log.h"
+#include "runc_version.h"
 #include "util.h"
 
 #include <errno.h>
@@ -14,15 +15,99 @@
 #include <string.h>
 #include <unistd.h>
 
+/* How many tokens of globals[i..] are a --criu of the caller's: 1
+ * (--criu=path), 2 (--criu path), 0 (not --criu). */
+static int criu_tokens(const struct runc_call *c, int i)
+{
+	const char *t = c->globals[i];
+
+	if (strncmp(t, "--criu=", 7) == 0 || strncmp(t, "-criu=", 6) == 0)
+		return 1;
+	if (strcmp(t, "--criu") == 0 || strcmp(t, "-criu") == 0)
+		return i + 1 < c->nglobals ? 2 : 1;
+	return 0;
+}
+
+/* The value of the call's own --criu, or NULL. */
+static const char *given_criu(const struct runc_call *c)
+{
+	for (int i = 0; i < c->nglobals; i++) {
+		int n = criu_tokens(c, i);
+
+		if (n == 1 && strchr(c->globals[i], '='))
+			return strchr(c->globals[i], '=') + 1;
+		if (n == 2)
+			return c->globals[i + 1];
+	}
+	return NULL;
+}
+
+/* runc >= 1.2 runs the `criu` it finds on PATH (its --criu is ignored,
+ * and rejected from 1.4 on): the chosen CRIU's directory goes first on
+ * the PATH of every runc this process runs from now on. */
+static void criu_first_on_path(const struct runc_call *c)
+{
+	const char *criu = c->criu_given ? given_criu(c) : c->cfg->criu;
+	const char *slash = criu ? strrchr(criu, '/') : NULL;
+	const char *path = getenv("PATH");
+	cleanup_free char *next = NULL;
+	int dirlen;
+
+	if (!slash)
+		return; /* none configured, or a name runc looks up on PATH anyway */
+	if (strcmp(slash + 1, "criu") != 0) {
+		log_warn("runc >= 1.2 runs `criu` from PATH: %s is not named criu and is not used; "
+			 "link it as <dir>/criu and configure that",
+			 criu);
+		return;
+	}
+	dirlen = slash == criu ? 1 : (int)(slash - criu);
+	if (!path || !*path)
+		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+	if (strncmp(path, criu, (size_t)dirlen) == 0 && (path[dirlen] == ':' || !path[dirlen]))
+		return;
+	if (asprintf(&next, "%.*s:%s", dirlen, criu, path) < 0 || setenv("PATH", next, 1) < 0)
+		log_warn("runc: %s first on PATH: %s", criu, strerror(errno));
+}
+
+/* runc's version, from the state dir's cache or asked once (runc_version.h). */
+static int call_info(const struct runc_call *c, struct runc_info *info)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (runc_info_get(c->store ? c->store->root_fd : -1, c->runc, info, &err) == 0)
+		return 0;
+	log_warn("%s: runc version not known, its command line kept as for runc 1.1",
+		 tardis_error_msg(err));
+	return -1;
+}
+
 int runc_call_argv(const struct runc_call *c, struct argv_buf *a, const char *cmd)
 {
+	int criu_cmd = strcmp(cmd, "checkpoint") == 0 || strcmp(cmd, "restore") == 0;
+	struct runc_info info;
+	int known = (criu_cmd || c->criu_given) && call_info(c, &info) == 0;
+	int path_criu = known && runc_info_at_least(&info, 1, 2);
+	int rejects_criu = known && runc_info_at_least(&info, 1, 4);
+
 	if (argv_push(a, c->runc) < 0)
 		return -1;
-	for (int i = 0; i < c->nglobals; i++)
-		if (argv_push(a, c->globals[i]) < 0)
+	for (int i = 0; i < c->nglobals; i++) {
+		int n = rejects_criu ? criu_tokens(c, i) : 0;
+
+		if (n) {
+			log_info("runc %s rejects --criu: the caller's `%s%s%s` dropped", info.version,
+				 c->globals[i], n == 2 ? " " : "", n == 2 ? c->globals[i + 1] : "");
+			i += n - 1;
+		} else if (argv_push(a, c->globals[i]) < 0) {
 			return -1;
-	if (c->cfg->criu[0] && !c->criu_given &&
-	    (argv_push(a, "--criu") < 0 || argv_push(a, c->cfg->criu) < 0))
+		}
+	}
+	/* runc runs CRIU only to checkpoint and restore. */
+	if (criu_cmd && path_criu)
+		criu_first_on_path(c);
+	else if (criu_cmd && c->cfg->criu[0] && !c->criu_given &&
+		 (argv_push(a, "--criu") < 0 || argv_push(a, c->cfg->criu) < 0))
 		return -1;
 	return argv_push(a, cmd);
 }
@@ -132,20 +217,6 @@ int runc_call_image_safe(const struct runc_call *c, const char *image_path, int 
 		log_error("%s/%s: image directory %s: %s", c->ns, c->id, image_path,
 			  tardis_error_msg(err));
 	return -1;
-}
-
-/* The value of the call's own --criu, or NULL. */
-static const char *given_criu(const struct runc_call *c)
-{
-	for (int i = 0; i < c->nglobals; i++) {
-		const char *t = c->globals[i];
-
-		if (strncmp(t, "--criu=", 7) == 0 || strncmp(t, "-criu=", 6) == 0)
-			return strchr(t, '=') + 1;
-		if ((strcmp(t, "--criu") == 0 || strcmp(t, "-criu") == 0) && i + 1 < c->nglobals)
-			return c->globals[i + 1];
-	}
-	return NULL;
 }
 
 static int on_path(const char *name)

@@ -34,7 +34,13 @@ struct runc_call {
 	const char *ns, *id;              /* valid store ids (store_id_valid) */
 };
 
-/* runc, the original global flags (plus --criu from the config), then cmd. */
+/* runc, the original global flags, then cmd.  For checkpoint and restore
+ * the CRIU of the config (or of the caller's --criu) is chosen the way
+ * this runc takes it (runc_version.h asks which runc it is, cached): by
+ * --criu for runc 1.1; for runc >= 1.2 by its directory first on this
+ * process's PATH, which every runc it runs from then on inherits (1.2
+ * ignores --criu).  runc >= 1.4 rejects --criu: the caller's is dropped
+ * (logged) from every command. */
 int runc_call_argv(const struct runc_call *c, struct argv_buf *a, const char *cmd);
 /* Appends the original options for which keep(name) is true, verbatim. */
 int runc_call_forward(const struct runc_call *c, struct argv_buf *a, int (*keep)(const char *name));

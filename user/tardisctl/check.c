@@ -11,6 +11,7 @@
 #include "preflight.h"
 #include "process.h"
 #include "runc_call.h"
+#include "runc_version.h"
 #include "util.h"
 
 #include <bpf/bpf.h>
@@ -118,6 +119,21 @@ static char *runc_output(const char *runc, const char *sub)
 	return text;
 }
 
+/* What tardis-runc has cached of this runc (runc_version.h): read only. */
+static void check_runc_cache(struct check_run *r, const char *runc)
+{
+	cleanup_close int fd = open(r->c->cfg.state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct runc_info i;
+
+	if (runc_info_cached(fd, runc, &i) < 0)
+		report(r, CHECK_NOTE, "runc as cached", NULL, "%s not asked yet (tardis-runc asks at "
+		       "its first checkpoint or restore)", runc);
+	else
+		report(r, CHECK_OK, "runc as cached", NULL, "%s, version %s, checkpoint %s (%s/%s)",
+		       runc, i.version, i.checkpoint == 0 ? "no" : i.checkpoint == 1 ? "yes" : "not said",
+		       r->c->cfg.state_dir, RUNC_INFO_FILE);
+}
+
 static void check_runc(struct check_run *r)
 {
 	cleanup_free char *version_text = NULL, *features = NULL;
@@ -146,6 +162,7 @@ static void check_runc(struct check_run *r)
 	else
 		report(r, CHECK_NOTE, "runc checkpoint", NULL,
 		       "runc does not say (no `runc features` checkpoint annotation)");
+	check_runc_cache(r, runc);
 }
 
 /* ---- CRIU ------------------------------------------------------------------ */
