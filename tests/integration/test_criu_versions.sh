@@ -42,6 +42,8 @@ check "$NEWV: counting" wait_for 20 count_at_least "$B" 15
 # ---- the newer dumps, the older refuses ----------------------------------
 check "$NEWV: delete --force checkpoints" shim delete --force ck
 check "the manifest records CRIU $NEWV ($(manifest_criu))" [ "$(manifest_criu)" = "$NEWV" ]
+RV=$(runc --version | sed -n 's/^runc version //p')
+check "the manifest records runc $RV" [ "$(jq -r .runc_version "$IMAGES/ck/manifest.json")" = "$RV" ]
 drop_bundle "$B"
 export TARDIS_CRIU=$OLD
 make_bundle "$B"

@@ -6,6 +6,7 @@
 #include "deadline.h"
 #include "criu_log.h"
 #include "criu_version.h"
+#include "runc_version.h"
 #include "exit_record.h"
 #include "failure_count.h"
 #include "filediff.h"
@@ -323,6 +324,7 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 	cleanup_error tardis_error_t err = NULL;
 	struct image_meta meta = { 0 };
 	char criu_v[32];
+	struct runc_info runc_v;
 
 	if (copy_dump_log(c, st->tmp, st->work) < 0) {
 		ckpt_fail(&st->res, "copy dump.log into the image failed");
@@ -338,7 +340,8 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 	meta.id = c->id;
 	meta.created_at_ns = st->res.at;
 	meta.duration_ms = (monotonic_ns() - st->t0) / 1000000;
-	meta.runc_version = c->runc;
+	if (runc_info_get(c->store->root_fd, c->runc, &runc_v, NULL) == 0)
+		meta.runc_version = runc_v.version;
 	criu_version_get(c->store, runc_call_criu_path(c), criu_v, sizeof(criu_v));
 	meta.criu_version = criu_v;
 	meta.rootfs_kind = st->plan->kind;
