@@ -122,6 +122,33 @@ check "1.3.6: the caller's --criu is kept (runc 1.2/1.3 only warn)" \
 	grep -q -- "--criu $TARDIS_CRIU --root" <<<"$(argv_of list)"
 drop_bundle "$B"
 
+# ---- a CRIU not named criu (1.3.6): runc finds it through a link -------
+# <state>/criu-path/<hash>/criu -> the configured file, that dir first on PATH.
+mkdir -p "$TMP/other"
+cp "$TARDIS_CRIU" "$TMP/other/criu-4.2.1"
+make_bundle "$B"
+calls_mark
+mark_log
+check "c1: create (restore) with TARDIS_CRIU=$TMP/other/criu-4.2.1" env TARDIS_CRIU="$TMP/other/criu-4.2.1" \
+	"$SHIM" --root "$RROOT" create --bundle "$B" --pid-file "$B/init.pid" c1
+check "1.3.6, CRIU not named criu: restored" in_log "create $NS/c1: restored"
+L=$(path_of restore)
+L=${L%%:*}
+check "  ...restore's PATH starts with a link dir in the state dir ($L)" \
+	[ "${L#"$TARDIS_STATE_DIR"/criu-path/}" != "$L" ]
+check "  ...whose criu is the configured file" [ "$(readlink "$L/criu")" = "$TMP/other/criu-4.2.1" ]
+rdelete c1
+drop_bundle "$B"
+make_bundle "$B"
+mark_log
+check "c1: create with TARDIS_CRIU=/bin/false" env TARDIS_CRIU=/bin/false \
+	"$SHIM" --root "$RROOT" create --bundle "$B" --pid-file "$B/init.pid" c1
+check "1.3.6, TARDIS_CRIU=/bin/false: it ran, the restore failed and fell back" \
+	in_log "create $NS/c1: restore failed, starting fresh"
+check "  ...a fresh container created" [ "$(status_of c1)" = created ]
+rdelete c1
+drop_bundle "$B"
+
 # ---- runc 1.4.3 (cached version): the caller's --criu dropped ------------
 set_cached_version 1.4.3
 calls_mark

@@ -42,6 +42,42 @@ static const char *given_criu(const struct runc_call *c)
 	return NULL;
 }
 
+/* A CRIU whose file is not named `criu` (tardis.conf's, or the caller's
+ * --criu) is reached through <state>/criu-path/<hash>/criu, a symlink to
+ * it: the directory runc >= 1.2 gets first on PATH.  dir gets it; 0, or -1
+ * (logged). */
+static int criu_link_dir(const struct runc_call *c, const char *criu, char *dir, size_t len)
+{
+	char name[32], target[PATH_MAX], tmp[48];
+	cleanup_error tardis_error_t err = NULL;
+	cleanup_close int base = -1;
+	cleanup_close int dfd = -1;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	ssize_t n;
+
+	for (const char *p = criu; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	snprintf(name, sizeof(name), "%016llx", (unsigned long long)h);
+	if (!c->store || (base = store_subdir(c->store->root_fd, "criu-path", 1, &err)) < 0 ||
+	    (dfd = store_subdir(base, name, 1, &err)) < 0) {
+		log_warn("runc >= 1.2 runs `criu` from PATH: no directory for a link to %s (%s)", criu,
+			 err ? tardis_error_msg(err) : "no state dir");
+		return -1;
+	}
+	n = readlinkat(dfd, "criu", target, sizeof(target) - 1);
+	if (n < 0 || (size_t)n != strlen(criu) || memcmp(target, criu, (size_t)n) != 0) {
+		snprintf(tmp, sizeof(tmp), ".criu.%d", (int)getpid());
+		unlinkat(dfd, tmp, 0);
+		if (symlinkat(criu, dfd, tmp) < 0 || renameat(dfd, tmp, dfd, "criu") < 0) {
+			log_warn("runc >= 1.2 runs `criu` from PATH: link to %s: %s", criu,
+				 strerror(errno));
+			unlinkat(dfd, tmp, 0);
+			return -1;
+		}
+	}
+	return snprintf(dir, len, "%s/criu-path/%s", c->cfg->state_dir, name) < (int)len ? 0 : -1;
+}
+
 /* runc >= 1.2 runs the `criu` it finds on PATH (its --criu is ignored,
  * and rejected from 1.4 on): the chosen CRIU's directory goes first on
  * the PATH of every runc this process runs from now on. */
@@ -51,23 +87,21 @@ static void criu_first_on_path(const struct runc_call *c)
 	const char *slash = criu ? strrchr(criu, '/') : NULL;
 	const char *path = getenv("PATH");
 	cleanup_free char *next = NULL;
-	int dirlen;
+	char dir[PATH_MAX];
 
 	if (!slash)
 		return; /* none configured, or a name runc looks up on PATH anyway */
-	if (strcmp(slash + 1, "criu") != 0) {
-		log_warn("runc >= 1.2 runs `criu` from PATH: %s is not named criu and is not used; "
-			 "link it as <dir>/criu and configure that",
-			 criu);
+	if (strcmp(slash + 1, "criu") == 0) {
+		snprintf(dir, sizeof(dir), "%.*s", slash == criu ? 1 : (int)(slash - criu), criu);
+	} else if (criu_link_dir(c, criu, dir, sizeof(dir)) < 0) {
 		return;
 	}
-	dirlen = slash == criu ? 1 : (int)(slash - criu);
 	if (!path || !*path)
 		path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	if (strncmp(path, criu, (size_t)dirlen) == 0 && (path[dirlen] == ':' || !path[dirlen]))
+	if (strncmp(path, dir, strlen(dir)) == 0 && (path[strlen(dir)] == ':' || !path[strlen(dir)]))
 		return;
-	if (asprintf(&next, "%.*s:%s", dirlen, criu, path) < 0 || setenv("PATH", next, 1) < 0)
-		log_warn("runc: %s first on PATH: %s", criu, strerror(errno));
+	if (asprintf(&next, "%s:%s", dir, path) < 0 || setenv("PATH", next, 1) < 0)
+		log_warn("runc: %s first on PATH: %s", dir, strerror(errno));
 }
 
 /* runc's version, from the state dir's cache or asked once (runc_version.h). */
