@@ -40,6 +40,10 @@ done
 if [ "${VMTEST:-1}" != 0 ] && [ -z "${TESTS:-}" ]; then
 	run vmtest env OUT="$OUT" vmtest/run.sh
 fi
+# Other Debian userlands (issue 12): COMPAT=0 leaves them out.
+if [ "${COMPAT:-1}" != 0 ] && [ -z "${TESTS:-}" ]; then
+	run compat env OUT="$OUT" compat/run.sh
+fi
 echo "==="
 [ ${#failed[@]} -eq 0 ] || echo "failing: ${failed[*]}"
 echo "all: $total_pass passed, $total_fail failed"
