@@ -23,7 +23,9 @@
 #
 # Environment: COMPAT_USERLANDS="trixie sid" (a subset of names),
 # COMPAT_SCENARIOS="exit_monitor" (a subset of scenarios),
-# COMPAT_SCENARIO_TIMEOUT (s per scenario, default 600), COMPAT_OFFLINE=1
+# COMPAT_CRIU=distro|built (every userland's CRIU, over compat/userlands),
+# COMPAT_K8S_FLOWS="reschedule crash" (test_kubernetes's K8S_FLOWS in the
+# userlands; default: all), COMPAT_SCENARIO_TIMEOUT (s per scenario, default 600), COMPAT_OFFLINE=1
 # (a userland not cached is a failure, nothing is fetched).
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -51,6 +53,7 @@ inside() {
 	# shellcheck source=/dev/null
 	. "$d/job"
 	export TARDIS_CRIU CRI_BIN=/usr/bin K8S_FLAVOURS
+	[ -n "$K8S_FLOWS" ] && export K8S_FLOWS || unset K8S_FLOWS
 	compat_versions >"$res/versions" 2>&1
 	log "[$n] building tardis (gcc $(gcc -dumpfullversion))"
 	t0=$(date +%s)
@@ -79,8 +82,8 @@ case $OUT in /*) die "OUT must be relative to the repository (the userland sees 
 grep -q ' /sys/fs/bpf bpf ' /proc/mounts || mount -t bpf bpf /sys/fs/bpf || die "cannot mount bpffs"
 
 NAMES=()
-declare -A SUITE K8S SCEN
-while read -r name suite k8s scen; do
+declare -A SUITE CRIU_OF K8S SCEN
+while read -r name suite criu k8s scen; do
 	case $name in '' | '#'*) continue ;; esac
 	if [ -n "${COMPAT_USERLANDS:-}" ] && [[ " $COMPAT_USERLANDS " != *" $name "* ]]; then
 		continue
@@ -93,7 +96,8 @@ while read -r name suite k8s scen; do
 		scen=${picked# }
 	fi
 	NAMES+=("$name")
-	SUITE[$name]=$suite K8S[$name]=$k8s SCEN[$name]=$scen
+	[ -z "${COMPAT_CRIU:-}" ] || [ "$suite" = - ] || criu=$COMPAT_CRIU
+	SUITE[$name]=$suite CRIU_OF[$name]=$criu K8S[$name]=$k8s SCEN[$name]=$scen
 done <"$ROOT/compat/userlands"
 [ ${#NAMES[@]} -gt 0 ] || die "no userland selected (COMPAT_USERLANDS=${COMPAT_USERLANDS:-})"
 
@@ -123,6 +127,7 @@ write_job() { # write_job NAME CRIU
 	{
 		printf 'SCENARIOS=%q\n' "${SCEN[$1]}"
 		printf 'K8S_FLAVOURS=%q\n' "${K8S[$1]/#-/}"
+		printf 'K8S_FLOWS=%q\n' "${COMPAT_K8S_FLOWS:-}"
 		printf 'TARDIS_CRIU=%q\n' "$2"
 		printf 'BUILD_OUT=%q\n' "$OUT/compat/$1/out"
 		printf 'VMTEST_SCENARIO_TIMEOUT=%q\n' "$VMTEST_SCENARIO_TIMEOUT"
@@ -151,7 +156,7 @@ run_host() {
 }
 
 run_userland() {
-	local n=$1 d=$CD/$1 res=$CD/$1/results t0
+	local n=$1 d=$CD/$1 res=$CD/$1/results t0 criu
 	rm -rf "$res"
 	mkdir -p "$res" "$d/out"
 	t0=$(date +%s)
@@ -160,8 +165,15 @@ run_userland() {
 		log "$n: $(cat "$res/state")"
 		return 1
 	fi
-	log "$n: ${SUITE[$n]} userland ($(cat "$d/prepare.time")), scenarios: ${SCEN[$n]}"
-	write_job "$n" /usr/sbin/criu
+	log "$n: ${SUITE[$n]} userland ($(cat "$d/prepare.time")), criu ${CRIU_OF[$n]}, scenarios: ${SCEN[$n]}"
+	criu=/usr/sbin/criu
+	if [ "${CRIU_OF[$n]}" = built ]; then
+		rm -rf "$d/criu"
+		mkdir -p "$d/criu"
+		criu=$("$ROOT/scripts/build-criu.sh" 2>"$res/build-criu.log") && cp "$criu" "$d/criu/criu" &&
+			criu=/src/$OUT/compat/$n/criu/criu || criu=/usr/sbin/criu
+	fi
+	write_job "$n" "$criu"
 	compat_enter "$d" "$ROOT" bash compat/run.sh --inside "$n" </dev/null
 	echo "${SUITE[$n]} ($(cat "$d/prepare.time")), build $(cat "$res/build.time" 2>/dev/null) s, $(($(date +%s) - t0)) s" >"$res/state"
 	log "$n: $(cat "$res/state")"
@@ -205,11 +217,12 @@ report() {
 			[[ " ${all[*]} " == *" $s "* ]] || all+=("$s")
 		done
 	done
-	printf '%-10s%-14s%-12s%-8s' userland containerd runc criu
+	printf '%-10s%-14s%-12s%-14s' userland containerd runc criu
 	for s in "${all[@]}"; do printf "%-${w}s " "$s"; done
 	printf '%s\n' "run"
 	for n in "${NAMES[@]}"; do
-		printf '%-10s%-14s%-12s%-8s' "$n" "$(ver "$n" containerd)" "$(ver "$n" runc)" "$(ver "$n" criu)"
+		printf '%-10s%-14s%-12s%-14s' "$n" "$(ver "$n" containerd)" "$(ver "$n" runc)" \
+			"$(ver "$n" criu) ${CRIU_OF[$n]}"
 		for s in "${all[@]}"; do
 			cell=-
 			if [[ " ${SCEN[$n]} " == *" $s "* ]]; then
