@@ -65,16 +65,23 @@ inside() {
 		for s in $SCENARIOS; do echo "$s fail 0 0 1 build failed (results/build.log)" >>"$res/status"; done
 		return 1
 	fi
+	[ -n "$SCENARIOS" ] || return 0
 	OUT=$BUILD_OUT
 	vm_features "$res"
+	# vmtest's progress lines, named after the userland
 	# shellcheck disable=SC2086
-	vm_run_scenarios "$res" $SCENARIOS
+	vm_run_scenarios "$res" $SCENARIOS 2> >(sed -u "s/^vmtest: \[[^]]*\]/compat: [$n]/" >&2)
 }
 
 if [ "${1:-}" = --inside ]; then
 	inside "$2"
 	exit
 fi
+# --prepare: only the userlands made and tardis built in them (make test
+# starts this in the background at its beginning, so that the downloads
+# overlap the other tests); the run after it finds them cached.
+PREPARE_ONLY=0
+[ "${1:-}" = --prepare ] && PREPARE_ONLY=1
 
 # ---- the host ---------------------------------------------------------------
 [ "$(id -u)" -eq 0 ] || die "must run as root (debootstrap, mount namespaces, BPF, runc)"
@@ -97,6 +104,7 @@ while read -r name suite criu k8s scen; do
 	fi
 	NAMES+=("$name")
 	[ -z "${COMPAT_CRIU:-}" ] || [ "$suite" = - ] || criu=$COMPAT_CRIU
+	[ "$PREPARE_ONLY" = 0 ] || { [ "$suite" != - ] && scen=; } || continue
 	SUITE[$name]=$suite CRIU_OF[$name]=$criu K8S[$name]=$k8s SCEN[$name]=$scen
 done <"$ROOT/compat/userlands"
 [ ${#NAMES[@]} -gt 0 ] || die "no userland selected (COMPAT_USERLANDS=${COMPAT_USERLANDS:-})"
@@ -156,7 +164,7 @@ run_host() {
 }
 
 run_userland() {
-	local n=$1 d=$CD/$1 res=$CD/$1/results t0 criu
+	local n=$1 d=$CD/$1 res=$CD/$1/results t0 criu rc
 	rm -rf "$res"
 	mkdir -p "$res" "$d/out"
 	t0=$(date +%s)
@@ -175,8 +183,10 @@ run_userland() {
 	fi
 	write_job "$n" "$criu"
 	compat_enter "$d" "$ROOT" bash compat/run.sh --inside "$n" </dev/null
+	rc=$?
 	echo "${SUITE[$n]} ($(cat "$d/prepare.time")), build $(cat "$res/build.time" 2>/dev/null) s, $(($(date +%s) - t0)) s" >"$res/state"
 	log "$n: $(cat "$res/state")"
+	return $rc
 }
 
 T0=$(date +%s)
@@ -203,9 +213,15 @@ for n in "${NAMES[@]}"; do
 	[ "${SUITE[$n]}" = - ] && run_host "$n"
 done
 wait
+PREPARED=0
 for n in "${PREP[@]}"; do
-	run_userland "$n"
+	run_userland "$n" && PREPARED=$((PREPARED + 1))
 done
+if [ "$PREPARE_ONLY" = 1 ]; then
+	log "prepared ${PREPARED} of ${#PREP[@]} userlands in $(($(date +%s) - T0)) s"
+	[ "$PREPARED" -eq ${#PREP[@]} ]
+	exit
+fi
 
 # ---- the table ----------------------------------------------------------------
 ver() { sed -n "s/^$2: \([^ ]*\).*/\1/p" "$CD/$1/results/versions" 2>/dev/null | head -1; }
