@@ -28,7 +28,7 @@ compat_mirror() {
 # is kept when only the packages changed.  Timings in $CD/NAME/prepare.time,
 # the log in prepare.log.
 compat_prepare() {
-	local n=$1 suite=$2 d=$CD/$1 mirror base stamp t0 t1 t2
+	local suite=$2 d=$CD/$1 mirror base stamp t0 t1 t2
 	mirror=$(compat_mirror)
 	base="$suite $mirror"
 	stamp=$(printf '%s\n' "$base" $COMPAT_PKGS | sha256sum | cut -c1-16)
