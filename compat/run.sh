@@ -182,7 +182,7 @@ run_userland() {
 			criu=/src/$OUT/compat/$n/criu/criu || criu=/usr/sbin/criu
 	fi
 	write_job "$n" "$criu"
-	compat_enter "$d" "$ROOT" bash compat/run.sh --inside "$n" </dev/null
+	compat_enter "$d" "$ROOT" env OUT="$OUT" bash compat/run.sh --inside "$n" </dev/null
 	rc=$?
 	echo "${SUITE[$n]} ($(cat "$d/prepare.time")), build $(cat "$res/build.time" 2>/dev/null) s, $(($(date +%s) - t0)) s" >"$res/state"
 	log "$n: $(cat "$res/state")"
