@@ -1,5 +1,5 @@
 # tardis — see README.md.  `make`, `make test`, `make bench`, `make demo`,
-# `make install`, `make vmtest`, `make clean`; `make SAN=1` for ASan/UBSan.
+# `make install`, `make vmtest`, `make compat`, `make clean`; `make SAN=1` for ASan/UBSan.
 .DELETE_ON_ERROR:
 
 OUT      ?= build
@@ -116,6 +116,9 @@ demo: all
 vmtest: all
 	OUT=$(OUT) vmtest/run.sh
 
+compat: all
+	OUT=$(OUT) compat/run.sh
+
 # The binaries in PREFIX/bin, the unit, a default config (an existing one is
 # the operator's and is kept), the README as the unit's documentation.
 # The CRIU that scripts/setup.sh built (build-criu.sh's version) goes to
@@ -143,7 +146,7 @@ install: $(PROGS)
 clean:
 	rm -rf build
 
-.PHONY: all test unit bench demo vmtest install clean
+.PHONY: all test unit bench demo vmtest compat install clean
 
 # ---- fuzzing: libFuzzer + ASan/UBSan (clang), tests/fuzz/ -----------------
 # The library is rebuilt with the fuzzing flags into build/fuzz/ (never

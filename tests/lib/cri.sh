@@ -11,9 +11,10 @@
 #                     plain one); localhost/pause:1 is its sandbox image
 #                     and localhost/bb:latest (busybox) is imported.  Which
 #                     containerd: CRI_CONTAINERD=2 (default: the pinned 2.x
-#                     of scripts/fetch-containerd2.sh) or 1.6 (Debian 12's
-#                     own, /usr/bin).  Sets CRI_SOCK (DIR/containerd.sock)
-#                     and CRI_PID.
+#                     of scripts/fetch-containerd2.sh, or CRI_BIN) or 1.6
+#                     (Debian 12's own, /usr/bin; 1.7: Debian 13's, in a
+#                     compat userland, with 1.6's config).  Sets CRI_SOCK
+#                     (DIR/containerd.sock) and CRI_PID.
 #   cri_ [SOCK] ARGS  tests/lib/cri.py on CRI_SOCK (or SOCK, if it is one)
 #   crictr_ ARGS      ctr (the node's own) in the k8s.io namespace of CRI_SOCK
 #   cri_stop [DIR]    its pods stopped and removed as kubelet would, then
@@ -196,16 +197,16 @@ cri_start() {
 		bin=$CRI_BIN
 		cri_config "$d" "$runc" >"$d/config.toml"
 		;;
-	1.6)
+	1.6 | 1.7)
 		bin=/usr/bin
-		"$bin/containerd" --version 2>/dev/null | grep -q ' v\?1\.6\.' || {
-			echo "cri_start: $bin/containerd is not containerd 1.6" >&2
+		"$bin/containerd" --version 2>/dev/null | grep -q " v\\?${flavour/./\\.}\\." || {
+			echo "cri_start: $bin/containerd is not containerd $flavour" >&2
 			return 1
 		}
 		cri_config_16 "$d" "$runc" >"$d/config.toml"
 		;;
 	*)
-		echo "cri_start: CRI_CONTAINERD=$flavour: 2 or 1.6" >&2
+		echo "cri_start: CRI_CONTAINERD=$flavour: 2, 1.6 or 1.7" >&2
 		return 1
 		;;
 	esac
