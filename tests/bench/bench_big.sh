@@ -137,14 +137,13 @@ start_side() { # start_side ID BUNDLE
 }
 
 tardis_checkpoint() {
-	local n t te lines a b d c
+	local n t te lines b d c
 	n=$(wc -l <"$TARDIS_LOG_FILE")
 	t=$EPOCHREALTIME
 	"$SHIM" --root "$RROOT" delete --force bt >/dev/null 2>&1 || oops "tardis delete --force failed"
 	te=$EPOCHREALTIME
 	lines=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE")
 	grep -q "checkpointed (delete --force)" <<<"$lines" || { oops "tardis: no checkpoint"; tail -5 <<<"$lines"; return 1; }
-	a=$(log_ts 'intercepted: delete' <<<"$lines")
 	b=$(log_ts 'run: .* checkpoint ' <<<"$lines")
 	d=$(mtime "$TWORK/dump.log")
 	c=$(log_ts 'checkpointed \(delete --force\)' <<<"$lines")
@@ -158,7 +157,7 @@ tardis_checkpoint() {
 	echo "$lines" >"$TMP/$CASE.ckpt.log"
 }
 tardis_restore() {
-	local n t te lines a b r c
+	local n t te lines b r
 	tardis_bundle # a fresh rootfs: the files come from the image
 	n=$(wc -l <"$TARDIS_LOG_FILE")
 	t=$EPOCHREALTIME
@@ -168,7 +167,6 @@ tardis_restore() {
 	te=$EPOCHREALTIME
 	lines=$(tail -n +"$((n + 1))" "$TARDIS_LOG_FILE")
 	grep -q "create $NS/bt: restored" <<<"$lines" || { oops "tardis: not restored"; tail -5 <<<"$lines"; return 1; }
-	a=$(log_ts 'intercepted: create' <<<"$lines")
 	b=$(log_ts 'run: .* restore ' <<<"$lines")
 	r=$(mtime "$TWORK/restore.log")
 	note t.rest "$(ms_between "$t" "$te")"
@@ -229,7 +227,7 @@ bench_case() { # bench_case NAME MODE ARG
 	echo "## $CASE: /bigct $2 $3 ($ROUNDS rounds, interleaved)"
 	tardis_bundle
 	plain_bundle "$BR" ".process.args = $ARGS"
-	start_side bt "$BT" && start_side br "$BR" ||
+	{ start_side bt "$BT" && start_side br "$BR"; } ||
 		{ echo "bench_big: $CASE: a container did not start" >&2; tail -5 "$TARDIS_LOG_FILE" >&2; return 1; }
 	for ROUND in $(seq 1 "$ROUNDS"); do
 		wait_for 10 count_above "$BT" "$(($(count_in "$BT") + 2))"
