@@ -11,7 +11,9 @@
 #  3. tardisd's memory and CPU: idle, and during a burst of registered exits.
 # Then tardis-runc against runc: bench_shim.sh (pass-through, checkpoint and
 # restore of a counter), bench_servers.sh (of a server container) and
-# bench_k8s.sh (a rescheduled pod's container restored at CRI StartContainer).
+# bench_k8s.sh (a rescheduled pod's container restored at CRI StartContainer)
+# and bench_big.sh (big containers: 1 GiB of memory, 10,000 files, a 1 GiB
+# sparse file).
 #
 # Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
 # BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
@@ -268,4 +270,5 @@ echo
 bash "$(dirname "$0")/bench_shim.sh"
 bash "$(dirname "$0")/bench_servers.sh"
 bash "$(dirname "$0")/bench_k8s.sh"
+bash "$(dirname "$0")/bench_big.sh"
 exit 0

@@ -38,8 +38,8 @@ static int mark(struct apply_ctx *c, const char *path)
 }
 
 /* Journals a directory's metadata the first time it (or its list of
- * entries) is about to change. */
-static int note_dir(struct apply_ctx *c, const char *path, const struct stat *st,
+ * entries) is about to change; ahead: not durable yet (journal_ahead). */
+static int note_dir(struct apply_ctx *c, const char *path, const struct stat *st, int ahead,
 		    tardis_error_t *err)
 {
 	char head[128];
@@ -49,14 +49,15 @@ static int note_dir(struct apply_ctx *c, const char *path, const struct stat *st
 	snprintf(head, sizeof(head), "meta %o %u %u %lld %ld", (unsigned)(st->st_mode & 07777),
 		 (unsigned)st->st_uid, (unsigned)st->st_gid, (long long)st->st_mtim.tv_sec,
 		 (long)st->st_mtim.tv_nsec);
-	if (fdiff_journal_add(c, head, path, err) < 0)
+	if ((ahead ? fdiff_journal_put : fdiff_journal_add)(c, head, path, err) < 0)
 		return -1;
 	if (mark(c, path) < 0)
 		return tardis_make_error(err, ENOMEM, "apply");
 	return 0;
 }
 
-static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_error_t *err)
+static int touch_parent(struct apply_ctx *c, const char *path, int pfd, int ahead,
+			tardis_error_t *err)
 {
 	char parent[FILEDIFF_PATH_MAX + 1];
 	struct stat st;
@@ -66,7 +67,7 @@ static int touch_parent(struct apply_ctx *c, const char *path, int pfd, tardis_e
 		return 0;
 	if (fstat(pfd, &st) < 0)
 		return tardis_make_error(err, errno, "stat parent of `%s`", path);
-	return note_dir(c, parent, &st, err);
+	return note_dir(c, parent, &st, ahead, err);
 }
 
 struct backed_inode {
@@ -165,7 +166,7 @@ static int apply_deletion(enum filediff_deletion kind, const char *path, void *a
 			return fdiff_resolve_error(err, -fd, path, path);
 		if (fstat(fd, &st) < 0 || fdiff_list_dir(fd, &names, NULL) < 0)
 			return tardis_make_error(err, errno, "list `%s`", path);
-		if (note_dir(c, path, &st, err) < 0)
+		if (note_dir(c, path, &st, 0, err) < 0)
 			return -1;
 		for (char **p = names; *p; p++) {
 			if (fdiff_join_path(child, path, *p) < 0)
@@ -175,7 +176,7 @@ static int apply_deletion(enum filediff_deletion kind, const char *path, void *a
 		}
 		return 0;
 	}
-	if (touch_parent(c, path, pfd, err) < 0)
+	if (touch_parent(c, path, pfd, 0, err) < 0)
 		return -1;
 	return backup_and_remove(c, pfd, name, path, err);
 }
@@ -309,14 +310,74 @@ static int create_entry(struct apply_ctx *c, int pfd, const char *name,
 	return tardis_make_error(err, EINVAL, "`%s`: unknown type", e->path);
 }
 
+/* Group commit.  An entry that creates what is not there needs only its
+ * "created" record (and its directory's "meta") durable before it is
+ * applied: the records of the next entries of that kind are written ahead
+ * and made durable with one fdatasync, then applied one by one.  A record
+ * whose entry was never applied (killed, failed) is undone as nothing: its
+ * path was not there when it was written, and only this apply creates
+ * paths in the rootfs.  The entries that replace something (backups) are
+ * journaled one at a time, as before; journaling ahead stops at them. */
+#define AHEAD 1024
+
+/* 1: entry i's records are written ahead; 0: it needs a backup, or its
+ * path cannot be resolved (applied on its own); -1 with *err. */
+static int intend(struct apply_ctx *c, struct planned *p, tardis_error_t *err)
+{
+	cleanup_close int pfd = -1;
+	const char *name;
+	struct stat st;
+
+	pfd = fdiff_open_parent(c->rootfd, c->dev, p->path, &name, c->bad);
+	if (pfd == -ENOENT) {
+		/* Its directory is an earlier entry, created by this apply. */
+		p->created = 1;
+		return fdiff_journal_put(c, "created", p->path, err) < 0 ? -1 : 1;
+	}
+	if (pfd < 0)
+		return 0;
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		if (p->type != FILEDIFF_DIR || !S_ISDIR(st.st_mode))
+			return 0;
+		return note_dir(c, p->path, &st, 1, err) < 0 ? -1 : 1;
+	}
+	if (errno != ENOENT)
+		return 0;
+	if (touch_parent(c, p->path, pfd, 1, err) < 0)
+		return -1;
+	p->created = 1;
+	return fdiff_journal_put(c, "created", p->path, err) < 0 ? -1 : 1;
+}
+
+static int journal_ahead(struct apply_ctx *c, tardis_error_t *err)
+{
+	size_t i = c->next, end = c->nplan - c->next > AHEAD ? c->next + AHEAD : c->nplan;
+	int r = 1;
+
+	while (i < end && (r = intend(c, &c->plan[i], err)) > 0)
+		i++;
+	if (r < 0)
+		return -1;
+	if (i > c->next && fdatasync(c->jfd) < 0)
+		return tardis_make_error(err, errno, "sync journal");
+	c->intended = i;
+	return 0;
+}
+
 static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
 {
 	struct apply_ctx *c = arg;
 	cleanup_close int pfd = -1;
 	const char *name;
 	struct stat st;
-	int exists;
+	int exists, ahead;
 
+	if (c->next >= c->nplan || strcmp(c->plan[c->next].path, e->path) != 0)
+		return tardis_make_error(err, EINVAL, "`%s`: not the entry validated", e->path);
+	if (c->next >= c->intended && journal_ahead(c, err) < 0)
+		return -1;
+	ahead = c->next < c->intended && c->plan[c->next].created;
+	c->next++;
 	pfd = fdiff_open_parent(c->rootfd, c->dev, e->path, &name, c->bad);
 	if (pfd < 0)
 		return fdiff_resolve_error(err, -pfd, e->path, c->bad);
@@ -331,22 +392,35 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 
 		if (fd < 0)
 			return fdiff_resolve_error(err, -fd, e->path, e->path);
-		if (note_dir(c, e->path, &st, err) < 0)
+		if (note_dir(c, e->path, &st, 0, err) < 0)
 			return -1;
 		if (fchown(fd, e->uid, e->gid) < 0 || fchmod(fd, e->mode) < 0)
 			return tardis_make_error(err, errno, "set owner and mode of `%s`", e->path);
 		return defer_dir_time(c, e) < 0 ? tardis_make_error(err, ENOMEM, "apply") : 0;
 	}
 
-	if (touch_parent(c, e->path, pfd, err) < 0)
+	if (touch_parent(c, e->path, pfd, 0, err) < 0)
 		return -1;
 	if (exists) {
 		if (backup_and_remove(c, pfd, name, e->path, err) < 0)
 			return -1;
-	} else if (fdiff_journal_add(c, "created", e->path, err) < 0) {
+	} else if (!ahead && fdiff_journal_add(c, "created", e->path, err) < 0) {
 		return -1;
 	}
 	return create_entry(c, pfd, name, e, err);
+}
+
+/* The validating pass: the entries, for journaling ahead. */
+static int plan_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
+{
+	struct apply_ctx *c = arg;
+
+	if (grow_array(&c->plan, &c->plan_cap, c->nplan + 1, sizeof(*c->plan)) < 0 ||
+	    !(c->plan[c->nplan].path = strdup(e->path)))
+		return tardis_make_error(err, ENOMEM, "apply");
+	c->plan[c->nplan].type = e->type;
+	c->plan[c->nplan++].created = 0;
+	return 0;
 }
 
 /* Directory times last: creating their entries changed them. */
@@ -418,6 +492,9 @@ void fdiff_apply_ctx_free(struct apply_ctx *c)
 	for (size_t i = 0; i < c->ndirs; i++)
 		free(c->dirs[i].path);
 	free(c->dirs);
+	for (size_t i = 0; i < c->nplan; i++)
+		free(c->plan[i].path);
+	free(c->plan);
 	free(c->buf);
 	free(c);
 }
@@ -454,14 +531,14 @@ int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis
 	if (map_file(image_dirfd, FILEDIFF_TAR, &tar, err) < 0 ||
 	    map_file(image_dirfd, FILEDIFF_DELETED, &del, err) < 0)
 		goto out;
-	if (filediff_deleted_foreach(del.p, del.len, NULL, NULL, err) < 0 ||
-	    filediff_tar_foreach(tar.p, tar.len, NULL, NULL, err) < 0) {
-		tardis_error_wrap(err, "invalid saved files");
-		goto out;
-	}
 	c = fdiff_apply_ctx_new(rootfs, backup_dirfd, err);
 	if (!c)
 		goto out;
+	if (filediff_deleted_foreach(del.p, del.len, NULL, NULL, err) < 0 ||
+	    filediff_tar_foreach(tar.p, tar.len, plan_entry, c, err) < 0) {
+		tardis_error_wrap(err, "invalid saved files");
+		goto out;
+	}
 	c->jfd = openat(backup_dirfd, FILEDIFF_JOURNAL,
 			O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (c->jfd < 0 || fstat(c->jfd, &st) < 0) {

@@ -160,6 +160,14 @@ struct dir_time {
 	struct timespec mtime;
 };
 
+/* An entry of the image, from the validating pass: what journaling ahead
+ * needs to know of it. */
+struct planned {
+	char *path;
+	enum filediff_type type;
+	int created; /* its "created" record is journaled ahead */
+};
+
 struct apply_ctx {
 	int rootfd;
 	dev_t dev;
@@ -173,6 +181,10 @@ struct apply_ctx {
 	char *buf;
 	char line[LINE_MAX_LEN + 64];
 	char bad[FILEDIFF_PATH_MAX + 1];
+	struct planned *plan; /* the image's entries, in order */
+	size_t nplan, plan_cap;
+	size_t next;     /* the entry being applied */
+	size_t intended; /* entries [next, intended) are journaled ahead */
 };
 
 struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err);
@@ -180,6 +192,9 @@ void fdiff_apply_ctx_free(struct apply_ctx *c);
 
 /* Appends "head path\n" to the journal and makes it durable. */
 int fdiff_journal_add(struct apply_ctx *c, const char *head, const char *path, tardis_error_t *err);
+/* The same, not durable yet: a later fdatasync of c->jfd makes it so, and
+ * must come before the change it records. */
+int fdiff_journal_put(struct apply_ctx *c, const char *head, const char *path, tardis_error_t *err);
 /* Removes the backups (b<n>, b<n>.tmp) from the backup directory. */
 int fdiff_clear_backups(int bfd, tardis_error_t *err);
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int fdiff_journal_add(struct apply_ctx *c, const char *head, const char *path,
-		       tardis_error_t *err)
+static int journal_write(struct apply_ctx *c, const char *head, const char *path,
+			 tardis_error_t *err)
 {
 	size_t n = strlen(head);
 
@@ -24,7 +24,26 @@ int fdiff_journal_add(struct apply_ctx *c, const char *head, const char *path,
 	else
 		c->line[n++] = '.';
 	c->line[n++] = '\n';
-	if (fdiff_io_all(c->jfd, c->line, n) < 0 || fdatasync(c->jfd) < 0)
+	if (fdiff_io_all(c->jfd, c->line, n) < 0)
+		return tardis_make_error(err, errno, "append to journal");
+	return 0;
+}
+
+int fdiff_journal_put(struct apply_ctx *c, const char *head, const char *path,
+		      tardis_error_t *err)
+{
+	if (journal_write(c, head, path, err) < 0)
+		return -1;
+	filediff_test_point();
+	return 0;
+}
+
+int fdiff_journal_add(struct apply_ctx *c, const char *head, const char *path,
+		       tardis_error_t *err)
+{
+	if (journal_write(c, head, path, err) < 0)
+		return -1;
+	if (fdatasync(c->jfd) < 0)
 		return tardis_make_error(err, errno, "append to journal");
 	filediff_test_point();
 	return 0;

@@ -2,9 +2,55 @@
 #include "deadline.h"
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <openssl/evp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* libcrypto is opened at its first use (dlopen), not linked: tardis-runc
+ * passes most runc calls straight through, and would load it for each. */
+#define EVP_FUNCS(X) \
+	X(EVP_MD_CTX_new) \
+	X(EVP_MD_CTX_free) \
+	X(EVP_MD_fetch) \
+	X(EVP_DigestInit_ex) \
+	X(EVP_DigestUpdate) \
+	X(EVP_DigestFinal_ex)
+
+static struct {
+	int tried;
+	EVP_MD *md; /* NULL: the built-in code */
+#define EVP_PTR(f) __typeof__(f) *f;
+	EVP_FUNCS(EVP_PTR)
+#undef EVP_PTR
+} ssl;
+#define SSL(f) (*ssl.f)
+
+static void ssl_load(void)
+{
+	void *h;
+
+	if (ssl.tried)
+		return;
+	ssl.tried = 1;
+	h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return;
+#define EVP_SYM(f)                                                \
+	if (!(ssl.f = (__typeof__(ssl.f))dlsym(h, #f)))           \
+		return;
+	EVP_FUNCS(EVP_SYM)
+#undef EVP_SYM
+	ssl.md = SSL(EVP_MD_fetch)(NULL, "SHA256", NULL);
+}
+
+const char *sha256_impl(void)
+{
+	ssl_load();
+	return ssl.md ? "libcrypto" : "built-in";
+}
 
 static const uint32_t K[64] = {
 	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -48,7 +94,7 @@ static void compress(uint32_t h[8], const uint8_t *p)
 	h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += hh;
 }
 
-void sha256_init(struct sha256_ctx *c)
+static void own_init(struct sha256_ctx *c)
 {
 	static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
 					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
@@ -58,7 +104,7 @@ void sha256_init(struct sha256_ctx *c)
 	c->buf_len = 0;
 }
 
-void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+static void own_update(struct sha256_ctx *c, const void *data, size_t len)
 {
 	const uint8_t *p;
 
@@ -77,7 +123,7 @@ void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
 	}
 }
 
-void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
+static void own_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
 {
 	uint64_t bits = c->len * 8;
 
@@ -100,6 +146,46 @@ void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
 	memset(c, 0, sizeof(*c));
 }
 
+void sha256_init(struct sha256_ctx *c)
+{
+	memset(c, 0, sizeof(*c));
+	ssl_load();
+	if (ssl.md && (c->evp = SSL(EVP_MD_CTX_new)()) &&
+	    SSL(EVP_DigestInit_ex)(c->evp, ssl.md, NULL) == 1)
+		return;
+	if (c->evp)
+		SSL(EVP_MD_CTX_free)(c->evp);
+	c->evp = NULL;
+	own_init(c);
+}
+
+void sha256_update(struct sha256_ctx *c, const void *data, size_t len)
+{
+	if (!c->evp) {
+		own_update(c, data, len);
+		return;
+	}
+	/* libcrypto's SHA-256 update fails only for a NULL digest: abort()
+	 * rather than answer a wrong sum. */
+	if (len && SSL(EVP_DigestUpdate)(c->evp, data, len) != 1)
+		abort();
+	c->len += len;
+}
+
+void sha256_final(struct sha256_ctx *c, uint8_t digest[SHA256_DIGEST_SIZE])
+{
+	unsigned int n = 0;
+
+	if (!c->evp) {
+		own_final(c, digest);
+		return;
+	}
+	if (SSL(EVP_DigestFinal_ex)(c->evp, digest, &n) != 1 || n != SHA256_DIGEST_SIZE)
+		abort();
+	SSL(EVP_MD_CTX_free)(c->evp);
+	memset(c, 0, sizeof(*c));
+}
+
 void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[65])
 {
 	static const char x[] = "0123456789abcdef";
@@ -111,28 +197,39 @@ void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[65])
 	hex[64] = '\0';
 }
 
+/* What sha256_fd reads at once. */
+#define FD_CHUNK (256 * 1024)
+
 int sha256_fd(int fd, char hex[65], uint64_t *size)
 {
 	struct sha256_ctx c;
 	uint8_t digest[SHA256_DIGEST_SIZE];
-	uint8_t buf[65536];
+	uint8_t *buf = malloc(FD_CHUNK);
 	uint64_t off = 0;
+	int e = 0;
 
+	if (!buf)
+		return -1;
 	sha256_init(&c);
 	for (;;) {
-		ssize_t r = pread(fd, buf, sizeof(buf), (off_t)off);
+		ssize_t r = pread(fd, buf, FD_CHUNK, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return -1;
-		if (r == 0)
+			e = errno;
+		if (r <= 0)
 			break;
 		sha256_update(&c, buf, (size_t)r);
 		off += (uint64_t)r;
 		deadline_alive(); /* a long read that answers is no hang */
 	}
-	sha256_final(&c, digest);
+	sha256_final(&c, digest); /* also after an error: it frees the context */
+	free(buf);
+	if (e) {
+		errno = e;
+		return -1;
+	}
 	sha256_hex(digest, hex);
 	if (size)
 		*size = off;
