@@ -26,6 +26,18 @@ struct {
 	__type(value, struct tardis_reg);
 } registered SEC(".maps");
 
+/* The same registrations, kept on the registered init's own task_struct
+ * (user space writes them through a pidfd): the program reads
+ * leader->bpf_storage, one load that is NULL for nearly every task, before
+ * it asks for them.  Kernels >= 5.11; 5.10 loads tardis_exit_hash, which
+ * looks up `registered` instead, and this map is not created there. */
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tardis_reg);
+} registered_task SEC(".maps");
+
 /* Bounded: the oldest exits are evicted first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -92,39 +104,42 @@ static __always_inline int upid_at_level(struct pid *pid, __u32 level, struct up
 	return bpf_probe_read_kernel(out, sizeof(*out), (void *)addr);
 }
 
-static __always_inline int handle_group_death(struct task_struct *task)
+static __always_inline int reg_matches(struct tardis_reg *reg, struct task_struct *leader)
 {
-	struct task_struct *leader = task->group_leader;
+	return reg && (reg->start_time == 0 ||
+		       reg->start_time == leader->start_boottime / TARDIS_NS_PER_TICK);
+}
+
+/* The hash of registered host pids, looked up only once a client that
+ * knows no task storage (a tardis-runc of the hash-only build, or any
+ * client on 5.10) set the flag: the lookup of a cold bucket costs several
+ * times the rest of the filter.  The array lookup is inlined. */
+static __always_inline int registered_by_hash(struct task_struct *task,
+					      struct task_struct *leader)
+{
+	struct tardis_flags *fl;
+	__u32 zero = 0, tgid = task->tgid;
+
+	fl = bpf_map_lookup_elem(&flags, &zero);
+	if (!fl || !fl->host_registrations)
+		return 0;
+	return reg_matches(bpf_map_lookup_elem(&registered, &tgid), leader);
+}
+
+/* The exit of a task whose group is dead: report it when it is of interest
+ * (reason != 0).  Nothing here, counters included, runs for other exits. */
+static __always_inline int report_group_death(struct task_struct *task,
+					      struct task_struct *leader, __u32 level,
+					      struct upid *upid, __u32 reason)
+{
 	struct tardis_counters *cnt = counters_get();
 	struct tardis_exit_event *ev;
 	struct tardis_exit_key key = {};
-	struct tardis_flags *fl;
-	struct tardis_reg *reg;
 	struct signal_struct *sig;
-	struct pid *pid;
-	struct upid upid = {};
-	__u32 tgid = task->tgid, level, reason = 0, zero = 0;
-	__u64 start_time;
+	__u32 tgid = task->tgid, zero = 0;
+	__u64 start_time = leader->start_boottime / TARDIS_NS_PER_TICK;
 	void *slot;
 	long err;
-
-	pid = leader->thread_pid;
-	level = pid->level;
-	if (level > 0 && upid_at_level(pid, level, &upid) == 0 && upid.nr == 1)
-		reason |= TARDIS_REASON_PIDNS_INIT;
-
-	/* An array lookup is inlined and its value stays in cache; the hash
-	 * lookup of a cold bucket costs several times the rest of the filter. */
-	fl = bpf_map_lookup_elem(&flags, &zero);
-	if (fl && fl->host_registrations) {
-		reg = bpf_map_lookup_elem(&registered, &tgid);
-		if (reg && (reg->start_time == 0 ||
-			    reg->start_time == leader->start_boottime / TARDIS_NS_PER_TICK))
-			reason |= TARDIS_REASON_REGISTERED;
-	}
-	if (!reason)
-		return 0;
-	start_time = leader->start_boottime / TARDIS_NS_PER_TICK;
 
 	ev = bpf_map_lookup_elem(&scratch, &zero);
 	if (!ev)
@@ -138,8 +153,8 @@ static __always_inline int handle_group_death(struct task_struct *task)
 	ev->exit_ns = bpf_ktime_get_ns();
 	ev->pidns_level = level;
 	ev->pidns_inum = 0;
-	if (level > 0 && upid.ns)
-		ev->pidns_inum = BPF_CORE_READ(upid.ns, ns.inum);
+	if (level > 0 && upid->ns)
+		ev->pidns_inum = BPF_CORE_READ(upid->ns, ns.inum);
 	ev->reason = reason;
 	ev->cpu = bpf_get_smp_processor_id();
 	bpf_probe_read_kernel_str(ev->comm, sizeof(ev->comm), leader->comm);
@@ -171,13 +186,36 @@ static __always_inline int handle_group_death(struct task_struct *task)
 	return 0;
 }
 
+/* task_storage: registrations are read from the leader's task storage
+ * (and from the hash only when a hash-only client set the flag). */
+static __always_inline int handle_group_death(struct task_struct *task, int task_storage)
+{
+	struct task_struct *leader = task->group_leader;
+	struct pid *pid = leader->thread_pid;
+	struct upid upid = {};
+	__u32 level = pid->level, reason = 0;
+
+	if (level > 0 && upid_at_level(pid, level, &upid) == 0 && upid.nr == 1)
+		reason |= TARDIS_REASON_PIDNS_INIT;
+	if (task_storage) {
+		if (leader->bpf_storage &&
+		    reg_matches(bpf_task_storage_get(&registered_task, leader, 0, 0), leader))
+			reason |= TARDIS_REASON_REGISTERED;
+	}
+	if (!(reason & TARDIS_REASON_REGISTERED) && registered_by_hash(task, leader))
+		reason |= TARDIS_REASON_REGISTERED;
+	if (!reason)
+		return 0;
+	return report_group_death(task, leader, level, &upid, reason);
+}
+
 /* Kernels >= 6.16 tell the tracepoint whether this thread ended the group. */
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(tardis_exit_gd, struct task_struct *task, bool group_dead)
 {
 	if (!group_dead)
 		return 0;
-	return handle_group_death(task);
+	return handle_group_death(task, 1);
 }
 
 /* Older kernels: the group is dead once signal->live reached zero. */
@@ -186,7 +224,16 @@ int BPF_PROG(tardis_exit, struct task_struct *task)
 {
 	if (task->signal->live.counter != 0)
 		return 0;
-	return handle_group_death(task);
+	return handle_group_death(task, 1);
+}
+
+/* 5.10, where tracing programs have no task storage: the hash only. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(tardis_exit_hash, struct task_struct *task)
+{
+	if (task->signal->live.counter != 0)
+		return 0;
+	return handle_group_death(task, 0);
 }
 
 /* The baseline `make bench` compares against: does nothing at all. */

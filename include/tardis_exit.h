@@ -58,16 +58,21 @@ struct tardis_exit_key {
 	__u64 start_time; /* clock ticks, as in /proc/<pid>/stat */
 };
 
-/* Value of the registered-pids map (key: host tgid, __u32). */
+/* Value of the registered-pids map (key: host tgid, __u32), and of the
+ * registered_task task-storage map (key: a pidfd of the init, from user
+ * space; the program reads it on the init's task_struct).  Registration
+ * writes both; a client that could not write the task storage sets
+ * tardis_flags.host_registrations so that the program looks at the hash. */
 struct tardis_reg {
 	__u64 start_time;    /* clock ticks; 0 = do not check */
 	__u64 registered_ns; /* CLOCK_MONOTONIC at registration */
 };
 
 /* The single value of the flags map.  host_registrations becomes 1 the
- * first time a host-pid-namespace init is registered and stays so: until
- * then the program skips the registered-map lookup, the costly part of
- * its filter for unrelated exits. */
+ * first time an init is registered in the hash only (no registered_task
+ * map pinned: 5.10, or a client of a build without it) and stays so:
+ * until then the program skips the registered-map lookup, the costly part
+ * of its filter for unrelated exits. */
 struct tardis_flags {
 	__u32 host_registrations;
 	__u32 pad;
@@ -96,6 +101,7 @@ struct tardis_layout {
 #define TARDIS_PIN_LINK "link"
 #define TARDIS_PIN_EVENTS "events"
 #define TARDIS_PIN_REGISTERED "registered"
+#define TARDIS_PIN_REGISTERED_TASK "registered_task" /* kernels >= 5.11 only */
 #define TARDIS_PIN_RECENT "recent_exits"
 #define TARDIS_PIN_COUNTERS "counters"
 #define TARDIS_PIN_FLAGS "flags"

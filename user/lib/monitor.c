@@ -82,17 +82,19 @@ static int layout_record(struct bpf_map *map, tardis_error_t *err)
 }
 
 /* The skeleton's maps and the names they are pinned under. */
-#define SKEL_MAPS 6
+#define SKEL_MAPS 7
 static void skel_maps(struct tardis_exit_bpf *skel, struct bpf_map *maps[SKEL_MAPS],
 		      const char *names[SKEL_MAPS])
 {
 	struct bpf_map *m[SKEL_MAPS] = {
 		skel->maps.events,   skel->maps.registered, skel->maps.recent_exits,
 		skel->maps.counters, skel->maps.flags,      skel->maps.layout,
+		skel->maps.registered_task,
 	};
 	static const char *const n[SKEL_MAPS] = {
 		TARDIS_PIN_EVENTS,   TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT,
 		TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS,      TARDIS_PIN_LAYOUT,
+		TARDIS_PIN_REGISTERED_TASK,
 	};
 
 	memcpy(maps, m, sizeof(m));
@@ -102,12 +104,14 @@ static void skel_maps(struct tardis_exit_bpf *skel, struct bpf_map *maps[SKEL_MA
 /* reuse: maps already pinned (an agent died halfway; pins_stale checked
  * them) are reused and the others pinned at load.  Else nothing is pinned
  * at load: the maps are pinned by pin_all, once the old pins are gone. */
+/* hash: the variant without task storage (5.10), whose map is then
+ * neither created nor pinned. */
 static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel, int reuse,
-			struct bpf_program **prog, tardis_error_t *err)
+			int hash, struct bpf_program **prog, tardis_error_t *err)
 {
 	struct bpf_map *maps[SKEL_MAPS];
 	const char *names[SKEL_MAPS];
-	struct bpf_program *other;
+	struct bpf_program *p;
 	char path[4200];
 	int gd;
 
@@ -117,12 +121,14 @@ static int skel_prepare(struct tardis_monitor *m, struct tardis_exit_bpf *skel, 
 		if (bpf_map__set_pin_path(maps[i], path) < 0)
 			return tardis_make_error(err, errno, "set pin path `%s`", path);
 	}
-	gd = monitor_kernel_has_group_dead();
-	*prog = gd ? skel->progs.tardis_exit_gd : skel->progs.tardis_exit;
-	other = gd ? skel->progs.tardis_exit : skel->progs.tardis_exit_gd;
-	bpf_program__set_autoload(other, false);
-	bpf_program__set_autoload(skel->progs.tardis_exit_empty, false);
-	m->variant = gd ? "tardis_exit_gd" : "tardis_exit";
+	gd = !hash && monitor_kernel_has_group_dead();
+	*prog = hash ? skel->progs.tardis_exit_hash
+		: gd ? skel->progs.tardis_exit_gd : skel->progs.tardis_exit;
+	bpf_object__for_each_program(p, skel->obj)
+		bpf_program__set_autoload(p, p == *prog);
+	if (hash && bpf_map__set_autocreate(skel->maps.registered_task, false) < 0)
+		return tardis_make_error(err, errno, "leave out the task-storage map");
+	m->variant = hash ? "tardis_exit_hash" : gd ? "tardis_exit_gd" : "tardis_exit";
 	return 0;
 }
 
@@ -138,6 +144,8 @@ static int pin_all(struct tardis_monitor *m, struct tardis_exit_bpf *skel,
 	skel_maps(skel, maps, names);
 	for (size_t i = 0; i < SKEL_MAPS; i++) {
 		monitor_pin_path(path, sizeof(path), m->pin_dir, names[i]);
+		if (bpf_map__fd(maps[i]) < 0)
+			continue; /* not created: registered_task on 5.10 */
 		if (!bpf_map__is_pinned(maps[i]) && bpf_map__pin(maps[i], path) < 0)
 			return tardis_make_error(err, errno, "pin map `%s`", path);
 	}
@@ -156,6 +164,38 @@ static int unpin_objects(const char *pin_dir, tardis_error_t *err);
 /* replacing: objects of another layout are pinned; the new program is
  * attached before they go, so that no exit falls between the two (one
  * caught by both is recorded once: the agent is idempotent). */
+/* The skeleton, loaded: the variant with task storage, else (5.10: the
+ * verifier refuses bpf_task_storage_get in a tracing program) the one that
+ * reads the hash only.  NULL with err. */
+static struct tardis_exit_bpf *skel_load(struct tardis_monitor *m, int reuse,
+					 struct bpf_program **prog, tardis_error_t *err)
+{
+	struct tardis_exit_bpf *skel;
+
+	for (int hash = 0; hash < 2; hash++) {
+		skel = tardis_exit_bpf__open();
+		if (!skel) {
+			tardis_make_error(err, errno, "open BPF object");
+			return NULL;
+		}
+		if (skel_prepare(m, skel, reuse, hash, prog, err) < 0) {
+			tardis_exit_bpf__destroy(skel);
+			return NULL;
+		}
+		if (tardis_exit_bpf__load(skel) == 0)
+			return skel;
+		if (hash) {
+			tardis_make_error(err, errno, "load BPF program %s", m->variant);
+		} else {
+			log_info("exit monitor: %s does not load (%s): no task storage for "
+				 "tracing programs (kernel < 5.11?); trying tardis_exit_hash",
+				 m->variant, strerror(errno));
+		}
+		tardis_exit_bpf__destroy(skel);
+	}
+	return NULL;
+}
+
 static int load_and_pin(struct tardis_monitor *m, int replacing, tardis_error_t *err)
 {
 	struct tardis_exit_bpf *skel;
@@ -163,15 +203,9 @@ static int load_and_pin(struct tardis_monitor *m, int replacing, tardis_error_t 
 	struct bpf_link *link = NULL;
 	int ret = -1;
 
-	skel = tardis_exit_bpf__open();
+	skel = skel_load(m, !replacing, &prog, err);
 	if (!skel)
-		return tardis_make_error(err, errno, "open BPF object");
-	if (skel_prepare(m, skel, !replacing, &prog, err) < 0)
-		goto out;
-	if (tardis_exit_bpf__load(skel) < 0) {
-		tardis_make_error(err, errno, "load BPF program %s", m->variant);
-		goto out;
-	}
+		return -1;
 	if (layout_record(skel->maps.layout, err) < 0)
 		goto out;
 	link = bpf_program__attach(prog);
@@ -200,6 +234,7 @@ static int unpin_objects(const char *pin_dir, tardis_error_t *err)
 	static const char *const known[] = {
 		TARDIS_PIN_LINK,       TARDIS_PIN_PROG,   TARDIS_PIN_EVENTS,   TARDIS_PIN_REGISTERED,
 		TARDIS_PIN_RECENT,     TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS, TARDIS_PIN_LAYOUT,
+		TARDIS_PIN_REGISTERED_TASK,
 	};
 	char path[4200];
 	struct dirent *de;
@@ -231,7 +266,7 @@ static int unpin_objects(const char *pin_dir, tardis_error_t *err)
  * monitor_pin_layout_check reads. */
 static const char *const checked_maps[] = {
 	TARDIS_PIN_EVENTS, TARDIS_PIN_REGISTERED, TARDIS_PIN_RECENT,
-	TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS,
+	TARDIS_PIN_COUNTERS, TARDIS_PIN_FLAGS, TARDIS_PIN_REGISTERED_TASK,
 };
 
 /* 1 when the pins must be replaced: a map of another layout (each logged
@@ -252,9 +287,11 @@ static int pins_stale(const char *pin_dir, int link_pinned, int *layout_ok)
 			close(fd);
 			continue;
 		}
-		/* A missing flags map: pinned by a tardisd older than it. */
+		/* A missing flags map: pinned by a tardisd older than it; no
+		 * registered_task: that too, or tardis_exit_hash (5.10). */
 		if (tardis_error_errno(err) == ENOENT &&
-		    (!link_pinned || strcmp(checked_maps[i], TARDIS_PIN_FLAGS) == 0)) {
+		    (!link_pinned || strcmp(checked_maps[i], TARDIS_PIN_FLAGS) == 0 ||
+		     strcmp(checked_maps[i], TARDIS_PIN_REGISTERED_TASK) == 0)) {
 			tardis_error_free(&err);
 			continue;
 		}
@@ -299,7 +336,7 @@ static int monitor_reopen(struct tardis_monitor *m, tardis_error_t *err)
 
 	if (monitor_open_pinned(m, kept.pin_dir, err) < 0) {
 		kept.events_fd = kept.registered_fd = kept.recent_fd = -1;
-		kept.counters_fd = kept.flags_fd = -1;
+		kept.counters_fd = kept.flags_fd = kept.registered_task_fd = -1;
 		monitor_close(&kept);
 		return -1;
 	}

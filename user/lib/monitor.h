@@ -19,8 +19,10 @@ struct tardis_monitor {
 	int recent_fd;
 	int counters_fd;
 	int flags_fd;          /* -1 with objects pinned by an older tardisd */
+	int registered_task_fd; /* -1 on 5.10 and with objects of an older tardisd */
 	int loaded;            /* 1: this process loaded and pinned the program */
-	const char *variant;   /* which program runs: tardis_exit_gd / tardis_exit */
+	const char *variant;   /* which program runs: tardis_exit_gd / tardis_exit /
+				* tardis_exit_hash (5.10: no task storage) */
 	/* The agent only, after it replaced objects of another layout: the
 	 * old ring buffer and recent-exits map when their records are still
 	 * this build's (-1 otherwise), to be drained once, then closed. */
@@ -32,7 +34,7 @@ struct tardis_monitor {
 /* Closed: every fd -1, so that monitor_close (or cleanup_monitor) is a no-op. */
 #define TARDIS_MONITOR_CLOSED                                                            \
 	{ .events_fd = -1, .registered_fd = -1, .recent_fd = -1, .counters_fd = -1,       \
-	  .flags_fd = -1, .old_events_fd = -1, .old_recent_fd = -1 }
+	  .flags_fd = -1, .registered_task_fd = -1, .old_events_fd = -1, .old_recent_fd = -1 }
 
 void monitor_init(struct tardis_monitor *m);
 /* <dir>/<name>; -1 if too long. */

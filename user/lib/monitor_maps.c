@@ -111,6 +111,7 @@ void monitor_init(struct tardis_monitor *m)
 {
 	memset(m, 0, sizeof(*m));
 	m->events_fd = m->registered_fd = m->recent_fd = m->counters_fd = m->flags_fd = -1;
+	m->registered_task_fd = -1;
 	m->old_events_fd = m->old_recent_fd = -1;
 }
 
@@ -127,6 +128,8 @@ struct map_spec {
 static const struct map_spec map_specs[] = {
 	{ TARDIS_PIN_EVENTS, BPF_MAP_TYPE_RINGBUF, 0, 0, 0 },
 	{ TARDIS_PIN_REGISTERED, BPF_MAP_TYPE_HASH, sizeof(__u32), sizeof(struct tardis_reg), 0 },
+	{ TARDIS_PIN_REGISTERED_TASK, BPF_MAP_TYPE_TASK_STORAGE, sizeof(int),
+	  sizeof(struct tardis_reg), 0 },
 	{ TARDIS_PIN_RECENT, BPF_MAP_TYPE_LRU_HASH, sizeof(struct tardis_exit_key),
 	  sizeof(struct tardis_exit_event), 0 },
 	{ TARDIS_PIN_COUNTERS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
@@ -283,6 +286,13 @@ int monitor_open_pinned(struct tardis_monitor *m, const char *pin_dir, tardis_er
 		return error_pass(err, &sub);
 	}
 	tardis_error_free(&sub);
+	/* Absent on 5.10 and in pins of an older tardisd: the hash only. */
+	m->registered_task_fd = monitor_pin_open_checked(pin_dir, TARDIS_PIN_REGISTERED_TASK, &sub);
+	if (m->registered_task_fd < 0 && tardis_error_errno(sub) != ENOENT) {
+		monitor_close(m);
+		return error_pass(err, &sub);
+	}
+	tardis_error_free(&sub);
 	return 0;
 }
 
@@ -300,7 +310,8 @@ struct tardis_monitor *monitor_open_optional(struct tardis_monitor *m, const cha
 void monitor_close(struct tardis_monitor *m)
 {
 	int *fds[] = { &m->events_fd, &m->registered_fd, &m->recent_fd, &m->counters_fd,
-		       &m->flags_fd, &m->old_events_fd, &m->old_recent_fd };
+		       &m->flags_fd, &m->registered_task_fd, &m->old_events_fd,
+		       &m->old_recent_fd };
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -309,24 +320,67 @@ void monitor_close(struct tardis_monitor *m)
 	}
 }
 
+static int sys_pidfd_open(pid_t pid)
+{
+	return (int)syscall(SYS_pidfd_open, pid, 0);
+}
+
+/* The registration on the init's own task_struct, through a pidfd: 1 when
+ * written, 0 when it cannot be (no such map, or the kernel or the process
+ * refused), -1 with err on another failure. */
+static int register_task(struct tardis_monitor *m, pid_t pid, const struct tardis_reg *reg)
+{
+	int pidfd, r;
+
+	if (m->registered_task_fd < 0)
+		return 0;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return 0; /* gone already, or no pidfds: the hash answers */
+	r = sys_map_update(m->registered_task_fd, &pidfd, reg, BPF_ANY);
+	close(pidfd);
+	return r == 0;
+}
+
 int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
 			 tardis_error_t *err)
 {
 	struct tardis_reg reg = { .start_time = start_time };
 	__u32 key = (__u32)pid;
 
-	/* The flag first: the program never sees an entry it would skip. */
-	if (m->flags_fd >= 0) {
+	reg.registered_ns = (uint64_t)time_monotonic_ns();
+	/* The hash too, always: a program of a build without task storage
+	 * (pins reused from it), and monitor_unregister_pid, read it.  The
+	 * flag, which makes every exit cost a hash lookup, only when the task
+	 * storage could not be written; and before the hash entry, so the
+	 * program never sees an entry it would skip. */
+	if (!register_task(m, pid, &reg) && m->flags_fd >= 0) {
 		struct tardis_flags fl = { .host_registrations = 1 };
 		__u32 zero = 0;
 
 		if (sys_map_update(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
 			return tardis_make_error(err, errno, "set the host-registrations flag");
 	}
-	reg.registered_ns = (uint64_t)time_monotonic_ns();
 	if (sys_map_update(m->registered_fd, &key, &reg, BPF_ANY) < 0)
 		return tardis_make_error(err, errno, "register pid %d in the kernel map", (int)pid);
 	return 0;
+}
+
+/* The task-storage registration of pid, unless it is of another start. */
+static void unregister_task(struct tardis_monitor *m, pid_t pid, uint64_t start_time)
+{
+	struct tardis_reg reg;
+	int pidfd;
+
+	if (m->registered_task_fd < 0)
+		return;
+	pidfd = sys_pidfd_open(pid);
+	if (pidfd < 0)
+		return; /* gone: its storage went with it */
+	if (sys_map_lookup(m->registered_task_fd, &pidfd, &reg) == 0 &&
+	    (!start_time || reg.start_time == start_time))
+		sys_map_delete(m->registered_task_fd, &pidfd);
+	close(pidfd);
 }
 
 int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time)
@@ -334,6 +388,7 @@ int monitor_unregister_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_t
 	struct tardis_reg reg;
 	__u32 key = (__u32)pid;
 
+	unregister_task(m, pid, start_time);
 	if (start_time && sys_map_lookup(m->registered_fd, &key, &reg) == 0 &&
 	    reg.start_time != start_time)
 		return 0; /* a newer registration of a reused pid */
