@@ -33,8 +33,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(!s->networkfs[0] || path_is_clean_absolute(s->networkfs));
 	FUZZ_ASSERT(!s->workdir[0] || path_is_clean_absolute(s->workdir));
 	FUZZ_ASSERT(strnlen(s->rootfs, sizeof(s->rootfs)) < sizeof(s->rootfs));
+	/* Kept under ns/id, or under the identity (a pod's, across its ids). */
 	if (settings_image_path(s, "/var/lib/tardis", "default", "c1", image, PATH_MAX) == 0)
-		FUZZ_ASSERT(image[0] == '/' && strstr(image, "/default/c1"));
+		FUZZ_ASSERT(image[0] == '/' &&
+			    (s->identity[0] ? strstr(image, "/" SETTINGS_IDENTITY_DIR "/") &&
+						  path_is_clean_absolute(image)
+					    : strstr(image, "/default/c1") != NULL));
 	if (settings_work_dir(s, "default", "c1", work, PATH_MAX) == 0 && work[0]) {
 		int r = oci_config_add_workdir(config, s, work, &err);
 
