@@ -161,7 +161,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS    := $(addprefix $(FUZZ_OUT)/,$(FUZZ_TARGETS))
 FUZZ_LIB     := $(FUZZ_OUT)/libtardis.a
 FUZZ_SECONDS ?= 300
-FUZZ_CI_SECONDS ?= 15
+FUZZ_CI_SECONDS ?= 8
 
 $(FUZZ_OUT)/lib $(FUZZ_OUT)/shim:
 	mkdir -p $@

@@ -2,7 +2,7 @@
 # `make fuzz-ci`: every libFuzzer target of tests/fuzz/ (one per parser:
 # runc's command line, ctr events, config.json, exit records and state JSON,
 # image manifests, files.tar/deleted.list, tardis.conf), built with ASan and
-# UBSan, run from its seed corpus for FUZZ_CI_SECONDS (15 s) each.  One
+# UBSan, run from its seed corpus for FUZZ_CI_SECONDS (8 s) each.  One
 # `ok/FAIL - <target>: N execs, N crashes` line per target.  `make fuzz`
 # runs the same targets longer (FUZZ_SECONDS, 300 s each).
 set -u
@@ -19,7 +19,7 @@ if [ $? -ne 0 ]; then
 	echo "test_fuzz: 0 passed, 1 failed"
 	exit 1
 fi
-make --no-print-directory fuzz-ci FUZZ_CI_SECONDS="${FUZZ_CI_SECONDS:-15}" >"$log" 2>&1
+make --no-print-directory fuzz-ci FUZZ_CI_SECONDS="${FUZZ_CI_SECONDS:-8}" >"$log" 2>&1
 rc=$?
 grep -E '^(ok|FAIL) - |^#   ' "$log"
 line=$(grep -E '^fuzz: [0-9]+ passed, [0-9]+ failed' "$log" | tail -1)

@@ -134,8 +134,7 @@ static void cache_store(int state_fd, const char *runc, const char *key,
 			 err ? tardis_error_msg(err) : "out of memory");
 }
 
-/* runc SUB's stdout, or NULL. */
-static char *runc_output(const char *runc, const char *sub)
+char *runc_output(const char *runc, const char *sub)
 {
 	cleanup_error tardis_error_t err = NULL;
 	char *argv[] = { (char *)runc, (char *)sub, NULL };

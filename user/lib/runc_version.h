@@ -36,6 +36,9 @@ int runc_info_cached(int state_fd, const char *runc, struct runc_info *out);
  * cannot checkpoint.  -1 with err when runc does not say its version. */
 int runc_info_get(int state_fd, const char *runc, struct runc_info *out, tardis_error_t *err);
 
+/* `runc SUB`'s stdout (malloc'd; 10 s at most), or NULL. */
+char *runc_output(const char *runc, const char *sub);
+
 /* 1 when info's version is at least major.minor. */
 int runc_info_at_least(const struct runc_info *info, int major, int minor);
 

@@ -105,20 +105,6 @@ static int runc_path(const struct tardis_config *cfg, char *out, size_t len)
 	return -1;
 }
 
-/* runc SUB's stdout, or NULL. */
-static char *runc_output(const char *runc, const char *sub)
-{
-	cleanup_error tardis_error_t err = NULL;
-	char *argv[] = { (char *)runc, (char *)sub, NULL };
-	char *text = NULL;
-
-	if (run_wait(argv, RUN_STDIN_NULL, 10, &text, &err) != 0) {
-		free(text);
-		return NULL;
-	}
-	return text;
-}
-
 /* What tardis-runc has cached of this runc (runc_version.h): read only. */
 static void check_runc_cache(struct check_run *r, const char *runc)
 {
