@@ -25,6 +25,7 @@
 # VMTEST_MEM (MiB, default 2048), VMTEST_CPUS (default 2),
 # VMTEST_VM_TIMEOUT (s per VM, default 1500), VMTEST_SCENARIO_TIMEOUT
 # (s per scenario, default 420), VMTEST_OFFLINE=1 (use only what is cached),
+# VMTEST_PANIC_RETRY=0 (a guest whose kernel panicked is not booted again),
 # VMTEST_CMD='...' (diagnosis: run this shell command in each selected guest,
 # from the repository root, instead of the scenarios; output in
 # results/<name>/cmd.log).
@@ -337,9 +338,27 @@ prepare_vm() {
 	echo "$KDIR $KVER" >"$res/kernel"
 }
 
-# boot_vm NAME: one boot, every scenario of the line; the guest's progress
-# lines are echoed as they come; the outcome goes to results/NAME/vmstate.
+# boot_vm NAME: boot_once; a guest whose kernel panicked (seen once under
+# TCG: a double fault in 9p, unrelated to any scenario) boots once more
+# (VMTEST_PANIC_RETRY=0: never), the first console kept as
+# console.panic.log and named in the table's run column.
 boot_vm() {
+	local n=$1 res=$VM/results/$1 first
+	boot_once "$n"
+	[ ! -f "$res/done" ] && [ "${VMTEST_PANIC_RETRY:-1}" != 0 ] &&
+		grep -q 'Kernel panic' "$res/console.log" 2>/dev/null || return 0
+	first=$(grep -m1 -E 'Kernel panic|Oops:|BUG:' "$res/console.log")
+	mv "$res/console.log" "$res/console.panic.log"
+	rm -f "$res/status" "$res/done" "$res"/*.log.partial
+	log "$n: the guest kernel panicked ($first): booting it once more"
+	boot_once "$n"
+	echo "$(cat "$res/vmstate"); booted twice: the first boot's kernel panicked ($first; console.panic.log)" \
+		>"$res/vmstate"
+}
+
+# boot_once NAME: one boot, every scenario of the line; the guest's progress
+# lines are echoed as they come; the outcome goes to results/NAME/vmstate.
+boot_once() {
 	local n=$1 res=$VM/results/$1 kdir kver qpid rc cmdline t0 wall
 	read -r kdir kver <"$res/kernel"
 	cmdline="console=ttyS0 panic=-1 oops=panic random.trust_cpu=on"
