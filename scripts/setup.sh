@@ -9,7 +9,7 @@ libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf python3-grpcio libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
 libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev libarchive-dev libssl-dev attr acl libcap2-bin
 qemu-system-x86 kmod cpio debian-archive-keyring nfs-kernel-server nfs-common
-openssh-server openssh-client sshfs
+openssh-server openssh-client sshfs debootstrap
 libprotobuf-c1 libnl-3-200 libnet1 libbsd0 libgnutls30 libnftables1"
 
 missing=""
