@@ -83,8 +83,8 @@ static int criu_link_dir(const struct runc_call *c, const char *criu, char *dir,
  * the PATH of every runc this process runs from now on. */
 static void criu_first_on_path(const struct runc_call *c)
 {
-	const char *criu = c->criu_given ? given_criu(c) : c->cfg->criu;
-	const char *slash = criu ? strrchr(criu, '/') : NULL;
+	const char *criu = runc_call_criu_path(c);
+	const char *slash = strrchr(criu, '/');
 	const char *path = getenv("PATH");
 	cleanup_free char *next = NULL;
 	char dir[PATH_MAX];
@@ -271,10 +271,8 @@ static int on_path(const char *name)
 
 int runc_call_criu_missing(const struct runc_call *c, char *why, size_t len)
 {
-	const char *criu = c->criu_given ? given_criu(c) : c->cfg->criu;
+	const char *criu = runc_call_criu_path(c);
 
-	if (!criu || !*criu)
-		criu = "criu";
 	if (!strchr(criu, '/')) {
 		if (on_path(criu))
 			return 0;
