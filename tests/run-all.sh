@@ -8,14 +8,21 @@ total_pass=0
 total_fail=0
 failed=()
 
+# What a failing suite said, repeated at the end (CI shows only the tail).
+FAIL_NOTES=$(mktemp)
+trap 'rm -f "$FAIL_NOTES"' EXIT
+TIMES=()
+
 run() { # run name command...
-	local name=$1 log
+	local name=$1 log t0
 	shift
 	log=$(mktemp)
 	echo "=== $name"
+	t0=$(date +%s)
 	"$@" 2>&1 | tee "$log"
 	local rc=${PIPESTATUS[0]}
 	local line
+	TIMES+=("$name $(($(date +%s) - t0))")
 	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -1)
 	if [[ $line =~ ([0-9]+)\ passed,\ ([0-9]+)\ failed ]]; then
 		total_pass=$((total_pass + BASH_REMATCH[1]))
@@ -23,6 +30,10 @@ run() { # run name command...
 	fi
 	if [ "$rc" -ne 0 ]; then
 		failed+=("$name")
+		{
+			echo "--- $name (status $rc):"
+			grep -E 'FAIL - |^not ok|panic|timed out|ERROR|^# restore.log|fail [0-9]+s|not run' "$log" | head -n 25
+		} >>"$FAIL_NOTES"
 		[[ $line =~ ([0-9]+)\ failed ]] && [ "${BASH_REMATCH[1]}" -gt 0 ] || total_fail=$((total_fail + 1))
 	fi
 	rm -f "$log"
@@ -54,6 +65,8 @@ if [ "${COMPAT:-1}" != 0 ] && [ -z "${TESTS:-}" ]; then
 	run compat env OUT="$OUT" compat/run.sh
 fi
 echo "==="
+echo "time (s): $(printf '%s\n' "${TIMES[@]}" | sort -k2,2nr | head -n 8 | tr ' \n' '=,' | sed 's/,$//') (slowest)"
+cat "$FAIL_NOTES"
 [ ${#failed[@]} -eq 0 ] || echo "failing: ${failed[*]}"
 echo "all: $total_pass passed, $total_fail failed"
 [ ${#failed[@]} -eq 0 ]

@@ -30,7 +30,7 @@ COUNTER="busybox mkdir -p /work
 $(ctd_counter)"
 
 quiet() { "$@" >/dev/null; }
-count() { cri_ exec "$1" -- cat /work/count 2>/dev/null || echo 0; }
+count() { local c; c=$(cri_ exec "$1" -- cat /work/count 2>/dev/null | tr -d ' \n'); echo "${c:-0}"; }
 count_above() { [ "$(count "$1")" -gt "$2" ]; }
 # grows ID: the count read through the CRI goes on from its value now.
 grows() {

@@ -72,7 +72,7 @@ run_on() { # run_on NODE [extra ctr args...]: the counter as ID on NODE
 }
 WORK=$NFS/work/default/$ID
 IMAGE=$NFS/checkpoint/default/$ID
-count() { cat "$WORK/count" 2>/dev/null || echo 0; }
+count() { count_file "$WORK/count"; }
 count_at_least() { [ "$(count)" -ge "$1" ]; }
 task_is() { # task_is NODE STATUS
 	[ "$(ctrn "$1" task ls 2>/dev/null | awk -v id="$ID" '$1 == id { print $3 }')" = "$2" ]

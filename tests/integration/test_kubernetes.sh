@@ -132,7 +132,7 @@ end_pod() {
 # Where an identity's things are (prod/POD/counter).
 img_of() { echo "$NFS/checkpoint/k8s/prod/$1/counter"; }
 work_of() { echo "$NFS/work/k8s/prod/$1/counter"; }
-count_of() { cat "$(work_of "$1")/count" 2>/dev/null || echo 0; }
+count_of() { count_file "$(work_of "$1")/count"; }
 count_above() { [ "$(count_of "$1")" -gt "$2" ]; }
 # lease IDENTITY_POD FIELD: the current lease record's field.
 lease() {
@@ -292,7 +292,7 @@ deployment() {
 	check "$f: counting" wait_for 20 bash -c '[ "$(cat "$1" 2>/dev/null || echo 0)" -gt 10 ]' _ \
 		"$NFS/work/k8s/prod/web/counter/count"
 	check "$f: StopContainer: checkpointed" quiet on A --timeout 10 stop "$c"
-	c0=$(cat "$NFS/work/k8s/prod/web/counter/count")
+	c0=$(count_file "$NFS/work/k8s/prod/web/counter/count")
 	end_pod A "$p" "$c"
 	pod=$(pod_json web-7f9c-xyz12 uid-d-2 "$ann")
 	p=$(new_pod B "$pod")

@@ -135,8 +135,7 @@ kill_shim() {
 # ---- the counter ----------------------------------------------------------
 # ctd_counter [MARKER [PAUSE [ALSO]]]: the busybox counter, a shell script.
 # Its count lives in memory (i) and is written to its work dir /work
-# (renamed into place: a checkpoint can freeze it between truncate and
-# write), then ALSO runs; /marker (what the command MARKER prints, "first
+# (COUNT_WRITE), then ALSO runs; /marker (what the command MARKER prints, "first
 # start" by default) is written once, at the first start; /work/stop holds
 # the exit code to end with; PAUSE seconds (0.1) between counts.
 ctd_counter() {
@@ -144,7 +143,7 @@ ctd_counter() {
 	printf '%s\n' "[ -e /marker ] || $marker > /marker" \
 		'i=0' \
 		'while :; do' \
-		"	i=\$((i + 1)); echo \$i > /work/.count; busybox mv /work/.count /work/count${also:+; $also}" \
+		"	i=\$((i + 1)); $COUNT_WRITE${also:+; $also}" \
 		'	[ -e /work/stop ] && exit "$(cat /work/stop)"' \
 		"	sleep $pause" \
 		'done'
@@ -164,7 +163,7 @@ run_enabled() {
 }
 
 # The counter of ID: its count (0 before the first), whether it got to N.
-count_of() { cat "$NFS/work/default/$1/count" 2>/dev/null || echo 0; }
+count_of() { count_file "$NFS/work/default/$1/count"; }
 count_at_least() { [ "$(count_of "$1")" -ge "$2" ]; }
 # exit_with ID CODE: the counter ends with CODE.
 exit_with() { echo "$2" >"$NFS/work/default/$1/stop"; }

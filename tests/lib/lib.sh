@@ -22,10 +22,24 @@ CLEANUP_HOOKS=()
 ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
 fail() { FAILED=$((FAILED + 1)); echo "FAIL - $*"; }
 not() { ! "$@"; } # not command...: for check and wait_for
+# COUNT_WRITE: how a test container's counter (sh, its count in memory, i)
+# writes it to /work/count, a work dir that lives on beside its images:
+# in place and at a fixed width, never truncated or renamed.  A checkpoint
+# may catch the shell with the file open; CRIU then records the file's size
+# and restores only while it has that size (it refuses the image otherwise:
+# a fresh start) -- with a fixed width it always has.
+COUNT_WRITE='printf "%10d\n" "$i" 1<>/work/count'
+# count_file FILE: the count a counter wrote there (0 before the first).
+count_file() {
+	local c
+	c=$(tr -d ' \n' <"$1" 2>/dev/null)
+	echo "${c:-0}"
+}
+
 check() { # check "description" command...
 	local what=$1
 	shift
-	if "$@"; then ok "$what"; else fail "$what"; fi
+	if "$@"; then ok "$what"; else fail "$what"; return 1; fi
 }
 
 # Starts tardisd in the background with the test's dirs; waits until it runs.
