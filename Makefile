@@ -40,7 +40,7 @@ PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
 # test_pin_layout.sh: the BPF object of "another release", its event larger / smaller.
 LAYOUT_TEST_OBJS := $(OUT)/tests/tardis_exit_comm24.bpf.o $(OUT)/tests/tardis_exit_comm8.bpf.o
 TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst $(OUT)/tests/concurrency \
-              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec $(OUT)/tests/pin_layout $(OUT)/tests/lease_race \
+              $(OUT)/tests/bench_bpf $(OUT)/tests/bench_exec $(OUT)/tests/bench_exec_static $(OUT)/tests/pin_layout $(OUT)/tests/lease_race \
               $(LAYOUT_TEST_OBJS)
 
 all: $(PROGS) $(TEST_PROGS)
@@ -97,6 +97,12 @@ $(OUT)/tests/unit: $(wildcard tests/unit/*.c tests/unit/*.h) $(SHIM_LIB_OBJS) $(
 
 $(OUT)/tests/%: tests/integration/%.c $(LIB) | $(OUT)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@
+
+# The floor of an exec wrapper: bench_exec's `exec` linked statically (no
+# dynamic loader at all), beside the dynamically linked one; never
+# sanitized (ASan cannot link statically).
+$(OUT)/tests/bench_exec_static: tests/bench/bench_exec.c | $(OUT)/tests
+	$(CC) -O2 -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE -static $< -o $@
 
 $(OUT)/tests/bench_%: tests/bench/bench_%.c $(LIB) | $(OUT)/tests
 	$(CC) $(CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lpthread -o $@

@@ -54,3 +54,14 @@ bytes_of() { # bytes_of DIR [find args]: sum of the regular files' sizes
 	shift
 	find "$d" -type f "$@" -printf '%s\n' 2>/dev/null | awk '{ s += $1 } END { print s + 0 }'
 }
+
+# bench_line NAME VALUE UNIT [RATIO]: a bench figure as one comparable line,
+# `BENCH NAME VALUE UNIT [ratio RATIO]` (n/a when it was not measured).
+bench_line() {
+	local v=${2:-n/a}
+	if [ -n "${4:-}" ] && [ "$4" != n/a ]; then
+		echo "BENCH $1 $v $3 ratio $4"
+	else
+		echo "BENCH $1 $v $3"
+	fi
+}

@@ -84,6 +84,7 @@ bench_pass() {
 		runc.state.off "$RUNC" "${r[@]}" state br :: tardis.state.off "$SHIM" "${r[@]}" state br :: \
 		runc.version "$RUNC" --version :: tardis.version "$SHIM" --version :: \
 		floor.state.en "$BIN/tests/bench_exec" exec "$RUNC" "${r[@]}" state bt :: \
+		static.state.en "$BIN/tests/bench_exec_static" exec "$RUNC" "${r[@]}" state bt :: \
 		runc.kill0 "$RUNC" "${r[@]}" kill bt 0 :: tardis.kill0 "$SHIM" "${r[@]}" kill bt 0 \
 		>"$TMP/exec.txt" || { echo "bench_exec failed" >&2; return 1; }
 	while read -r _ l rest; do
@@ -111,6 +112,13 @@ bench_pass() {
 		"${EX[floor.state.en.p50_us]}" "${EX[floor.state.en.mean_us]}" \
 		"$(ratio "${EX[floor.state.en.p50_us]}" "${EX[runc.state.en.p50_us]}")" \
 		"$(ratio "${EX[floor.state.en.mean_us]}" "${EX[runc.state.en.mean_us]}")"
+	printf '%-34s %9.0f %9.0f %9.0f %9.0f %8s %8s\n' "state, via a static do-nothing wrapper" \
+		"${EX[runc.state.en.p50_us]}" "${EX[runc.state.en.mean_us]}" \
+		"${EX[static.state.en.p50_us]}" "${EX[static.state.en.mean_us]}" \
+		"$(ratio "${EX[static.state.en.p50_us]}" "${EX[runc.state.en.p50_us]}")" \
+		"$(ratio "${EX[static.state.en.mean_us]}" "${EX[runc.state.en.mean_us]}")"
+	echo "tardis-runc state over the static do-nothing wrapper: $(diff_us tardis.state.en static.state.en) us" \
+		"(target <= 50 us)"
 	echo "added per call (p50 - p50): tardis-runc $(diff_us tardis.state.en runc.state.en) us (state)," \
 		"$(diff_us tardis.version runc.version) us (--version); the do-nothing wrapper" \
 		"$(diff_us floor.state.en runc.state.en) us (bench_exec exec: one more execve, libc only)"
@@ -306,4 +314,15 @@ printf '%-40s %12s %12s %8s\n' "checkpoint + restore median (ms)" "$a" "$b" "$(r
 printf '%-40s %12s %12s %8s\n' "checkpoint: tardis's own time (ms)" "${OWN_CKPT:-n/a}" "" "${EQ_CKPT:-n/a}"
 printf '%-40s %12s %12s %8s\n' "restore: tardis's own time (ms)" "${OWN_REST:-n/a}" "" "${EQ_REST:-n/a}"
 echo "(own time: all but runc + CRIU; its ratio: (runc median + own) / runc median)"
+echo
+bench_line state_p50 "${EX[tardis.state.en.p50_us]:-}" us "$(ratio "${EX[tardis.state.en.p50_us]:-}" "${EX[runc.state.en.p50_us]:-}")"
+bench_line state_floor_p50 "${EX[floor.state.en.p50_us]:-}" us "$(ratio "${EX[floor.state.en.p50_us]:-}" "${EX[runc.state.en.p50_us]:-}")"
+bench_line state_static_floor_p50 "${EX[static.state.en.p50_us]:-}" us "$(ratio "${EX[static.state.en.p50_us]:-}" "${EX[runc.state.en.p50_us]:-}")"
+bench_line state_over_static_floor "$(diff_us tardis.state.en static.state.en 2>/dev/null)" us
+read -r a b <<<"${SUM_CKPT:-n/a n/a}"
+bench_line checkpoint_ms "$a" ms "$(ratio "$a" "$b")"
+read -r a b <<<"${SUM_REST:-n/a n/a}"
+bench_line restore_ms "$a" ms "$(ratio "$a" "$b")"
+bench_line checkpoint_own_ms "${OWN_CKPT:-}" ms "${EQ_CKPT:-}"
+bench_line restore_own_ms "${OWN_REST:-}" ms "${EQ_REST:-}"
 exit 0

@@ -234,6 +234,11 @@ static int flood_ring(long n)
 	mine = calloc(pid_max + 1, 1);
 	if (!mine)
 		return 2;
+	/* Pids not yet alive have no task storage: the hash, looked at. */
+	if (monitor_use_hash(&mon, &err) < 0) {
+		fprintf(stderr, "exit_burst: %s\n", tardis_error_msg(err));
+		return 2;
+	}
 	/* Pids in use (the processes of the test among them) keep their entries. */
 	for (long p = 300; p <= pid_max; p++) {
 		if (kill((pid_t)p, 0) == 0 || errno != ESRCH)

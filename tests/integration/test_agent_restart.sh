@@ -54,7 +54,7 @@ echo "# second agent caught up in $((SECONDS - t1)) s"
 
 n=$(count_records)
 check "exactly $N exit.json files (got $n)" [ "$n" -eq $N ]
-lines=$(grep -c "exit recorded $NSP/" "$TMP/tardisd.log")
+lines=$(log_count "exit recorded $NSP/" "$TMP/tardisd.log" "$N")
 check "exactly $N 'exit recorded' lines across both agents (got $lines)" [ "$lines" -eq $N ]
 uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$TMP/tardisd.log" | sort -u | wc -l)
 check "each of the $N inits recorded once (distinct ids: $uniq_ids)" [ "$uniq_ids" -eq $N ]

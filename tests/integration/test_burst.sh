@@ -51,7 +51,7 @@ check "kernel captured all $N exits (captured +$captured)" [ "$captured" -ge "$N
 
 n=$(find "$TARDIS_STATE_DIR/containers/$NSP" -name exit.json | wc -l)
 check "exactly $N exit.json files (got $n)" [ "$n" -eq "$N" ]
-lines=$(grep -c "exit recorded $NSP/" "$TMP/tardisd.log")
+lines=$(log_count "exit recorded $NSP/" "$TMP/tardisd.log" "$N")
 uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$TMP/tardisd.log" | sort -u | wc -l)
 check "exactly $N 'exit recorded' lines, $N distinct ids (got $lines, $uniq_ids)" \
 	[ "$lines" -eq "$N" -a "$uniq_ids" -eq "$N" ]
@@ -113,7 +113,7 @@ sed 's/^/# /' "$TMP/verify2.out"
 head -10 "$TMP/verify2.err" | sed 's/^/# /'
 check "phase 2: all $M recorded with waitpid()'s status, from recent_exits (rc=$rc)" \
 	grep -q "^VERIFY ok=$M total=$M mismatched=0 missing=0 unknown=0 source_bpf=0 source_bpf_recent=$M " "$TMP/verify2.out"
-lines=$(grep -c "exit recorded $NSP2/.* source=bpf-recent" "$TMP/tardisd.log")
+lines=$(log_count "exit recorded $NSP2/.* source=bpf-recent" "$TMP/tardisd.log" "$M")
 check "phase 2: exactly $M 'exit recorded ... source=bpf-recent' lines (got $lines)" [ "$lines" -eq $M ]
 check "phase 2: agent logged the drops" grep -q "ring buffer dropped [0-9]* events; recovering" "$TMP/tardisd.log"
 stop_agent TERM

@@ -28,7 +28,7 @@ while read -r tag verdict rest; do
 		if [ "$verdict" = ok ]; then ok "$rest"; else fail "$rest"; fi
 		if [[ $rest =~ \ id=([^ ]+) ]]; then
 			id=${BASH_REMATCH[1]}
-			n=$(grep -c "exit recorded test/$id pid=" "$TMP/tardisd.log")
+			n=$(log_count "exit recorded test/$id pid=" "$TMP/tardisd.log")
 			check "test/$id: exactly one 'exit recorded' line in the agent log (got $n)" [ "$n" -eq 1 ]
 		fi
 		;;

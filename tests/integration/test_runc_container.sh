@@ -81,7 +81,7 @@ run_container() {
 	check "$id: record names init pid $pid" [ "$(exit_field pid <<<"$show")" = "$pid" ]
 	check "$id: pidns_level 1, source bpf" \
 		[ "$(exit_field pidns_level <<<"$show")/$(exit_field source <<<"$show")" = "1/bpf" ]
-	n=$(grep -c "exit recorded default/$id pid=" "$TMP/tardisd.log")
+	n=$(log_count "exit recorded default/$id pid=" "$TMP/tardisd.log")
 	check "$id: exactly one 'exit recorded' line (got $n)" [ "$n" -eq 1 ]
 	check "$id: runc state says stopped" bash -c '"$1" --root "$2" state "$3" | grep -q "\"status\": \"stopped\""' \
 		_ "$RUNC" "$RUNC_ROOT" "$id"

@@ -79,7 +79,7 @@ check "$N inits of S1: all recorded with waitpid()'s status (rc=$rc)" \
 	grep -q "^VERIFY ok=$N total=$N mismatched=0 missing=0 unknown=0 " "$TMP/burst1.out"
 n=$(find "$S1/containers/two" -name exit.json 2>/dev/null | wc -l)
 check "exactly $N exit records in S1 (got $n)" [ "$n" -eq $N ]
-n=$(grep -c "exit recorded two/one-" "$TMP/tardisd.log")
+n=$(log_count "exit recorded two/one-" "$TMP/tardisd.log" "$N")
 check "exactly $N 'exit recorded' lines (got $n)" [ "$n" -eq $N ]
 
 # ---- 3. exits of another state dir: counted, left in recent_exits -------------

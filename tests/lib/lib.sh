@@ -73,6 +73,20 @@ stop_agent() { # stop_agent [signal]
 	AGENT_PID=
 }
 
+# log_count PATTERN FILE: lines of FILE matching PATTERN (grep -c), once
+# at least MIN (default 1) are there or 10 s passed: the agent logs an
+# "exit recorded" line after its batch is durable, a moment after the
+# record itself is visible.
+log_count() {
+	local i n
+	for i in $(seq 1 200); do
+		n=$(grep -c -- "$1" "$2" 2>/dev/null)
+		[ "${n:-0}" -ge "${3:-1}" ] && break
+		sleep 0.05
+	done
+	echo "${n:-0}"
+}
+
 # wait_for SECONDS command...: polls until the command succeeds.
 wait_for() {
 	local deadline=$((SECONDS + $1))

@@ -27,16 +27,37 @@ struct agent_stats {
 	struct metrics_histogram latency[2];
 };
 
+/* An exit record visible (renamed into place) but not yet durable. */
+struct pending_exit {
+	int fd, dfd; /* the record's file and its container's dir */
+	pid_t pid;
+	uint64_t start_time;
+	int exit_status;
+	int forget; /* its registration is dropped once the line is logged */
+	char ns[TARDIS_ID_MAX + 1], id[TARDIS_ID_MAX + 1], source[16];
+	uint64_t exit_mono_ns, visible_ns;
+};
+
+/* A batch's records wait for one commit at most this many. */
+#define AGENT_PENDING_MAX 1024
+
 struct agent {
 	struct tardis_config cfg;
 	struct tardis_store store;
 	struct tardis_monitor mon;
 	int have_monitor;
 	struct agent_stats stats;
+	struct pending_exit *pending; /* AGENT_PENDING_MAX of them */
+	size_t n_pending;
 };
 
 /* What to do with one exit event; source names where it came from. */
 int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source);
+/* The group commit of the records made visible since the last one: their
+ * writes started together, then one fdatasync each (the first makes the
+ * journal commit the others share) and an fsync of their dirs; then their
+ * "exit recorded" lines.  Called after each batch of events. */
+void agent_commit(struct agent *a);
 /* One ctr events line (the fallback source). */
 int agent_handle_ctr_line(struct agent *a, const char *line);
 /* Exits kept only by the kernel's recent-exits map (ring buffer full, or

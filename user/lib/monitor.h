@@ -82,6 +82,10 @@ int monitor_unpin(const char *pin_dir, tardis_error_t *err);
 /* Which program this kernel needs: 1 when sched_process_exit has group_dead. */
 int monitor_kernel_has_group_dead(void);
 
+/* From now on the program looks up every exit in the hash of registered
+ * pids as well (set by a registration the task storage could not take:
+ * 5.10, or a pid not yet alive, as the ring-flood test registers). */
+int monitor_use_hash(struct tardis_monitor *m, tardis_error_t *err);
 /* For inits in the host pid namespace: pid-namespace inits are caught
  * without a registration. */
 int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,

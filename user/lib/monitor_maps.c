@@ -326,8 +326,8 @@ static int sys_pidfd_open(pid_t pid)
 }
 
 /* The registration on the init's own task_struct, through a pidfd: 1 when
- * written, 0 when it cannot be (no such map, or the kernel or the process
- * refused), -1 with err on another failure. */
+ * written or when the process is gone already (no exit of it is to come),
+ * 0 when it cannot be (no such map, or the kernel or the process refused). */
 static int register_task(struct tardis_monitor *m, pid_t pid, const struct tardis_reg *reg)
 {
 	int pidfd, r;
@@ -336,10 +336,20 @@ static int register_task(struct tardis_monitor *m, pid_t pid, const struct tardi
 		return 0;
 	pidfd = sys_pidfd_open(pid);
 	if (pidfd < 0)
-		return 0; /* gone already, or no pidfds: the hash answers */
+		return errno == ESRCH; /* no pidfds: the hash answers */
 	r = sys_map_update(m->registered_task_fd, &pidfd, reg, BPF_ANY);
 	close(pidfd);
 	return r == 0;
+}
+
+int monitor_use_hash(struct tardis_monitor *m, tardis_error_t *err)
+{
+	struct tardis_flags fl = { .host_registrations = 1 };
+	__u32 zero = 0;
+
+	if (m->flags_fd >= 0 && sys_map_update(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
+		return tardis_make_error(err, errno, "set the host-registrations flag");
+	return 0;
 }
 
 int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_time,
@@ -354,13 +364,8 @@ int monitor_register_pid(struct tardis_monitor *m, pid_t pid, uint64_t start_tim
 	 * flag, which makes every exit cost a hash lookup, only when the task
 	 * storage could not be written; and before the hash entry, so the
 	 * program never sees an entry it would skip. */
-	if (!register_task(m, pid, &reg) && m->flags_fd >= 0) {
-		struct tardis_flags fl = { .host_registrations = 1 };
-		__u32 zero = 0;
-
-		if (sys_map_update(m->flags_fd, &zero, &fl, BPF_ANY) < 0)
-			return tardis_make_error(err, errno, "set the host-registrations flag");
-	}
+	if (!register_task(m, pid, &reg) && monitor_use_hash(m, err) < 0)
+		return -1;
 	if (sys_map_update(m->registered_fd, &key, &reg, BPF_ANY) < 0)
 		return tardis_make_error(err, errno, "register pid %d in the kernel map", (int)pid);
 	return 0;

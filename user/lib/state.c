@@ -284,14 +284,17 @@ int store_container_remove(struct tardis_store *s, const char *ns, const char *i
 	return 0;
 }
 
-int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
-		       struct store_write_times *t, tardis_error_t *err)
+/* Writes a temp file in dirfd ([fsync]) and renames it to name: visible.
+ * Its fd goes to *fd_out when asked for (the caller makes it durable
+ * later), else it is closed. */
+static int write_renamed(int dirfd, const char *name, const void *data, size_t len, int durable,
+			 int *fd_out, tardis_error_t *err)
 {
 	static unsigned counter;
 	char tmp[NAME_MAX + 1];
 	const char *p = data;
 	size_t left = len;
-	int fd;
+	int fd, e;
 
 	if (snprintf(tmp, sizeof(tmp), ".%s.%d.%u.tmp", name, (int)getpid(),
 		     __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED)) >= (int)sizeof(tmp))
@@ -305,29 +308,36 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0) {
-			int e = w < 0 ? errno : EIO;
-
-			close(fd);
-			unlinkat(dirfd, tmp, 0);
-			return tardis_make_error(err, e, "write `%s`", tmp);
+			e = w < 0 ? errno : EIO;
+			goto fail;
 		}
 		p += w;
 		left -= w;
 	}
 	if (durable && fsync(fd) < 0) {
-		int e = errno;
-
-		close(fd);
-		unlinkat(dirfd, tmp, 0);
-		return tardis_make_error(err, e, "fsync `%s`", tmp);
+		e = errno;
+		goto fail;
 	}
-	close(fd);
 	if (renameat(dirfd, tmp, dirfd, name) < 0) {
-		int e = errno;
-
-		unlinkat(dirfd, tmp, 0);
-		return tardis_make_error(err, e, "rename `%s` to `%s`", tmp, name);
+		e = errno;
+		goto fail;
 	}
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
+	return 0;
+fail:
+	close(fd);
+	unlinkat(dirfd, tmp, 0);
+	return tardis_make_error(err, e, "write `%s`", name);
+}
+
+int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
+		       struct store_write_times *t, tardis_error_t *err)
+{
+	if (write_renamed(dirfd, name, data, len, durable, NULL, err) < 0)
+		return -1;
 	if (t)
 		t->visible_ns = (uint64_t)time_monotonic_ns();
 	if (durable && fsync(dirfd) < 0)
@@ -335,6 +345,12 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 	if (t)
 		t->durable_ns = durable ? (uint64_t)time_monotonic_ns() : 0;
 	return 0;
+}
+
+int store_write_visible(int dirfd, const char *name, const void *data, size_t len, int *fd_out,
+			tardis_error_t *err)
+{
+	return write_renamed(dirfd, name, data, len, 0, fd_out, err);
 }
 
 int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,

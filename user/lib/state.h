@@ -70,6 +70,11 @@ int store_container_remove(struct tardis_store *s, const char *ns, const char *i
 /* Writes name in dirfd atomically: temp file, [fsync], rename, [fsync dir]. */
 int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
 		       struct store_write_times *t, tardis_error_t *err);
+/* The first half of a group commit: name written and renamed into place
+ * (visible to readers, not yet durable), the file's fd in *fd_out for the
+ * fdatasync that makes it durable, with an fsync of dirfd. */
+int store_write_visible(int dirfd, const char *name, const void *data, size_t len, int *fd_out,
+			tardis_error_t *err);
 /* Reads a regular file (no symlink) of at most max bytes, NUL-terminated.
  * Returns 0, or -1 with errnum ENOENT when it does not exist. */
 int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,

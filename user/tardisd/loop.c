@@ -190,6 +190,7 @@ static int source_bpf_start(struct loop *l)
 	ring_buffer__consume(l->rb);
 	agent_scan_recent(a);
 	agent_scan_vanished(a);
+	agent_commit(a);
 	if (monitor_counters(&a->mon, &c, &err) == 0)
 		a->stats.drops_seen = c.drops;
 	tardis_error_free(&err);
@@ -235,6 +236,7 @@ static int source_ctr_start(struct loop *l)
 	}
 	loop_watch(l, l->ctr_fd, SRC_CTR);
 	agent_scan_vanished(l->a);
+	agent_commit(l->a);
 	return 0;
 }
 
@@ -359,6 +361,7 @@ static void loop_once(struct loop *l)
 		default: on_ctr_data(l); break;
 		}
 	}
+	agent_commit(l->a);
 	metrics_flush(l->a, &l->mp, 0);
 }
 
@@ -376,6 +379,7 @@ static void loop_finish(struct loop *l)
 {
 	if (l->rb)
 		ring_buffer__consume(l->rb);
+	agent_commit(l->a);
 	l->mp.pending = 1;
 	metrics_flush(l->a, &l->mp, 1);
 	log_stopped(&l->a->stats);

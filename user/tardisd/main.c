@@ -361,6 +361,11 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	monitor_init(&a.mon);
+	a.pending = calloc(AGENT_PENDING_MAX, sizeof(*a.pending));
+	if (!a.pending) {
+		fprintf(stderr, "tardisd: out of memory\n");
+		return 1;
+	}
 	if (config_load(&a.cfg, &err) < 0) {
 		fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
 		return 1;
@@ -385,5 +390,6 @@ int main(int argc, char **argv)
 	agent_lock_release(pin_fd, a.cfg.bpf_dir);
 	store_close(&a.store);
 	tardis_log_close();
+	free(a.pending);
 	return ret;
 }
