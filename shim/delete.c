@@ -15,9 +15,12 @@
 #include "purge.h"
 #include "util.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The messages tardis-runc has always logged for a part left behind. */
 static void purge_report(void *arg, enum purge_part part, const char *name, tardis_error_t *err)
@@ -130,6 +133,26 @@ static int finish_on_networkfs(struct shim *s, const struct purge_target *t, con
 	return -1;
 }
 
+/* runc deletes the container, unless it is gone already (a checkpoint's
+ * runc destroyed it): then `runc delete --force` would only find no
+ * directory and exit 0 without a word, which tardis answers itself. */
+static enum shim_result runc_deletes(struct shim *s, int force, int *exit_code)
+{
+	const char *root = runc_args_global(&s->args, "root");
+	char path[PATH_MAX];
+	struct stat st;
+
+	if (!force || (!(root && *root) && geteuid() != 0) ||
+	    snprintf(path, sizeof(path), "%s/%s", root && *root ? root : "/run/runc", s->args.id) >=
+		    (int)sizeof(path) ||
+	    lstat(path, &st) == 0 || errno != ENOENT)
+		return SHIM_PASS_THROUGH;
+	log_debug("delete --force %s/%s: runc has no such container; answered", s->args.ns,
+		  s->args.id);
+	*exit_code = 0;
+	return SHIM_DONE;
+}
+
 enum shim_result handle_delete(struct shim *s, int *exit_code)
 {
 	cleanup_json cJSON *st = shim_load_state(s);
@@ -147,7 +170,8 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 		char status[32];
 
 		checkpoint_request_from_state(&req, st);
-		runc_call_status(shim_runc_call(s), status, sizeof(status));
+		runc_call_status_of(shim_runc_call(s), cjson_get_int(st, "init_pid", 0),
+				    cjson_get_u64(st, "init_start_time", 0), status, sizeof(status));
 		if ((strcmp(status, "running") == 0 || strcmp(status, "paused") == 0) &&
 		    checkpoint_container(shim_runc_call(s), &req) < 0)
 			log_warn("delete %s/%s: checkpoint failed; deleting anyway", s->args.ns,
@@ -168,14 +192,14 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 		/* An earlier delete found the network filesystem hanging: not again. */
 		log_info("%s/%s: its image is still left for `tardisctl gc` or the next create",
 			 s->args.ns, s->args.id);
-		return SHIM_PASS_THROUGH;
+		return runc_deletes(s, force, exit_code);
 	}
 	if (known && exit_status == 0) {
 		log_info("%s/%s finished with exit code 0: removing its image and state", s->args.ns,
 			 s->args.id);
 		if (finish_on_networkfs(s, &t, st, 1, known, exit_status) == 0)
 			purge_container(&s->store, &t, PURGE_LOCAL_ONLY, NULL, purge_report, s);
-		return SHIM_PASS_THROUGH;
+		return runc_deletes(s, force, exit_code);
 	}
 	if (known)
 		log_info("%s/%s exited with %d: image kept for the next create", s->args.ns,
@@ -185,5 +209,5 @@ enum shim_result handle_delete(struct shim *s, int *exit_code)
 			 s->args.id);
 	finish_on_networkfs(s, &t, st, 0, known, exit_status);
 	/* runc deletes the container: tardis only saved or cleaned up. */
-	return SHIM_PASS_THROUGH;
+	return runc_deletes(s, force, exit_code);
 }

@@ -33,7 +33,8 @@ enum shim_result handle_kill(struct shim *s, int *exit_code)
 
 	if (!st || !cjson_get_bool(st, "checkpoint_on_stop") || !is_stop_signal(sig))
 		return SHIM_PASS_THROUGH;
-	runc_call_status(shim_runc_call(s), status, sizeof(status));
+	runc_call_status_of(shim_runc_call(s), cjson_get_int(st, "init_pid", 0),
+			    cjson_get_u64(st, "init_start_time", 0), status, sizeof(status));
 	if (strcmp(status, "running") != 0 && strcmp(status, "paused") != 0)
 		return SHIM_PASS_THROUGH;
 	log_info("intercepted: kill %s/%s %s: checkpoint instead", s->args.ns, s->args.id,

@@ -4,6 +4,7 @@
 #include "container_state.h"
 #include "image.h"
 #include "log.h"
+#include "proc.h"
 #include "runc_version.h"
 #include "util.h"
 
@@ -183,6 +184,49 @@ void runc_call_status(const struct runc_call *c, char *out, size_t len)
 
 		snprintf(out, len, "%s", v ? v : "");
 	}
+}
+
+/* The call's runc root: its --root (`--root X` or `--root=X`), else runc's
+ * default ("" for another user than root: runc's is then under
+ * $XDG_RUNTIME_DIR, not guessed). */
+static const char *call_root(const struct runc_call *c)
+{
+	for (int i = 0; i < c->nglobals; i++) {
+		const char *t = c->globals[i];
+
+		if (strcmp(t, "--root") == 0 && i + 1 < c->nglobals)
+			return c->globals[i + 1];
+		if (strncmp(t, "--root=", 7) == 0)
+			return t + 7;
+	}
+	return geteuid() == 0 ? "/run/runc" : "";
+}
+
+void runc_call_status_of(const struct runc_call *c, pid_t pid, uint64_t start_time, char *out,
+			 size_t len)
+{
+	char path[PATH_MAX];
+	const char *root = call_root(c);
+
+	if (pid <= 0 || !start_time || !*root) {
+		runc_call_status(c, out, len);
+		return;
+	}
+	out[0] = '\0';
+	/* runc's own test: no state.json, no container. */
+	if (snprintf(path, sizeof(path), "%s/%s/state.json", root, c->id) >= (int)sizeof(path)) {
+		runc_call_status(c, out, len);
+		return;
+	}
+	if (access(path, F_OK) < 0)
+		return;
+	if (!proc_is_same(pid, start_time))
+		snprintf(out, len, "stopped");
+	else if (snprintf(path, sizeof(path), "%s/%s/exec.fifo", root, c->id) < (int)sizeof(path) &&
+		 access(path, F_OK) == 0)
+		snprintf(out, len, "created"); /* runc waits for `start` on its exec fifo */
+	else
+		snprintf(out, len, "running");
 }
 
 /* The value of a `--name value` / `--name=value` option, or NULL. */

@@ -48,6 +48,13 @@ int runc_call_forward(const struct runc_call *c, struct argv_buf *a, int (*keep)
 const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char *name);
 /* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
 void runc_call_status(const struct runc_call *c, char *out, size_t len);
+/* The same without running runc, for the container whose init is (pid,
+ * start_time): none without runc's state.json under the call's root,
+ * stopped once the init is gone (or a zombie), created while runc's exec
+ * fifo waits for `start`, else running (a paused one included).  Asks
+ * runc when the init is not known. */
+void runc_call_status_of(const struct runc_call *c, pid_t pid, uint64_t start_time, char *out,
+			 size_t len);
 /* The container's init pid: the call's --pid-file when it has one, else
  * `runc state`'s; -1 when neither tells. */
 pid_t runc_call_init_pid(const struct runc_call *c);
