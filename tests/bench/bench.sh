@@ -17,7 +17,7 @@
 #
 # Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
 # BENCH_COST_EXITS (20000), BENCH_COST_ROUNDS (3), BENCH_IDLE (s, 5),
-# BENCH_BURST (10000).
+# BENCH_BURST (10000), BENCH_AGENT_ONLY (1: not the other benches).
 set -u
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
@@ -309,7 +309,8 @@ fi
 
 # The runc wrapper (tardis-runc vs runc), then the same for a server
 # container, each in a process of its own: its own state dir, agent, pins
-# and cleanup.
+# and cleanup.  BENCH_AGENT_ONLY=1: the agent's figures above only.
+[ "${BENCH_AGENT_ONLY:-0}" = 1 ] && exit 0
 echo
 bash "$(dirname "$0")/bench_shim.sh"
 bash "$(dirname "$0")/bench_servers.sh"

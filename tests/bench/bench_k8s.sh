@@ -94,9 +94,9 @@ K_IMG=$NFS/checkpoint/k8s/prod/$POD_NAME/counter
 K_WORK=$NFS/work/k8s/prod/$POD_NAME/counter
 C_ID=srv-ctr
 C_IMG=$NFS/checkpoint/default/$C_ID
-num_in() { # the number in FILE; 0 while there is none
+num_in() { # the number in FILE (COUNT_WRITE's, padded); 0 while there is none
 	local v
-	v=$(cat "$1" 2>/dev/null)
+	v=$(tr -d ' \n' <"$1" 2>/dev/null)
 	[[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0
 }
 above() { [ "$(num_in "$1")" -gt "$2" ]; }

@@ -21,6 +21,27 @@ shim_env() {
 	IMAGES=$TARDIS_STATE_DIR/checkpoints/$NS
 	LOG=$TARDIS_LOG_FILE
 	on_cleanup 'delete_all_in "$RROOT"'
+	on_cleanup own_cgroups_end
+}
+
+# own_cgroups_end: what is left in the test's own cgroups (OWN_CGROUP) once
+# its containers are deleted -- a plain runc create that lost a race for
+# its id leaves its `runc init` there, in no runc state -- is killed and
+# the cgroups removed.
+own_cgroups_end() {
+	local d p dirs
+	dirs=$(find /sys/fs/cgroup -maxdepth 2 -type d -name "tardis-test-$$-*" 2>/dev/null)
+	[ -n "$dirs" ] || return 0
+	for d in $dirs; do
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do
+			kill -KILL "$p" 2>/dev/null
+		done
+	done
+	for d in $dirs; do
+		wait_for 5 bash -c '[ ! -s "$1/cgroup.procs" ]' _ "$d"
+		rmdir "$d" 2>/dev/null
+	done
+	return 0
 }
 
 # delete_all_in ROOT: every runc container under ROOT deleted (forced).

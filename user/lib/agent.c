@@ -93,23 +93,16 @@ static void log_replayed(const struct exit_record *old, const char *source)
 			 old->pid, old->source);
 }
 
-/* 1 if the record of (pid, start) waits in this agent's batch. */
-static int pending_has(const struct agent *a, pid_t pid, uint64_t start_time)
-{
-	for (size_t i = 0; i < a->n_pending; i++)
-		if (a->pending[i].pid == pid && a->pending[i].start_time == start_time)
-			return 1;
-	return 0;
-}
-
-/* Writes r for the registered init (pid, start) of r->ns/r->id, exactly once. */
+/* Writes r for the registered init (pid, start) of r->ns/r->id, exactly once:
+ * 1 written (visible; durable with its batch, whose commit then drops the
+ * registration when forget is set), 0 nothing to write, -1 failed. */
 static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mono_ns,
-		       const char *source)
+		       const char *source, int forget)
 {
 	cleanup_close int dfd = -1;
 	cleanup_close int lock = -1;
 	cleanup_free char *json = NULL;
-	struct pending_exit *p;
+	struct pending_exit p;
 	tardis_error_t err = NULL;
 	pid_t init_pid;
 	uint64_t init_start;
@@ -134,7 +127,7 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id, r->pid, source);
 		a->stats.duplicates++;
 		/* Recorded by this agent, its line to come with the commit. */
-		if (!pending_has(a, old.pid, old.start_time))
+		if (!agent_commit_has(a, old.pid, old.start_time))
 			log_replayed(&old, source);
 		return 0;
 	}
@@ -144,89 +137,40 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		a->stats.errors++;
 		return -1;
 	}
-	if (a->n_pending == AGENT_PENDING_MAX)
-		agent_commit(a);
-	p = &a->pending[a->n_pending];
-	if (store_write_visible(dfd, EXIT_RECORD_FILE, json, strlen(json), &p->fd, &err) < 0) {
+	if (store_write_visible(dfd, EXIT_RECORD_FILE, json, strlen(json), &p.fd, &err) < 0) {
 		tardis_error_wrap(&err, "record exit of %s/%s", r->ns, r->id);
 		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
 		a->stats.errors++;
 		return -1;
 	}
-	p->visible_ns = (uint64_t)time_monotonic_ns();
-	p->dfd = dfd;
+	p.visible_ns = (uint64_t)time_monotonic_ns();
+	p.dfd = dfd;
 	dfd = -1;
-	p->pid = r->pid;
-	p->start_time = r->start_time;
-	p->forget = 0;
-	p->exit_status = r->known ? r->st.exit_status : -1;
-	strcpy(p->ns, r->ns);
-	strcpy(p->id, r->id);
-	snprintf(p->source, sizeof(p->source), "%s", source);
-	p->exit_mono_ns = exit_mono_ns;
-	a->n_pending++;
+	p.pid = r->pid;
+	p.start_time = r->start_time;
+	p.forget = forget;
+	p.exit_status = r->known ? r->st.exit_status : -1;
+	strcpy(p.ns, r->ns);
+	strcpy(p.id, r->id);
+	snprintf(p.source, sizeof(p.source), "%s", source);
+	p.exit_mono_ns = exit_mono_ns;
 	a->stats.recorded++;
 	if (!r->known) {
 		a->stats.unknown++;
 		log_warn("exit of %s/%s pid %d is unknown (%s)", r->ns, r->id, r->pid, source);
 	} else if (exit_mono_ns) {
 		metrics_histogram_observe(&a->stats.latency[strcmp(source, "bpf") == 0 ? 0 : 1],
-					  (p->visible_ns - exit_mono_ns) / 1e9);
+					  (p.visible_ns - exit_mono_ns) / 1e9);
 	}
+	agent_commit_add(a, &p);
 	return 1;
 }
 
-void agent_commit(struct agent *a)
+/* The registration of (pid, start) dropped now, unless the record's
+ * commit does it (ret 1: record_exit had it forgotten after the commit). */
+static void forget_unless_pending(struct agent *a, int ret, pid_t pid, uint64_t start_time)
 {
-	uint64_t durable_ns;
-	size_t i;
-
-	/* All writes in flight first: the journal commit of the first
-	 * fdatasync then carries every record's allocation. */
-	for (i = 0; i < a->n_pending; i++)
-		sync_file_range(a->pending[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	for (i = 0; i < a->n_pending; i++) {
-		struct pending_exit *p = &a->pending[i];
-
-		if (fdatasync(p->fd) < 0 || fsync(p->dfd) < 0) {
-			log_error("exit record of %s/%s pid %d: not durable: %s", p->ns, p->id,
-				  p->pid, strerror(errno));
-			a->stats.errors++;
-		}
-	}
-	durable_ns = (uint64_t)time_monotonic_ns();
-	for (i = 0; i < a->n_pending; i++) {
-		struct pending_exit *p = &a->pending[i];
-
-		if (p->exit_status < 0)
-			; /* "unknown", said when it was written */
-		else if (p->exit_mono_ns)
-			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s visible_us=%.1f "
-				 "durable_us=%.1f",
-				 p->ns, p->id, p->pid, p->exit_status, p->source,
-				 (p->visible_ns - p->exit_mono_ns) / 1e3,
-				 (durable_ns - p->exit_mono_ns) / 1e3);
-		else
-			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s", p->ns, p->id,
-				 p->pid, p->exit_status, p->source);
-		close(p->fd);
-		close(p->dfd);
-		/* Last: until here a killed agent's successor replays the exit
-		 * (it is recorded already) and writes the line. */
-		if (p->forget)
-			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
-					p->start_time);
-	}
-	a->n_pending = 0;
-}
-
-/* The registration of (pid, start) dropped once the exit is recorded:
- * after the commit when record_exit left it pending (ret 1), else now. */
-static void forget_after(struct agent *a, int ret, pid_t pid, uint64_t start_time)
-{
-	if (ret == 1)
-		a->pending[a->n_pending - 1].forget = 1;
-	else if (ret == 0)
+	if (ret == 0)
 		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, pid, start_time);
 }
 
@@ -251,8 +195,8 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 	}
 	if (exit_record_from_event(&r, ev, reg.ns, reg.id) < 0)
 		log_error("exit of pid %u: impossible wait status %#x", ev->tgid, ev->status);
-	ret = record_exit(a, &r, ev->exit_ns, source);
-	forget_after(a, ret, ev->tgid, ev->start_time);
+	ret = record_exit(a, &r, ev->exit_ns, source, 1);
+	forget_unless_pending(a, ret, ev->tgid, ev->start_time);
 	return ret;
 }
 
@@ -293,7 +237,7 @@ int agent_handle_ctr_line(struct agent *a, const char *line)
 		}
 		state_init(dfd, &p, &r.start_time);
 	}
-	return record_exit(a, &r, 0, "ctr-events");
+	return record_exit(a, &r, 0, "ctr-events", 0);
 }
 
 static int recent_cb(const struct tardis_exit_event *ev, void *arg)
@@ -364,7 +308,7 @@ static int vanished_cb(const struct registration *reg, void *arg)
 	r.known = 0;
 	r.pid = reg->pid;
 	r.start_time = reg->start_time;
-	forget_after(a, record_exit(a, &r, 0, "reconcile"), reg->pid, reg->start_time);
+	forget_unless_pending(a, record_exit(a, &r, 0, "reconcile", 1), reg->pid, reg->start_time);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #ifndef TARDIS_AGENT_H
 #define TARDIS_AGENT_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include "config.h"
 #include "ctr_events.h"
@@ -38,8 +39,21 @@ struct pending_exit {
 	uint64_t exit_mono_ns, visible_ns;
 };
 
-/* A batch's records wait for one commit at most this many. */
+/* At most this many records wait for a commit (and as many are in one). */
 #define AGENT_PENDING_MAX 1024
+
+/* The group commit (agent_commit.c): the event loop makes records visible
+ * and queues them; a thread of its own makes each batch durable, so that
+ * no record waits for the disk to become visible, and a batch is whatever
+ * queued up during the previous commit. */
+struct agent_commit {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;                  /* the queue or the batch changed */
+	pthread_t thread;
+	int running, stop;
+	struct pending_exit *queue, *batch; /* AGENT_PENDING_MAX each */
+	size_t n_queue, n_batch;
+};
 
 struct agent {
 	struct tardis_config cfg;
@@ -47,17 +61,29 @@ struct agent {
 	struct tardis_monitor mon;
 	int have_monitor;
 	struct agent_stats stats;
-	struct pending_exit *pending; /* AGENT_PENDING_MAX of them */
-	size_t n_pending;
+	struct agent_commit commit;
 };
 
 /* What to do with one exit event; source names where it came from. */
 int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source);
-/* The group commit of the records made visible since the last one: their
- * writes started together, then one fdatasync each (the first makes the
- * journal commit the others share) and an fsync of their dirs; then their
- * "exit recorded" lines.  Called after each batch of events. */
+/* The commit queue, empty, no thread yet: 0, or -1 (out of memory). */
+int agent_commit_init(struct agent *a);
+/* Its thread started; without one (it could not be made) agent_commit
+ * commits in the caller. */
+void agent_commit_start(struct agent *a);
+/* Queues a visible record (blocks while AGENT_PENDING_MAX wait). */
+void agent_commit_add(struct agent *a, const struct pending_exit *p);
+/* After a batch of events: with no thread, the commit of what is queued:
+ * the records' writes started together, one fdatasync each (the first
+ * makes the journal commit the others share) and an fsync of their dirs,
+ * then their "exit recorded" lines, then their registrations dropped. */
 void agent_commit(struct agent *a);
+/* Returns once everything queued so far is committed. */
+void agent_commit_flush(struct agent *a);
+/* Flushed, the thread ended, the queue freed. */
+void agent_commit_stop(struct agent *a);
+/* 1 if the record of (pid, start) is queued or being committed. */
+int agent_commit_has(struct agent *a, pid_t pid, uint64_t start_time);
 /* One ctr events line (the fallback source). */
 int agent_handle_ctr_line(struct agent *a, const char *line);
 /* Exits kept only by the kernel's recent-exits map (ring buffer full, or

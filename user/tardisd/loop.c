@@ -286,6 +286,7 @@ static void reload_config(struct agent *a, const struct opts *o)
 		if (!o->log_level_set)
 			a->cfg.log_level = fresh.log_level;
 	}
+	agent_commit_flush(a); /* its lines go to the old log first */
 	tardis_log_open("tardisd", a->cfg.log_file, a->cfg.log_level);
 	log_info("configuration reloaded: log_level=%s log_file=%s",
 		 tardis_log_level_name(a->cfg.log_level), a->cfg.log_file[0] ? a->cfg.log_file : "stderr");
@@ -379,7 +380,7 @@ static void loop_finish(struct loop *l)
 {
 	if (l->rb)
 		ring_buffer__consume(l->rb);
-	agent_commit(l->a);
+	agent_commit_stop(l->a);
 	l->mp.pending = 1;
 	metrics_flush(l->a, &l->mp, 1);
 	log_stopped(&l->a->stats);
@@ -413,8 +414,15 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .ctr_pid = -1,
 			    .ctr_fd = -1 };
 	metrics_pace_init(&l->mp, a, o);
-	if (loop_open(l) < 0 ||
-	    (strcmp(o->source, "bpf") == 0 ? source_bpf_start(l) : source_ctr_start(l)) < 0) {
+	if (loop_open(l) < 0) {
+		loop_close(l);
+		free(l);
+		return 1;
+	}
+	/* After loop_open: the thread inherits its blocked signals. */
+	agent_commit_start(a);
+	if ((strcmp(o->source, "bpf") == 0 ? source_bpf_start(l) : source_ctr_start(l)) < 0) {
+		agent_commit_stop(a);
 		loop_close(l);
 		free(l);
 		return 1;

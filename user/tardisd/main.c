@@ -361,8 +361,7 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	monitor_init(&a.mon);
-	a.pending = calloc(AGENT_PENDING_MAX, sizeof(*a.pending));
-	if (!a.pending) {
+	if (agent_commit_init(&a) < 0) {
 		fprintf(stderr, "tardisd: out of memory\n");
 		return 1;
 	}
@@ -390,6 +389,7 @@ int main(int argc, char **argv)
 	agent_lock_release(pin_fd, a.cfg.bpf_dir);
 	store_close(&a.store);
 	tardis_log_close();
-	free(a.pending);
+	free(a.commit.queue);
+	free(a.commit.batch);
 	return ret;
 }

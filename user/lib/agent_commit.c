@@ -1,0 +1,189 @@
+/*
+ * The agent's group commit.  The event loop writes each exit record and
+ * renames it into place (visible: every reader on the node sees it) and
+ * queues it here; a thread makes the queue durable a batch at a time --
+ * the records' writes started together, an fdatasync each (the first
+ * forces the journal commit the rest share) and an fsync of each
+ * container dir -- then logs their "exit recorded" lines and drops their
+ * registrations.  While it waits for the disk the loop goes on: the next
+ * batch is whatever queued meanwhile.
+ */
+#include "agent.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
+{
+	uint64_t durable_ns;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sync_file_range(v[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	for (i = 0; i < n; i++) {
+		if (fdatasync(v[i].fd) < 0 || fsync(v[i].dfd) < 0) {
+			log_error("exit record of %s/%s pid %d: not durable: %s", v[i].ns, v[i].id,
+				  v[i].pid, strerror(errno));
+			__atomic_fetch_add(&a->stats.errors, 1, __ATOMIC_RELAXED);
+		}
+	}
+	durable_ns = (uint64_t)time_monotonic_ns();
+	for (i = 0; i < n; i++) {
+		struct pending_exit *p = &v[i];
+
+		if (p->exit_status < 0)
+			; /* "unknown", said when it was written */
+		else if (p->exit_mono_ns)
+			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s visible_us=%.1f "
+				 "durable_us=%.1f",
+				 p->ns, p->id, p->pid, p->exit_status, p->source,
+				 (p->visible_ns - p->exit_mono_ns) / 1e3,
+				 (durable_ns - p->exit_mono_ns) / 1e3);
+		else
+			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s", p->ns, p->id,
+				 p->pid, p->exit_status, p->source);
+		close(p->fd);
+		close(p->dfd);
+		/* Last: until here a killed agent's successor replays the exit
+		 * (recorded already) and writes the line. */
+		if (p->forget)
+			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
+					p->start_time);
+	}
+}
+
+static void *committer(void *arg)
+{
+	struct agent *a = arg;
+	struct agent_commit *c = &a->commit;
+	struct pending_exit *t;
+
+	pthread_mutex_lock(&c->mu);
+	for (;;) {
+		while (!c->n_queue && !c->stop)
+			pthread_cond_wait(&c->cv, &c->mu);
+		if (!c->n_queue)
+			break;
+		t = c->batch;
+		c->batch = c->queue;
+		c->queue = t;
+		c->n_batch = c->n_queue;
+		c->n_queue = 0;
+		pthread_cond_broadcast(&c->cv); /* room in the queue */
+		pthread_mutex_unlock(&c->mu);
+		commit_batch(a, c->batch, c->n_batch);
+		pthread_mutex_lock(&c->mu);
+		c->n_batch = 0;
+		pthread_cond_broadcast(&c->cv); /* for agent_commit_flush */
+	}
+	pthread_mutex_unlock(&c->mu);
+	return NULL;
+}
+
+int agent_commit_init(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+
+	memset(c, 0, sizeof(*c));
+	c->queue = calloc(AGENT_PENDING_MAX, sizeof(*c->queue));
+	c->batch = calloc(AGENT_PENDING_MAX, sizeof(*c->batch));
+	if (!c->queue || !c->batch)
+		return -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+	return 0;
+}
+
+void agent_commit_start(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+	int e = pthread_create(&c->thread, NULL, committer, a);
+
+	if (e) {
+		log_warn("exit records: no commit thread (%s): committed after each batch of events",
+			 strerror(e));
+		return;
+	}
+	c->running = 1;
+}
+
+void agent_commit_add(struct agent *a, const struct pending_exit *p)
+{
+	struct agent_commit *c = &a->commit;
+
+	pthread_mutex_lock(&c->mu);
+	while (c->n_queue == AGENT_PENDING_MAX) {
+		if (!c->running) {
+			pthread_mutex_unlock(&c->mu);
+			agent_commit(a);
+			pthread_mutex_lock(&c->mu);
+			continue;
+		}
+		pthread_cond_wait(&c->cv, &c->mu);
+	}
+	c->queue[c->n_queue++] = *p;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void agent_commit(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+	size_t n;
+
+	if (c->running)
+		return; /* the thread has it */
+	pthread_mutex_lock(&c->mu);
+	n = c->n_queue;
+	c->n_queue = 0;
+	pthread_mutex_unlock(&c->mu);
+	commit_batch(a, c->queue, n);
+}
+
+void agent_commit_flush(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+
+	if (!c->running) {
+		agent_commit(a);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	while (c->n_queue || c->n_batch)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+}
+
+void agent_commit_stop(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+
+	if (c->running) {
+		pthread_mutex_lock(&c->mu);
+		c->stop = 1;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		pthread_join(c->thread, NULL);
+		c->running = 0;
+	}
+	agent_commit(a); /* nothing left, unless there was no thread */
+}
+
+int agent_commit_has(struct agent *a, pid_t pid, uint64_t start_time)
+{
+	struct agent_commit *c = &a->commit;
+	int found = 0;
+
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->n_queue && !found; i++)
+		found = c->queue[i].pid == pid && c->queue[i].start_time == start_time;
+	for (size_t i = 0; i < c->n_batch && !found; i++)
+		found = c->batch[i].pid == pid && c->batch[i].start_time == start_time;
+	pthread_mutex_unlock(&c->mu);
+	return found;
+}
