@@ -122,6 +122,11 @@ demo: all
 vmtest: all
 	OUT=$(OUT) vmtest/run.sh
 
+# The BPF filter's cost (tests/integration/test_bpf_cost.sh) on this host
+# and every kernel of vmtest.
+vmtest-bpfcost: all
+	OUT=$(OUT) VMTEST_ONLY_SCENARIOS=bpf_cost vmtest/run.sh
+
 compat: all
 	OUT=$(OUT) compat/run.sh
 
@@ -152,7 +157,7 @@ install: $(PROGS)
 clean:
 	rm -rf build
 
-.PHONY: all test unit bench demo vmtest compat install clean
+.PHONY: all test unit bench demo vmtest vmtest-bpfcost compat install clean
 
 # ---- fuzzing: libFuzzer + ASan/UBSan (clang), tests/fuzz/ -----------------
 # The library is rebuilt with the fuzzing flags into build/fuzz/ (never

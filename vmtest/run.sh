@@ -102,6 +102,9 @@ while read -r name pkg suite criu scen; do
 	if [ -n "${VMTEST_KERNELS:-}" ] && [[ " $VMTEST_KERNELS " != *" $name "* ]]; then
 		continue
 	fi
+	# VMTEST_ONLY_SCENARIOS: these on every line instead of its own
+	# (`make vmtest-bpfcost`).
+	[ -z "${VMTEST_ONLY_SCENARIOS:-}" ] || scen=$VMTEST_ONLY_SCENARIOS
 	if [ -n "${VMTEST_SCENARIOS:-}" ]; then
 		picked=
 		for s in $scen; do
