@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 /* The messages tardis-runc has always logged for a part left behind. */
 static void purge_report(void *arg, enum purge_part part, const char *name, tardis_error_t *err)
@@ -138,13 +137,10 @@ static int finish_on_networkfs(struct shim *s, const struct purge_target *t, con
  * directory and exit 0 without a word, which tardis answers itself. */
 static enum shim_result runc_deletes(struct shim *s, int force, int *exit_code)
 {
-	const char *root = runc_args_global(&s->args, "root");
 	char path[PATH_MAX];
 	struct stat st;
 
-	if (!force || (!(root && *root) && geteuid() != 0) ||
-	    snprintf(path, sizeof(path), "%s/%s", root && *root ? root : "/run/runc", s->args.id) >=
-		    (int)sizeof(path) ||
+	if (!force || runc_call_container_path(shim_runc_call(s), "", path, sizeof(path)) < 0 ||
 	    lstat(path, &st) == 0 || errno != ENOENT)
 		return SHIM_PASS_THROUGH;
 	log_debug("delete --force %s/%s: runc has no such container; answered", s->args.ns,

@@ -9,13 +9,11 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* The init the container's state names: (0, 0) when there is none. */
 static void state_init(int dfd, pid_t *pid, uint64_t *start)

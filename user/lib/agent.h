@@ -80,7 +80,7 @@ void agent_commit_add(struct agent *a, const struct pending_exit *p);
 void agent_commit(struct agent *a);
 /* Returns once everything queued so far is committed. */
 void agent_commit_flush(struct agent *a);
-/* Flushed, the thread ended, the queue freed. */
+/* Flushed and the thread ended (the arrays stay: the caller frees them). */
 void agent_commit_stop(struct agent *a);
 /* 1 if the record of (pid, start) is queued or being committed. */
 int agent_commit_has(struct agent *a, pid_t pid, uint64_t start_time);

@@ -202,28 +202,33 @@ static const char *call_root(const struct runc_call *c)
 	return geteuid() == 0 ? "/run/runc" : "";
 }
 
+int runc_call_container_path(const struct runc_call *c, const char *name, char *out, size_t len)
+{
+	const char *root = call_root(c);
+
+	if (!*root || snprintf(out, len, "%s/%s%s%s", root, c->id, *name ? "/" : "", name) >= (int)len)
+		return -1;
+	return 0;
+}
+
 void runc_call_status_of(const struct runc_call *c, pid_t pid, uint64_t start_time, char *out,
 			 size_t len)
 {
-	char path[PATH_MAX];
-	const char *root = call_root(c);
+	char state[PATH_MAX], fifo[PATH_MAX];
 
-	if (pid <= 0 || !start_time || !*root) {
+	if (pid <= 0 || !start_time ||
+	    runc_call_container_path(c, "state.json", state, sizeof(state)) < 0 ||
+	    runc_call_container_path(c, "exec.fifo", fifo, sizeof(fifo)) < 0) {
 		runc_call_status(c, out, len);
 		return;
 	}
 	out[0] = '\0';
 	/* runc's own test: no state.json, no container. */
-	if (snprintf(path, sizeof(path), "%s/%s/state.json", root, c->id) >= (int)sizeof(path)) {
-		runc_call_status(c, out, len);
-		return;
-	}
-	if (access(path, F_OK) < 0)
+	if (access(state, F_OK) < 0)
 		return;
 	if (!proc_is_same(pid, start_time))
 		snprintf(out, len, "stopped");
-	else if (snprintf(path, sizeof(path), "%s/%s/exec.fifo", root, c->id) < (int)sizeof(path) &&
-		 access(path, F_OK) == 0)
+	else if (access(fifo, F_OK) == 0)
 		snprintf(out, len, "created"); /* runc waits for `start` on its exec fifo */
 	else
 		snprintf(out, len, "running");

@@ -48,6 +48,10 @@ int runc_call_forward(const struct runc_call *c, struct argv_buf *a, int (*keep)
 const struct runc_call_opt *runc_call_opt(const struct runc_call *c, const char *name);
 /* `runc state <id>`'s status: running, paused, created, stopped; "" if none. */
 void runc_call_status(const struct runc_call *c, char *out, size_t len);
+/* NAME in runc's directory of the call's container (the directory itself
+ * for ""), under the call's --root or runc's default: 0, or -1 when that
+ * is not known (another user than root without --root) or too long. */
+int runc_call_container_path(const struct runc_call *c, const char *name, char *out, size_t len);
 /* The same without running runc, for the container whose init is (pid,
  * start_time): none without runc's state.json under the call's root,
  * stopped once the init is gone (or a zombie), created while runc's exec
