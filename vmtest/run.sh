@@ -26,6 +26,8 @@
 # VMTEST_VM_TIMEOUT (s per VM, default 1500), VMTEST_SCENARIO_TIMEOUT
 # (s per scenario, default 420), VMTEST_OFFLINE=1 (use only what is cached),
 # VMTEST_PANIC_RETRY=0 (a guest whose kernel panicked is not booted again),
+# VMTEST_NO_HOST=1 (the VMs only: make test, whose own tests are the host
+# line), VMTEST_ONLY_SCENARIOS="..." (these on every line instead of its own),
 # VMTEST_CMD='...' (diagnosis: run this shell command in each selected guest,
 # from the repository root, instead of the scenarios; output in
 # results/<name>/cmd.log).
@@ -102,6 +104,7 @@ while read -r name pkg suite criu scen; do
 	if [ -n "${VMTEST_KERNELS:-}" ] && [[ " $VMTEST_KERNELS " != *" $name "* ]]; then
 		continue
 	fi
+	[ "${VMTEST_NO_HOST:-0}" = 1 ] && [ "$pkg" = - ] && continue
 	# VMTEST_ONLY_SCENARIOS: these on every line instead of its own
 	# (`make vmtest-bpfcost`).
 	[ -z "${VMTEST_ONLY_SCENARIOS:-}" ] || scen=$VMTEST_ONLY_SCENARIOS

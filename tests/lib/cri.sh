@@ -31,7 +31,7 @@ CRI_PY=$ROOT/tests/lib/cri.py
 
 # CRI_SERVER: the server container of tests and benches (sh -c): httpd
 # (unless SERVE=0) on PORT with a page naming the pod (POD), a counter in
-# memory written to /work/count (as COUNT_WRITE does), files written and one deleted in the
+# memory written to /work/count (COUNT_WRITE), files written and one deleted in the
 # rootfs, a file of BIG MiB if set; exits with the code in /work/stop when
 # that appears.
 CRI_SERVER='[ -e /marker ] || {
@@ -42,7 +42,7 @@ CRI_SERVER='[ -e /marker ] || {
 }
 i=0
 while :; do
-	i=$((i + 1)); printf "%10d\n" "$i" 1<>/work/count
+	i=$((i + 1)); '"$COUNT_WRITE"'
 	[ $i = 5 ] && { rm -f /data/b; echo c > /data/c; }
 	[ -e /work/stop ] && exit "$(cat /work/stop)"
 	sleep 0.1

@@ -78,13 +78,13 @@ stop_agent() { # stop_agent [signal]
 # "exit recorded" line after its batch is durable, a moment after the
 # record itself is visible.
 log_count() {
-	local i n
-	for i in $(seq 1 200); do
-		n=$(grep -c -- "$1" "$2" 2>/dev/null)
-		[ "${n:-0}" -ge "${3:-1}" ] && break
-		sleep 0.05
-	done
-	echo "${n:-0}"
+	wait_for 10 log_has "$1" "$2" "${3:-1}"
+	grep -c -- "$1" "$2" 2>/dev/null || true
+}
+log_has() { # log_has PATTERN FILE MIN
+	local n
+	n=$(grep -c -- "$1" "$2" 2>/dev/null)
+	[ "${n:-0}" -ge "$3" ]
 }
 
 # wait_for SECONDS command...: polls until the command succeeds.
