@@ -74,11 +74,12 @@ stop_agent() { # stop_agent [signal]
 }
 
 # log_count PATTERN FILE: lines of FILE matching PATTERN (grep -c), once
-# at least MIN (default 1) are there or 10 s passed: the agent logs an
+# at least MIN (default 1) are there or 60 s passed: the agent logs an
 # "exit recorded" line after its batch is durable, a moment after the
-# record itself is visible.
+# record itself is visible (thousands of fdatasyncs on a loaded disk:
+# tens of seconds).
 log_count() {
-	wait_for 10 log_has "$1" "$2" "${3:-1}"
+	wait_for 60 log_has "$1" "$2" "${3:-1}"
 	grep -c -- "$1" "$2" 2>/dev/null || true
 }
 log_has() { # log_has PATTERN FILE MIN
