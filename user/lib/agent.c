@@ -93,7 +93,9 @@ static void log_replayed(const struct exit_record *old, const char *source)
 
 /* Writes r for the registered init (pid, start) of r->ns/r->id, exactly once:
  * 1 written (visible; durable with its batch, whose commit then drops the
- * registration when forget is set), 0 nothing to write, -1 failed. */
+ * registration when forget is set), 2 written already and still in this
+ * agent's commit (which drops the registration when forget is set), 0
+ * nothing to write, -1 failed. */
 static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mono_ns,
 		       const char *source, int forget)
 {
@@ -125,8 +127,9 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id, r->pid, source);
 		a->stats.duplicates++;
 		/* Recorded by this agent, its line to come with the commit. */
-		if (!agent_commit_has(a, old.pid, old.start_time))
-			log_replayed(&old, source);
+		if (agent_commit_adopt(a, old.pid, old.start_time, forget))
+			return 2;
+		log_replayed(&old, source);
 		return 0;
 	}
 	snprintf(r->source, sizeof(r->source), "%s", source);
@@ -165,7 +168,7 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 }
 
 /* The registration of (pid, start) dropped now, unless the record's
- * commit does it (ret 1: record_exit had it forgotten after the commit). */
+ * commit does it (ret 1 or 2: record_exit left it to the commit). */
 static void forget_unless_pending(struct agent *a, int ret, pid_t pid, uint64_t start_time)
 {
 	if (ret == 0)

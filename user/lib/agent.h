@@ -82,8 +82,10 @@ void agent_commit(struct agent *a);
 void agent_commit_flush(struct agent *a);
 /* Flushed and the thread ended (the arrays stay: the caller frees them). */
 void agent_commit_stop(struct agent *a);
-/* 1 if the record of (pid, start) is queued or being committed. */
-int agent_commit_has(struct agent *a, pid_t pid, uint64_t start_time);
+/* 1 if the record of (pid, start) is queued or being committed; with
+ * forget, its commit then drops the registration too (the caller must
+ * not: until its line is logged, a killed agent's successor replays it). */
+int agent_commit_adopt(struct agent *a, pid_t pid, uint64_t start_time, int forget);
 /* One ctr events line (the fallback source). */
 int agent_handle_ctr_line(struct agent *a, const char *line);
 /* Exits kept only by the kernel's recent-exits map (ring buffer full, or

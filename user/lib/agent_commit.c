@@ -51,7 +51,7 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		close(p->dfd);
 		/* Last: until here a killed agent's successor replays the exit
 		 * (recorded already) and writes the line. */
-		if (p->forget)
+		if (__atomic_load_n(&p->forget, __ATOMIC_ACQUIRE))
 			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
 					p->start_time);
 	}
@@ -174,16 +174,26 @@ void agent_commit_stop(struct agent *a)
 	agent_commit(a); /* nothing left, unless there was no thread */
 }
 
-int agent_commit_has(struct agent *a, pid_t pid, uint64_t start_time)
+static struct pending_exit *find(struct pending_exit *v, size_t n, pid_t pid, uint64_t start_time)
+{
+	for (size_t i = 0; i < n; i++)
+		if (v[i].pid == pid && v[i].start_time == start_time)
+			return &v[i];
+	return NULL;
+}
+
+int agent_commit_adopt(struct agent *a, pid_t pid, uint64_t start_time, int forget)
 {
 	struct agent_commit *c = &a->commit;
-	int found = 0;
+	struct pending_exit *p;
 
 	pthread_mutex_lock(&c->mu);
-	for (size_t i = 0; i < c->n_queue && !found; i++)
-		found = c->queue[i].pid == pid && c->queue[i].start_time == start_time;
-	for (size_t i = 0; i < c->n_batch && !found; i++)
-		found = c->batch[i].pid == pid && c->batch[i].start_time == start_time;
+	p = find(c->queue, c->n_queue, pid, start_time);
+	if (!p)
+		p = find(c->batch, c->n_batch, pid, start_time);
+	/* The batch's commit reads it without the lock. */
+	if (p && forget)
+		__atomic_store_n(&p->forget, 1, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&c->mu);
-	return found;
+	return p != NULL;
 }
