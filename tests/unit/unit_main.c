@@ -69,7 +69,7 @@ int main(void)
 		metrics_suite,     config_edit_suite, container_summary_suite, process_suite,
 		failure_count_suite, lease_suite,
 		netns_suite,       preflight_suite, baseline_suite, image_roots_suite,
-		agent_lock_suite, deadline_suite, runc_help_suite,
+		agent_lock_suite, deadline_suite, runc_help_suite, shim_docker_suite,
 	};
 	SRunner *sr;
 	int run, failed;
