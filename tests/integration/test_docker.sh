@@ -47,10 +47,10 @@ CGROUP_PARENT=tardis-test-docker-$$
 dk() { DOCKER_CONFIG=$DK/cli "$DOCKER" -H "unix://$DK/docker.sock" "$@"; }
 dkq() { dk "$@" >/dev/null; } # the names docker echoes left out
 
-# dockerd_start: dockerd with tardis-runc as runtime `tardis`, experimental
-# (docker checkpoint), no iptables, no bridge; its containerd is its own
-# (under $DK/exec).  CRIU for runc's own checkpoint and restore (Docker's,
-# passed through) is the working one, first on PATH.
+# dockerd_start [dockerd options...]: dockerd with tardis-runc as runtime
+# `tardis`, experimental (docker checkpoint), no iptables, no bridge; its
+# containerd is its own (under $DK/exec).  CRIU for runc's own checkpoint
+# and restore (Docker's, passed through) is the working one, first on PATH.
 dockerd_start() {
 	mkdir -p "$DK/bin" "$DK/cli"
 	ln -sf "$CRIU" "$DK/bin/criu"
@@ -58,9 +58,10 @@ dockerd_start() {
 		-H "unix://$DK/docker.sock" --pidfile "$DK/docker.pid" \
 		--iptables=false --ip-masq=false --bridge=none --experimental \
 		--cgroup-parent "$CGROUP_PARENT" \
-		--add-runtime "tardis=$BIN/tardis-runc" >"$DK/dockerd.log" 2>&1 &
+		--add-runtime "tardis=$BIN/tardis-runc" "$@" >>"$DK/dockerd.log" 2>&1 &
 	DOCKERD_PID=$!
-	on_cleanup dockerd_stop
+	[ -n "${DOCKERD_CLEANUP:-}" ] || on_cleanup dockerd_stop
+	DOCKERD_CLEANUP=1
 	wait_up 300 0.1 "$DOCKERD_PID" dk version && return 0
 	echo "dockerd did not start:" >&2
 	tail -20 "$DK/dockerd.log" >&2
@@ -69,14 +70,18 @@ dockerd_start() {
 
 # Processes of our dockerd: its containerd, the shims (their command
 # line names its socket).
+# One grep over every cmdline (a fork per process is minutes on a loaded
+# machine); [c] keeps grep, whose own cmdline is among them, from matching.
 our_containerd() {
-	local p
-	for p in /proc/[0-9]*; do
-		tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "$DK/exec/containerd/" &&
-			echo "${p#/proc/}"
+	local f p
+	for f in $(grep -las -- "$DK/exec/[c]ontainerd/" /proc/[0-9]*/cmdline); do
+		p=${f#/proc/}
+		echo "${p%/cmdline}"
 	done
 	return 0
 }
+
+nothing_of_ours() { [ -z "$(our_containerd)" ]; }
 
 # dockerd_stop: every container removed, dockerd stopped by pid; its
 # containerd and shims, if any are left, ended by pid; mounts below $DK
@@ -91,7 +96,9 @@ dockerd_stop() {
 		wait "$DOCKERD_PID" 2>/dev/null
 	fi
 	DOCKERD_PID=
+	# With --live-restore dockerd leaves its containerd running.
 	for p in $(our_containerd); do kill -KILL "$p" 2>/dev/null; done
+	wait_for 10 nothing_of_ours
 	umount_below "$DK"
 	for c in /sys/fs/cgroup/*/"$CGROUP_PARENT" /sys/fs/cgroup/"$CGROUP_PARENT"; do
 		[ -d "$c" ] || continue
@@ -259,6 +266,15 @@ case_restart_kill() {
 	finish r1 "$key"
 	check "r1: exit 0 removes the image" wait_for 10 not test -e "$(image_at "$key")"
 	dk rm r1 >/dev/null
+	# Without checkpoint-on-stop, docker rm -f kills: nothing is saved.
+	dkq run -d --name r2 --runtime tardis -e TARDIS_ENABLE=1 -e TARDIS_NETWORKFS_HOST_PATH="$NFS" \
+		-e TARDIS_WORKDIR_CONTAINER_PATH=/work localhost/bb sh -c "$(server)"
+	key=moby/$(id_of r2)
+	check "r2 (no checkpoint on stop): running and counting" wait_for 20 count_above "$key" 5
+	check "r2: docker rm -f" dkq rm -f r2
+	check "r2: tardis saw it killed (exit 137)" wait_for 10 log_has "$key exited with 137" "$TARDIS_LOG_FILE" 1
+	check "r2: nothing checkpointed" [ "$(log_lines "$key: checkpointed")" -eq 0 ]
+	check "r2: no image" not has_image "$key"
 }
 
 case_identity() {
@@ -326,6 +342,48 @@ case_docker_checkpoint() {
 	dk rm k1 >/dev/null
 }
 
+# A daemon restart with --live-restore: the container runs on while dockerd
+# is down and exits 3 then; the restarted dockerd sees exit 3, and tardis's
+# delete takes it from the agent's record (the image of an earlier stop is
+# kept).  Then stop/start checkpoint and restore as before.
+case_live_restore() {
+	local key c0 c1 pid ipid
+	echo "# ---- dockerd restarted with --live-restore"
+	dockerd_stop
+	dockerd_start --live-restore || { fail "dockerd --live-restore"; return 1; }
+	run_enabled l1
+	key=moby/$(id_of l1)
+	check "l1: running and counting" wait_for 20 count_above "$key" 50
+	check "l1: docker stop" dkq stop l1
+	checkpointed "$key" "l1: docker stop" 1
+	c0=$(count_at "$key")
+	zero_count "$key"
+	check "l1: docker start" dkq start l1
+	restored l1 "$key" "l1: docker start" "$c0"
+	ipid=$(dk inspect -f '{{.State.Pid}}' l1)
+	pid=$DOCKERD_PID
+	kill -TERM "$pid"
+	wait "$pid" 2>/dev/null
+	c1=$(count_at "$key")
+	check "l1: counts on while dockerd is down" wait_for 10 count_above "$key" "$((c1 + 5))"
+	echo 3 >"$(work_of "$key")/stop"
+	check "l1: its init ($ipid) exits while dockerd is down" wait_for 10 not kill -0 "$ipid" 2>/dev/null
+	check "l1: the agent recorded its exit 3" wait_for 10 log_has \
+		"exit recorded $key pid=$ipid exit_status=3 " "$TMP/tardisd.log" 1
+	dockerd_start --live-restore || { fail "dockerd restarted"; return 1; }
+	check "l1: the restarted dockerd sees exit 3" wait_for 30 state_is l1 "exited 3 false"
+	check "l1: tardis's delete: exit 3 (the agent's record), image kept" \
+		wait_for 10 log_has "$key exited with 3: image kept" "$TARDIS_LOG_FILE" 1
+	check "l1: the image is there" has_image "$key"
+	rm -f "$(work_of "$key")/stop"
+	zero_count "$key"
+	check "l1: docker start after the daemon restart" dkq start l1
+	restored l1 "$key" "l1: docker start after the daemon restart" "$c0" 2
+	finish l1 "$key"
+	check "l1: exit 0 removes the image" wait_for 10 not test -e "$(image_at "$key")"
+	dk rm l1 >/dev/null
+}
+
 # plain_run RUNTIME: the same commands on a container not enabled, under
 # RUNTIME; what each answered and docker inspect's state after it, a line
 # each.
@@ -377,7 +435,10 @@ case_teardown() {
 	pid=$DOCKERD_PID
 	dockerd_stop
 	check "dockerd ($pid) ended" not kill -0 "$pid" 2>/dev/null
-	check "no containerd or shim of it left" [ -z "$(our_containerd)" ]
+	check "no containerd or shim of it left" nothing_of_ours ||
+		for pid in $(our_containerd); do
+			echo "# left: $(cat "/proc/$pid/stat" 2>&1) / $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>&1)"
+		done
 	check "no mount below $TMP left" [ -z "$(findmnt -rn -o TARGET | grep "^$TMP/")" ]
 	check "no cgroup $CGROUP_PARENT left" \
 		not cgroup_left
@@ -390,7 +451,7 @@ dk_image || { fail "image"; summary; exit 1; }
 
 # DOCKER_CASES="stop_start plain ..." runs only those (all by default);
 # teardown always runs.
-for c in stop_start restart_kill identity docker_checkpoint plain; do
+for c in stop_start restart_kill identity docker_checkpoint plain live_restore; do
 	[ -z "${DOCKER_CASES:-}" ] || [[ " $DOCKER_CASES " == *" $c "* ]] || continue
 	t0=$SECONDS
 	"case_$c"
