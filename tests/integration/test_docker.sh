@@ -337,8 +337,18 @@ case_docker_checkpoint() {
 	# runc (Docker's --network none): the listener is checked, not HTTP.
 	check "k1: httpd's socket listens again" listens k1 8080
 	check "k1: no tardis restore" [ "$(log_lines "create $key: restored")" -eq 0 ]
+	# Not tardis's until its next create: the stop is a plain stop.
+	check "k1: docker stop -t 1" dkq stop -t 1 k1
+	check "k1: stopped as under runc (TERM ignored by sh, KILL: 137)" \
+		wait_for 20 state_is k1 "exited 137 false"
+	check "k1: nothing checkpointed" [ "$(log_lines "$key: checkpointed")" -eq 0 ]
+	zero_count "$key"
+	check "k1: docker start: fresh (no image)" dkq start k1
+	check "k1: counting again" wait_for 10 count_above "$key" 0
+	check "k1: not restored" [ "$(log_lines "create $key: restored")" -eq 0 ]
 	echo 0 >"$(work_of "$key")/stop"
 	check "k1: exit 0" wait_for 20 state_is k1 "exited 0 false"
+	check "k1: exit 0 removes the work dir" wait_for 10 not test -e "$(work_of "$key")"
 	dk rm k1 >/dev/null
 }
 
