@@ -13,16 +13,22 @@
 #   stop/start    docker stop checkpoints (TARDIS_CHECKPOINT_ON_STOP=1),
 #                 docker start restores; exit 3 keeps the image, exit 0
 #                 removes it and the work dir.
-#   restart/kill  docker restart restores; docker kill -s KILL checkpoints.
+#   restart/kill  docker restart restores; docker kill -s KILL checkpoints;
+#                 without checkpoint-on-stop docker rm -f saves nothing.
 #   identity      docker rm -f checkpoints; docker run of a new container
 #                 with the same TARDIS_IDENTITY restores it.
 #   checkpoint    Docker's own (dockerd --experimental): `docker checkpoint
 #                 create` goes to runc untouched (CRIU's files in Docker's
 #                 checkpoint directory, no tardis image), `docker start
-#                 --checkpoint` restores them, the work dir mounted again.
+#                 --checkpoint` restores them, the work dir mounted again;
+#                 tardis's again from its next docker start.
 #   plain         a container not enabled: the same commands under
 #                 --runtime tardis and under runc give the same exit codes
 #                 and `docker inspect` state.
+#   live_restore  dockerd restarted with --live-restore: the container runs
+#                 on, its exit 3 meanwhile is the agent's record; restore
+#                 afterwards.
+# DOCKER_CASES="stop_start plain ..." runs only those.
 # At the end dockerd is stopped and nothing of it is left: no dockerd,
 # containerd or shim process, no mount below the test's dir, no cgroup.
 # shellcheck source=tests/lib/lib.sh
