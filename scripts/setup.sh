@@ -9,7 +9,7 @@ libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf python3-grpcio libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
 libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev libarchive-dev libssl-dev attr acl libcap2-bin
 qemu-system-x86 kmod cpio debian-archive-keyring nfs-kernel-server nfs-common
-openssh-server openssh-client sshfs debootstrap
+openssh-server openssh-client sshfs debootstrap docker.io
 libprotobuf-c1 libnl-3-200 libnet1 libbsd0 libgnutls30 libnftables1"
 
 missing=""
@@ -22,7 +22,8 @@ if [ -n "$missing" ]; then
 	export DEBIAN_FRONTEND=noninteractive
 	# No service is started by an install (nfs-kernel-server, rpcbind: the
 	# NFS tests start their own server in a vmtest guest; this kernel may
-	# have no nfsd, and a failed start must not fail the setup).
+	# have no nfsd, and a failed start must not fail the setup; docker.io:
+	# test_docker starts a private dockerd, a system one must not run).
 	if [ ! -e /usr/sbin/policy-rc.d ]; then
 		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
 		chmod 0755 /usr/sbin/policy-rc.d
@@ -31,6 +32,12 @@ if [ -n "$missing" ]; then
 	apt-get update -qq
 	# shellcheck disable=SC2086
 	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	# policy-rc.d kept docker.io's dockerd from starting now; under
+	# systemd its units would still start it at the next boot.
+	case " $missing " in *" docker.io "*)
+		[ ! -d /run/systemd/system ] ||
+			systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true ;;
+	esac
 fi
 
 if ! mount | grep -q ' type bpf '; then

@@ -29,6 +29,7 @@ static const struct {
 	{ "create", handle_create },         { "start", handle_start },
 	{ "checkpoint", handle_checkpoint }, { "resume", handle_resume },
 	{ "kill", handle_kill },             { "delete", handle_delete },
+	{ "restore", handle_restore },
 };
 
 static void log_open(const struct shim *s)

@@ -1,8 +1,8 @@
 /*
  * tardis-runc's context for one runc call, shared by main.c and the
- * handlers (create.c, start.c, checkpoint.c, kill.c, delete.c).  A handler
- * decides whether tardis handles the call; the work itself is the
- * library's (checkpoint.h, restore.h, purge.h, exit_lookup.h).
+ * handlers (create.c, start.c, checkpoint.c, kill.c, delete.c,
+ * caller_restore.c).  A handler decides whether tardis handles the call;
+ * the work itself is the library's (checkpoint.h, restore.h, purge.h, exit_lookup.h).
  */
 #ifndef TARDIS_SHIM_H
 #define TARDIS_SHIM_H
@@ -39,8 +39,16 @@ enum shim_result handle_create(struct shim *s, int *exit_code);
 enum shim_result handle_start(struct shim *s, int *exit_code);
 enum shim_result handle_resume(struct shim *s, int *exit_code);
 enum shim_result handle_checkpoint(struct shim *s, int *exit_code);
+/* Docker's containerd namespace (its default; dockerd --containerd-namespace). */
+#define SHIM_DOCKER_NS "moby"
+/* NULL when a `runc checkpoint` of the container (ST: its state.json, NS:
+ * its namespace) is tardis's to take, else whose it is (the call then goes
+ * to runc untouched): "CRI checkpoint", "Docker's checkpoint". */
+const char *checkpoint_callers(const struct cJSON *st, const char *ns);
 enum shim_result handle_kill(struct shim *s, int *exit_code);
 enum shim_result handle_delete(struct shim *s, int *exit_code);
+/* A caller's own restore (caller_restore.c): always passed to runc. */
+enum shim_result handle_restore(struct shim *s, int *exit_code);
 
 /* tardis-runc run by CRIU as its action script (criu_action.c): no
  * arguments and CRTOOLS_SCRIPT_ACTION set.  criu_action_main's value is
