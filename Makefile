@@ -36,7 +36,7 @@ SHIM_SRCS      := $(wildcard shim/*.c)
 LIB      := $(OUT)/libtardis.a
 BPF_OBJ  := $(OUT)/tardis_exit.bpf.o
 SKEL     := $(OUT)/tardis_exit.skel.h
-PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc
+PROGS    := $(OUT)/tardisd $(OUT)/tardisctl $(OUT)/tardis-runc $(OUT)/tardis-runc-full
 # test_pin_layout.sh: the BPF object of "another release", its event larger / smaller.
 LAYOUT_TEST_OBJS := $(OUT)/tests/tardis_exit_comm24.bpf.o $(OUT)/tests/tardis_exit_comm8.bpf.o
 TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_burst $(OUT)/tests/concurrency \
@@ -45,7 +45,7 @@ TEST_PROGS := $(OUT)/tests/unit $(OUT)/tests/exit_scenarios $(OUT)/tests/exit_bu
 
 all: $(PROGS) $(TEST_PROGS)
 
-$(OUT) $(OUT)/lib $(OUT)/tests $(OUT)/obj/tardisd $(OUT)/obj/tardisctl $(OUT)/shim:
+$(OUT) $(OUT)/lib $(OUT)/tests $(OUT)/obj/tardisd $(OUT)/obj/tardisctl $(OUT)/shim $(OUT)/shim/front:
 	mkdir -p $@
 
 $(OUT)/vmlinux.h: | $(OUT)
@@ -84,9 +84,22 @@ $(OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) $(LIB_HDRS) | $(OUT)/shim
 $(OUT)/tardisd: $(TARDISD_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) $(TARDISD_OBJS) $(LIB) $(LDLIBS) -o $@
 
-# --as-needed: tardis-runc reaches the pinned maps with plain bpf(2) calls,
-# so every runc call it passes through does not load libbpf, libelf and zlib.
-$(OUT)/tardis-runc: $(SHIM_OBJS) $(LIB)
+# tardis-runc is the front (shim/front/): linked statically, it passes the
+# calls tardis has no part in to runc without a dynamic loader (ASan cannot
+# link statically: SAN=1 builds it dynamic) and execs tardis-runc-full for
+# the rest.  --as-needed: tardis-runc-full reaches the pinned maps with
+# plain bpf(2) calls, so it loads neither libbpf, libelf nor zlib.
+FRONT_OBJS := $(OUT)/shim/front/main.o $(OUT)/shim/runc_args.o $(OUT)/shim/runc_exec.o
+ifneq ($(SAN),1)
+FRONT_LDFLAGS := -static
+endif
+$(OUT)/shim/front/main.o: shim/front/main.c $(wildcard shim/*.h) $(LIB_HDRS) | $(OUT)/shim/front
+	$(CC) $(CFLAGS) -Ishim -c $< -o $@
+
+$(OUT)/tardis-runc: $(FRONT_OBJS) $(LIB)
+	$(CC) $(LDFLAGS) $(FRONT_LDFLAGS) $(FRONT_OBJS) $(LIB) -o $@
+
+$(OUT)/tardis-runc-full: $(SHIM_OBJS) $(LIB)
 	$(CC) $(LDFLAGS) $(SHIM_OBJS) $(LIB) -Wl,--as-needed $(LDLIBS) -o $@
 
 $(OUT)/tardisctl: $(TARDISCTL_OBJS) $(LIB)

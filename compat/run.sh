@@ -149,7 +149,7 @@ run_host() {
 	log "$n: this host, scenarios: ${SCEN[$n]}"
 	t0=$(date +%s)
 	criu=$("$ROOT/scripts/build-criu.sh" 2>"$res/build-criu.log") || criu=
-	for b in tardisd tardisctl tardis-runc; do
+	for b in tardisd tardisctl tardis-runc tardis-runc-full; do
 		[ -x "$OUT/$b" ] || die "$OUT/$b missing: run make first"
 	done
 	(

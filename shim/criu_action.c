@@ -18,11 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int criu_action_wanted(int argc)
-{
-	return argc == 1 && getenv("CRTOOLS_SCRIPT_ACTION") != NULL;
-}
-
 int criu_action_main(void)
 {
 	const char *action = getenv("CRTOOLS_SCRIPT_ACTION");

@@ -1,5 +1,7 @@
 /*
- * tardis-runc: stands in for runc.  One call, top to bottom:
+ * tardis-runc-full, the whole tardis-runc: what the front
+ * (shim/front/main.c, the binary containerd runs) execs for the calls
+ * tardis may handle (handled.h).  One call, top to bottom:
  *   parse -> is it ours? -> handle -> exec the real runc.
  * Everything tardis does not handle, and every container that is not
  * enabled, goes to runc unchanged by execv.  When tardis itself fails it
@@ -20,39 +22,31 @@
 #include <stdio.h>
 #include <string.h>
 
-#define DEFAULT_LOG "/var/log/tardis-runc.log"
-
-static const struct {
-	const char *cmd;
-	shim_handler handle;
-} handlers[] = {
-	{ "create", handle_create },         { "start", handle_start },
-	{ "checkpoint", handle_checkpoint }, { "resume", handle_resume },
-	{ "kill", handle_kill },             { "delete", handle_delete },
-	{ "restore", handle_restore },
+/* One per shim_handled_cmds (handled.h), in its order. */
+static const shim_handler handlers[] = {
+	handle_create, handle_start, handle_checkpoint, handle_resume, handle_kill, handle_delete,
+	handle_restore,
 };
+_Static_assert(sizeof(handlers) / sizeof(handlers[0]) == SHIM_HANDLED_N,
+	       "a handler for each of shim_handled_cmds");
 
 static void log_open(const struct shim *s)
 {
-	tardis_log_open("tardis-runc", s->cfg.log_file[0] ? s->cfg.log_file : DEFAULT_LOG,
-			s->cfg.log_level);
+	shim_log_open(&s->cfg);
 }
 
 /* The handler's answer, or SHIM_PASS_THROUGH when the call is not one
  * tardis may handle. */
 static enum shim_result dispatch(struct shim *s, int *exit_code)
 {
-	if (!s->args.cmd || runc_args_flag(&s->args, "help"))
+	int i = shim_cmd_handled(s->args.cmd);
+
+	if (i < 0 || runc_args_flag(&s->args, "help"))
 		return SHIM_PASS_THROUGH;
-	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
-		if (strcmp(handlers[i].cmd, s->args.cmd) != 0)
-			continue;
-		/* Only calls tardis may handle open the log: `state`, `ps`,
-		 * `features`... go straight to runc. */
-		log_open(s);
-		return handlers[i].handle(s, exit_code);
-	}
-	return SHIM_PASS_THROUGH;
+	/* Only calls tardis may handle open the log: `state`, `ps`,
+	 * `features`... go straight to runc. */
+	log_open(s);
+	return handlers[i](s, exit_code);
 }
 
 /* The caller's own --criu, taken out of argv when this runc rejects it
@@ -106,12 +100,8 @@ int main(int argc, char **argv)
 		tardis_error_free(&err);
 		config_defaults(&s.cfg);
 	}
-	if (runc_find(s.cfg.runc, s.runc, sizeof(s.runc), &err) < 0) {
-		log_open(&s);
-		log_error("%s", tardis_error_msg(err));
-		fprintf(stderr, "tardis-runc: %s\n", tardis_error_msg(err));
+	if (runc_find_reported(&s.cfg, s.runc, sizeof(s.runc)) < 0)
 		return 127;
-	}
 	parsed = runc_args_parse(argc, argv, &s.args, &err);
 	if (parsed == 0 && (n = drop_rejected_criu(&s, argv)) != argc) {
 		argc = n;

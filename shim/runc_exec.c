@@ -1,5 +1,6 @@
 #include "runc_exec.h"
 #include "cleanup.h"
+#include "log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -69,4 +70,22 @@ void runc_exec_original(const char *runc, char **argv)
 	argv[0] = (char *)runc;
 	execv(runc, argv);
 	argv[0] = saved;
+}
+
+void shim_log_open(const struct tardis_config *cfg)
+{
+	tardis_log_open("tardis-runc", cfg->log_file[0] ? cfg->log_file : SHIM_DEFAULT_LOG,
+			cfg->log_level);
+}
+
+int runc_find_reported(const struct tardis_config *cfg, char *out, size_t len)
+{
+	cleanup_error tardis_error_t err = NULL;
+
+	if (runc_find(cfg->runc, out, len, &err) == 0)
+		return 0;
+	shim_log_open(cfg);
+	log_error("%s", tardis_error_msg(err));
+	fprintf(stderr, "tardis-runc: %s\n", tardis_error_msg(err));
+	return -1;
 }

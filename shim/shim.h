@@ -9,6 +9,7 @@
 
 #include <limits.h>
 #include "config.h"
+#include "handled.h"
 #include "runc_args.h"
 #include "runc_call.h"
 #include "state.h"
@@ -50,10 +51,8 @@ enum shim_result handle_delete(struct shim *s, int *exit_code);
 /* A caller's own restore (caller_restore.c): always passed to runc. */
 enum shim_result handle_restore(struct shim *s, int *exit_code);
 
-/* tardis-runc run by CRIU as its action script (criu_action.c): no
- * arguments and CRTOOLS_SCRIPT_ACTION set.  criu_action_main's value is
- * the exit code. */
-int criu_action_wanted(int argc);
+/* tardis-runc run by CRIU as its action script (criu_action.c; when,
+ * criu_action_wanted in handled.h): its value is the exit code. */
 int criu_action_main(void);
 
 /* Opens the state store once; -1 (logged) when it cannot be. */

@@ -77,7 +77,7 @@ need dpkg-deb dpkg
 need apt-get apt
 need xz xz-utils
 [ -r "$KEYRING" ] || die "$KEYRING missing (package debian-archive-keyring)"
-for b in tardisd tardisctl tardis-runc tests/exit_scenarios tests/exit_burst; do
+for b in tardisd tardisctl tardis-runc tardis-runc-full tests/exit_scenarios tests/exit_burst; do
 	[ -x "$OUT/$b" ] || die "$OUT/$b missing: run make first"
 done
 
@@ -87,7 +87,7 @@ done
 TEST_OUT=$OUT/vmtest/bin
 rm -rf "$VM/bin.tmp"
 mkdir -p "$VM/bin.tmp/tests"
-cp -p "$OUT/tardisd" "$OUT/tardisctl" "$OUT/tardis-runc" "$VM/bin.tmp/" &&
+cp -p "$OUT/tardisd" "$OUT/tardisctl" "$OUT/tardis-runc" "$OUT/tardis-runc-full" "$VM/bin.tmp/" &&
 	find "$OUT/tests" -maxdepth 1 -type f -perm -u+x -exec cp -p {} "$VM/bin.tmp/tests/" \; ||
 	die "cannot copy the binaries under test"
 rm -rf "$VM/bin"

@@ -6,6 +6,7 @@
  */
 #include "fuzz.h"
 #include "oci_config.h"
+#include "util.h"
 
 #include <cjson/cJSON.h>
 

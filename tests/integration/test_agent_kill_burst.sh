@@ -28,7 +28,7 @@ t0=$SECONDS
 "$BIN/tests/exit_burst" --count "$N" --ns $NSP --prefix k --wait-signal --no-verify \
 	--status-file "$TMP/status" >"$TMP/burst.out" 2>"$TMP/burst.err" &
 BURST_PID=$!
-check "$N inits forked and registered" wait_for 120 grep -q "^READY $N$" "$TMP/burst.out"
+check "$N inits forked and registered" wait_for 300 grep -q "^READY $N$" "$TMP/burst.out"
 sed 's/^/# /' "$TMP/burst.out"
 echo "# registered in $((SECONDS - t0)) s"
 

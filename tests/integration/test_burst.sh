@@ -89,7 +89,7 @@ on_cleanup '[ -z "$AGENT_PID" ] || kill -CONT "$AGENT_PID" 2>/dev/null'
 "$BIN/tests/exit_burst" --count $M --ns $NSP2 --prefix o --wait-signal --no-verify \
 	--status-file "$TMP/status2" >"$TMP/burst2.out" 2>"$TMP/burst2.err" &
 BURST_PID=$!
-check "phase 2: $M inits registered" wait_for 60 grep -q "^READY $M$" "$TMP/burst2.out"
+check "phase 2: $M inits registered" wait_for 300 grep -q "^READY $M$" "$TMP/burst2.out"
 kill -STOP "$AGENT_PID"
 "$BIN/tests/exit_burst" --flood-ring >"$TMP/flood.out" 2>&1
 sed 's/^/# /' "$TMP/flood.out"

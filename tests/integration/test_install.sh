@@ -13,7 +13,7 @@ make -C "$ROOT" --no-print-directory OUT="$OUT" install DESTDIR="$D" PREFIX="$PR
 rc=$?
 check "make install DESTDIR=... PREFIX=$PREFIX: rc 0" [ "$rc" = 0 ]
 [ "$rc" = 0 ] || sed 's/^/  | /' "$log"
-for b in tardisd tardisctl tardis-runc; do
+for b in tardisd tardisctl tardis-runc tardis-runc-full; do
 	check "$PREFIX/bin/$b installed, mode 755" [ "$(stat -c %a "$D$PREFIX/bin/$b" 2>/dev/null)" = 755 ]
 	check "  ...it is the built one" cmp -s "$BIN/$b" "$D$PREFIX/bin/$b"
 done

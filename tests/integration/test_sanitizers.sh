@@ -39,7 +39,7 @@ if grep -q -- '-fsanitize=address,undefined' <<<"$cc_line" &&
 else
 	fail "SAN=1 compile line lacks the sanitizer flags: $cc_line"
 fi
-for b in tardis-runc tardisd tardisctl tests/unit; do
+for b in tardis-runc tardis-runc-full tardisd tardisctl tests/unit; do
 	if nm "$SAN_OUT/$b" 2>/dev/null | grep -q ' __asan_init$' &&
 		nm "$SAN_OUT/$b" | grep -q '__ubsan_handle_.*_abort$'; then
 		ok "$b: built with ASan and UBSan"

@@ -33,10 +33,13 @@ lower_layer sh -c 'i=0; while :; do i=$((i + 1)); echo $i > /data/count; sleep 0
 NTRACE=0
 # The container inherits create's stdio: /dev/null, as CRIU cannot dump an
 # fd on a file outside the container (the test's own output).
-traced() { # traced ARGS...: tardis-runc ARGS under strace
+# Each of these calls is one tardis-runc-full handles (the front, a static
+# binary, execs it for them and checks nothing else: section 4 asserts
+# what the front executes), so the whole program is what runs under strace.
+traced() { # traced ARGS...: tardis-runc-full ARGS under strace
 	NTRACE=$((NTRACE + 1))
 	strace -f -b execve -qq -e trace=execve,execveat -e signal=none \
-		-o "$TMP/strace.$NTRACE" "$SHIM" --root "$RROOT" "$@" </dev/null >/dev/null 2>&1
+		-o "$TMP/strace.$NTRACE" "$BIN/tardis-runc-full" --root "$RROOT" "$@" </dev/null >/dev/null 2>&1
 }
 create() { # create BUNDLE ID
 	"$SHIM" --root "$RROOT" create --bundle "$1" --pid-file "$1/init.pid" "$2" </dev/null >/dev/null 2>&1
@@ -115,7 +118,20 @@ grep -q "/runc$" <<<"$execs" || { ls -la "$TMP"/strace.* | sed 's/^/# /'; head -
 shells=$(cat "$TMP"/strace.[0-9]* | grep -cE 'execve(at)?\(.*"[^"]*/(sh|bash|dash|busybox|ash|zsh)"' || true)
 check "no shell executed by a tardis process ($shells)" [ "$shells" -eq 0 ]
 check "the binaries import no system/popen/posix_spawn/wordexp" \
-	bash -c '! nm -D --undefined-only "$@" | grep -wE "system|popen|posix_spawnp?|wordexp"' _ "$SHIM" "$BIN/tardisd"
+	bash -c '! nm -D --undefined-only "$@" | grep -wE "system|popen|posix_spawnp?|wordexp"' _ "$BIN/tardis-runc-full" "$BIN/tardisd"
+check "the front (static) links in no system/popen/posix_spawn/wordexp" \
+	bash -c '! nm "$1" | grep -wE "[TtWw] (system|popen|posix_spawnp?|wordexp)"' _ "$SHIM"
+# The front executes one program per call: runc for a call tardis has no
+# part in, tardis-runc-full for one it may handle.
+front_exec() { # front_exec ARGS...: what the front executed
+	strace -b execve -qq -e trace=execve -e signal=none -o "$TMP/front.strace" \
+		"$SHIM" --root "$RROOT" "$@" </dev/null >/dev/null 2>&1
+	sed -n 's/^[0-9]* *execve("\([^"]*\)".*/\1/p' "$TMP/front.strace" | tail -n +2
+}
+check "front: state goes to runc ($(front_exec state c9))" [ "$(front_exec state c9)" = "$(command -v runc)" ]
+check "front: ps goes to runc" [ "$(front_exec ps c9)" = "$(command -v runc)" ]
+check "front: delete goes to tardis-runc-full ($(front_exec delete c9))" [ "$(front_exec delete c9)" = "$BIN/tardis-runc-full" ]
+check "front: --criu goes to tardis-runc-full" [ "$(front_exec --criu /x state c9)" = "$BIN/tardis-runc-full" ]
 
 # ---- 2. symlinks planted under the state and image dirs ---------------------
 # The outside world: a canary dir and file.  Its listing with checksums must

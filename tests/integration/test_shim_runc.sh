@@ -152,6 +152,18 @@ check "missing runc: clear error ($out), exit 127" [ "$rc" = 127 ]
 check "missing runc: named in the message" grep -q "not executable" <<<"$out"
 out=$(TARDIS_RUNC=$SHIM "$SHIM" --version 2>&1)
 check "runc = tardis-runc itself is refused ($out)" grep -q "itself" <<<"$out"
+out=$(TARDIS_RUNC=$BIN/tardis-runc-full "$SHIM" delete x 2>&1)
+check "runc = tardis-runc-full is refused too ($out)" grep -q "itself" <<<"$out"
+# The front alone (tardis-runc-full missing): runc does every call, the
+# log says why.
+mkdir -p "$TMP/lone" && cp "$SHIM" "$TMP/lone/tardis-runc"
+untimed() { sed 's/time="[^"]*" //'; }
+out=$("$TMP/lone/tardis-runc" --root "$RROOT" delete no-such-ctr 2>&1 | untimed; exit "${PIPESTATUS[0]}")
+rc=$?
+ref=$(runc --root "$RROOT" delete no-such-ctr 2>&1 | untimed)
+check "front alone: runc answers delete (rc $rc: $out)" [ "$rc" = 1 -a "$out" = "$ref" ]
+check "front alone: the log names the missing tardis-runc-full" \
+	grep -q "lone/tardis-runc-full: No such file or directory: runc runs this call without tardis" "$TARDIS_LOG_FILE"
 
 # A missing CRIU: delete --force still deletes (the checkpoint is a warning).
 B=$TMP/b10

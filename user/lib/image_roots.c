@@ -1,6 +1,7 @@
 #include "image_roots.h"
 #include "cleanup.h"
 #include "oci_config.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -31,21 +31,6 @@ static const struct setting_name names[] = {
 
 #define NSETTINGS (sizeof(names) / sizeof(names[0]))
 
-int path_is_clean_absolute(const char *p)
-{
-	const char *c;
-
-	if (!p || p[0] != '/' || strlen(p) >= PATH_MAX)
-		return 0;
-	for (c = p; *c; c++)
-		if ((unsigned char)*c < 0x20 || *c == 0x7f)
-			return 0;
-	for (c = p; (c = strstr(c, "..")); c++)
-		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
-			return 0;
-	return 1;
-}
-
 int settings_identity_valid(const char *id)
 {
 	char part[TARDIS_ID_MAX + 1];

@@ -84,7 +84,4 @@ int oci_config_write(const char *bundle, struct cJSON *config, tardis_error_t *e
 /* 1 when id is an identity (SETTINGS_IDENTITY_*). */
 int settings_identity_valid(const char *id);
 
-/* An absolute path without `..` components or control characters. */
-int path_is_clean_absolute(const char *p);
-
 #endif

@@ -4,6 +4,7 @@
 #include "image.h"
 #include "image_roots.h"
 #include "oci_config.h"
+#include "util.h"
 #include "registry.h"
 #include "scratch.h"
 

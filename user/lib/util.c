@@ -178,3 +178,18 @@ char *str_trim(char *s)
 		*--e = '\0';
 	return s;
 }
+
+int path_is_clean_absolute(const char *p)
+{
+	const char *c;
+
+	if (!p || p[0] != '/' || strlen(p) >= PATH_MAX)
+		return 0;
+	for (c = p; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return 0;
+	for (c = p; (c = strstr(c, "..")); c++)
+		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
+			return 0;
+	return 1;
+}

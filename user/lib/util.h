@@ -64,4 +64,7 @@ static inline void cleanup_growbufp(struct growbuf *b)
 #define cleanup_json __attribute__((cleanup(cleanup_jsonp)))
 #define cleanup_growbuf __attribute__((cleanup(cleanup_growbufp)))
 
+/* An absolute path without `..` components or control characters. */
+int path_is_clean_absolute(const char *p);
+
 #endif

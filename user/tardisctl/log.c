@@ -4,6 +4,7 @@
 #include "config_edit.h"
 #include "log.h"
 #include "oci_config.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,0 +1,88 @@
+/*
+ * tardis-runc, the front: the binary containerd runs as its runc.  Linked
+ * statically (no dynamic loader, no shared library), it reads the command
+ * line and the config and sends each call one of two ways:
+ *   - a call tardis has no part in (`state`, `ps`, `exec`, `events`,
+ *     `features`, ... -- containerd's most frequent ones) to runc, by execv,
+ *     at once;
+ *   - a call tardis may handle (handled.h), CRIU's action script, a --criu
+ *     to check against runc's version, a command line it cannot parse, to
+ *     the whole program, tardis-runc-full beside it, with the runc found
+ *     here in $TARDIS_RUNC (so the whole program never searches PATH, and
+ *     never finds this front installed as `runc`).
+ * Without tardis-runc-full the call goes to runc (fail open) and the log
+ * says why.
+ */
+#include "config.h"
+#include "handled.h"
+#include "log.h"
+#include "runc_args.h"
+#include "runc_exec.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* tardis-runc-full in this binary's directory: 0, or -1. */
+static int full_path(char *out, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", out, len);
+	char *slash;
+
+	if (n <= 0 || (size_t)n >= len)
+		return -1;
+	out[n] = '\0';
+	slash = strrchr(out, '/');
+	if (!slash || (size_t)(slash + 1 - out) + sizeof(SHIM_FULL_NAME) > len)
+		return -1;
+	memcpy(slash + 1, SHIM_FULL_NAME, sizeof(SHIM_FULL_NAME));
+	return 0;
+}
+
+/* Whether the call is runc's alone. */
+static int runc_only(int argc, char **argv)
+{
+	struct runc_args args;
+	tardis_error_t err = NULL;
+
+	if (runc_args_parse(argc, argv, &args, &err) < 0) {
+		tardis_error_free(&err); /* the whole program logs it */
+		return 0;
+	}
+	return shim_cmd_handled(args.cmd) < 0 && !runc_args_global(&args, "criu");
+}
+
+int main(int argc, char **argv)
+{
+	struct tardis_config cfg;
+	tardis_error_t err = NULL;
+	char runc[PATH_MAX], full[PATH_MAX];
+
+	if (config_load(&cfg, &err) < 0) {
+		/* The whole program says so and goes on with the defaults. */
+		tardis_error_free(&err);
+		config_defaults(&cfg);
+	} else if (!criu_action_wanted(argc)) {
+		if (runc_find_reported(&cfg, runc, sizeof(runc)) < 0)
+			return 127;
+		if (runc_only(argc, argv)) {
+			runc_exec_original(runc, argv);
+			fprintf(stderr, "tardis-runc: exec %s: %s\n", runc, strerror(errno));
+			return 127;
+		}
+		if (setenv("TARDIS_RUNC", runc, 1) < 0)
+			return 127;
+	}
+	if (full_path(full, sizeof(full)) == 0)
+		execv(full, argv);
+	/* No whole program: runc does the call without tardis. */
+	shim_log_open(&cfg);
+	log_error("%s: %s: runc runs this call without tardis", full, strerror(errno));
+	if (runc_find_reported(&cfg, runc, sizeof(runc)) < 0)
+		return 127;
+	runc_exec_original(runc, argv);
+	fprintf(stderr, "tardis-runc: exec %s: %s\n", runc, strerror(errno));
+	return 127;
+}
