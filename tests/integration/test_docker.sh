@@ -173,9 +173,13 @@ cgroup_left() {
 cp_listed() { dk checkpoint ls "$1" 2>/dev/null | grep -qx "$2"; }
 has_image() { [ -s "$(image_at "$1")/manifest.json" ]; }
 log_lines() { grep -c -- "$1" "$TARDIS_LOG_FILE" 2>/dev/null || true; }
+# Never busybox timeout inside: its watchdog grandchild outlives the exec
+# by up to 1 s, an orphan of the container's init in the host's time
+# namespace, and CRIU cannot restore an image holding it (a restored
+# container's tasks are in a time namespace of their own).
 http_inside() {
-	dk exec "$1" busybox timeout 5 busybox wget -qO- http://127.0.0.1:8080/ 2>/dev/null |
-		grep -q "hello from tardis"
+	timeout 10 env DOCKER_CONFIG="$DK/cli" "$DOCKER" -H "unix://$DK/docker.sock" \
+		exec "$1" busybox wget -qO- http://127.0.0.1:8080/ 2>/dev/null | grep -q "hello from tardis"
 }
 # what_runs NAME: the server's processes as `ps` in the container shows them.
 what_runs() {
