@@ -9,13 +9,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int is_self(const char *path)
+/* a: a stat of the candidate, taken once by the caller. */
+static int is_self(const struct stat *a)
 {
-	struct stat a, b;
+	struct stat b;
 
-	if (stat(path, &a) < 0 || stat("/proc/self/exe", &b) < 0)
+	if (stat("/proc/self/exe", &b) < 0)
 		return 0;
-	return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	return a->st_dev == b.st_dev && a->st_ino == b.st_ino;
 }
 
 static int usable(const char *path)
@@ -23,7 +24,7 @@ static int usable(const char *path)
 	struct stat st;
 
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0 &&
-	       !is_self(path);
+	       !is_self(&st);
 }
 
 int runc_find(const char *configured, char *out, size_t len, tardis_error_t *err)
@@ -33,10 +34,12 @@ int runc_find(const char *configured, char *out, size_t len, tardis_error_t *err
 	char *save = NULL, *dir;
 
 	if (configured && *configured) {
+		struct stat st;
+
 		if (configured[0] != '/')
 			return tardis_make_error(err, EINVAL, "runc `%s` is not an absolute path",
 						 configured);
-		if (is_self(configured))
+		if (stat(configured, &st) == 0 && is_self(&st))
 			return tardis_make_error(err, ELOOP, "runc `%s` is tardis-runc itself",
 						 configured);
 		if (!usable(configured))
