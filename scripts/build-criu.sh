@@ -15,6 +15,11 @@
 # (4.1.1 on 6.18: "sockets: Can't get 1:16 opt: Operation not supported") is
 # never used silently.  CRIU 4.2.1 passes both here.
 #
+# `build-criu.sh 4.1.1` builds that older CRIU instead (trixie's version,
+# for images made by one CRIU and restored by another: vmtest's 6.12 line,
+# where it dumps; on 6.18 it cannot) and checks only that it runs
+# (`criu --version`): the system's CRIU is never taken for it.
+#
 # OUT = ${TARDIS_BUILD_DIR:-<repo>/build}/criu.  Run as root on Debian 12.
 # Idempotent; safe to run concurrently (serialised with flock when available).
 set -eu
@@ -26,9 +31,18 @@ CRIU_VERSION=4.2.1
 SUITE=sid
 # sid's Sources index, criu 4.2.1-1 (checked 2026-11-25).
 TARBALL_SHA256=29ec0ee09e296479fe7048c80980e8ef1d0684d0b0204c2b101dfea19f6725b9
-# Previously: 4.1.1 from trixie,
-# f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe (cannot
-# dump a TCP socket on 6.18).
+OLDER=
+case ${1:-} in
+"" | 4.2.1) ;;
+4.1.1) # trixie's (cannot dump a TCP socket on 6.18, hangs after)
+	CRIU_VERSION=4.1.1 SUITE=trixie OLDER=1
+	TARBALL_SHA256=f80a66cb3726bb2116266d4759ce3bcbfab7abdb6b6d430bf20dd41911717afe
+	;;
+*)
+	echo "build-criu: usage: build-criu.sh [4.2.1|4.1.1]" >&2
+	exit 2
+	;;
+esac
 TARBALL=criu_${CRIU_VERSION}.orig.tar.xz
 POOL_URL=http://deb.debian.org/debian/pool/main/c/criu/$TARBALL
 # Seconds a test dump may take before it counts as a failure.
@@ -125,8 +139,13 @@ criu_works() {
 	server_dump_ok "$1"
 }
 
+# criu_runs CRIU: an older version is only asked its version.
+criu_runs() {
+	"$1" --version 2>/dev/null | grep -qx "Version: $CRIU_VERSION"
+}
+
 # 1. The distribution's criu, if it works on this kernel.
-if sys_criu=$(command -v criu 2>/dev/null) && criu_works "$sys_criu"; then
+if [ -z "$OLDER" ] && sys_criu=$(command -v criu 2>/dev/null) && criu_works "$sys_criu"; then
 	log "system criu works: $sys_criu"
 	echo "$sys_criu"
 	exit 0
@@ -138,7 +157,7 @@ mkdir -p "$OUT" || die "cannot create $OUT"
 OUT=$(cd "$OUT" && pwd)
 SRC=$OUT/criu-$CRIU_VERSION
 BIN=$SRC/criu/criu
-LOG=$OUT/build.log
+LOG=$OUT/build-$CRIU_VERSION.log
 APT=$OUT/apt
 
 # Serialise concurrent runs (util-linux flock is Essential on Debian).
@@ -148,7 +167,12 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # 2. Cached build.
-if [ -x "$BIN" ] && criu_works "$BIN"; then
+if [ -n "$OLDER" ] && [ -x "$BIN" ] && criu_runs "$BIN"; then
+	log "using cached build of $CRIU_VERSION"
+	echo "$BIN"
+	exit 0
+fi
+if [ -z "$OLDER" ] && [ -x "$BIN" ] && criu_works "$BIN"; then
 	log "using cached build"
 	echo "$BIN"
 	exit 0
@@ -267,6 +291,12 @@ if ! make -C "$SRC" -j2 criu >"$LOG" 2>&1; then
 	die "make criu failed"
 fi
 [ -x "$BIN" ] || die "build succeeded but $BIN is missing"
+
+if [ -n "$OLDER" ]; then
+	criu_runs "$BIN" || die "$BIN does not say Version: $CRIU_VERSION"
+	echo "$BIN"
+	exit 0
+fi
 
 # 3d. Verify on the running kernel: `criu check` and a TCP server dump.
 if ! check_out=$("$BIN" check 2>&1); then

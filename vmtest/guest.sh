@@ -68,7 +68,7 @@ if [ -z "$JOB" ] || [ ! -r "$JOB" ]; then
 	say "no job file (tardis.job=$JOB)"
 	off
 fi
-# NAME ROOT OUT RESULTS MODULES SCENARIOS CRIU VMTEST_SCENARIO_TIMEOUT
+# NAME ROOT OUT RESULTS MODULES SCENARIOS CRIU CRIU_OLD VMTEST_SCENARIO_TIMEOUT
 # shellcheck disable=SC1090
 . "$JOB"
 export OUT
@@ -86,6 +86,7 @@ fi
 # shellcheck source=vmtest/lib.sh
 . "$ROOT/vmtest/lib.sh"
 [ -z "$CRIU" ] || export TARDIS_CRIU=$CRIU
+[ -z "${CRIU_OLD:-}" ] || export TARDIS_CRIU_OLD=$CRIU_OLD
 say "kernel $KVER up after $(cut -d' ' -f1 /proc/uptime) s; scenarios: $SCENARIOS"
 : >"$RESULTS/status"
 vm_features "$RESULTS"

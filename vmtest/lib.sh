@@ -65,6 +65,8 @@ vm_features() {
 		else
 			echo "criu: none"
 		fi
+		[ -z "${TARDIS_CRIU_OLD:-}" ] ||
+			echo "older criu: $TARDIS_CRIU_OLD ($("$TARDIS_CRIU_OLD" --version 2>/dev/null | head -1)), check: $("$TARDIS_CRIU_OLD" check 2>&1 | tail -1)"
 	} >"$f" 2>&1
 }
 

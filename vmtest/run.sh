@@ -100,7 +100,7 @@ while read -r name pkg suite criu scen; do
 	case $name in '' | '#'*) continue ;; esac
 	# every suite of the file, so that a subset does not refresh the lists
 	[ "$suite" = - ] || ALL_SUITES+=("$suite")
-	case $criu in - | built) ;; *) ALL_SUITES+=("$criu") ;; esac
+	case ${criu%%+*} in - | built) ;; *) ALL_SUITES+=("${criu%%+*}") ;; esac
 	if [ -n "${VMTEST_KERNELS:-}" ] && [[ " $VMTEST_KERNELS " != *" $name "* ]]; then
 		continue
 	fi
@@ -287,7 +287,21 @@ prepare_criu() { # prepare_criu SUITE -> prints the criu path
 }
 
 # ---- running ------------------------------------------------------------
-write_job() { # write_job NAME RESULTS MODULES CRIU
+# line_criu NAME RESULTS: sets the caller's criu and criu_old from the
+# line's criu column (MAIN[+OLDER]: OLDER a version scripts/build-criu.sh
+# builds, given to criu_versions as TARDIS_CRIU_OLD).
+line_criu() {
+	local c=${CRIU_OF[$1]}
+	case ${c%%+*} in
+	-) ;;
+	built) criu=$("$ROOT/scripts/build-criu.sh" 2>"$2/build-criu.log") || criu= ;;
+	*) criu=$(prepare_criu "${c%%+*}") || criu= ;;
+	esac
+	[[ $c == *+* ]] || return 0
+	criu_old=$("$ROOT/scripts/build-criu.sh" "${c#*+}" 2>"$2/build-criu-${c#*+}.log") || criu_old=
+}
+
+write_job() { # write_job NAME RESULTS MODULES CRIU CRIU_OLD
 	{
 		printf 'NAME=%q\n' "$1"
 		printf 'ROOT=%q\n' "$ROOT"
@@ -296,6 +310,7 @@ write_job() { # write_job NAME RESULTS MODULES CRIU
 		printf 'MODULES=%q\n' "$3"
 		printf 'SCENARIOS=%q\n' "${SCEN[$1]}"
 		printf 'CRIU=%q\n' "$4"
+		printf 'CRIU_OLD=%q\n' "$5"
 		printf 'VMTEST_SERVER_CASES=%q\n' "${VMTEST_SERVER_CASES:-}"
 		printf 'VMTEST_SCENARIO_TIMEOUT=%q\n' "$VMTEST_SCENARIO_TIMEOUT"
 		printf 'CMD=%q\n' "${VMTEST_CMD:-}"
@@ -303,20 +318,17 @@ write_job() { # write_job NAME RESULTS MODULES CRIU
 }
 
 run_host() {
-	local n=$1 res=$VM/results/$1 t0 criu=
+	local n=$1 res=$VM/results/$1 t0 criu= criu_old=
 	rm -rf "$res"
 	mkdir -p "$res"
 	log "$n: $(uname -r), scenarios: ${SCEN[$n]}"
-	case ${CRIU_OF[$n]} in
-	-) ;;
-	built) criu=$("$ROOT/scripts/build-criu.sh" 2>"$res/build-criu.log") || criu= ;;
-	*) criu=$(prepare_criu "${CRIU_OF[$n]}") || criu= ;;
-	esac
+	line_criu "$n" "$res"
 	t0=$(date +%s)
 	: >"$res/status"
 	(
 		OUT=$TEST_OUT
 		[ -z "$criu" ] || export TARDIS_CRIU=$criu
+		[ -z "$criu_old" ] || export TARDIS_CRIU_OLD=$criu_old
 		vm_features "$res"
 		# shellcheck disable=SC2086
 		vm_run_scenarios "$res" ${SCEN[$n]}
@@ -328,19 +340,15 @@ run_host() {
 # prepare_vm NAME: kernel, initramfs, CRIU and the job file, before any
 # VM boots (downloads stay sequential).
 prepare_vm() {
-	local n=$1 res=$VM/results/$1 criu=
+	local n=$1 res=$VM/results/$1 criu= criu_old=
 	rm -rf "$res"
 	mkdir -p "$res"
 	if ! prepare_kernel "$n"; then
 		echo "kernel not prepared (see above)" >"$res/vmstate"
 		return 1
 	fi
-	case ${CRIU_OF[$n]} in
-	-) ;;
-	built) criu=$("$ROOT/scripts/build-criu.sh" 2>"$res/build-criu.log") || criu= ;;
-	*) criu=$(prepare_criu "${CRIU_OF[$n]}") || criu= ;;
-	esac
-	write_job "$n" "$res" "$KDIR/lib/modules" "$criu"
+	line_criu "$n" "$res"
+	write_job "$n" "$res" "$KDIR/lib/modules" "$criu" "$criu_old"
 	echo "$KDIR $KVER" >"$res/kernel"
 }
 
@@ -447,11 +455,11 @@ report() {
 			[[ " ${all[*]} " == *" $s "* ]] || all+=("$s")
 		done
 	done
-	printf '%-8s%-16s' kernel criu
+	printf '%-8s%-19s' kernel criu
 	for s in "${all[@]}"; do printf "%-${w}s " "$s"; done
 	printf '%s\n' "run"
 	for n in "${NAMES[@]}"; do
-		printf '%-8s%-16s' "$n" "$(criu_cell "$n")"
+		printf '%-8s%-19s' "$n" "$(criu_cell "$n")"
 		for s in "${all[@]}"; do
 			cell=-
 			if [[ " ${SCEN[$n]} " == *" $s "* ]]; then

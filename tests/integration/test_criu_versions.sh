@@ -14,11 +14,14 @@
 C421=$ROOT/build/criu/criu-4.2.1/criu/criu
 need_criu
 [ -x "$C421" ] || C421=$TARDIS_CRIU
-# The older CRIU: the one given (vmtest's 6.1 line gives Debian 12's), else
-# Debian 12's packaged 3.17.1, unpacked under build/.
+# The older CRIU: TARDIS_CRIU_OLD (vmtest's 6.12 line: 4.1.1 built by
+# scripts/build-criu.sh 4.1.1), else the one given (vmtest's 6.1 line
+# gives Debian 12's), else Debian 12's packaged 3.17.1, unpacked under build/.
 D=$ROOT/build/criu/deb-bookworm
 OLD=$D/usr/sbin/criu
-if [ "$TARDIS_CRIU" != "$C421" ]; then
+if [ -n "${TARDIS_CRIU_OLD:-}" ]; then
+	OLD=$TARDIS_CRIU_OLD
+elif [ "$TARDIS_CRIU" != "$C421" ]; then
 	OLD=$TARDIS_CRIU
 elif [ ! -x "$OLD" ]; then
 	(cd "$TMP" && apt-get download criu >/dev/null 2>&1) &&
@@ -34,9 +37,8 @@ B=$TMP/b
 manifest_criu() { jq -r .criu_version "$IMAGES/ck/manifest.json" 2>/dev/null; }
 re() { sed 's/\./\\./g' <<<"$1"; }
 
-# CRIU 4.1.1 does not finish a dump on this kernel (it hangs until the
-# checkpoint timeout): an older CRIU's image restored by a newer one is make
-# compat's (trixie's 4.1.1 dumps, sid's 4.2.1 restores).
+# CRIU 4.1.1 does not finish a dump on 6.18 (it hangs until the checkpoint
+# timeout): its image restored by 4.2.1 is vmtest's 6.12 line.
 export TARDIS_CRIU=$C421
 make_bundle "$B"
 check "$NEWV: ck runs" create_start "$B" ck
