@@ -116,6 +116,20 @@ check "u3: stopped" wait_for 10 stopped u3
 check "u3: show says CRIU is missing" \
 	show_has u3 'failed checkpoints 1; last .* by kill: CRIU not found: /nonexistent/criu: No such file'
 
+# ---- runc fails before CRIU writes a log: runc's own error is the reason --
+# A CRIU that is no CRIU (runc 1.3 built with runc_nocriu fails the same
+# way, before any dump.log, with its own message).
+printf '#!/bin/sh\necho "not criu" >&2\nexit 1\n' >"$TMP/notcriu"
+chmod +x "$TMP/notcriu"
+uring_container u6 "$ON_STOP"
+check "u6: kill TERM with a broken CRIU answered 0" \
+	env TARDIS_CRIU="$TMP/notcriu" "$SHIM" --root "$RROOT" kill u6 TERM 2>"$TMP/u6.err"
+check "u6: stopped" wait_for 10 stopped u6
+check "u6: show gives runc's own error, not 'exit status 1'" \
+	show_has u6 'failed checkpoints 1; last .* by kill: runc checkpoint: .*[A-Za-z]'
+check "u6: ...and runc's output still reached the caller" [ -s "$TMP/u6.err" ]
+"$CTL" show "$NS/u6" | grep "failed checkpoints" | sed 's/^/  | /'
+
 # ---- history stays after a success --------------------------------------
 # A counter whose init (a shell) ignores SIGTERM: the kill passed through
 # leaves it running; then a checkpoint that works.
@@ -161,8 +175,8 @@ rdelete r2
 
 # ---- metrics ----------------------------------------------------------------
 # tardisd writes at most once a second: each figure is waited for.
-check "metrics: kill failures 3 (u1, u3, c2)" \
-	wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="kill"}' 3
+check "metrics: kill failures 4 (u1, u3, u6, c2)" \
+	wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="kill"}' 4
 check "metrics: delete failures 1" wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="delete"}' 1
 check "metrics: checkpoint failures 1" wait_for 5 metric_is 'tardis_checkpoint_failures_total{trigger="checkpoint"}' 1
 check "metrics: restore failures 2" wait_for 5 metric_is tardis_restore_failures_total 2

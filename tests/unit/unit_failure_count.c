@@ -70,4 +70,32 @@ START_TEST(test_criu_first_error)
 }
 END_TEST
 
-UNIT_SUITE(failure_count, "core", test_trigger_labels, test_counts_add_load, test_criu_first_error)
+/* runc's own error when CRIU wrote nothing: its last line, logrus's msg
+ * unwrapped (runc 1.3 built with runc_nocriu; runc 1.1's "CRIU version
+ * check failed" with no --log). */
+START_TEST(test_runc_output_error)
+{
+	char out[128];
+
+	ck_assert_int_eq(runc_output_error(NULL, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(runc_output_error("\n \n", out, sizeof(out)), 0);
+	ck_assert_int_eq(runc_output_error("this runc binary has not been compiled with checkpoint/restore "
+					   "support enabled (runc_nocriu)\n",
+					   out, sizeof(out)),
+			 1);
+	ck_assert_str_eq(out, "this runc binary has not been compiled with checkpoint/restore support "
+			      "enabled (runc_nocriu)");
+	ck_assert_int_eq(runc_output_error("time=\"2026-11-26T20:01:02Z\" level=warning msg=\"x\"\n"
+					   "time=\"2026-11-26T20:01:02Z\" level=error msg=\"CRIU version "
+					   "check failed: exec: \\\"criu\\\": not found\"\n",
+					   out, sizeof(out)),
+			 1);
+	ck_assert_str_eq(out, "CRIU version check failed: exec: \\\"criu\\\": not found");
+	ck_assert_int_eq(runc_output_error("a much longer line than fits\n", out, 8), 1);
+	ck_assert_str_eq(out, "a much ");
+}
+END_TEST
+
+UNIT_SUITE(failure_count, "core", test_trigger_labels, test_counts_add_load, test_criu_first_error,
+	   test_runc_output_error)

@@ -120,6 +120,7 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 {
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_error tardis_error_t err = NULL;
+	cleanup_free char *out = NULL;
 	char dump_log[PATH_MAX + 16], why[512];
 	int st;
 
@@ -137,8 +138,13 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 		return -1;
 	if (argv_push(&a, c->id) < 0)
 		return -1;
-	st = run_wait_logged(a.v, RUN_QUIET | RUN_OWN_PGRP, c->cfg->checkpoint_timeout, NULL, &err);
+	/* runc's output is kept for the reason, then passed on as it was:
+	 * our stderr is the caller's (containerd reads runc's errors there). */
+	st = run_wait_logged(a.v, RUN_OWN_PGRP | RUN_CAPTURE_STDERR, c->cfg->checkpoint_timeout, &out,
+			     &err);
 	scratch_tighten(c->store, SCRATCH_WORK, c->ns, c->id);
+	if (out && out[0])
+		fputs(out, stderr);
 	if (st == 0)
 		return 0;
 	snprintf(dump_log, sizeof(dump_log), "%s/dump.log", work);
@@ -149,6 +155,8 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 		ckpt_fail(res, "runc checkpoint timed out after %d s", c->cfg->checkpoint_timeout);
 	else if (criu_log_first_error(dump_log, why, sizeof(why)))
 		ckpt_fail(res, "%s", why);
+	else if (st > 0 && runc_output_error(out, why, sizeof(why)))
+		ckpt_fail(res, "runc checkpoint: %s", why);
 	else if (st > 0)
 		ckpt_fail(res, "runc checkpoint failed with exit status %d (no CRIU error in %s)",
 			  WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), dump_log);

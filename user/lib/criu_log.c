@@ -74,3 +74,34 @@ int criu_log_first_error(const char *log_path, char *out, size_t len)
 	fclose(f);
 	return at != NULL;
 }
+
+int runc_output_error(const char *output, char *out, size_t len)
+{
+	const char *end, *start, *msg;
+	size_t n;
+
+	out[0] = '\0';
+	if (!output || !len)
+		return 0;
+	end = output + strlen(output);
+	while (end > output && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
+		end--;
+	if (end == output)
+		return 0;
+	for (start = end; start > output && start[-1] != '\n';)
+		start--;
+	msg = memmem(start, (size_t)(end - start), "msg=\"", 5);
+	if (msg) {
+		const char *q;
+
+		start = msg + 5;
+		for (q = start; q < end && *q != '"'; q++)
+			if (*q == '\\' && q + 1 < end)
+				q++;
+		end = q;
+	}
+	n = (size_t)(end - start) < len - 1 ? (size_t)(end - start) : len - 1;
+	memcpy(out, start, n);
+	out[n] = '\0';
+	return n > 0;
+}

@@ -18,4 +18,10 @@ int criu_log_errors(const char *log_path, char *out, size_t len);
  * or restore records as its reason.  1 found, 0 none or no log (out ""). */
 int criu_log_first_error(const char *log_path, char *out, size_t len);
 
+/* runc's own error, from its captured output (a runc that failed before
+ * CRIU wrote a log: "this runc binary has not been compiled with
+ * checkpoint/restore support enabled"): the last non-empty line, a logrus
+ * line's msg="..." unwrapped.  1 found, 0 none (out ""). */
+int runc_output_error(const char *output, char *out, size_t len);
+
 #endif
