@@ -87,7 +87,7 @@ check "cnt3: exit 3 -> state kept" [ -e "$TARDIS_STATE_DIR/containers/default/cn
 run_enabled stop1 --env TARDIS_CHECKPOINT_ON_STOP=1
 check "stop1: counting" wait_for 20 count_at_least stop1 10
 ctr_ task kill stop1
-check "stop1: stopped after kill" wait_for 10 task_is stop1 STOPPED
+check "stop1: stopped after kill" wait_for 60 task_is stop1 STOPPED
 check "stop1: kill left an image" [ -s "$(image_of stop1)/manifest.json" ]
 c1=$(count_of stop1)
 remove_container stop1

@@ -152,6 +152,12 @@ room_for_processes() {
 
 cleanup() {
 	local h
+	# A failed test shows the end of tardis-runc's log (compat and vmtest
+	# keep only the test's output; its TMP goes).
+	if [ "$FAILED" -gt 0 ] && [ -s "${TARDIS_LOG_FILE:-}" ]; then
+		echo "# the last 150 lines of $TARDIS_LOG_FILE:"
+		tail -n 150 "$TARDIS_LOG_FILE" | sed 's/^/# log| /'
+	fi
 	for h in "${CLEANUP_HOOKS[@]}"; do eval "$h" || true; done
 	stop_agent TERM
 	stop_agent_of "$TARDIS_STATE_DIR"
