@@ -69,16 +69,22 @@ compat_prepare() {
 # CRIU: it would see the host's mount tree): proc, /sys and /dev (rbind,
 # with bpffs and cgroups), tmpfs on /run and /tmp.  With SRC (the
 # repository): it is at /src, read-only, but for DIR itself (writable,
-# where the build and the results go; DIR must be inside SRC).  CMD runs
-# in /src (or /) with a clean environment (PATH, HOME, LANG).
+# where the build and the results go; DIR must be inside SRC).  With
+# COMPAT_SHARED (a host directory): it is at /shared, writable, the same for
+# every userland (test_upgrade's).  CMD runs in /src (or /) with a clean
+# environment (PATH, HOME, LANG).
 compat_enter() {
 	local d=$1 src=$2
 	shift 2
 	unshare --mount --propagation private -- /bin/bash -c '
 		set -e
-		r=$1/root d=$1 src=$2
-		shift 2
+		r=$1/root d=$1 src=$2 shared=$3
+		shift 3
 		mount --bind "$r" "$r"
+		if [ -n "$shared" ]; then
+			mkdir -p "$r/shared"
+			mount --bind "$shared" "$r/shared"
+		fi
 		mount -t proc proc "$r/proc"
 		mount --rbind /sys "$r/sys"
 		mount --rbind /dev "$r/dev"
@@ -98,7 +104,7 @@ compat_enter() {
 		cd "$cwd"
 		exec /usr/bin/env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 			HOME=/root LANG=C.UTF-8 TERM=dumb "$@"
-	' compat-enter "$d" "$src" "$@"
+	' compat-enter "$d" "$src" "${COMPAT_SHARED:-}" "$@"
 }
 
 # compat_versions: the userland's components, one "what: version" a line

@@ -19,7 +19,9 @@
 #   out/                tardis built inside (the scenarios' OUT)
 #   results/            build.log, versions, features, status, <scenario>.log
 #   job                 what the run inside is asked
-# and $OUT/compat/report.txt, the final table.
+# $OUT/compat/shared/ (at /shared in every userland: test_upgrade's image
+# made by one userland, restored by the next) and $OUT/compat/report.txt,
+# the final table.
 #
 # Environment: COMPAT_USERLANDS="trixie sid" (a subset of names),
 # COMPAT_SCENARIOS="exit_monitor" (a subset of scenarios),
@@ -53,6 +55,7 @@ inside() {
 	# shellcheck source=/dev/null
 	. "$d/job"
 	export TARDIS_CRIU CRI_BIN=/usr/bin K8S_FLAVOURS
+	export UPGRADE_DIR=/shared/upgrade
 	[ -n "$K8S_FLOWS" ] && export K8S_FLOWS || unset K8S_FLOWS
 	compat_versions >"$res/versions" 2>&1
 	log "[$n] building tardis (gcc $(gcc -dumpfullversion))"
@@ -182,7 +185,7 @@ run_userland() {
 			criu=/src/$OUT/compat/$n/criu/criu || criu=/usr/sbin/criu
 	fi
 	write_job "$n" "$criu"
-	compat_enter "$d" "$ROOT" env OUT="$OUT" bash compat/run.sh --inside "$n" </dev/null
+	COMPAT_SHARED=$CD/shared compat_enter "$d" "$ROOT" env OUT="$OUT" bash compat/run.sh --inside "$n" </dev/null
 	rc=$?
 	echo "${SUITE[$n]} ($(cat "$d/prepare.time")), build $(cat "$res/build.time" 2>/dev/null) s, $(($(date +%s) - t0)) s" >"$res/state"
 	log "$n: $(cat "$res/state")"
@@ -191,6 +194,12 @@ run_userland() {
 
 T0=$(date +%s)
 mkdir -p "$CD"
+# What the userlands share (test_upgrade: one userland's image, the next's
+# restore), emptied for every run.
+if [ "$PREPARE_ONLY" = 0 ]; then
+	rm -rf "$CD/shared"
+	mkdir -p "$CD/shared"
+fi
 PREP=()
 for n in "${NAMES[@]}"; do
 	[ "${SUITE[$n]}" = - ] || PREP+=("$n")

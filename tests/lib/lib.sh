@@ -32,7 +32,7 @@ COUNT_WRITE='printf "%10d\n" "$i" 1<>/work/count'
 # count_file FILE: the count a counter wrote there (0 before the first).
 count_file() {
 	local c
-	c=$(tr -d ' \n' <"$1" 2>/dev/null)
+	c=$(tr -d ' \n' 2>/dev/null <"$1")
 	echo "${c:-0}"
 }
 
@@ -165,6 +165,10 @@ cleanup() {
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
+# A test ended by a signal (vmtest's and compat's per-scenario timeout: TERM
+# to its process group) still cleans up after itself.
+trap 'exit 143' TERM
+trap 'exit 130' INT
 
 summary() {
 	echo "$TEST_NAME: $PASSED passed, $FAILED failed"
