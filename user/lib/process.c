@@ -158,9 +158,12 @@ static void capture_poll(struct run *r, int wait_ms)
 	}
 }
 
-/* The child has exited: what is left in the pipe. */
+/* The child has exited: what is left in the pipe, without waiting for a
+ * grandchild that may still hold its write end. */
 static void capture_drain(struct run *r)
 {
+	if (r->out >= 0)
+		fcntl(r->out, F_SETFL, O_NONBLOCK);
 	while (r->out >= 0) {
 		char buf[4096];
 		ssize_t n = read(r->out, buf, sizeof(buf));
