@@ -48,6 +48,7 @@ fi
 
 ctd_tardis_env
 DK=$TMP/docker
+TMP_CTRD_BEFORE=$(ls -d /tmp/ctrd-checkpoint* 2>/dev/null)
 DOCKERD_PID=
 CGROUP_PARENT=tardis-test-docker-$$
 dk() { DOCKER_CONFIG=$DK/cli "$DOCKER" -H "unix://$DK/docker.sock" "$@"; }
@@ -57,10 +58,13 @@ dkq() { dk "$@" >/dev/null; } # the names docker echoes left out
 # `tardis`, experimental (docker checkpoint), no iptables, no bridge; its
 # containerd is its own (under $DK/exec).  CRIU for runc's own checkpoint
 # and restore (Docker's, passed through) is the working one, first on PATH.
+# Its temporary dirs go under $DK/tmp: containerd 1.6 leaves the
+# ctrd-checkpoint* dir of each `docker checkpoint create` behind.
 dockerd_start() {
-	mkdir -p "$DK/bin" "$DK/cli"
+	mkdir -p "$DK/bin" "$DK/cli" "$DK/tmp"
 	ln -sf "$CRIU" "$DK/bin/criu"
-	PATH=$DK/bin:$PATH "$DOCKERD" --data-root "$DK/data" --exec-root "$DK/exec" \
+	PATH=$DK/bin:$PATH TMPDIR=$DK/tmp XDG_RUNTIME_DIR=$DK/tmp \
+		"$DOCKERD" --data-root "$DK/data" --exec-root "$DK/exec" \
 		-H "unix://$DK/docker.sock" --pidfile "$DK/docker.pid" \
 		--iptables=false --ip-masq=false --bridge=none --experimental \
 		--cgroup-parent "$CGROUP_PARENT" \
@@ -460,6 +464,8 @@ case_teardown() {
 			echo "# left: $(cat "/proc/$pid/stat" 2>&1) / $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>&1)"
 		done
 	check "no mount below $TMP left" [ -z "$(findmnt -rn -o TARGET | grep "^$TMP/")" ]
+	check "no ctrd-checkpoint dir of its checkpoints left in /tmp" \
+		[ "$(ls -d /tmp/ctrd-checkpoint* 2>/dev/null)" = "$TMP_CTRD_BEFORE" ]
 	check "no cgroup $CGROUP_PARENT left" \
 		not cgroup_left
 }
