@@ -26,6 +26,10 @@ sed 's/^/# /' "$TMP/burst.out"
 
 stop_agent KILL
 check "tardisd ($first_agent) is gone after SIGKILL" bash -c '! kill -0 "$1" 2>/dev/null' _ "$first_agent"
+# Its holder file (who consumes this pin dir) stays: it could not remove it.
+holder_file() { grep -lx "bpf_dir $TARDIS_BPF_DIR" "${TARDIS_RUN_DIR:-/run/tardis}"/agent-*.holder 2>/dev/null; }
+KILLED_HOLDER=$(holder_file)
+check "the killed agent's holder file is left ($KILLED_HOLDER)" [ -n "$KILLED_HOLDER" ]
 # Its pid file names a dead pid now (the lock died with it); drop it so no
 # cleanup ever signals whatever process reuses that pid.
 rm -f "$TARDIS_STATE_DIR/tardisd.pid"
@@ -67,5 +71,12 @@ stop_agent TERM
 grep 'tardisd stopped' "$TMP/tardisd.log" | sed 's/^/# /'
 check "second agent stopped with recorded=$N errors=0" \
 	grep -q "tardisd stopped: recorded=$N .* errors=0$" "$TMP/tardisd.log"
+# A SIGKILLed agent, then --unload (as a node's cleanup would): no holder
+# file of this pin dir is left behind.
+check "third tardisd starts" start_agent
+stop_agent KILL
+check "  ...SIGKILLed: its holder file is there" [ -n "$(holder_file)" ]
+check "tardisd --unload" "$BIN/tardisd" --unload
+check "  ...removed the dead agent's holder file" [ -z "$(holder_file)" ]
 echo "# total $((SECONDS - t0)) s"
 summary

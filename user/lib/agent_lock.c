@@ -178,13 +178,18 @@ int agent_lock_acquire(const char *bpf_dir, const char *state_dir, struct agent_
 	return tardis_make_error(err, ESTALE, "pin directory `%s` keeps being replaced", bpf_dir);
 }
 
-void agent_lock_release(int fd, const char *bpf_dir)
+void agent_lock_forget(const char *bpf_dir)
 {
 	char path[512];
 
-	if (fd < 0)
-		return;
 	if (agent_lock_holder_path(bpf_dir, path, sizeof(path)) == 0)
 		unlink(path);
+}
+
+void agent_lock_release(int fd, const char *bpf_dir)
+{
+	if (fd < 0)
+		return;
+	agent_lock_forget(bpf_dir);
 	close(fd);
 }

@@ -32,5 +32,8 @@ int agent_lock_acquire(const char *bpf_dir, const char *state_dir, struct agent_
 		       tardis_error_t *err);
 /* Drops the holder file, then the lock. */
 void agent_lock_release(int fd, const char *bpf_dir);
+/* The holder file of bpf_dir removed: what `tardisd --unload` does when no
+ * agent holds the lock (one killed by SIGKILL could not remove its own). */
+void agent_lock_forget(const char *bpf_dir);
 
 #endif

@@ -344,6 +344,8 @@ static int unload(const struct tardis_config *cfg)
 	if (agent_lock_probe(cfg->bpf_dir, &h) == 1)
 		fprintf(stderr, "tardisd: warning: tardisd (pid %d, state dir %s) still consumes %s\n",
 			(int)h.pid, h.state_dir[0] ? h.state_dir : "unknown", cfg->bpf_dir);
+	else
+		agent_lock_forget(cfg->bpf_dir); /* a killed agent's name for it */
 	if (monitor_unpin(cfg->bpf_dir, &err) < 0) {
 		fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
 		return 1;
