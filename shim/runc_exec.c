@@ -19,12 +19,10 @@ static int is_self(const struct stat *a)
 	return a->st_dev == b.st_dev && a->st_ino == b.st_ino;
 }
 
-static int usable(const char *path)
+/* st: path's stat. */
+static int executable(const char *path, const struct stat *st)
 {
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0 &&
-	       !is_self(&st);
+	return S_ISREG(st->st_mode) && access(path, X_OK) == 0;
 }
 
 int runc_find(const char *configured, char *out, size_t len, tardis_error_t *err)
@@ -39,11 +37,11 @@ int runc_find(const char *configured, char *out, size_t len, tardis_error_t *err
 		if (configured[0] != '/')
 			return tardis_make_error(err, EINVAL, "runc `%s` is not an absolute path",
 						 configured);
-		if (stat(configured, &st) == 0 && is_self(&st))
-			return tardis_make_error(err, ELOOP, "runc `%s` is tardis-runc itself",
-						 configured);
-		if (!usable(configured))
+		if (stat(configured, &st) < 0 || !executable(configured, &st))
 			return tardis_make_error(err, ENOENT, "runc `%s` is not executable",
+						 configured);
+		if (is_self(&st))
+			return tardis_make_error(err, ELOOP, "runc `%s` is tardis-runc itself",
 						 configured);
 		snprintf(out, len, "%s", configured);
 		return 0;
@@ -53,12 +51,13 @@ int runc_find(const char *configured, char *out, size_t len, tardis_error_t *err
 		return tardis_make_error(err, ENOMEM, "PATH");
 	for (dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
 		char cand[4096];
+		struct stat st;
 
 		if (dir[0] != '/')
 			continue; /* a relative PATH entry could point anywhere */
 		if (snprintf(cand, sizeof(cand), "%s/runc", dir) >= (int)sizeof(cand))
 			continue;
-		if (usable(cand)) {
+		if (stat(cand, &st) == 0 && executable(cand, &st) && !is_self(&st)) {
 			snprintf(out, len, "%s", cand);
 			return 0;
 		}
