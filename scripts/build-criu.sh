@@ -144,6 +144,11 @@ criu_runs() {
 	"$1" --version 2>/dev/null | grep -qx "Version: $CRIU_VERSION"
 }
 
+# criu_fits CRIU: what this run asks of a CRIU (the version it builds).
+criu_fits() {
+	if [ -n "$OLDER" ]; then criu_runs "$1"; else criu_works "$1"; fi
+}
+
 # 1. The distribution's criu, if it works on this kernel.
 if [ -z "$OLDER" ] && sys_criu=$(command -v criu 2>/dev/null) && criu_works "$sys_criu"; then
 	log "system criu works: $sys_criu"
@@ -167,13 +172,8 @@ if command -v flock >/dev/null 2>&1; then
 fi
 
 # 2. Cached build.
-if [ -n "$OLDER" ] && [ -x "$BIN" ] && criu_runs "$BIN"; then
+if [ -x "$BIN" ] && criu_fits "$BIN"; then
 	log "using cached build of $CRIU_VERSION"
-	echo "$BIN"
-	exit 0
-fi
-if [ -z "$OLDER" ] && [ -x "$BIN" ] && criu_works "$BIN"; then
-	log "using cached build"
 	echo "$BIN"
 	exit 0
 fi
