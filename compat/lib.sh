@@ -7,7 +7,7 @@
 # compiler, libbpf, cJSON, check, libarchive), the runtimes under test, and
 # what the scenarios call (tests/lib/*.sh, tests/integration/test_*.sh).
 COMPAT_PKGS="gcc libc6-dev make pkg-config clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev
-libcjson-dev check libarchive-dev libssl-dev
+libcjson-dev check libarchive-dev libssl-dev libxxhash-dev
 containerd runc criu
 iptables iproute2 jq umoci busybox-static procps kmod util-linux mount python3 python3-grpcio
 python3-protobuf"

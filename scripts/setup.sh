@@ -7,7 +7,7 @@ PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev check
 pkg-config make gcc runc containerd umoci busybox-static iptables iproute2 jq strace btrfs-progs
 libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf python3-grpcio libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
-libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev libarchive-dev libssl-dev attr acl libcap2-bin
+libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev libarchive-dev libssl-dev libxxhash-dev xxhash attr acl libcap2-bin
 qemu-system-x86 kmod cpio debian-archive-keyring nfs-kernel-server nfs-common
 openssh-server openssh-client sshfs debootstrap docker.io
 libprotobuf-c1 libnl-3-200 libnet1 libbsd0 libgnutls30 libnftables1"

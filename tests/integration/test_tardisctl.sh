@@ -247,6 +247,34 @@ check "validate a good image: rc 0" ctl_rc_is 0 validate "$TMP/img"
 check "  ...six checks, all pass" [ "$(grep -c '^pass ' "$TMP/out")" = 6 ]
 check "validate --json: valid, six checks" \
 	[ "$("$CTL" validate --json "$TMP/img" | jq -r '"\(.valid) \([.checks[] | select(.result == "pass")] | length)"')" = "true 6" ]
+check "the image is of format 3: every file's sum is XXH3-128, as xxhsum -H2 computes it" \
+	bash -c 'cd "$1" && [ "$(jq .format_version manifest.json)" = 3 ] &&
+		[ "$(jq -r ".files[] | \"\(.xxh128)  \(.name)\"" manifest.json | sort)" = "$(jq -r ".files[].name" manifest.json | xargs xxhsum -H2 | sort)" ]' _ "$TMP/img"
+# An image of format 2 (written by tardis before 2026-11-27): SHA-256 sums.
+as_format2() {
+	local f
+	cp manifest.json m.json
+	for f in $(jq -r '.files[].name' m.json); do
+		jq --arg n "$f" --arg s "$(sha256sum <"$f" | cut -d' ' -f1)" \
+			'.files |= map(if .name == $n then del(.xxh128) + { sha256: $s } else . end)' m.json >m2.json &&
+			mv m2.json m.json
+	done
+	jq '.format_version = 2' m.json >manifest.json && rm m.json
+}
+cp -a "$TMP/img" "$TMP/img-v2"
+(cd "$TMP/img-v2" && as_format2)
+v2_valid() {
+	ctl_rc_is 0 validate "$TMP/img-v2" && [ "$(grep -c "^pass " "$TMP/out")" = 6 ] &&
+		grep -q "format_version 2" "$TMP/out"
+}
+v2_changed_fails() {
+	local f
+	f=$(jq -r ".files[0].name" "$TMP/img-v2/manifest.json")
+	printf '\xff\xfe' | dd of="$TMP/img-v2/$f" bs=1 seek=10 conv=notrunc status=none
+	ctl_rc_is 1 validate "$TMP/img-v2" && grep -qE "^FAIL +files .*checksum mismatch" "$TMP/out"
+}
+check "validate an image of format 2 (SHA-256 sums): rc 0, all six checks pass" v2_valid
+check "validate: format 2, a byte changed -> files: checksum mismatch" v2_changed_fails
 corrupt() { # corrupt NAME WANT_CHECK COMMAND...: COMMAND runs in a copy
 	local name=$1 want=$2 d=$TMP/bad-$1
 	shift 2

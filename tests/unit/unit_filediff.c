@@ -6,7 +6,7 @@
  */
 #include "unit_main.h"
 #include "filediff.h"
-#include "sha256.h"
+#include "checksum.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -164,7 +164,7 @@ static void list_line(FILE *f, const char *path, const struct stat *st, int dirf
 		char hex[65];
 
 		ck_assert(fd >= 0);
-		ck_assert(sha256_fd(fd, hex, NULL) == 0);
+		ck_assert(checksum_fd(fd, CHECKSUM_XXH128, hex, NULL) == 0);
 		close(fd);
 		fprintf(f, " %lld %s", (long long)st->st_size, hex);
 	} else if (S_ISLNK(st->st_mode)) {

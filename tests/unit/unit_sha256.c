@@ -1,7 +1,10 @@
-/* sha256: FIPS 180-4 test vectors, incremental updates, sha256_fd. */
+/* sha256: FIPS 180-4 test vectors, incremental updates; checksum_fd with
+ * SHA-256 and XXH3-128. */
 #include "unit_main.h"
+#include "checksum.h"
 #include "sha256.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,19 +98,19 @@ START_TEST(test_fd)
 	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ge(fd, 0);
 
-	ck_assert_int_eq(sha256_fd(fd, hex, &size), 0);
+	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_SHA256, hex, &size), 0);
 	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	ck_assert_uint_eq(size, 0);
 
 	ck_assert_int_eq(write(fd, big, 1000000), 1000000);
-	/* The file offset is at EOF: sha256_fd still reads from offset 0. */
-	ck_assert_int_eq(sha256_fd(fd, hex, &size), 0);
+	/* The file offset is at EOF: checksum_fd still reads from offset 0. */
+	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_SHA256, hex, &size), 0);
 	ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	ck_assert_uint_eq(size, 1000000);
 	ck_assert_int_eq(lseek(fd, 0, SEEK_CUR), 1000000);
 	close(fd);
 
-	ck_assert_int_eq(sha256_fd(-1, hex, NULL), -1);
+	ck_assert_int_eq(checksum_fd(-1, CHECKSUM_SHA256, hex, NULL), -1);
 	unit_rmrf(dir);
 	free(big);
 	free(path);
@@ -115,4 +118,45 @@ START_TEST(test_fd)
 }
 END_TEST
 
-UNIT_SUITE(sha256, "sha256", test_vectors, test_million_a, test_incremental, test_fd)
+/* XXH3-128, the sums of images of format 3: xxhsum -H2's answers. */
+START_TEST(test_xxh128_fd)
+{
+	char *dir = unit_tmpdir(), *path = NULL, hex[CHECKSUM_HEX_MAX];
+	uint64_t size = 1;
+	char *big = malloc(1000000);
+	int fd;
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', 1000000);
+	ck_assert(asprintf(&path, "%s/f", dir) > 0);
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_str_eq(checksum_field(CHECKSUM_XXH128), "xxh128");
+
+	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_XXH128, hex, &size), 0);
+	ck_assert_str_eq(hex, "99aa06d3014798d86001c324468d497f");
+	ck_assert_uint_eq(size, 0);
+
+	ck_assert_int_eq(write(fd, "abc", 3), 3);
+	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_XXH128, hex, &size), 0);
+	ck_assert_str_eq(hex, "06b05ab6733a618578af5f94892f3950");
+	ck_assert_uint_eq(size, 3);
+
+	/* Over several reads of checksum_fd's chunk. */
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(pwrite(fd, big, 1000000, 0), 1000000);
+	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_XXH128, hex, &size), 0);
+	ck_assert_str_eq(hex, "a545df8e384a9579b1fd6fae5285c4eb");
+	ck_assert_uint_eq(size, 1000000);
+	close(fd);
+
+	ck_assert_int_eq(checksum_fd(-1, CHECKSUM_XXH128, hex, NULL), -1);
+	ck_assert_int_eq(errno, EBADF);
+	unit_rmrf(dir);
+	free(big);
+	free(path);
+	free(dir);
+}
+END_TEST
+
+UNIT_SUITE(sha256, "sha256", test_vectors, test_million_a, test_incremental, test_fd, test_xxh128_fd)

@@ -15,8 +15,9 @@ struct cJSON;
 struct tardis_store;
 
 /* 2: files.tar keeps sparse files, hard links, fifos, devices and xattrs
- * (filediff.h); images of version 1 still restore. */
-#define IMAGE_FORMAT_VERSION 2
+ * (filediff.h); 3: files' sums are XXH3-128 ("xxh128", checksum.h), no
+ * longer SHA-256.  Images of versions 1 and 2 still restore. */
+#define IMAGE_FORMAT_VERSION 3
 #define IMAGE_FORMAT_VERSION_MIN 1
 #define IMAGE_MANIFEST "manifest.json"
 #define IMAGE_DUMP_LOG "dump.log"
@@ -72,6 +73,12 @@ struct image_report {
 	char criu_version[32]; /* the CRIU that dumped it ("4.2.1"); "" if unknown
 				* (older images recorded its path there) */
 };
+
+/* Starts the writeback of the page files (pages-*.img) CRIU has written
+ * into dir so far, without waiting: called while the dump runs, it leaves
+ * image_seal's fsync less to wait for (the kernel would otherwise hold a
+ * big image dirty for up to 30 s).  Best effort. */
+void image_start_writeback(const char *dir);
 
 /* path's directory into parent (plen bytes) and *base, its last
  * component (pointing into path); -1 when it has none. */

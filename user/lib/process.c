@@ -67,6 +67,8 @@ struct run {
 	int out;          /* read end of the capture pipe, -1 when none or at EOF */
 	int pidfd;
 	uint64_t deadline; /* CLOCK_MONOTONIC ms, 0: none */
+	const struct run_tick *tick; /* NULL: none */
+	uint64_t next_tick;          /* CLOCK_MONOTONIC ms */
 	char *cap;
 	size_t cap_len, cap_size;
 };
@@ -177,6 +179,24 @@ static void capture_drain(struct run *r)
 	}
 }
 
+/* The tick when it is due; wait_ms (-1: forever) cut to the next one. */
+static int tick_due(struct run *r, int wait_ms)
+{
+	uint64_t now;
+	int to_next;
+
+	if (!r->tick)
+		return wait_ms;
+	now = now_ms();
+	if (now >= r->next_tick) {
+		r->tick->fn(r->tick->arg);
+		now = now_ms();
+		r->next_tick = now + (uint64_t)r->tick->every_ms;
+	}
+	to_next = (int)(r->next_tick - now);
+	return wait_ms < 0 || wait_ms > to_next ? to_next : wait_ms;
+}
+
 /* Waits for the child; returns its wait status, -1 on a wait error, or
  * -2 when the deadline passed (the child, or its group, is killed). */
 static int run_reap(struct run *r)
@@ -197,6 +217,7 @@ static int run_reap(struct run *r)
 			}
 			wait_ms = (int)(r->deadline - now);
 		}
+		wait_ms = tick_due(r, wait_ms);
 		if (r->out >= 0) {
 			capture_poll(r, wait_ms);
 			w = waitpid(r->pid, &status, WNOHANG);
@@ -206,16 +227,16 @@ static int run_reap(struct run *r)
 			}
 			continue;
 		}
-		w = waitpid(r->pid, &status, r->deadline ? WNOHANG : 0);
+		w = waitpid(r->pid, &status, wait_ms >= 0 ? WNOHANG : 0);
 		if (w == r->pid)
 			return status;
 		if (w < 0 && errno != EINTR)
 			return -1;
-		if (r->deadline && r->pidfd >= 0) {
+		if (wait_ms >= 0 && r->pidfd >= 0) {
 			struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
 
 			poll(&p, 1, wait_ms);
-		} else if (r->deadline) {
+		} else if (wait_ms >= 0) {
 			struct timespec nap = { 0, 5 * 1000 * 1000 };
 
 			nanosleep(&nap, NULL);
@@ -260,8 +281,14 @@ int run_wait(char *const argv[], int flags, int timeout_s, char **capture, tardi
 int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
 		 char **capture, tardis_error_t *err)
 {
+	return run_wait_tick_env(argv, env_add, flags, timeout_s, NULL, capture, err);
+}
+
+int run_wait_tick_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+		      const struct run_tick *tick, char **capture, tardis_error_t *err)
+{
 	struct sigaction sa = { .sa_handler = forward }, old_term, old_int;
-	struct run r = { .argv = argv, .flags = flags, .out = -1, .pidfd = -1 };
+	struct run r = { .argv = argv, .flags = flags, .out = -1, .pidfd = -1, .tick = tick };
 	cleanup_free char **envp = NULL;
 	int pipefd[2] = { -1, -1 };
 	int status;
@@ -299,6 +326,8 @@ int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeo
 	}
 	if (timeout_s > 0)
 		r.deadline = now_ms() + (uint64_t)timeout_s * 1000;
+	if (tick)
+		r.next_tick = now_ms() + (uint64_t)tick->first_ms;
 	status = run_reap(&r);
 	forward_to = 0;
 	sigaction(SIGTERM, &old_term, NULL);
@@ -326,11 +355,17 @@ int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeo
 int run_wait_logged(char *const argv[], int flags, int timeout_s, char **capture,
 		    tardis_error_t *err)
 {
-	return run_wait_logged_env(argv, NULL, flags, timeout_s, capture, err);
+	return run_wait_logged_tick_env(argv, NULL, flags, timeout_s, NULL, capture, err);
 }
 
 int run_wait_logged_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
 			char **capture, tardis_error_t *err)
+{
+	return run_wait_logged_tick_env(argv, env_add, flags, timeout_s, NULL, capture, err);
+}
+
+int run_wait_logged_tick_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+			     const struct run_tick *tick, char **capture, tardis_error_t *err)
 {
 	char line[2048];
 	int st;
@@ -344,7 +379,7 @@ int run_wait_logged_env(char *const argv[], char *const env_add[], int flags, in
 	} else {
 		log_info("run: %s", line);
 	}
-	st = run_wait_env(argv, env_add, flags, timeout_s, capture, err);
+	st = run_wait_tick_env(argv, env_add, flags, timeout_s, tick, capture, err);
 	if (st >= 0 && st != 0)
 		log_warn("%s: exit status %d", line, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	return st;

@@ -27,12 +27,25 @@ int run_wait(char *const argv[], int flags, int timeout_s, char **capture, tardi
 int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
 		 char **capture, tardis_error_t *err);
 
+/* Work done while the child runs: fn(arg) first_ms after the start, then
+ * every every_ms (when the wait wakes: fn must not block for long). */
+struct run_tick {
+	int first_ms, every_ms;
+	void (*fn)(void *arg);
+	void *arg;
+};
+/* run_wait_env with tick (NULL: none). */
+int run_wait_tick_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+		      const struct run_tick *tick, char **capture, tardis_error_t *err);
+
 /* run_wait with the command line logged first ("run: ...") and a non-zero
  * exit status logged as a warning. */
 int run_wait_logged(char *const argv[], int flags, int timeout_s, char **capture,
 		    tardis_error_t *err);
 int run_wait_logged_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
 			char **capture, tardis_error_t *err);
+int run_wait_logged_tick_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
+			     const struct run_tick *tick, char **capture, tardis_error_t *err);
 
 /* A growable argv, NULL-terminated in v[n]. */
 struct argv_buf {

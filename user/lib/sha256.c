@@ -1,5 +1,4 @@
 #include "sha256.h"
-#include "deadline.h"
 #include "util.h"
 
 #include <dlfcn.h>
@@ -195,43 +194,4 @@ void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[65])
 		hex[2 * i + 1] = x[digest[i] & 15];
 	}
 	hex[64] = '\0';
-}
-
-/* What sha256_fd reads at once. */
-#define FD_CHUNK (256 * 1024)
-
-int sha256_fd(int fd, char hex[65], uint64_t *size)
-{
-	struct sha256_ctx c;
-	uint8_t digest[SHA256_DIGEST_SIZE];
-	uint8_t *buf = malloc(FD_CHUNK);
-	uint64_t off = 0;
-	int e = 0;
-
-	if (!buf)
-		return -1;
-	sha256_init(&c);
-	for (;;) {
-		ssize_t r = pread(fd, buf, FD_CHUNK, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			e = errno;
-		if (r <= 0)
-			break;
-		sha256_update(&c, buf, (size_t)r);
-		off += (uint64_t)r;
-		deadline_alive(); /* a long read that answers is no hang */
-	}
-	sha256_final(&c, digest); /* also after an error: it frees the context */
-	free(buf);
-	if (e) {
-		errno = e;
-		return -1;
-	}
-	sha256_hex(digest, hex);
-	if (size)
-		*size = off;
-	return 0;
 }

@@ -1,4 +1,5 @@
-/* SHA-256 (FIPS 180-4), for the checksums of checkpoint image files:
+/* SHA-256 (FIPS 180-4), for the checksums of checkpoint images of formats
+ * 1 and 2 (checksum.h):
  * OpenSSL's libcrypto (its SHA-NI / AVX2 code: 7-8x the built-in C code
  * here on a 256 MiB buffer), opened at the first use; the built-in code
  * where libcrypto.so.3 cannot be opened. */
@@ -30,10 +31,5 @@ const char *sha256_impl(void);
 
 /* Lower-case hex of a digest, NUL-terminated. */
 void sha256_hex(const uint8_t digest[SHA256_DIGEST_SIZE], char hex[65]);
-
-/* Hashes what fd holds from offset 0 to EOF (pread: the file offset is left
- * alone); *size (if not NULL) gets the byte count.  Returns 0, or -1 with
- * errno set. */
-int sha256_fd(int fd, char hex[65], uint64_t *size);
 
 #endif
