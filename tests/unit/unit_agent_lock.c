@@ -2,8 +2,10 @@
  * file that names it, the name of that file. */
 #include "unit_main.h"
 #include "agent_lock.h"
+#include "proc.h"
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* TARDIS_RUN_DIR and a "pin dir", both fresh; malloc'd pin dir. */
@@ -104,6 +106,54 @@ START_TEST(test_stale_holder_file)
 }
 END_TEST
 
+/* No lock held, a holder file left by an agent that is gone (SIGKILL):
+ * its pid dead, or reused by a process that started at another time.
+ * probe must not take the file's word for it. */
+START_TEST(test_holder_of_gone_agent)
+{
+	char *run, *pin = setup(&run), path[512];
+	struct agent_holder h;
+	uint64_t start;
+	pid_t child;
+	FILE *f;
+
+	ck_assert_int_eq(agent_lock_holder_path(pin, path, sizeof(path)), 0);
+	child = fork();
+	ck_assert_int_ge(child, 0);
+	if (child == 0)
+		_exit(0);
+	ck_assert_int_eq(proc_start_time(child, &start), 0);
+	ck_assert_int_eq(waitpid(child, NULL, 0), child);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "pid %d\nstart %llu\nstate_dir /gone\n", (int)child, (unsigned long long)start);
+	fclose(f);
+	ck_assert_int_eq(agent_lock_probe(pin, &h), 0);
+
+	ck_assert_int_eq(proc_start_time(getpid(), &start), 0);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "pid %d\nstart %llu\nstate_dir /reused\n", (int)getpid(),
+		(unsigned long long)start + 1);
+	fclose(f);
+	ck_assert_int_eq(agent_lock_probe(pin, &h), 0);
+
+	/* The same file naming this live process: taken as the holder
+	 * without /proc/locks (an agent keeps its lock while it runs). */
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "pid %d\nstart %llu\nstate_dir /live\n", (int)getpid(), (unsigned long long)start);
+	fclose(f);
+	ck_assert_int_eq(agent_lock_probe(pin, &h), 1);
+	ck_assert_int_eq(h.pid, getpid());
+	ck_assert_str_eq(h.state_dir, "/live");
+	unlink(path);
+	unsetenv("TARDIS_RUN_DIR");
+	free(pin);
+	free(run);
+}
+END_TEST
+
 START_TEST(test_missing_dir)
 {
 	struct agent_holder h;
@@ -117,4 +167,4 @@ START_TEST(test_missing_dir)
 END_TEST
 
 UNIT_SUITE(agent_lock, "agent_lock", test_holder_path, test_second_refused, test_stale_holder_file,
-	   test_missing_dir)
+	   test_holder_of_gone_agent, test_missing_dir)

@@ -1,4 +1,5 @@
 #include "agent_lock.h"
+#include "proc.h"
 #include "cleanup.h"
 #include "log.h"
 
@@ -63,16 +64,19 @@ static pid_t flock_owner(dev_t dev, ino_t ino)
 	return -1;
 }
 
-/* pid and state dir from the holder file, if it names pid (or pid is 0). */
-static void holder_read(const char *bpf_dir, pid_t pid, struct agent_holder *h)
+/* pid, start time (0: not written, by a tardis before 2026-11-27) and
+ * state dir from the holder file, if it names pid (or pid is 0). */
+static void holder_read(const char *bpf_dir, pid_t pid, struct agent_holder *h, uint64_t *start)
 {
-	char path[512], buf[4200], *sd;
+	char path[512], buf[4200], *sd, *st;
 	cleanup_close int fd = -1;
+	unsigned long long t;
 	ssize_t n;
 	long p;
 
 	h->pid = pid;
 	h->state_dir[0] = '\0';
+	*start = 0;
 	if (agent_lock_holder_path(bpf_dir, path, sizeof(path)) < 0 ||
 	    (fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
 		return;
@@ -81,6 +85,9 @@ static void holder_read(const char *bpf_dir, pid_t pid, struct agent_holder *h)
 	if (sscanf(buf, "pid %ld", &p) != 1 || (pid > 0 && p != pid))
 		return;
 	h->pid = (pid_t)p;
+	st = strstr(buf, "\nstart ");
+	if (st && sscanf(st, "\nstart %llu", &t) == 1)
+		*start = t;
 	sd = strstr(buf, "\nstate_dir ");
 	if (sd) {
 		sd += strlen("\nstate_dir ");
@@ -92,14 +99,22 @@ static void holder_read(const char *bpf_dir, pid_t pid, struct agent_holder *h)
 int agent_lock_probe(const char *bpf_dir, struct agent_holder *h)
 {
 	struct stat st;
+	uint64_t start;
 	pid_t pid;
 
 	if (stat(bpf_dir, &st) < 0 || !S_ISDIR(st.st_mode))
 		return 0;
+	/* The agent that wrote the holder file still runs (the same pid and
+	 * start time, not a zombie): it holds the lock until it exits.  Only
+	 * otherwise /proc/locks, whose read waits for an RCU grace period
+	 * (its percpu_down_write: ~12 ms here, on every create). */
+	holder_read(bpf_dir, 0, h, &start);
+	if (h->pid > 0 && start && proc_is_same(h->pid, start) == 1)
+		return 1;
 	pid = flock_owner(st.st_dev, st.st_ino);
 	if (pid < 0)
 		return 0;
-	holder_read(bpf_dir, pid, h);
+	holder_read(bpf_dir, pid, h, &start);
 	return 1;
 }
 
@@ -107,6 +122,7 @@ static int holder_write(const char *bpf_dir, const char *state_dir, tardis_error
 {
 	char path[512], tmp[540], buf[4200];
 	cleanup_close int fd = -1;
+	uint64_t start;
 	int len;
 
 	if (mkdir(run_dir(), 0700) < 0 && errno != EEXIST)
@@ -114,8 +130,10 @@ static int holder_write(const char *bpf_dir, const char *state_dir, tardis_error
 	if (agent_lock_holder_path(bpf_dir, path, sizeof(path)) < 0)
 		return tardis_make_error(err, ENAMETOOLONG, "holder file of `%s`", bpf_dir);
 	snprintf(tmp, sizeof(tmp), "%s.%d", path, (int)getpid());
-	len = snprintf(buf, sizeof(buf), "pid %d\nstate_dir %s\nbpf_dir %s\n", (int)getpid(),
-		       state_dir, bpf_dir);
+	if (proc_start_time(getpid(), &start) < 0)
+		start = 0;
+	len = snprintf(buf, sizeof(buf), "pid %d\nstart %llu\nstate_dir %s\nbpf_dir %s\n",
+		       (int)getpid(), (unsigned long long)start, state_dir, bpf_dir);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s`", tmp);
@@ -132,12 +150,13 @@ static int holder_write(const char *bpf_dir, const char *state_dir, tardis_error
 static void holder_of(int fd, const char *bpf_dir, struct agent_holder *h)
 {
 	struct stat st;
+	uint64_t start;
 	pid_t pid = -1;
 
 	for (int i = 0; i < 50; i++) {
 		if (fstat(fd, &st) == 0)
 			pid = flock_owner(st.st_dev, st.st_ino);
-		holder_read(bpf_dir, pid < 0 ? 0 : pid, h);
+		holder_read(bpf_dir, pid < 0 ? 0 : pid, h, &start);
 		if (h->state_dir[0])
 			return;
 		usleep(20 * 1000);

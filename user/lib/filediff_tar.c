@@ -106,6 +106,14 @@ static int la_load(tardis_error_t *err)
 	return 0;
 }
 
+void filediff_preload(void)
+{
+	tardis_error_t err = NULL;
+
+	if (la_load(&err) < 0)
+		tardis_error_free(&err);
+}
+
 /* ------------------------------------------------------------------ */
 /* Writing                                                            */
 
