@@ -15,6 +15,14 @@ count_records() { find "$TARDIS_STATE_DIR/containers/$NSP" -name exit.json 2>/de
 check "first tardisd starts" start_agent
 [ -n "$AGENT_PID" ] || { summary; exit 1; }
 first_agent=$AGENT_PID
+# Its threads' policy and priority (/proc/PID/task/TID/stat fields 41, 40;
+# SCHED_FIFO is 1, SCHED_RESET_ON_FORK is not shown there).
+fifo_threads() { # fifo_threads PID PRIO: how many of PID's threads run SCHED_FIFO at PRIO
+	cat /proc/"$1"/task/*/stat 2>/dev/null | awk -v p="$2" '{ sub(/.*\) /, ""); if ($39 == 1 && $38 == p) n++ } END { print n + 0 }'
+}
+main_policy() { awk '{ sub(/.*\) /, ""); print $39, $38 }' /proc/"$1"/stat; }
+check "the agent's event loop runs SCHED_FIFO 1 (agent_rt_priority's default)" [ "$(main_policy "$AGENT_PID")" = "1 1" ]
+check "  ...and its commit thread too" [ "$(fifo_threads "$AGENT_PID" 1)" -ge 2 ]
 
 t0=$SECONDS
 "$BIN/tests/exit_burst" --count $N --ns $NSP --prefix init --wait-signal --no-verify \
@@ -73,7 +81,10 @@ check "second agent stopped with recorded=$N errors=0" \
 	grep -q "tardisd stopped: recorded=$N .* errors=0$" "$TMP/tardisd.log"
 # A SIGKILLed agent, then --unload (as a node's cleanup would): no holder
 # file of this pin dir is left behind.
-check "third tardisd starts" start_agent
+printf 'agent_rt_priority = 0\n' >"$TMP/rt0.conf"
+TARDIS_CONFIG="$TMP/rt0.conf" start_agent
+check "third tardisd starts (agent_rt_priority = 0)" [ $? = 0 ]
+check "  ...none of its threads is real-time" [ "$(cat /proc/"$AGENT_PID"/task/*/stat | awk '{ sub(/.*\) /, ""); if ($39 != 0) n++ } END { print n + 0 }')" = 0 ]
 stop_agent KILL
 check "  ...SIGKILLed: its holder file is there" [ -n "$(holder_file)" ]
 check "tardisd --unload" "$BIN/tardisd" --unload

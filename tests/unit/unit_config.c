@@ -34,6 +34,31 @@ START_TEST(defaults)
 	config_defaults(&c);
 	expect_config(&c, "", "", TARDIS_STATE_DIR_DEFAULT, "/sys/fs/bpf/tardis", "", TARDIS_LOG_INFO,
 		      60, 120);
+	ck_assert_int_eq(c.agent_rt_priority, 1);
+}
+END_TEST
+
+static void expect_refused(const char *text, int line, const char *name);
+
+/* agent_rt_priority: 0 (the normal scheduler) to 99. */
+START_TEST(agent_rt_priority)
+{
+	static const char *const bad[] = { "-1", "100", "abc", "", "1.5" };
+	tardis_error_t err = NULL;
+	struct tardis_config c;
+
+	config_defaults(&c);
+	ck_assert_int_eq(config_parse(&c, "agent_rt_priority = 0", &err), 0);
+	ck_assert_int_eq(c.agent_rt_priority, 0);
+	ck_assert_int_eq(config_parse(&c, "agent_rt_priority = 99", &err), 0);
+	ck_assert_int_eq(c.agent_rt_priority, 99);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *text = NULL;
+
+		ck_assert(asprintf(&text, "agent_rt_priority = %s", bad[i]) > 0);
+		expect_refused(text, 1, "agent_rt_priority");
+		free(text);
+	}
 }
 END_TEST
 
@@ -275,8 +300,8 @@ Suite *config_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "config", 60,
-		  UNIT_TESTS(defaults, every_key, values, unknown_keys, bad_values,
-			     load_file_and_env) },
+		  UNIT_TESTS(defaults, agent_rt_priority, every_key, values, unknown_keys,
+			     bad_values, load_file_and_env) },
 		{ NULL, 0, NULL },
 	};
 

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include "agent_sched.h"
 #include "config.h"
 #include "ctr_events.h"
 #include "metrics.h"
@@ -62,6 +63,8 @@ struct agent {
 	int have_monitor;
 	struct agent_stats stats;
 	struct agent_commit commit;
+	struct agent_sched sched; /* the event loop thread's */
+	size_t ring_events;       /* events of the ring buffer read so far */
 };
 
 /* What to do with one exit event; source names where it came from. */

@@ -62,7 +62,9 @@ static void *committer(void *arg)
 	struct agent *a = arg;
 	struct agent_commit *c = &a->commit;
 	struct pending_exit *t;
+	struct agent_sched sched;
 
+	agent_sched_init(&sched, a->cfg.agent_rt_priority, "commit");
 	pthread_mutex_lock(&c->mu);
 	for (;;) {
 		while (!c->n_queue && !c->stop)
@@ -76,6 +78,7 @@ static void *committer(void *arg)
 		c->n_queue = 0;
 		pthread_cond_broadcast(&c->cv); /* room in the queue */
 		pthread_mutex_unlock(&c->mu);
+		agent_sched_load(&sched, c->n_batch);
 		commit_batch(a, c->batch, c->n_batch);
 		pthread_mutex_lock(&c->mu);
 		c->n_batch = 0;

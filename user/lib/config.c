@@ -28,6 +28,7 @@ void config_defaults(struct tardis_config *c)
 	c->restore_wait = 60;
 	c->max_restore_attempts = 3;
 	c->networkfs_timeout = 10;
+	c->agent_rt_priority = 1;
 	snprintf(c->image_roots, sizeof(c->image_roots), "%s/checkpoints", c->state_dir);
 }
 
@@ -108,6 +109,13 @@ static int config_set(struct tardis_config *c, const char *k, const char *v)
 		return set_int(&c->max_restore_attempts, v);
 	if (strcmp(k, "networkfs_timeout") == 0)
 		return set_int(&c->networkfs_timeout, v);
+	if (strcmp(k, "agent_rt_priority") == 0) {
+		if (strcmp(v, "0") == 0) {
+			c->agent_rt_priority = 0;
+			return 0;
+		}
+		return set_int(&c->agent_rt_priority, v) < 0 || c->agent_rt_priority > 99 ? -1 : 0;
+	}
 	if (strcmp(k, "image_roots") == 0)
 		return set_roots(c->image_roots, sizeof(c->image_roots), v);
 	return -2;

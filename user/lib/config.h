@@ -38,6 +38,9 @@ struct tardis_config {
 	 * before it goes on without it, in seconds (networkfs_timeout;
 	 * TARDIS_NETWORKFS_TIMEOUT overrides it). */
 	int networkfs_timeout;
+	/* tardisd's threads: SCHED_FIFO at this priority (agent_sched.h);
+	 * 0: the normal scheduler.  Default 1. */
+	int agent_rt_priority;
 };
 
 #define IMAGE_ROOTS_MAX 16

@@ -96,6 +96,7 @@ static int on_ring_event(void *ctx, void *data, size_t len)
 
 	if (len < sizeof(struct tardis_exit_event))
 		return 0;
+	agent_sched_load(&a->sched, ++a->ring_events);
 	agent_handle_event(a, data, "bpf");
 	return 0;
 }
@@ -199,8 +200,11 @@ static int source_bpf_start(struct loop *l)
 
 static void on_ring(struct loop *l)
 {
+	l->a->ring_events = 0;
 	if (ring_buffer__consume(l->rb) < 0)
 		log_warn("ring buffer consume: %s", strerror(errno));
+	/* A burst read: real-time again when the next wake-up finds few. */
+	agent_sched_load(&l->a->sched, l->a->ring_events);
 	check_drops(l->a);
 	l->mp.pending = 1;
 }
@@ -419,7 +423,9 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		free(l);
 		return 1;
 	}
-	/* After loop_open: the thread inherits its blocked signals. */
+	/* After loop_open: the thread inherits its blocked signals (and,
+	 * with agent_sched_init first, its scheduling). */
+	agent_sched_init(&a->sched, a->cfg.agent_rt_priority, "event loop");
 	agent_commit_start(a);
 	if ((strcmp(o->source, "bpf") == 0 ? source_bpf_start(l) : source_ctr_start(l)) < 0) {
 		agent_commit_stop(a);
