@@ -116,20 +116,36 @@ static int keep_checkpoint_opt(const char *name)
 
 /* While runc and CRIU dump into dir: at once, load libarchive (for the
  * files saved after the dump); then every tick, start the writeback of
- * the pages written so far. */
+ * the pages written so far -- in a helper for an image outside the state
+ * dir (a network filesystem that hangs must not hold this wait: after
+ * net_ms of silence the helper is left behind and the ticks stop). */
 struct dump_tick {
 	const char *dir;
-	int n;
+	int local, net_ms, stuck, n;
 };
+
+static int writeback_fn(void *arg, void *out, size_t cap, size_t *len)
+{
+	image_start_writeback(arg);
+	*len = 0;
+	return 0;
+}
 
 static void dump_tick(void *arg)
 {
 	struct dump_tick *t = arg;
+	cleanup_error tardis_error_t err = NULL;
 
-	if (t->n++ == 0)
+	if (t->n++ == 0) {
 		filediff_preload();
-	else
+	} else if (t->local) {
 		image_start_writeback(t->dir);
+	} else if (!t->stuck && deadline_run("starting the writeback of the image", t->net_ms,
+					     writeback_fn, (void *)t->dir, NULL, 0, NULL, NULL,
+					     &err) < 0) {
+		log_warn("%s: %s", t->dir, tardis_error_msg(err));
+		t->stuck = 1;
+	}
 }
 
 /* `runc checkpoint` into tmp; CRIU's complaint logged when it fails. */
@@ -161,7 +177,9 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 	/* A big image's pages go to the disk while CRIU still writes them
 	 * (measured, 1 GiB of memory: tardis's time after the dump 465 ->
 	 * 249 ms). */
-	struct dump_tick dt = { .dir = tmp };
+	struct dump_tick dt = { .dir = tmp,
+				.local = store_holds_path(c->store, req->image_path),
+				.net_ms = deadline_networkfs_ms(c->cfg->networkfs_timeout) };
 	struct run_tick wb = { .first_ms = 0, .every_ms = 100, .fn = dump_tick, .arg = &dt };
 
 	st = run_wait_logged_tick_env(a.v, NULL, RUN_OWN_PGRP | RUN_CAPTURE_STDERR,
