@@ -13,6 +13,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 static int cmp_str(const void *a, const void *b)
@@ -68,6 +69,57 @@ static int touch_parent(struct apply_ctx *c, const char *path, int pfd, int ahea
 	if (fstat(pfd, &st) < 0)
 		return tardis_make_error(err, errno, "stat parent of `%s`", path);
 	return note_dir(c, parent, &st, ahead, err);
+}
+
+static void parent_drop(struct parent_cache *p)
+{
+	if (p->fd >= 0)
+		close(p->fd);
+	p->fd = -1;
+}
+
+/* After a removal: a cached parent's path may now resolve elsewhere. */
+static void parents_drop(struct apply_ctx *c)
+{
+	parent_drop(&c->ahead_parent);
+	parent_drop(&c->apply_parent);
+}
+
+/* fdiff_open_parent through p: the fd is p's (not to be closed), or
+ * -errno as fdiff_open_parent's. */
+static int parent_open(struct apply_ctx *c, struct parent_cache *p, const char *path,
+		       const char **name)
+{
+	char parent[FILEDIFF_PATH_MAX + 1];
+	const char *slash = strrchr(path, '/');
+	int fd;
+
+	fdiff_parent_path(path, parent);
+	if (p->fd >= 0 && strcmp(p->path, parent) == 0) {
+		*name = slash ? slash + 1 : path;
+		return p->fd;
+	}
+	fd = fdiff_open_parent(c->rootfd, c->dev, path, name, c->bad);
+	if (fd < 0)
+		return fd;
+	parent_drop(p);
+	p->fd = fd;
+	p->acl_default = -1;
+	memcpy(p->path, parent, strlen(parent) + 1);
+	return fd;
+}
+
+/* 0 when what is created in p's directory inherits no ACL (it has no
+ * default ACL, or the filesystem has no ACLs), else 1; asked once. */
+static int parent_acl_default(struct parent_cache *p)
+{
+	if (p->acl_default < 0) {
+		ssize_t n = fgetxattr(p->fd, "system.posix_acl_default", NULL, 0);
+
+		p->acl_default = !(n < 0 && (errno == ENODATA || errno == ENOTSUP ||
+					     errno == EOPNOTSUPP));
+	}
+	return p->acl_default;
 }
 
 struct backed_inode {
@@ -214,14 +266,34 @@ static int set_meta(struct apply_ctx *c, int pfd, const char *name,
 	return 0;
 }
 
-/* The data blocks at their offsets, the length last: holes stay holes. */
+/* set_meta on a regular file just created and open as fd (no path walked
+ * again); inherited: its directory has a default ACL. */
+static int set_meta_fd(int fd, const struct filediff_entry *e, int inherited, tardis_error_t *err)
+{
+	struct timespec ts[2] = { { 0, UTIME_OMIT },
+				  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
+	const char *failed = NULL;
+
+	if (fchown(fd, e->uid, e->gid) < 0)
+		return tardis_make_error(err, errno, "set owner of `%s`", e->path);
+	if (fdiff_xattrs_write_fd(fd, e->xattrs, e->nxattrs, inherited, &failed) < 0)
+		return tardis_make_error(err, errno, "set xattr %s of `%s`", failed, e->path);
+	if (fchmod(fd, e->mode) < 0)
+		return tardis_make_error(err, errno, "set mode of `%s`", e->path);
+	if (futimens(fd, ts) < 0)
+		return tardis_make_error(err, errno, "set time of `%s`", e->path);
+	return 0;
+}
+
+/* The data blocks at their offsets, the length last (when a hole ends the
+ * file): holes stay holes.  pfd is c->apply_parent's. */
 static int write_file(struct apply_ctx *c, int pfd, const char *name,
 		      const struct filediff_entry *e, tardis_error_t *err)
 {
 	cleanup_close int fd = -1;
 	const void *p;
 	size_t n;
-	uint64_t off;
+	uint64_t off, end = 0;
 	int r;
 
 	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -241,12 +313,15 @@ static int write_file(struct apply_ctx *c, int pfd, const char *name,
 			n -= (size_t)w;
 			off += (uint64_t)w;
 		}
+		if (off > end)
+			end = off;
 	}
 	if (r < 0)
 		return -1;
-	if (ftruncate(fd, (off_t)e->size) < 0)
+	/* Created empty (O_EXCL): its length is where the data ended. */
+	if (end != e->size && ftruncate(fd, (off_t)e->size) < 0)
 		return tardis_make_error(err, errno, "set the length of `%s`", e->path);
-	if (set_meta(c, pfd, name, e, err) < 0)
+	if (set_meta_fd(fd, e, parent_acl_default(&c->apply_parent), err) < 0)
 		return -1;
 	filediff_test_point();
 	return 0;
@@ -324,11 +399,11 @@ static int create_entry(struct apply_ctx *c, int pfd, const char *name,
  * path cannot be resolved (applied on its own); -1 with *err. */
 static int intend(struct apply_ctx *c, struct planned *p, tardis_error_t *err)
 {
-	cleanup_close int pfd = -1;
 	const char *name;
 	struct stat st;
+	int pfd;
 
-	pfd = fdiff_open_parent(c->rootfd, c->dev, p->path, &name, c->bad);
+	pfd = parent_open(c, &c->ahead_parent, p->path, &name);
 	if (pfd == -ENOENT) {
 		/* Its directory is an earlier entry, created by this apply. */
 		p->created = 1;
@@ -367,10 +442,9 @@ static int journal_ahead(struct apply_ctx *c, tardis_error_t *err)
 static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t *err)
 {
 	struct apply_ctx *c = arg;
-	cleanup_close int pfd = -1;
 	const char *name;
 	struct stat st;
-	int exists, ahead;
+	int pfd, exists, ahead, r;
 
 	if (c->next >= c->nplan || strcmp(c->plan[c->next].path, e->path) != 0)
 		return tardis_make_error(err, EINVAL, "`%s`: not the entry validated", e->path);
@@ -378,7 +452,7 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 		return -1;
 	ahead = c->next < c->intended && c->plan[c->next].created;
 	c->next++;
-	pfd = fdiff_open_parent(c->rootfd, c->dev, e->path, &name, c->bad);
+	pfd = parent_open(c, &c->apply_parent, e->path, &name);
 	if (pfd < 0)
 		return fdiff_resolve_error(err, -pfd, e->path, c->bad);
 	exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
@@ -407,7 +481,10 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	} else if (!ahead && fdiff_journal_add(c, "created", e->path, err) < 0) {
 		return -1;
 	}
-	return create_entry(c, pfd, name, e, err);
+	r = create_entry(c, pfd, name, e, err);
+	if (exists)
+		parents_drop(c); /* pfd too: it is apply_parent's */
+	return r;
 }
 
 /* The validating pass: the entries, for journaling ahead. */
@@ -487,6 +564,7 @@ void fdiff_apply_ctx_free(struct apply_ctx *c)
 		close(c->rootfd);
 	if (c->jfd >= 0)
 		close(c->jfd);
+	parents_drop(c);
 	tdestroy(c->noted, free);
 	tdestroy(c->inodes, free);
 	for (size_t i = 0; i < c->ndirs; i++)
@@ -510,6 +588,7 @@ struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tard
 		return NULL;
 	}
 	c->jfd = -1;
+	c->ahead_parent.fd = c->apply_parent.fd = -1;
 	c->bfd = backup_dirfd;
 	c->rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->rootfd < 0 || fstat(c->rootfd, &st) < 0) {

@@ -144,6 +144,10 @@ void fdiff_xattrs_free(struct fdiff_xattrs *x);
  * skips those the filesystem or the file type does not take. */
 int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr *v, size_t n,
 		       int best_effort, const char **failed);
+/* The same on an open file; the inherited ACLs are looked for only when
+ * inherited (its directory has a default ACL). */
+int fdiff_xattrs_write_fd(int fd, const struct filediff_xattr *v, size_t n, int inherited,
+			  const char **failed);
 /* "/proc/self/fd/<dirfd>/<name>" into out (PATH_MAX bytes). */
 void fdiff_at_path(char *out, int dirfd, const char *name);
 
@@ -168,6 +172,17 @@ struct planned {
 	int created; /* its "created" record is journaled ahead */
 };
 
+/* The last parent directory one pass of the apply resolved: the entries
+ * of a directory come one after another in the tar, and each would walk
+ * its path again (an openat and an fstat per component).  Dropped once
+ * the apply removes anything (a path may then resolve elsewhere). */
+struct parent_cache {
+	int fd;          /* -1: empty */
+	int acl_default; /* -1: not asked; 0: it has no default ACL, so what is
+			  * created in it inherits none; 1: it has one */
+	char path[FILEDIFF_PATH_MAX + 1];
+};
+
 struct apply_ctx {
 	int rootfd;
 	dev_t dev;
@@ -185,6 +200,7 @@ struct apply_ctx {
 	size_t nplan, plan_cap;
 	size_t next;     /* the entry being applied */
 	size_t intended; /* entries [next, intended) are journaled ahead */
+	struct parent_cache ahead_parent, apply_parent; /* of intend, apply_entry */
 };
 
 struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err);

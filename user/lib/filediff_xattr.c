@@ -88,8 +88,8 @@ int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *x)
 }
 
 /* The ACLs a new file inherited from its directory's default ACL, unless
- * they are among v (what it had when saved). */
-static int drop_inherited_acls(const char *path, const struct filediff_xattr *v, size_t n,
+ * they are among v (what it had when saved): by path, or fd when >= 0. */
+static int drop_inherited_acls(const char *path, int fd, const struct filediff_xattr *v, size_t n,
 			       const char **failed)
 {
 	static const char *const acls[] = { "system.posix_acl_access", "system.posix_acl_default" };
@@ -99,9 +99,29 @@ static int drop_inherited_acls(const char *path, const struct filediff_xattr *v,
 
 		for (size_t i = 0; i < n && !have; i++)
 			have = strcmp(v[i].name, acls[a]) == 0;
-		if (!have && lremovexattr(path, acls[a]) < 0 && errno != ENODATA &&
-		    !unsupported(errno) && errno != EPERM) {
+		if (!have && (fd >= 0 ? fremovexattr(fd, acls[a]) : lremovexattr(path, acls[a])) < 0 &&
+		    errno != ENODATA && !unsupported(errno) && errno != EPERM) {
 			*failed = acls[a];
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* v set by path, or fd when >= 0. */
+static int set_all(const char *path, int fd, const struct filediff_xattr *v, size_t n,
+		   int best_effort, const char **failed)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (is_overlay_xattr(v[i].name))
+			continue;
+		if ((fd >= 0 ? fsetxattr(fd, v[i].name, v[i].value, v[i].size, 0)
+			     : lsetxattr(path, v[i].name, v[i].value, v[i].size, 0)) < 0) {
+			/* A backup's copy: what cannot be set where it goes. */
+			if (best_effort && (unsupported(errno) || errno == EPERM ||
+					    errno == EACCES || errno == EINVAL))
+				continue;
+			*failed = v[i].name;
 			return -1;
 		}
 	}
@@ -114,19 +134,15 @@ int fdiff_xattrs_write(int dirfd, const char *name, const struct filediff_xattr 
 	char path[PATH_MAX];
 
 	fdiff_at_path(path, dirfd, name);
-	if (drop_inherited_acls(path, v, n, failed) < 0)
+	if (drop_inherited_acls(path, -1, v, n, failed) < 0)
 		return -1;
-	for (size_t i = 0; i < n; i++) {
-		if (is_overlay_xattr(v[i].name))
-			continue;
-		if (lsetxattr(path, v[i].name, v[i].value, v[i].size, 0) < 0) {
-			/* A backup's copy: what cannot be set where it goes. */
-			if (best_effort && (unsupported(errno) || errno == EPERM ||
-					    errno == EACCES || errno == EINVAL))
-				continue;
-			*failed = v[i].name;
-			return -1;
-		}
-	}
-	return 0;
+	return set_all(path, -1, v, n, best_effort, failed);
+}
+
+int fdiff_xattrs_write_fd(int fd, const struct filediff_xattr *v, size_t n, int inherited,
+			  const char **failed)
+{
+	if (inherited && drop_inherited_acls(NULL, fd, v, n, failed) < 0)
+		return -1;
+	return set_all(NULL, fd, v, n, 0, failed);
 }
