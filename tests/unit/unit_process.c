@@ -1,9 +1,12 @@
 /* process: run_wait's exit statuses, capture (stdout, stderr), timeout,
- * PATH search, added environment; argv_buf and argv_format. */
+ * the tick while waiting, PATH search, added environment; argv_buf and argv_format. */
 #include "unit_main.h"
 #include "process.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <sys/wait.h>
 
 static int run_sh(const char *script, int flags, int timeout_s, char **cap, tardis_error_t *err)
@@ -60,6 +63,55 @@ START_TEST(test_timeout)
 	ck_assert_str_eq(cap, "before\n"); /* what came before the kill is kept */
 	free(cap);
 	tardis_error_free(&err);
+}
+END_TEST
+
+/* The tick is called while the child runs: the child ends only once the
+ * third tick has created the file it waits for. */
+struct tick_state {
+	const char *path;
+	int n;
+};
+
+static void tick_fn(void *arg)
+{
+	struct tick_state *t = arg;
+
+	if (++t->n == 3)
+		close(open(t->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+START_TEST(test_tick)
+{
+	char *dir = unit_tmpdir(), *path = NULL, *script = NULL, *cap = NULL;
+	tardis_error_t err = NULL;
+
+	ck_assert(asprintf(&path, "%s/go", dir) > 0);
+	ck_assert(asprintf(&script, "while [ ! -e '%s' ]; do sleep 0.01; done; echo done; exit 7",
+			   path) > 0);
+	for (int captured = 0; captured < 2; captured++) {
+		char *const argv[] = { "/bin/sh", "-c", script, NULL };
+		struct tick_state t = { .path = path };
+		struct run_tick tick = { .first_ms = 0, .every_ms = 20, .fn = tick_fn, .arg = &t };
+		int st;
+
+		unlink(path);
+		/* Without capture and without a timeout the wait would otherwise
+		 * block in waitpid: the tick must still come. */
+		st = run_wait_tick_env(argv, NULL, captured ? 0 : RUN_QUIET, captured ? 30 : 0, &tick,
+				       captured ? &cap : NULL, &err);
+		ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %d: %s", st,
+			      err ? tardis_error_msg(err) : "");
+		ck_assert_int_ge(t.n, 3);
+		if (captured)
+			ck_assert_str_eq(cap, "done\n");
+		free(cap);
+		cap = NULL;
+	}
+	unit_rmrf(dir);
+	free(script);
+	free(path);
+	free(dir);
 }
 END_TEST
 
@@ -123,8 +175,8 @@ Suite *process_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "run_wait", 20,
-		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_search_path, test_env,
-			     test_argv) },
+		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_tick, test_search_path,
+			     test_env, test_argv) },
 		{ NULL, 0, NULL },
 	};
 
