@@ -420,6 +420,10 @@ plain_run() {
 		rc=$?
 		echo "$what: rc $rc, state $(state "$n")"
 	}
+	signal_step() { # signal_step WHAT command...: its rc; the state comes once it settled
+		"${@:2}" >/dev/null 2>&1
+		echo "$1: rc $?"
+	}
 	dk run --rm --runtime "$rt" localhost/bb sh -c 'exit 5' >/dev/null 2>&1
 	echo "run --rm, exit 5: rc $?"
 	step "run -d" dk run -d --name "$n" --runtime "$rt" -e TARDIS_CHECKPOINT_ON_STOP=1 \
@@ -427,14 +431,14 @@ plain_run() {
 	step "stop" dk stop -t 5 "$n"
 	step "start" dk start "$n"
 	step "restart" dk restart -t 5 "$n"
-	step "kill -s KILL" dk kill -s KILL "$n"
+	signal_step "kill -s KILL" dk kill -s KILL "$n"
 	wait_for 10 not state_is "$n" "running 0 true"
 	echo "after the kill: state $(state "$n")"
 	step "start" dk start "$n"
 	step "checkpoint create" dk checkpoint create "$n" cp1
 	wait_for 10 not state_is "$n" "running 0 true"
 	step "start --checkpoint" start_checkpoint "$n" cp1
-	step "kill -s TERM" dk kill -s TERM "$n"
+	signal_step "kill -s TERM" dk kill -s TERM "$n"
 	wait_for 10 not state_is "$n" "running 0 true"
 	echo "after TERM: state $(state "$n")"
 	step "rm -f" dk rm -f "$n"

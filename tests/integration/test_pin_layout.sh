@@ -7,6 +7,7 @@
 # this layout from before the layout was recorded are reused as they are.
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
+prog_gone() { ! bpftool prog show id "$1" >/dev/null 2>&1; }
 
 PIN=$BIN/tests/pin_layout
 SLEEPERS=()
@@ -56,7 +57,9 @@ pins_of_another_build() {
 		log_has "records layout 1 with $size-byte events, expected layout 1 with 72-byte events"
 	check "$name: the log says the objects are replaced" log_has "exit monitor: replacing the objects pinned in $TARDIS_BPF_DIR"
 	check "$name: the log says the old ring's records cannot be read" log_has "old ring buffer's records follow another layout and cannot be read"
-	check "$name: the old program ($old_id) is detached and gone" bash -c '! bpftool prog show id "$1" >/dev/null 2>&1' _ "$old_id"
+	# The kernel frees a detached link's program from a workqueue
+	# (bpf_link_put defers it): gone soon after, not at once.
+	check "$name: the old program ($old_id) is detached and gone" wait_for 10 prog_gone "$old_id"
 	check "$name: a new program is pinned ($(prog_id))" [ -n "$(prog_id)" ]
 	check "$name: recent_exits is this build's (72-byte values)" [ "$(value_size recent_exits)" = 72 ]
 	check "$name: monitor_open_pinned opens the new pins" bash -c '"$1" open >/dev/null' _ "$PIN"
@@ -131,7 +134,7 @@ check "one map: the log names counters and its value size" \
 check "one map: the log says the objects are replaced" log_has "exit monitor: replacing the objects pinned"
 check "one map: the old ring and recent_exits are this layout's: drained" \
 	log_has "the old ring buffer and \`recent_exits\` follow this layout"
-check "one map: the old program ($old_id) is detached and gone" bash -c '! bpftool prog show id "$1" >/dev/null 2>&1' _ "$old_id"
+check "one map: the old program ($old_id) is detached and gone" wait_for 10 prog_gone "$old_id"
 check "one map: counters is this build's (32-byte values)" [ "$(value_size counters)" = 32 ]
 "$BIN/tests/exit_burst" --verify "$TMP/drain.status" --ns layout-drain --timeout 30 >"$TMP/verify.out" 2>&1
 rc=$?
