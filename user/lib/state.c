@@ -39,6 +39,17 @@ int store_id_valid(const char *id)
 	return 1;
 }
 
+/* geteuid() asked once: tardis never changes its ids (a system call per
+ * directory of every path walked, on the agent's hot path). */
+static uid_t our_euid(void)
+{
+	static uid_t euid = (uid_t)-1;
+
+	if (euid == (uid_t)-1)
+		euid = geteuid();
+	return euid;
+}
+
 static int check_dir_fd(int fd, const char *name, tardis_error_t *err)
 {
 	struct stat st;
@@ -47,7 +58,7 @@ static int check_dir_fd(int fd, const char *name, tardis_error_t *err)
 		return tardis_make_error(err, errno, "stat `%s`", name);
 	if (!S_ISDIR(st.st_mode))
 		return tardis_make_error(err, ENOTDIR, "`%s`", name);
-	if (st.st_uid != geteuid())
+	if (st.st_uid != our_euid())
 		return tardis_make_error(err, EPERM, "`%s` is owned by uid %u, not by us", name,
 					 (unsigned)st.st_uid);
 	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
