@@ -85,18 +85,25 @@ START_TEST(test_incremental)
 }
 END_TEST
 
-START_TEST(test_fd)
+/* An empty file dir/f (open read-write) and a million 'a's to write. */
+static int million_a_file(char *dir, char **path, char **big)
 {
-	char *dir = unit_tmpdir(), *path = NULL, hex[65];
-	uint64_t size = 1;
-	char *big = malloc(1000000);
 	int fd;
 
-	ck_assert_ptr_nonnull(big);
-	memset(big, 'a', 1000000);
-	ck_assert(asprintf(&path, "%s/f", dir) > 0);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
+	*big = malloc(1000000);
+	ck_assert_ptr_nonnull(*big);
+	memset(*big, 'a', 1000000);
+	ck_assert(asprintf(path, "%s/f", dir) > 0);
+	fd = open(*path, O_RDWR | O_CREAT | O_EXCL, 0600);
 	ck_assert_int_ge(fd, 0);
+	return fd;
+}
+
+START_TEST(test_fd)
+{
+	char *dir = unit_tmpdir(), *path = NULL, *big = NULL, hex[65];
+	uint64_t size = 1;
+	int fd = million_a_file(dir, &path, &big);
 
 	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_SHA256, hex, &size), 0);
 	ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -121,16 +128,10 @@ END_TEST
 /* XXH3-128, the sums of images of format 3: xxhsum -H2's answers. */
 START_TEST(test_xxh128_fd)
 {
-	char *dir = unit_tmpdir(), *path = NULL, hex[CHECKSUM_HEX_MAX];
+	char *dir = unit_tmpdir(), *path = NULL, *big = NULL, hex[CHECKSUM_HEX_MAX];
 	uint64_t size = 1;
-	char *big = malloc(1000000);
-	int fd;
+	int fd = million_a_file(dir, &path, &big);
 
-	ck_assert_ptr_nonnull(big);
-	memset(big, 'a', 1000000);
-	ck_assert(asprintf(&path, "%s/f", dir) > 0);
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL, 0600);
-	ck_assert_int_ge(fd, 0);
 	ck_assert_str_eq(checksum_field(CHECKSUM_XXH128), "xxh128");
 
 	ck_assert_int_eq(checksum_fd(fd, CHECKSUM_XXH128, hex, &size), 0);
