@@ -1194,6 +1194,136 @@ START_TEST(registry_basics)
 }
 END_TEST
 
+static ino_t ino_of(int dirfd, const char *name)
+{
+	struct stat st;
+
+	return fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? st.st_ino : 0;
+}
+
+/* The exit record goes through the spare registry_register made: the same
+ * inode (none allocated), a half-written spare truncated first; without a
+ * fit spare (none, a symlink, a FIFO), a temp file, the odd one untouched. */
+START_TEST(record_through_spare)
+{
+	tardis_error_t err = NULL;
+	char *text = NULL;
+	struct fx f;
+	ino_t spare;
+	int dfd, fd = -1;
+
+	fx_open(&f);
+	ck_assert_msg(registry_register(&f.s, NULL, "default", "tc", P1, 777, &err) == 0, "%s",
+		      tardis_error_msg(err));
+	dfd = store_container_dir(&f.s, "default", "tc", 0, &err);
+	ck_assert_int_ge(dfd, 0);
+	spare = ino_of(dfd, EXIT_SPARE_FILE);
+	ck_assert_uint_ne(spare, 0);
+	expect_mode(dfd, EXIT_SPARE_FILE, S_IFREG, 0600);
+	write_file(dfd, EXIT_SPARE_FILE, "{\"half\":\"a crashed agent's longer write\"}");
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "{}", 2,
+						   &fd, &err), 0);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_uint_eq(ino_of(dfd, EXIT_RECORD_FILE), spare);
+	ck_assert_uint_eq(ino_of(dfd, EXIT_SPARE_FILE), 0);
+	ck_assert_int_eq(store_read(dfd, EXIT_RECORD_FILE, 4096, &text, NULL, &err), 0);
+	ck_assert_str_eq(text, "{}");
+	free(text);
+	/* No spare: a temp file, renamed. */
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[1]", 3,
+						   &fd, &err), 0);
+	close(fd);
+	ck_assert_uint_ne(ino_of(dfd, EXIT_RECORD_FILE), spare);
+	ck_assert_int_eq(store_read(dfd, EXIT_RECORD_FILE, 4096, &text, NULL, &err), 0);
+	ck_assert_str_eq(text, "[1]");
+	free(text);
+	/* A symlink or a FIFO in its place: not written through, not removed. */
+	ck_assert_int_eq(symlinkat("/etc/passwd", dfd, EXIT_SPARE_FILE), 0);
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[2]", 3,
+						   &fd, &err), 0);
+	close(fd);
+	expect_mode(dfd, EXIT_SPARE_FILE, S_IFLNK, 0777);
+	ck_assert_int_eq(unlinkat(dfd, EXIT_SPARE_FILE, 0), 0);
+	ck_assert_int_eq(mkfifoat(dfd, EXIT_SPARE_FILE, 0600), 0);
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[3]", 3,
+						   &fd, &err), 0);
+	close(fd);
+	expect_mode(dfd, EXIT_SPARE_FILE, S_IFIFO, 0600);
+	ck_assert_int_eq(store_read(dfd, EXIT_RECORD_FILE, 4096, &text, NULL, &err), 0);
+	ck_assert_str_eq(text, "[3]");
+	free(text);
+	/* A new registration makes a spare again and drops the record. */
+	ck_assert_int_eq(unlinkat(dfd, EXIT_SPARE_FILE, 0), 0);
+	ck_assert_int_eq(registry_register(&f.s, NULL, "default", "tc", P1, 778, &err), 0);
+	ck_assert_uint_ne(ino_of(dfd, EXIT_SPARE_FILE), 0);
+	ck_assert_uint_eq(ino_of(dfd, EXIT_RECORD_FILE), 0);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
+/* The agent's kept directories: a namespace removed and made again, pids/
+ * and containers/ removed and made again -- lookups find the new ones;
+ * forgotten registrations are moved aside, then swept. */
+START_TEST(kept_dirs_follow_removal)
+{
+	tardis_error_t err = NULL;
+	struct registration r;
+	struct tardis_store other;
+	DIR *cursor = NULL;
+	struct fx f;
+	int dfd, n;
+	char path[4200];
+
+	fx_open(&f);
+	ck_assert_int_eq(store_open(&other, f.root, &err), 0); /* a tardis-runc */
+	ck_assert_msg(store_keep_dirs(&f.s, &err) == 0, "%s", tardis_error_msg(err));
+	expect_mode(f.s.root_fd, "forgotten", S_IFDIR, 0700);
+	ck_assert_int_eq(registry_register(&other, NULL, "ns1", "a", P1, 1, &err), 0);
+	ck_assert_int_eq(registry_lookup(&f.s, P1, 1, &r, &err), 1);
+	ck_assert_str_eq(r.id, "a");
+	dfd = store_container_dir(&f.s, "ns1", "a", 0, &err);
+	ck_assert_int_ge(dfd, 0);
+	close(dfd);
+	/* The namespace's last container removed, then one created again. */
+	ck_assert_int_eq(store_container_remove(&other, "ns1", "a", &err), 0);
+	dfd = store_container_dir(&f.s, "ns1", "a", 0, &err);
+	ck_assert_int_lt(dfd, 0);
+	ck_assert_int_eq(tardis_error_errno(err), ENOENT);
+	tardis_error_free(&err);
+	ck_assert_int_eq(registry_register(&other, NULL, "ns1", "b", P1 + 1, 1, &err), 0);
+	dfd = store_container_dir(&f.s, "ns1", "b", 0, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	close(dfd);
+	/* Forget: moved to forgotten/, then swept. */
+	registry_forget(&f.s, NULL, P1, 1);
+	ck_assert_int_eq(registry_lookup(&f.s, P1, 1, &r, &err), 0);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "forgotten"), 1);
+	ck_assert_int_eq(registry_sweep(&f.s, &cursor, 4), 1);
+	ck_assert_ptr_null(cursor);
+	ck_assert_int_eq(count_entries(f.s.root_fd, "forgotten"), 0);
+	/* Someone clears the state dir's pids/ and containers/. */
+	snprintf(path, sizeof(path), "%s/pids", f.root);
+	unit_rmrf(path);
+	snprintf(path, sizeof(path), "%s/containers", f.root);
+	unit_rmrf(path);
+	ck_assert_int_eq(registry_register(&other, NULL, "ns2", "c", P1 + 2, 5, &err), 0);
+	ck_assert_int_eq(registry_lookup(&f.s, P1 + 2, 5, &r, &err), 1);
+	ck_assert_str_eq(r.ns, "ns2");
+	dfd = store_container_dir(&f.s, "ns2", "c", 0, &err);
+	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
+	close(dfd);
+	/* Forgetting without a kept forgotten/ dir removes at once. */
+	registry_forget(&other, NULL, P1 + 2, 5);
+	ck_assert_int_eq(registry_lookup(&f.s, P1 + 2, 5, &r, &err), 0);
+	n = count_entries(f.s.root_fd, "forgotten");
+	ck_assert_int_eq(n, 0);
+	store_close(&other);
+	fx_close(&f);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
 	const struct unit_tcase cases[] = {
@@ -1206,7 +1336,8 @@ Suite *state_suite(void)
 		  UNIT_TESTS(racing_writer_processes, racing_writer_threads, lock_excludes,
 			     remove_then_waiter_gets_fresh_dir, remove_then_waiter_without_create,
 			     remove_semantics, create_remove_same_namespace) },
-		{ "registry", 60, UNIT_TESTS(registry_basics) },
+		{ "registry", 60,
+	  UNIT_TESTS(registry_basics, record_through_spare, kept_dirs_follow_removal) },
 		{ NULL, 0, NULL },
 	};
 

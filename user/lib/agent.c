@@ -138,7 +138,8 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		a->stats.errors++;
 		return -1;
 	}
-	if (store_write_visible(dfd, EXIT_RECORD_FILE, json, strlen(json), &p.fd, &err) < 0) {
+	if (store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, json, strlen(json),
+				      &p.fd, &err) < 0) {
 		tardis_error_wrap(&err, "record exit of %s/%s", r->ns, r->id);
 		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
 		a->stats.errors++;

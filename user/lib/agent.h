@@ -6,6 +6,7 @@
 #ifndef TARDIS_AGENT_H
 #define TARDIS_AGENT_H
 
+#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include "agent_sched.h"
@@ -53,6 +54,8 @@ struct agent_commit {
 	pthread_t thread;
 	int running, stop;
 	struct pending_exit *queue, *batch; /* AGENT_PENDING_MAX each */
+	int sweep;      /* forgotten/ may hold registrations to remove */
+	DIR *sweep_dir; /* its listing, while a sweep goes on */
 	size_t n_queue, n_batch;
 };
 

@@ -5,9 +5,9 @@
  * the records' writes started together, an fdatasync each (the first
  * forces the journal commit the rest share) and an fsync of each
  * container dir, or for a burst one syncfs -- then logs their "exit
- * recorded" lines and drops their
- * registrations.  While it waits for the disk the loop goes on: the next
- * batch is whatever queued meanwhile.
+ * recorded" lines and drops their registrations (moved to forgotten/,
+ * removed when no record waits).  While it waits for the disk the loop
+ * goes on: the next batch is whatever queued meanwhile.
  */
 #include "agent.h"
 #include "log.h"
@@ -86,10 +86,27 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		close(p->dfd);
 		/* Last: until here a killed agent's successor replays the exit
 		 * (recorded already) and writes the line. */
-		if (__atomic_load_n(&p->forget, __ATOMIC_ACQUIRE))
+		if (__atomic_load_n(&p->forget, __ATOMIC_ACQUIRE)) {
 			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
 					p->start_time);
+			a->commit.sweep = 1;
+		}
 	}
+}
+
+/* Forgotten registrations removed a few at a time while no record waits
+ * (c->mu held; dropped meanwhile). */
+#define SWEEP_CHUNK 4
+
+static void sweep_some(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+	int more;
+
+	pthread_mutex_unlock(&c->mu);
+	more = registry_sweep(&a->store, &c->sweep_dir, SWEEP_CHUNK) == SWEEP_CHUNK;
+	pthread_mutex_lock(&c->mu);
+	c->sweep = more;
 }
 
 static void *committer(void *arg)
@@ -101,9 +118,14 @@ static void *committer(void *arg)
 
 	agent_sched_init(&sched, a->cfg.agent_rt_priority, "commit");
 	pthread_mutex_lock(&c->mu);
+	c->sweep = 1; /* what an agent before us left */
 	for (;;) {
-		while (!c->n_queue && !c->stop)
-			pthread_cond_wait(&c->cv, &c->mu);
+		while (!c->n_queue && !c->stop) {
+			if (c->sweep)
+				sweep_some(a);
+			else
+				pthread_cond_wait(&c->cv, &c->mu);
+		}
 		if (!c->n_queue)
 			break;
 		t = c->batch;
@@ -181,6 +203,8 @@ void agent_commit(struct agent *a)
 	c->n_queue = 0;
 	pthread_mutex_unlock(&c->mu);
 	commit_batch(a, c->queue, n);
+	while (c->sweep)
+		c->sweep = registry_sweep(&a->store, &c->sweep_dir, SWEEP_CHUNK) == SWEEP_CHUNK;
 }
 
 void agent_commit_flush(struct agent *a)
@@ -209,7 +233,13 @@ void agent_commit_stop(struct agent *a)
 		pthread_join(c->thread, NULL);
 		c->running = 0;
 	}
+	/* What is left in forgotten/ is the next agent's to remove. */
+	c->sweep = 0;
+	if (c->sweep_dir)
+		closedir(c->sweep_dir);
+	c->sweep_dir = NULL;
 	agent_commit(a); /* nothing left, unless there was no thread */
+	c->sweep = 0;
 }
 
 static struct pending_exit *find(struct pending_exit *v, size_t n, pid_t pid, uint64_t start_time)

@@ -7,6 +7,9 @@
 #include "state.h"
 
 #define EXIT_RECORD_FILE "exit.json"
+/* The empty file the agent writes the exit record into and renames to
+ * exit.json, made when the init is registered (store_write_visible_spare). */
+#define EXIT_SPARE_FILE ".exit.json.spare"
 #define EXIT_RECORD_VERSION 1
 
 /* A wait status taken apart. */

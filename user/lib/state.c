@@ -5,7 +5,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -139,6 +141,7 @@ int store_open(struct tardis_store *s, const char *path, tardis_error_t *err)
 {
 	s->root_fd = -1;
 	s->path = NULL;
+	s->kept = NULL;
 	if (!path || path[0] != '/')
 		return tardis_make_error(err, EINVAL, "state directory must be absolute: `%s`",
 					 path ? path : "");
@@ -167,6 +170,63 @@ int store_open(struct tardis_store *s, const char *path, tardis_error_t *err)
 	return 0;
 }
 
+/* ---- directories kept open (the agent) ---------------------------------- */
+
+#define KEPT_NS_MAX 8 /* namespaces: "k8s.io", "default", "moby", ... */
+
+struct store_kept {
+	/* -1 again (the fd left open: another thread may hold it) once the
+	 * directory was found removed: then walked from the root. */
+	int pids_fd, containers_fd;
+	int forgotten_fd; /* registrations dropped, to be removed (registry_sweep) */
+	pthread_mutex_t mu; /* the namespace slots */
+	unsigned next;      /* the slot a new namespace takes */
+	struct {
+		char name[TARDIS_ID_MAX + 1];
+		int fd;
+	} ns[KEPT_NS_MAX];
+};
+
+static void kept_free(struct store_kept *k)
+{
+	if (!k)
+		return;
+	if (k->pids_fd >= 0)
+		close(k->pids_fd);
+	if (k->containers_fd >= 0)
+		close(k->containers_fd);
+	if (k->forgotten_fd >= 0)
+		close(k->forgotten_fd);
+	for (int i = 0; i < KEPT_NS_MAX; i++)
+		if (k->ns[i].fd >= 0)
+			close(k->ns[i].fd);
+	pthread_mutex_destroy(&k->mu);
+	free(k);
+}
+
+int store_keep_dirs(struct tardis_store *s, tardis_error_t *err)
+{
+	struct store_kept *k;
+
+	if (s->kept)
+		return 0;
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return tardis_make_error(err, ENOMEM, "state directory");
+	pthread_mutex_init(&k->mu, NULL);
+	for (int i = 0; i < KEPT_NS_MAX; i++)
+		k->ns[i].fd = -1;
+	k->pids_fd = store_subdir(s->root_fd, "pids", 1, err);
+	k->containers_fd = k->pids_fd < 0 ? -1 : store_subdir(s->root_fd, "containers", 1, err);
+	k->forgotten_fd = k->containers_fd < 0 ? -1 : store_subdir(s->root_fd, "forgotten", 1, err);
+	if (k->forgotten_fd < 0) {
+		kept_free(k);
+		return -1;
+	}
+	s->kept = k;
+	return 0;
+}
+
 void store_close(struct tardis_store *s)
 {
 	if (s->root_fd >= 0)
@@ -174,6 +234,107 @@ void store_close(struct tardis_store *s)
 	s->root_fd = -1;
 	free(s->path);
 	s->path = NULL;
+	kept_free(s->kept);
+	s->kept = NULL;
+}
+
+/* A kept directory, or -1 when it is not kept (any more). */
+static int kept_fd(const struct store_kept *k, const int *which)
+{
+	return k ? __atomic_load_n(which, __ATOMIC_ACQUIRE) : -1;
+}
+
+int store_pids_dir(struct tardis_store *s, int create, struct store_dir *d, tardis_error_t *err)
+{
+	d->fd = kept_fd(s->kept, s->kept ? &s->kept->pids_fd : NULL);
+	d->owned = d->fd < 0;
+	if (d->owned)
+		d->fd = create ? store_subdir(s->root_fd, "pids", 1, err)
+			       : store_subdir_existing(s->root_fd, "pids", err);
+	return d->fd;
+}
+
+/* After a lookup in a kept directory found nothing: was the directory
+ * itself removed (someone cleared the state dir)?  Then it is not kept
+ * any more and the caller walks from the root again.  1 when so. */
+static int kept_gone(int *which)
+{
+	struct stat st;
+	int fd = __atomic_load_n(which, __ATOMIC_ACQUIRE);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_nlink > 0)
+		return 0;
+	__atomic_store_n(which, -1, __ATOMIC_RELEASE);
+	return 1;
+}
+
+int store_pids_dir_gone(struct tardis_store *s)
+{
+	return s->kept && kept_gone(&s->kept->pids_fd);
+}
+
+int store_forgotten_dir(struct tardis_store *s)
+{
+	return s->kept ? s->kept->forgotten_fd : -1;
+}
+
+void store_dir_release(struct store_dir *d)
+{
+	if (d->owned && d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+}
+
+/* The kept namespace directory's slot (opened now when missing or when
+ * fresh is set), under k->mu; -1 with *err when it cannot be opened. */
+static int kept_ns(struct store_kept *k, const char *ns, int create, int fresh,
+		   tardis_error_t *err)
+{
+	int i, fd;
+
+	for (i = 0; i < KEPT_NS_MAX; i++)
+		if (k->ns[i].fd >= 0 && strcmp(k->ns[i].name, ns) == 0)
+			break;
+	if (i < KEPT_NS_MAX && !fresh)
+		return i;
+	fd = store_subdir(k->containers_fd, ns, create, err);
+	if (fd < 0 && err && *err && (*err)->errnum == ENOENT && kept_gone(&k->containers_fd))
+		return -2;
+	if (fd < 0)
+		return -1;
+	if (i == KEPT_NS_MAX)
+		i = k->next++ % KEPT_NS_MAX;
+	if (k->ns[i].fd >= 0)
+		close(k->ns[i].fd);
+	k->ns[i].fd = fd;
+	strcpy(k->ns[i].name, ns);
+	return i;
+}
+
+/* store_container_dir's walk from the kept directories.  A namespace
+ * directory removed since it was kept gives ENOENT for every name: it is
+ * opened again before ENOENT is believed. */
+static int kept_container_dir(struct store_kept *k, const char *ns, const char *id, int create,
+			      tardis_error_t *err)
+{
+	int fresh = 0;
+
+	for (int attempt = 0;; attempt++) {
+		int slot, fd = -1;
+
+		pthread_mutex_lock(&k->mu);
+		slot = k->containers_fd < 0 ? -2 : kept_ns(k, ns, create, fresh, err);
+		if (slot >= 0)
+			fd = store_subdir(k->ns[slot].fd, id, create, err);
+		pthread_mutex_unlock(&k->mu);
+		if (fd >= 0 || slot == -2)
+			return slot == -2 ? -2 : fd;
+		if (attempt >= 100 || !err || !*err || (*err)->errnum != ENOENT ||
+		    (slot < 0 && !create) || (fresh && !create))
+			return -1;
+		tardis_error_free(err);
+		fresh = 1;
+	}
 }
 
 int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
@@ -187,6 +348,14 @@ int store_container_dir(struct tardis_store *s, const char *ns, const char *id, 
 		return tardis_make_error(err, EINVAL, "invalid namespace `%.64s`", ns ? ns : "");
 	if (!store_id_valid(id))
 		return tardis_make_error(err, EINVAL, "invalid container id `%.64s`", id ? id : "");
+	if (s->kept) {
+		int fd = kept_container_dir(s->kept, ns, id, create, err);
+
+		if (fd != -2)
+			return fd;
+		/* containers/ itself was removed: walked from the root now. */
+		tardis_error_free(err);
+	}
 	for (int attempt = 0;; attempt++) {
 		int fd;
 
@@ -298,13 +467,28 @@ int store_container_remove(struct tardis_store *s, const char *ns, const char *i
 /* Writes a temp file in dirfd ([fsync]) and renames it to name: visible.
  * Its fd goes to *fd_out when asked for (the caller makes it durable
  * later), else it is closed. */
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? errno : EIO;
+		p += w;
+		len -= w;
+	}
+	return 0;
+}
+
 static int write_renamed(int dirfd, const char *name, const void *data, size_t len, int durable,
 			 int *fd_out, tardis_error_t *err)
 {
 	static unsigned counter;
 	char tmp[NAME_MAX + 1];
-	const char *p = data;
-	size_t left = len;
 	int fd, e;
 
 	if (snprintf(tmp, sizeof(tmp), ".%s.%d.%u.tmp", name, (int)getpid(),
@@ -313,18 +497,9 @@ static int write_renamed(int dirfd, const char *name, const void *data, size_t l
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s`", tmp);
-	while (left > 0) {
-		ssize_t w = write(fd, p, left);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			e = w < 0 ? errno : EIO;
-			goto fail;
-		}
-		p += w;
-		left -= w;
-	}
+	e = write_all(fd, data, len);
+	if (e)
+		goto fail;
 	if (durable && fsync(fd) < 0) {
 		e = errno;
 		goto fail;
@@ -362,6 +537,52 @@ int store_write_visible(int dirfd, const char *name, const void *data, size_t le
 			tardis_error_t *err)
 {
 	return write_renamed(dirfd, name, data, len, 0, fd_out, err);
+}
+
+int store_make_spare(int dirfd, const char *spare, tardis_error_t *err)
+{
+	int fd = openat(dirfd, spare, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0)
+		return tardis_make_error(err, errno, "create `%s`", spare);
+	close(fd);
+	return 0;
+}
+
+/* The spare, open for writing and empty; -1 when there is none fit for it
+ * (not a regular file of ours with one link: left alone). */
+static int open_spare(int dirfd, const char *spare)
+{
+	struct stat st;
+	int fd = openat(dirfd, spare, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != our_euid() || (st.st_size > 0 && ftruncate(fd, 0) < 0)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int store_write_visible_spare(int dirfd, const char *name, const char *spare, const void *data,
+			      size_t len, int *fd_out, tardis_error_t *err)
+{
+	int fd = open_spare(dirfd, spare), e;
+
+	if (fd < 0)
+		return write_renamed(dirfd, name, data, len, 0, fd_out, err);
+	e = write_all(fd, data, len);
+	if (!e && renameat(dirfd, spare, dirfd, name) < 0)
+		e = errno;
+	if (e) {
+		/* Half written: the next write truncates it first. */
+		close(fd);
+		return tardis_make_error(err, e, "write `%s`", name);
+	}
+	*fd_out = fd;
+	return 0;
 }
 
 int store_read(int dirfd, const char *name, size_t max, char **out, size_t *len,

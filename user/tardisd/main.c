@@ -321,6 +321,10 @@ static int agent_open(struct agent *a, const struct opts *o, int ready_fd, int *
 		log_warn("notify parent: %s", strerror(errno));
 	if (lock_fd < 0)
 		return lock_fd == -2 ? -3 : -1;
+	/* The single instance: pids/, containers/ and the namespaces kept open. */
+	if (store_keep_dirs(&a->store, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "state directory (walked from its root)",
+					 &err);
 	*pin_fd = pin_dir_lock(a, o, ready_fd);
 	if (*pin_fd < -1) {
 		/* Not ours to run: the pid file names no agent. */
