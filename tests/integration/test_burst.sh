@@ -57,6 +57,14 @@ check "exactly $N 'exit recorded' lines, $N distinct ids (got $lines, $uniq_ids)
 	[ "$lines" -eq "$N" -a "$uniq_ids" -eq "$N" ]
 nerr=$(grep -c " error: " "$TMP/tardisd.log")
 check "zero error lines in the agent log (got $nerr)" [ "$nerr" -eq 0 ]
+# Each record was written into the spare its registration made (none is
+# left), and every registration dropped: moved aside, then removed.
+n=$(find "$TARDIS_STATE_DIR/containers/$NSP" -name .exit.json.spare | wc -l)
+check "every record written through its spare file (spares left: $n)" [ "$n" -eq 0 ]
+empty() { [ "$(find "$TARDIS_STATE_DIR/$1" -type f 2>/dev/null | wc -l)" -eq 0 ]; }
+check "every registration dropped (pids/ empty)" wait_for 60 empty pids
+check "the agent removed the dropped registrations once idle (forgotten/ empty)" \
+	wait_for 120 empty forgotten
 
 stop_agent TERM
 stats=$(grep 'tardisd stopped' "$TMP/tardisd.log" | tail -1)
