@@ -51,6 +51,7 @@ check "kernel captured all $N exits (captured +$captured)" [ "$captured" -ge "$N
 
 n=$(find "$TARDIS_STATE_DIR/containers/$NSP" -name exit.json | wc -l)
 check "exactly $N exit.json files (got $n)" [ "$n" -eq "$N" ]
+check "the exit journal holds them (made durable there)" test -s "$TARDIS_STATE_DIR/exits.journal"
 lines=$(log_count "exit recorded $NSP/" "$TMP/tardisd.log" "$N")
 uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$TMP/tardisd.log" | sort -u | wc -l)
 check "exactly $N 'exit recorded' lines, $N distinct ids (got $lines, $uniq_ids)" \
@@ -65,6 +66,10 @@ empty() { [ "$(find "$TARDIS_STATE_DIR/$1" -type f 2>/dev/null | wc -l)" -eq 0 ]
 check "every registration dropped (pids/ empty)" wait_for 60 empty pids
 check "the agent removed the dropped registrations once idle (forgotten/ empty)" \
 	wait_for 120 empty forgotten
+# The exit journal made them durable; once their files are on disk (a
+# syncfs 30 s after its oldest line, the agent idle) it is emptied.
+journal_empty() { [ ! -s "$TARDIS_STATE_DIR/exits.journal" ]; }
+check "the exit journal emptied once the agent was idle" wait_for 120 journal_empty
 
 stop_agent TERM
 stats=$(grep 'tardisd stopped' "$TMP/tardisd.log" | tail -1)

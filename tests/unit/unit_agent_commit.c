@@ -11,7 +11,6 @@ static struct pending_exit record(pid_t pid, uint64_t start, int forget)
 	struct pending_exit p;
 
 	memset(&p, 0, sizeof(p));
-	p.fd = p.dfd = -1;
 	p.pid = pid;
 	p.start_time = start;
 	p.forget = forget;

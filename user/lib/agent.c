@@ -9,11 +9,14 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* The init the container's state names: (0, 0) when there is none. */
 static void state_init(int dfd, pid_t *pid, uint64_t *start)
@@ -102,7 +105,7 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 	cleanup_close int dfd = -1;
 	cleanup_close int lock = -1;
 	cleanup_free char *json = NULL;
-	struct pending_exit p;
+	struct pending_exit p = { 0 };
 	tardis_error_t err = NULL;
 	pid_t init_pid;
 	uint64_t init_start;
@@ -139,15 +142,15 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		return -1;
 	}
 	if (store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, json, strlen(json),
-				      &p.fd, &err) < 0) {
+				      NULL, &err) < 0) {
 		tardis_error_wrap(&err, "record exit of %s/%s", r->ns, r->id);
 		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
 		a->stats.errors++;
 		return -1;
 	}
 	p.visible_ns = (uint64_t)time_monotonic_ns();
-	p.dfd = dfd;
-	dfd = -1;
+	p.json = json;
+	json = NULL;
 	p.pid = r->pid;
 	p.start_time = r->start_time;
 	p.forget = forget;
@@ -166,6 +169,106 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 	}
 	agent_commit_add(a, &p);
 	return 1;
+}
+
+/* ---- the exit journal's replay ------------------------------------------- */
+
+/* One journal line: its record written again when its container still
+ * has it as its init's and its file does not hold it.  1 rewritten. */
+static int replay_line(struct agent *a, const char *line)
+{
+	cleanup_close int dfd = -1;
+	cleanup_close int lock = -1;
+	tardis_error_t err = NULL;
+	struct exit_record r, old;
+	pid_t init_pid;
+	uint64_t init_start;
+
+	if (exit_record_from_json(line, &r, &err) < 0) {
+		tardis_error_free(&err);
+		return -1;
+	}
+	dfd = store_container_lock(&a->store, r.ns, r.id, 0, &lock, &err);
+	if (dfd < 0) {
+		tardis_error_free(&err);
+		return 0; /* removed since */
+	}
+	state_init(dfd, &init_pid, &init_start);
+	if (init_pid != r.pid || init_start != r.start_time ||
+	    already_recorded(dfd, r.pid, r.start_time, r.known, &old))
+		return 0;
+	if (store_write_atomic(dfd, EXIT_RECORD_FILE, line, strlen(line), 0, NULL, &err) < 0) {
+		tardis_error_wrap(&err, "exit journal: rewrite the record of %s/%s", r.ns, r.id);
+		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
+		return 0;
+	}
+	log_info("exit journal: the record of %s/%s pid %d was lost (a power loss?): written again",
+		 r.ns, r.id, r.pid);
+	return 1;
+}
+
+static void journal_replay(struct agent *a, int fd)
+{
+	cleanup_free char *text = NULL;
+	size_t len = 0, cap = 0;
+	int lines = 0, bad = 0, rewritten = 0;
+	ssize_t n;
+
+	for (;;) {
+		if (cap - len < 65536) {
+			char *t = realloc(text, cap = cap ? cap * 2 : 1 << 20);
+
+			if (!t) {
+				log_error("exit journal: out of memory; kept for the next agent");
+				return;
+			}
+			text = t;
+		}
+		n = pread(fd, text + len, cap - len - 1, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	if (!len)
+		return;
+	text[len] = '\0';
+	for (char *line = text, *nl; *line; line = nl + 1) {
+		int r;
+
+		nl = strchr(line, '\n');
+		if (!nl) /* the torn end of a write a crash cut: never synced */
+			break;
+		*nl = '\0';
+		lines++;
+		r = replay_line(a, line);
+		bad += r < 0;
+		rewritten += r > 0;
+	}
+	log_info("exit journal: %d record(s) replayed, %d written again%s", lines, rewritten,
+		 bad ? " (some lines unreadable, skipped)" : "");
+	/* What was written again and every record before it: on disk, then
+	 * the journal emptied. */
+	if (syncfs(a->store.root_fd) < 0 || ftruncate(fd, 0) < 0 || fdatasync(fd) < 0)
+		log_warn("exit journal: not emptied: %s", strerror(errno));
+}
+
+void agent_journal_open(struct agent *a)
+{
+	struct stat st;
+	int fd = openat(a->store.root_fd, EXIT_JOURNAL_FILE,
+			O_RDWR | O_CREAT | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1) {
+		log_warn("exit journal %s/%s: %s; each batch of records made durable by a syncfs",
+			 a->cfg.state_dir, EXIT_JOURNAL_FILE, fd < 0 ? strerror(errno) : "not a plain file");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	journal_replay(a, fd);
+	a->commit.journal_fd = fd;
 }
 
 /* The registration of (pid, start) dropped now, unless the record's

@@ -30,9 +30,19 @@ struct agent_stats {
 	struct metrics_histogram latency[2];
 };
 
+/* The exit journal, in the state dir's root: every record's text, a line
+ * each, appended and fdatasynced a batch at a time -- what makes records
+ * durable (one write and one device flush per batch, however many
+ * records).  Emptied once the records' own files are on disk (a syncfs
+ * while the agent is idle); replayed by the next agent when it starts. */
+#define EXIT_JOURNAL_FILE "exits.journal"
+/* Emptied when it holds this much, or its oldest line is this old. */
+#define EXIT_JOURNAL_RETIRE_BYTES (4u << 20)
+#define EXIT_JOURNAL_RETIRE_NS (30ull * 1000000000ull)
+
 /* An exit record visible (renamed into place) but not yet durable. */
 struct pending_exit {
-	int fd, dfd; /* the record's file and its container's dir */
+	char *json; /* the record (owned), for the journal */
 	pid_t pid;
 	uint64_t start_time;
 	int exit_status;
@@ -54,8 +64,12 @@ struct agent_commit {
 	pthread_t thread;
 	int running, stop;
 	struct pending_exit *queue, *batch; /* AGENT_PENDING_MAX each */
+	int journal_fd;           /* EXIT_JOURNAL_FILE, -1 without one */
+	size_t journal_bytes;     /* appended since it was last emptied */
+	uint64_t journal_since_ns; /* CLOCK_MONOTONIC of its oldest line */
 	int sweep;      /* forgotten/ may hold registrations to remove */
 	DIR *sweep_dir; /* its listing, while a sweep goes on */
+	size_t sweep_removed; /* by that listing so far */
 	size_t n_queue, n_batch;
 };
 
@@ -80,10 +94,15 @@ void agent_commit_start(struct agent *a);
 /* Queues a visible record (blocks while AGENT_PENDING_MAX wait). */
 void agent_commit_add(struct agent *a, const struct pending_exit *p);
 /* After a batch of events: with no thread, the commit of what is queued:
- * the records' writes started together, one fdatasync each (the first
- * makes the journal commit the others share) and an fsync of their dirs,
- * then their "exit recorded" lines, then their registrations dropped. */
+ * the records appended to the exit journal and one fdatasync of it, then
+ * their "exit recorded" lines, then their registrations dropped. */
 void agent_commit(struct agent *a);
+/* At start, before any event: opens the exit journal, writes again every
+ * record in it whose container still waits for it (its file lost to a
+ * power loss: missing, or not this exit's), makes them durable and
+ * empties it.  Without a journal (it cannot be opened), each batch is
+ * made durable by a syncfs. */
+void agent_journal_open(struct agent *a);
 /* Returns once everything queued so far is committed. */
 void agent_commit_flush(struct agent *a);
 /* Flushed and the thread ended (the arrays stay: the caller frees them). */

@@ -2,12 +2,20 @@
  * The agent's group commit.  The event loop writes each exit record and
  * renames it into place (visible: every reader on the node sees it) and
  * queues it here; a thread makes the queue durable a batch at a time --
- * the records' writes started together, an fdatasync each (the first
- * forces the journal commit the rest share) and an fsync of each
- * container dir, or for a burst one syncfs -- then logs their "exit
- * recorded" lines and drops their registrations (moved to forgotten/,
- * removed when no record waits).  While it waits for the disk the loop
- * goes on: the next batch is whatever queued meanwhile.
+ * the batch's records appended to the exit journal and one fdatasync of
+ * it -- then logs their "exit recorded" lines and drops their
+ * registrations (moved to forgotten/, removed when no record waits).
+ * While it waits for the disk the loop goes on: the next batch is
+ * whatever queued meanwhile.  The records' own files reach the disk with
+ * the kernel's writeback; the journal is emptied after a syncfs once the
+ * agent is idle (agent.h), and replayed by the next agent when it starts.
+ *
+ * Why a journal: on this machine's disk (ext4 without a journal) each
+ * record's fdatasync and its directory's fsync wrote an inode and
+ * flushed the device, twice per record; a syncfs per batch waited for
+ * everything dirty on the filesystem (a burst's 10,000 registrations
+ * included) and bounded the burst.  One append + fdatasync per batch
+ * writes a block or two and flushes once.
  */
 #include "agent.h"
 #include "log.h"
@@ -18,53 +26,106 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
-/* A batch this big (a burst) is made durable by one syncfs of the state
- * dir's filesystem: it writes every record and directory and flushes the
- * device once, where each record's fdatasync and fsync write its inode
- * and flush the device again (ext4 without a journal, as here: the agent's
- * context switches in a 10,000-exit burst 256 -> 103; its rate is bound by
- * the event loop, not by this).  A smaller batch never waits for the rest
- * of the filesystem's dirty data. */
-#define SYNCFS_BATCH 64
-
-/* synced[i] = 1 for the records that syncfs made durable: those in the
- * state dir's filesystem, when it succeeded. */
-static void batch_syncfs(struct agent *a, const struct pending_exit *v, size_t n,
-			 unsigned char *synced)
+static int write_all_fd(int fd, const char *p, size_t len)
 {
-	struct stat root, st;
-	size_t i;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
 
-	memset(synced, 0, n);
-	if (n < SYNCFS_BATCH || fstat(a->store.root_fd, &root) < 0)
-		return;
-	for (i = 0; i < n; i++)
-		synced[i] = fstat(v[i].dfd, &st) == 0 && st.st_dev == root.st_dev;
-	if (syncfs(a->store.root_fd) < 0) {
-		log_warn("exit records: syncfs: %s; each one synced on its own", strerror(errno));
-		memset(synced, 0, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return w < 0 ? -1 : (errno = EIO, -1);
+		p += w;
+		len -= w;
 	}
+	return 0;
+}
+
+/* The batch's lines appended to the journal and made durable: 0, or -1
+ * (errno) -- then a syncfs of the state dir's filesystem does it. */
+static int journal_append(struct agent_commit *c, const struct pending_exit *v, size_t n)
+{
+	size_t len = 0, off = 0;
+	char *buf;
+	int ret;
+
+	if (c->journal_fd < 0)
+		return errno = EBADF, -1;
+	for (size_t i = 0; i < n; i++)
+		len += strlen(v[i].json) + 1;
+	buf = malloc(len);
+	if (!buf)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		size_t l = strlen(v[i].json);
+
+		memcpy(buf + off, v[i].json, l);
+		buf[off + l] = '\n';
+		off += l + 1;
+	}
+	ret = write_all_fd(c->journal_fd, buf, len);
+	free(buf);
+	if (ret == 0)
+		ret = fdatasync(c->journal_fd);
+	if (ret == 0) {
+		if (!c->journal_bytes)
+			c->journal_since_ns = (uint64_t)time_monotonic_ns();
+		c->journal_bytes += len;
+	}
+	return ret;
+}
+
+/* The journal emptied once every record it holds is on disk in its own
+ * file: a syncfs of the state dir's filesystem first. */
+static void journal_retire(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+
+	if (c->journal_fd < 0 || !c->journal_bytes)
+		return;
+	if (syncfs(a->store.root_fd) < 0 || ftruncate(c->journal_fd, 0) < 0 ||
+	    fdatasync(c->journal_fd) < 0) {
+		log_warn("exit journal: not emptied: %s (kept; replayed by the next agent)",
+			 strerror(errno));
+		c->journal_since_ns = (uint64_t)time_monotonic_ns(); /* again later */
+		return;
+	}
+	c->journal_bytes = 0;
+}
+
+/* 1 when the journal is due to be emptied; *wait_ns: until when not. */
+static int journal_due(const struct agent_commit *c, uint64_t *wait_ns)
+{
+	uint64_t now = (uint64_t)time_monotonic_ns();
+
+	*wait_ns = 0;
+	if (c->journal_fd < 0 || !c->journal_bytes)
+		return 0;
+	if (c->journal_bytes >= EXIT_JOURNAL_RETIRE_BYTES ||
+	    now - c->journal_since_ns >= EXIT_JOURNAL_RETIRE_NS)
+		return 1;
+	*wait_ns = c->journal_since_ns + EXIT_JOURNAL_RETIRE_NS - now;
+	return 0;
 }
 
 static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 {
-	unsigned char synced[AGENT_PENDING_MAX];
+	struct agent_commit *c = &a->commit;
 	uint64_t durable_ns;
 	size_t i;
 
-	batch_syncfs(a, v, n, synced);
-	for (i = 0; i < n; i++)
-		if (!synced[i])
-			sync_file_range(v[i].fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-	for (i = 0; i < n; i++) {
-		if (synced[i])
-			continue;
-		if (fdatasync(v[i].fd) < 0 || fsync(v[i].dfd) < 0) {
-			log_error("exit record of %s/%s pid %d: not durable: %s", v[i].ns, v[i].id,
-				  v[i].pid, strerror(errno));
-			__atomic_fetch_add(&a->stats.errors, 1, __ATOMIC_RELAXED);
+	if (!n)
+		return;
+	if (journal_append(c, v, n) < 0) {
+		if (c->journal_fd >= 0)
+			log_warn("exit journal: %s; the records made durable by a syncfs",
+				 strerror(errno));
+		if (syncfs(a->store.root_fd) < 0) {
+			log_error("%zu exit record(s): not durable: %s", n, strerror(errno));
+			__atomic_fetch_add(&a->stats.errors, n, __ATOMIC_RELAXED);
 		}
 	}
 	durable_ns = (uint64_t)time_monotonic_ns();
@@ -82,21 +143,38 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		else
 			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s", p->ns, p->id,
 				 p->pid, p->exit_status, p->source);
-		close(p->fd);
-		close(p->dfd);
+		free(p->json);
+		p->json = NULL;
 		/* Last: until here a killed agent's successor replays the exit
 		 * (recorded already) and writes the line. */
 		if (__atomic_load_n(&p->forget, __ATOMIC_ACQUIRE)) {
 			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
 					p->start_time);
-			a->commit.sweep = 1;
+			c->sweep = 1;
 		}
 	}
+	if (c->journal_bytes >= EXIT_JOURNAL_RETIRE_BYTES)
+		journal_retire(a);
 }
 
 /* Forgotten registrations removed a few at a time while no record waits
  * (c->mu held; dropped meanwhile). */
 #define SWEEP_CHUNK 4
+
+/* 1 while there may be more: the listing goes on, or it removed some --
+ * then one more listing finds what was moved in while it ran. */
+static int sweep_chunk(struct agent *a)
+{
+	struct agent_commit *c = &a->commit;
+
+	c->sweep_removed += registry_sweep(&a->store, &c->sweep_dir, SWEEP_CHUNK);
+	if (c->sweep_dir)
+		return 1;
+	if (!c->sweep_removed)
+		return 0;
+	c->sweep_removed = 0;
+	return 1;
+}
 
 static void sweep_some(struct agent *a)
 {
@@ -104,7 +182,7 @@ static void sweep_some(struct agent *a)
 	int more;
 
 	pthread_mutex_unlock(&c->mu);
-	more = registry_sweep(&a->store, &c->sweep_dir, SWEEP_CHUNK) == SWEEP_CHUNK;
+	more = sweep_chunk(a);
 	pthread_mutex_lock(&c->mu);
 	c->sweep = more;
 }
@@ -121,10 +199,23 @@ static void *committer(void *arg)
 	c->sweep = 1; /* what an agent before us left */
 	for (;;) {
 		while (!c->n_queue && !c->stop) {
-			if (c->sweep)
+			uint64_t wait_ns;
+
+			if (c->sweep) {
 				sweep_some(a);
-			else
+			} else if (journal_due(c, &wait_ns)) {
+				pthread_mutex_unlock(&c->mu);
+				journal_retire(a);
+				pthread_mutex_lock(&c->mu);
+			} else if (wait_ns) {
+				struct timespec until;
+
+				clock_gettime(CLOCK_REALTIME, &until);
+				until.tv_sec += wait_ns / 1000000000ull + 1;
+				pthread_cond_timedwait(&c->cv, &c->mu, &until);
+			} else {
 				pthread_cond_wait(&c->cv, &c->mu);
+			}
 		}
 		if (!c->n_queue)
 			break;
@@ -150,6 +241,7 @@ int agent_commit_init(struct agent *a)
 	struct agent_commit *c = &a->commit;
 
 	memset(c, 0, sizeof(*c));
+	c->journal_fd = -1;
 	c->queue = calloc(AGENT_PENDING_MAX, sizeof(*c->queue));
 	c->batch = calloc(AGENT_PENDING_MAX, sizeof(*c->batch));
 	if (!c->queue || !c->batch)
@@ -204,7 +296,7 @@ void agent_commit(struct agent *a)
 	pthread_mutex_unlock(&c->mu);
 	commit_batch(a, c->queue, n);
 	while (c->sweep)
-		c->sweep = registry_sweep(&a->store, &c->sweep_dir, SWEEP_CHUNK) == SWEEP_CHUNK;
+		c->sweep = sweep_chunk(a);
 }
 
 void agent_commit_flush(struct agent *a)

@@ -581,7 +581,10 @@ int store_write_visible_spare(int dirfd, const char *name, const char *spare, co
 		close(fd);
 		return tardis_make_error(err, e, "write `%s`", name);
 	}
-	*fd_out = fd;
+	if (fd_out)
+		*fd_out = fd;
+	else
+		close(fd);
 	return 0;
 }
 

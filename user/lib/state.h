@@ -109,7 +109,7 @@ int store_write_visible(int dirfd, const char *name, const void *data, size_t le
  * past every recently deleted inode of the group, the cost of a burst
  * (perf: 45 % of the agent's loop).  Without a usable spare, a temp file. */
 int store_write_visible_spare(int dirfd, const char *name, const char *spare, const void *data,
-			      size_t len, int *fd_out, tardis_error_t *err);
+			      size_t len, int *fd_out /* or NULL */, tardis_error_t *err);
 /* Creates the empty file spare in dirfd unless it exists. */
 int store_make_spare(int dirfd, const char *spare, tardis_error_t *err);
 /* Reads a regular file (no symlink) of at most max bytes, NUL-terminated.

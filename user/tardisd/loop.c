@@ -19,6 +19,7 @@
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* The metrics file follows events, at most once a second: after a batch,
@@ -198,6 +199,14 @@ static int source_bpf_start(struct loop *l)
 	return 0;
 }
 
+/* A wake-up that found several exits is a burst: a short pause lets the
+ * next ones gather, so the agent takes the CPU once per batch rather than
+ * once per exit.  Woken for each exit, the real-time thread preempted the
+ * exiting processes ~8,000 times in a 10,000-exit burst and the kernel
+ * took 1.5-3 s instead of 0.8 s to end them.  One exit alone never waits. */
+#define BURST_GATHER_EVENTS 4
+#define BURST_GATHER_NS 200000
+
 static void on_ring(struct loop *l)
 {
 	l->a->ring_events = 0;
@@ -207,6 +216,8 @@ static void on_ring(struct loop *l)
 	agent_sched_load(&l->a->sched, l->a->ring_events);
 	check_drops(l->a);
 	l->mp.pending = 1;
+	if (l->a->ring_events >= BURST_GATHER_EVENTS)
+		nanosleep(&(struct timespec){ 0, BURST_GATHER_NS }, NULL);
 }
 
 /* ---- the ctr events source ------------------------------------------------ */

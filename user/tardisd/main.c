@@ -335,6 +335,9 @@ static int agent_open(struct agent *a, const struct opts *o, int ready_fd, int *
 	/* The lease renewal's helpers (leases.c) may outlive a killed agent. */
 	deadline_close_in_helpers(lock_fd);
 	deadline_close_in_helpers(*pin_fd);
+	/* Before any event, and before the parent hears we run: the records
+	 * a power loss took from their files are back. */
+	agent_journal_open(a);
 	return lock_fd;
 }
 
