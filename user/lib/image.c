@@ -11,10 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -39,6 +42,57 @@ static int name_is_plain(const char *n)
 
 static int check_dump_log(int dfd, char *detail, size_t len);
 
+/* Dirty and Writeback of /proc/meminfo, in bytes; UINT64_MAX unknown. */
+static uint64_t dirty_bytes(void)
+{
+	char buf[4096], *p;
+	uint64_t sum = 0;
+	int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC), found = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return UINT64_MAX;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return UINT64_MAX;
+	buf[n] = '\0';
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		unsigned long long kb;
+
+		if (sscanf(p, "Dirty: %llu", &kb) == 1 || sscanf(p, "Writeback: %llu", &kb) == 1) {
+			sum += kb * 1024;
+			found++;
+		}
+	}
+	return found == 2 ? sum : UINT64_MAX;
+}
+
+/* This much may be waiting to be written on the node (the image's own
+ * included) when one syncfs is still the cheaper way. */
+#define SYNCFS_DIRTY_MAX (64ull << 20)
+
+/* 1 when one syncfs of the image's filesystem makes its files durable
+ * for less than an fsync each: a local disk's filesystem (each fsync on
+ * this machine's ext4 without a journal writes the inode and flushes the
+ * device: 34 files 2.1 ms, one syncfs 0.24 ms), and little else dirty on
+ * the node -- a syncfs waits for all of its filesystem's dirty data, and
+ * another container's gigabyte (or a big image's own) must not hold a
+ * checkpoint: each file is then synced on its own. */
+static int syncfs_is_cheap(int dfd)
+{
+	struct statfs sf;
+	uint64_t dirty;
+
+	if (fstatfs(dfd, &sf) < 0)
+		return 0;
+	if (sf.f_type != EXT4_SUPER_MAGIC && sf.f_type != XFS_SUPER_MAGIC &&
+	    sf.f_type != BTRFS_SUPER_MAGIC)
+		return 0;
+	dirty = dirty_bytes();
+	return dirty != UINT64_MAX && dirty <= SYNCFS_DIRTY_MAX;
+}
+
 /* Lists dir's files into files ({name, size, xxh128}, each made 0600),
  * then waits until all of them are durable; *total is their size. */
 static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *total,
@@ -46,7 +100,7 @@ static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *tota
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = dup(dfd);
+	int fd = dup(dfd), one_sync = syncfs_is_cheap(dfd);
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
@@ -72,7 +126,8 @@ static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *tota
 		 * now, wait for all of them below (about one journal commit
 		 * instead of one per file; measured: 29 CRIU files, 13 -> 9 ms
 		 * on ext4). */
-		sync_file_range(ffd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		if (!one_sync)
+			sync_file_range(ffd, 0, 0, SYNC_FILE_RANGE_WRITE);
 		if (checksum_fd(ffd, CHECKSUM_XXH128, hex, &sz) < 0)
 			return tardis_make_error(err, errno, "checksum `%s/%s`", dir, de->d_name);
 		f = cJSON_CreateObject();
@@ -81,6 +136,11 @@ static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *tota
 		cJSON_AddStringToObject(f, checksum_field(CHECKSUM_XXH128), hex);
 		cJSON_AddItemToArray(files, f);
 		*total += sz;
+	}
+	if (one_sync && syncfs(dfd) == 0) {
+		for (cJSON *f = files->child; f; f = f->next)
+			crash_point("seal-file-synced"); /* each one is */
+		return 0;
 	}
 	for (cJSON *f = files->child; f; f = f->next) {
 		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
