@@ -70,7 +70,15 @@ sleep 0.5
 c2=$(count_in "$B")
 check "c1: count continues ($c1 -> $c2)" [ "$c2" -gt "$c1" ]
 check "c1: /marker is back" [ "$(cat "$B/rootfs/marker")" = first ]
-runc --root "$RROOT" delete -f c1
+# A second checkpoint replaces the image: the replaced one is handed to
+# the agent (forgotten/), which removes it a second later.
+m1=$(sha256sum <"$IMAGES/c1/manifest.json")
+check "c1: delete --force again (its checkpoint replaces the image)" shim delete --force c1
+check "c1: a new image replaced the first" [ "$(sha256sum <"$IMAGES/c1/manifest.json")" != "$m1" ]
+check "c1: nothing left beside the image" [ -z "$(ls -A "$IMAGES" | grep -v '^c1$')" ]
+forgotten_empty() { [ -z "$(ls -A "$TARDIS_STATE_DIR/forgotten" 2>/dev/null)" ]; }
+check "c1: the replaced image removed by the agent" wait_for 30 forgotten_empty
+runc --root "$RROOT" delete -f c1 2>/dev/null
 drop_bundle "$B"
 
 # ---- each corrupted image: fresh start, image kept, reason logged ------

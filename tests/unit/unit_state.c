@@ -1300,7 +1300,7 @@ START_TEST(kept_dirs_follow_removal)
 	registry_forget(&f.s, NULL, P1, 1);
 	ck_assert_int_eq(registry_lookup(&f.s, P1, 1, &r, &err), 0);
 	ck_assert_int_eq(count_entries(f.s.root_fd, "forgotten"), 1);
-	ck_assert_int_eq(registry_sweep(&f.s, &cursor, 4), 1);
+	ck_assert_int_eq(store_sweep(&f.s, &cursor, 4), 1);
 	ck_assert_ptr_null(cursor);
 	ck_assert_int_eq(count_entries(f.s.root_fd, "forgotten"), 0);
 	/* Someone clears the state dir's pids/ and containers/. */

@@ -70,6 +70,7 @@ struct agent_commit {
 	int sweep;      /* forgotten/ may hold registrations to remove */
 	DIR *sweep_dir; /* its listing, while a sweep goes on */
 	size_t sweep_removed; /* by that listing so far */
+	uint64_t sweep_at_ns;  /* a sweep then (agent_commit_sweep_soon), 0: none */
 	size_t n_queue, n_batch;
 };
 
@@ -105,6 +106,10 @@ void agent_commit(struct agent *a);
 void agent_journal_open(struct agent *a);
 /* Returns once everything queued so far is committed. */
 void agent_commit_flush(struct agent *a);
+/* Something was put in forgotten/ (a replaced image): removed a second
+ * after the last such call, while no record waits (with no thread, after
+ * the next agent_commit). */
+void agent_commit_sweep_soon(struct agent *a);
 /* Flushed and the thread ended (the arrays stay: the caller frees them). */
 void agent_commit_stop(struct agent *a);
 /* 1 if the record of (pid, start) is queued or being committed; with

@@ -398,7 +398,7 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 	meta.identity = req->identity;
 	meta.node = config_node_name(c->cfg);
 	if (image_seal(st->tmp, &meta, &st->res.size, &err) < 0 ||
-	    image_publish(st->tmp, req->image_path, &err) < 0) {
+	    image_publish(st->tmp, req->image_path, c->store, &err) < 0) {
 		log_error("%s/%s: publish image: %s", c->ns, c->id, tardis_error_msg(err));
 		ckpt_fail(&st->res, "publish image: %s", tardis_error_msg(err));
 		goto fail;

@@ -237,35 +237,6 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 	return 0;
 }
 
-static int rm_tree_at(int parent_fd, const char *name, int depth)
-{
-	cleanup_dir DIR *d = NULL;
-	struct dirent *de;
-	int fd;
-
-	if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT)
-		return 0;
-	if (errno != EISDIR && errno != EPERM)
-		return -1;
-	if (depth > 64)
-		return -1;
-	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	d = fdopendir(fd);
-	if (!d) {
-		close(fd);
-		return -1;
-	}
-	while ((de = readdir(d))) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (rm_tree_at(dirfd(d), de->d_name, depth + 1) < 0)
-			return -1;
-	}
-	return unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
-}
-
 /* Opens the directory holding path (*base: the last component, parent
  * holds PATH_MAX bytes).  -ENOENT (no error set) when missing_ok and the
  * directory does not exist. */
@@ -286,7 +257,7 @@ static int open_parent_dir(const char *path, const char *what, int missing_ok, c
 
 int image_remove_at(int parent_fd, const char *name, tardis_error_t *err)
 {
-	if (rm_tree_at(parent_fd, name, 0) < 0)
+	if (remove_tree_at(parent_fd, name) < 0)
 		return tardis_make_error(err, errno, "remove `%s`", name);
 	return 0;
 }
@@ -341,7 +312,7 @@ int image_remove(const char *path, tardis_error_t *err)
 	pfd = open_parent_dir(path, "path", 1, parent, &base, err);
 	if (pfd < 0)
 		return pfd == -ENOENT ? 0 : -1;
-	if (rm_tree_at(pfd, base, 0) < 0)
+	if (remove_tree_at(pfd, base) < 0)
 		return tardis_make_error(err, errno, "remove `%s`", path);
 	return 0;
 }

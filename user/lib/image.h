@@ -88,8 +88,11 @@ int image_split_path(const char *path, char *parent, size_t plen, const char **b
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err);
 /* Checksums and fsyncs every file of dir, then writes the manifest last. */
 int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err);
-/* Puts the sealed dir at image_path; a replaced image is removed only after. */
-int image_publish(const char *tmp, const char *image_path, tardis_error_t *err);
+/* Puts the sealed dir at image_path; a replaced image is removed only
+ * after -- by the agent (store s's forgotten/) when image_path lies in the
+ * state dir and s is given, else here. */
+int image_publish(const char *tmp, const char *image_path, struct tardis_store *s,
+		  tardis_error_t *err);
 /* Removes an image directory (or a temp one); missing is fine. */
 int image_remove(const char *path, tardis_error_t *err);
 /* The same for parent_fd/name; a symlink there is removed, never followed. */

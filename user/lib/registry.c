@@ -225,30 +225,6 @@ void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t p
 	unlinkat(pd.fd, name, 0);
 }
 
-int registry_sweep(struct tardis_store *s, DIR **cursor, int max)
-{
-	struct dirent *de;
-	int fd = store_forgotten_dir(s), n = 0;
-
-	/* One listing for the whole sweep: each new one of a big ext4
-	 * directory hashes every entry again (perf: 15 % of a burst). */
-	if (fd < 0 || (!*cursor && !(*cursor = fdopendir_reopen(fd))))
-		return 0;
-	while (n < max) {
-		de = readdir(*cursor);
-		if (!de) {
-			closedir(*cursor);
-			*cursor = NULL;
-			break;
-		}
-		if (de->d_name[0] == '.')
-			continue;
-		unlinkat(fd, de->d_name, 0);
-		n++;
-	}
-	return n;
-}
-
 int registry_foreach(struct tardis_store *s, int (*fn)(const struct registration *r, void *arg),
 		     void *arg, tardis_error_t *err)
 {

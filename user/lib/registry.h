@@ -32,11 +32,6 @@ int registry_lookup(struct tardis_store *s, pid_t pid, uint64_t start_time,
 /* Forgets the registration of (pid, start_time), kernel map included. */
 void registry_forget(struct tardis_store *s, struct tardis_monitor *mon, pid_t pid,
 		     uint64_t start_time);
-/* Removes up to max registrations the agent dropped (registry_forget
- * moved them to forgotten/), listed through *cursor (NULL at first, and
- * again once the listing ended): the number removed; fewer than max when
- * the listing ended. */
-int registry_sweep(struct tardis_store *s, DIR **cursor, int max);
 /* Calls fn for every registration in the pid index. */
 int registry_foreach(struct tardis_store *s, int (*fn)(const struct registration *r, void *arg),
 		     void *arg, tardis_error_t *err);

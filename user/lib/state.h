@@ -7,6 +7,7 @@
 #ifndef TARDIS_STATE_H
 #define TARDIS_STATE_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -66,6 +67,15 @@ int store_pids_dir_gone(struct tardis_store *s);
 /* forgotten/, kept: where the agent moves the registrations it drops
  * (registry_forget, registry_sweep); -1 when not kept. */
 int store_forgotten_dir(struct tardis_store *s);
+/* Moves path (a file or a directory tree of the store's filesystem) into
+ * forgotten/, for the agent to remove while it is idle: 0, or -1 (EXDEV:
+ * another filesystem) -- then the caller removes it itself. */
+int store_forget_path(struct tardis_store *s, const char *path, tardis_error_t *err);
+/* Removes up to max entries of forgotten/ (files or trees: dropped
+ * registrations, replaced images), listed through *cursor (NULL at
+ * first, and again once the listing ended): the number removed; fewer
+ * than max when the listing ended.  Only with store_keep_dirs. */
+int store_sweep(struct tardis_store *s, DIR **cursor, int max);
 #define cleanup_store_dir __attribute__((cleanup(store_dir_release)))
 
 /* Opens (creating when asked) a directory below dirfd, refusing symlinks,

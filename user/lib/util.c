@@ -1,6 +1,8 @@
 #include "util.h"
+#include "cleanup.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -210,4 +212,38 @@ int path_is_clean_absolute(const char *p)
 		if (c[-1] == '/' && (c[2] == '/' || c[2] == '\0'))
 			return 0;
 	return 1;
+}
+
+static int rm_tree(int parent_fd, const char *name, int depth)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (unlinkat(parent_fd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -1;
+	if (depth > 64)
+		return -1;
+	fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rm_tree(dirfd(d), de->d_name, depth + 1) < 0)
+			return -1;
+	}
+	return unlinkat(parent_fd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int remove_tree_at(int parent_fd, const char *name)
+{
+	return rm_tree(parent_fd, name, 0);
 }

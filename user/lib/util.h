@@ -23,6 +23,9 @@ DIR *fdopendir_dup(int fd);
 /* The same directory opened anew ("." of fd): a fresh listing, which
  * sshfs gives only to a new open and NFS revalidates (close-to-open). */
 DIR *fdopendir_reopen(int fd);
+/* Removes name below parent_fd, a file or a whole tree (no symlink is
+ * followed): 0 (also when it is not there), or -1 with errno. */
+int remove_tree_at(int parent_fd, const char *name);
 /* fstat of what the file's server holds now, not of what a network fs
  * cached: FUSE keeps a file's size for a second and sshfs its own copy
  * for 20 s, so a name renamed over on another node reads at the old size

@@ -40,6 +40,7 @@ struct loop {
 	struct agent *a;
 	const struct opts *o;
 	int ep, sfd, ifd;
+	int wd_forgotten; /* ifd's watch of forgotten/ */
 	struct ring_buffer *rb;
 	pid_t ctr_pid;
 	int ctr_fd;
@@ -151,11 +152,21 @@ static int loop_watch(struct loop *l, int fd, uint32_t tag)
  * (renamed into place): the metrics follow it, without polling. */
 static void failures_watch(struct loop *l)
 {
+	char path[4096 + 16];
+
 	l->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (l->ifd < 0 || inotify_add_watch(l->ifd, l->a->cfg.state_dir, IN_MOVED_TO) < 0 ||
-	    loop_watch(l, l->ifd, SRC_FAILURES) < 0)
+	    loop_watch(l, l->ifd, SRC_FAILURES) < 0) {
 		log_warn("watch %s/" FAILURES_FILE ": %s (its metrics follow other events only)",
 			 l->a->cfg.state_dir, strerror(errno));
+		return;
+	}
+	/* Replaced images tardis-runc moves to forgotten/: removed by us. */
+	snprintf(path, sizeof(path), "%s/forgotten", l->a->cfg.state_dir);
+	l->wd_forgotten = inotify_add_watch(l->ifd, path, IN_MOVED_TO | IN_ONLYDIR | IN_DONT_FOLLOW);
+	if (l->wd_forgotten < 0)
+		log_warn("watch %s: %s (what is put there waits for the next exit)", path,
+			 strerror(errno));
 }
 
 static void on_failures(struct loop *l)
@@ -167,7 +178,9 @@ static void on_failures(struct loop *l)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->len && strcmp(ev->name, FAILURES_FILE) == 0)
+			if (ev->wd == l->wd_forgotten)
+				agent_commit_sweep_soon(l->a);
+			else if (ev->len && strcmp(ev->name, FAILURES_FILE) == 0)
 				l->mp.pending = 1;
 			p += sizeof(*ev) + ev->len;
 		}
@@ -426,8 +439,8 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		log_error("out of memory");
 		return 1;
 	}
-	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .ctr_pid = -1,
-			    .ctr_fd = -1 };
+	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .wd_forgotten = -1,
+			    .ctr_pid = -1, .ctr_fd = -1 };
 	metrics_pace_init(&l->mp, a, o);
 	if (loop_open(l) < 0) {
 		loop_close(l);
