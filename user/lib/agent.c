@@ -269,6 +269,11 @@ void agent_journal_open(struct agent *a)
 	}
 	journal_replay(a, fd);
 	a->commit.journal_fd = fd;
+	/* Not emptied (the replay's syncfs failed): what it holds stays. */
+	if (fstat(fd, &st) == 0 && st.st_size > 0) {
+		a->commit.journal_bytes = (size_t)st.st_size;
+		a->commit.journal_since_ns = (uint64_t)time_monotonic_ns();
+	}
 }
 
 /* The registration of (pid, start) dropped now, unless the record's
