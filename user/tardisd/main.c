@@ -360,6 +360,18 @@ static int unload(const struct tardis_config *cfg)
 	return 0;
 }
 
+/* The commit queue's arrays (agent_commit_init), on every way out. */
+static int agent_free(struct agent *a, int ret)
+{
+	free(a->commit.queue);
+	free(a->commit.batch);
+	a->commit.queue = a->commit.batch = NULL;
+	if (a->commit.journal_fd >= 0)
+		close(a->commit.journal_fd);
+	a->commit.journal_fd = -1;
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o = { .source = "bpf", .address = "/run/containerd/containerd.sock",
@@ -376,21 +388,23 @@ int main(int argc, char **argv)
 	}
 	if (config_load(&a.cfg, &err) < 0) {
 		fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
-		return 1;
+		return agent_free(&a, 1);
 	}
 	if (parse_opts(argc, argv, &o, &a.cfg) < 0)
-		return 2;
+		return agent_free(&a, 2);
 	libbpf_verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
 	if (o.unload)
-		return unload(&a.cfg);
+		return agent_free(&a, unload(&a.cfg));
 	if (o.daemon && !o.foreground && daemonize(&ready_fd) < 0) {
 		fprintf(stderr, "tardisd: daemonize: %s\n", strerror(errno));
-		return 1;
+		return agent_free(&a, 1);
 	}
 	lock_fd = agent_open(&a, &o, ready_fd, &pin_fd);
-	if (lock_fd < 0)
-		return -lock_fd;
+	if (lock_fd < 0) {
+		store_close(&a.store);
+		return agent_free(&a, -lock_fd);
+	}
 	ret = monitor_start(&a, &o) < 0 ? 1 : tardisd_run(&a, &o, ready_fd);
 	unlinkat(a.store.root_fd, TARDISD_PID_FILE, 0);
 	close(lock_fd);
@@ -398,7 +412,5 @@ int main(int argc, char **argv)
 	agent_lock_release(pin_fd, a.cfg.bpf_dir);
 	store_close(&a.store);
 	tardis_log_close();
-	free(a.commit.queue);
-	free(a.commit.batch);
-	return ret;
+	return agent_free(&a, ret);
 }
