@@ -207,33 +207,24 @@ static int replay_line(struct agent *a, const char *line)
 	return 1;
 }
 
+/* A journal this big is not read: never emptied since 1 GiB of records. */
+#define EXIT_JOURNAL_READ_MAX (1u << 30)
+
 static void journal_replay(struct agent *a, int fd)
 {
 	cleanup_free char *text = NULL;
-	size_t len = 0, cap = 0;
+	tardis_error_t err = NULL;
 	int lines = 0, bad = 0, rewritten = 0;
-	ssize_t n;
+	size_t len = 0;
 
-	for (;;) {
-		if (cap - len < 65536) {
-			char *t = realloc(text, cap = cap ? cap * 2 : 1 << 20);
-
-			if (!t) {
-				log_error("exit journal: out of memory; kept for the next agent");
-				return;
-			}
-			text = t;
-		}
-		n = pread(fd, text + len, cap - len - 1, (off_t)len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+	if (store_read(a->store.root_fd, EXIT_JOURNAL_FILE, EXIT_JOURNAL_READ_MAX, &text, &len,
+		       &err) < 0) {
+		tardis_error_log_release(TARDIS_LOG_ERROR, "exit journal: kept for the next agent",
+					 &err);
+		return;
 	}
 	if (!len)
 		return;
-	text[len] = '\0';
 	for (char *line = text, *nl; *line; line = nl + 1) {
 		int r;
 

@@ -29,21 +29,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int write_all_fd(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? -1 : (errno = EIO, -1);
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
 /* The batch's lines appended to the journal and made durable: 0, or -1
  * (errno) -- then a syncfs of the state dir's filesystem does it. */
 static int journal_append(struct agent_commit *c, const struct pending_exit *v, size_t n)
@@ -66,7 +51,7 @@ static int journal_append(struct agent_commit *c, const struct pending_exit *v, 
 		buf[off + l] = '\n';
 		off += l + 1;
 	}
-	ret = write_all_fd(c->journal_fd, buf, len);
+	ret = write_full(c->journal_fd, buf, len);
 	free(buf);
 	if (ret < 0) {
 		int e = errno;

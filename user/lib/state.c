@@ -178,7 +178,7 @@ struct store_kept {
 	/* -1 again (the fd left open: another thread may hold it) once the
 	 * directory was found removed: then walked from the root. */
 	int pids_fd, containers_fd;
-	int forgotten_fd; /* registrations dropped, to be removed (registry_sweep) */
+	int forgotten_fd; /* what the agent removes when idle (store_sweep) */
 	pthread_mutex_t mu; /* the namespace slots */
 	unsigned next;      /* the slot a new namespace takes */
 	struct {
@@ -238,15 +238,10 @@ void store_close(struct tardis_store *s)
 	s->kept = NULL;
 }
 
-/* A kept directory, or -1 when it is not kept (any more). */
-static int kept_fd(const struct store_kept *k, const int *which)
-{
-	return k ? __atomic_load_n(which, __ATOMIC_ACQUIRE) : -1;
-}
-
 int store_pids_dir(struct tardis_store *s, int create, struct store_dir *d, tardis_error_t *err)
 {
-	d->fd = kept_fd(s->kept, s->kept ? &s->kept->pids_fd : NULL);
+	/* -1 when not kept (any more) */
+	d->fd = s->kept ? __atomic_load_n(&s->kept->pids_fd, __ATOMIC_ACQUIRE) : -1;
 	d->owned = d->fd < 0;
 	if (d->owned)
 		d->fd = create ? store_subdir(s->root_fd, "pids", 1, err)
@@ -510,23 +505,6 @@ int store_container_remove(struct tardis_store *s, const char *ns, const char *i
 /* Writes a temp file in dirfd ([fsync]) and renames it to name: visible.
  * Its fd goes to *fd_out when asked for (the caller makes it durable
  * later), else it is closed. */
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0) {
-		ssize_t w = write(fd, p, len);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return w < 0 ? errno : EIO;
-		p += w;
-		len -= w;
-	}
-	return 0;
-}
-
 static int write_renamed(int dirfd, const char *name, const void *data, size_t len, int durable,
 			 int *fd_out, tardis_error_t *err)
 {
@@ -540,9 +518,10 @@ static int write_renamed(int dirfd, const char *name, const void *data, size_t l
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s`", tmp);
-	e = write_all(fd, data, len);
-	if (e)
+	if (write_full(fd, data, len) < 0) {
+		e = errno;
 		goto fail;
+	}
 	if (durable && fsync(fd) < 0) {
 		e = errno;
 		goto fail;
@@ -616,9 +595,7 @@ int store_write_visible_spare(int dirfd, const char *name, const char *spare, co
 
 	if (fd < 0)
 		return write_renamed(dirfd, name, data, len, 0, fd_out, err);
-	e = write_all(fd, data, len);
-	if (!e && renameat(dirfd, spare, dirfd, name) < 0)
-		e = errno;
+	e = write_full(fd, data, len) < 0 || renameat(dirfd, spare, dirfd, name) < 0 ? errno : 0;
 	if (e) {
 		/* Half written: the next write truncates it first. */
 		close(fd);
