@@ -63,6 +63,11 @@ $(SKEL): $(BPF_OBJ)
 $(OUT)/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKEL) | $(OUT)/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 
+# XXH3's AVX2 code, called only on a CPU that has it (checksum.c).
+ifeq ($(ARCH),x86)
+$(OUT)/lib/checksum_avx2.o: CFLAGS += -mavx2
+endif
+
 $(LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
@@ -192,6 +197,10 @@ $(FUZZ_OUT)/lib $(FUZZ_OUT)/shim:
 
 $(FUZZ_OUT)/lib/%.o: user/lib/%.c $(LIB_HDRS) $(SKEL) | $(FUZZ_OUT)/lib
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+ifeq ($(ARCH),x86)
+$(FUZZ_OUT)/lib/checksum_avx2.o: FUZZ_CFLAGS += -mavx2
+endif
 
 $(FUZZ_OUT)/shim/%.o: shim/%.c $(wildcard shim/*.h) $(LIB_HDRS) | $(FUZZ_OUT)/shim
 	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@

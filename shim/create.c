@@ -437,7 +437,7 @@ static int image_verdict(struct shim *s, const struct create_info *ci, struct im
 	if (runc_call_image_safe(shim_runc_call(s), ci->image_path, 0) < 0)
 		return -1; /* none there, or refused: a fresh create */
 	image_cleanup_siblings(ci->image_path);
-	valid = image_validate(ci->image_path, rep);
+	valid = image_validate_flags(ci->image_path, IMAGE_TRUST_SEALED, rep);
 	if (valid == 1 && !image_is_mine(s, ci, rep, reason, len))
 		return 0; /* never another container's image */
 	if (valid == 1 && ci->set.identity[0] && crash_guard(s, ci, rep, reason, len))

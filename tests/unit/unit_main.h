@@ -31,6 +31,7 @@ Suite *deadline_suite(void) __attribute__((weak));
 Suite *runc_help_suite(void) __attribute__((weak));
 Suite *agent_commit_suite(void) __attribute__((weak));
 Suite *shim_docker_suite(void) __attribute__((weak));
+Suite *image_suite(void) __attribute__((weak));
 
 /* One test case of a suite: its name, check's timeout in seconds (0: check's
  * default), its tests (a list ending with NULL: UNIT_TESTS). */

@@ -29,4 +29,18 @@ const char *checksum_field(enum checksum_kind k);
  * errno set. */
 int checksum_fd(int fd, enum checksum_kind k, char hex[CHECKSUM_HEX_MAX], uint64_t *size);
 
+/* A sum taken while the file is still written at its end (CRIU's page
+ * files during the dump): each checksum_run_feed sums at most max bytes
+ * more of what fd holds, from where the last one stopped; checksum_run_end
+ * sums the rest up to EOF, gives the sum (as checksum_fd would have) and
+ * frees the run, also when it fails.  A file rewritten before where the
+ * run got gets a wrong sum: only for files written once, front to back.
+ * A file found shorter than what was summed fails with EIO. */
+struct checksum_run;
+struct checksum_run *checksum_run_new(enum checksum_kind k);
+int checksum_run_feed(struct checksum_run *r, int fd, uint64_t max);
+uint64_t checksum_run_size(const struct checksum_run *r);
+int checksum_run_end(struct checksum_run *r, int fd, char hex[CHECKSUM_HEX_MAX], uint64_t *size);
+void checksum_run_free(struct checksum_run *r);
+
 #endif

@@ -72,6 +72,17 @@ static uint64_t dirty_bytes(void)
  * included) when one syncfs is still the cheaper way. */
 #define SYNCFS_DIRTY_MAX (64ull << 20)
 
+/* 1 for a filesystem of this node's own (a local disk's, or memory):
+ * nothing but this kernel changes its files. */
+static int fs_is_local(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) == 0 &&
+	       (sf.f_type == EXT4_SUPER_MAGIC || sf.f_type == XFS_SUPER_MAGIC ||
+		sf.f_type == BTRFS_SUPER_MAGIC || sf.f_type == TMPFS_MAGIC);
+}
+
 /* 1 when one syncfs of the image's filesystem makes its files durable
  * for less than an fsync each: a local disk's filesystem (each fsync on
  * this machine's ext4 without a journal writes the inode and flushes the
@@ -81,26 +92,156 @@ static uint64_t dirty_bytes(void)
  * checkpoint: each file is then synced on its own. */
 static int syncfs_is_cheap(int dfd)
 {
-	struct statfs sf;
 	uint64_t dirty;
 
-	if (fstatfs(dfd, &sf) < 0)
-		return 0;
-	if (sf.f_type != EXT4_SUPER_MAGIC && sf.f_type != XFS_SUPER_MAGIC &&
-	    sf.f_type != BTRFS_SUPER_MAGIC)
+	if (!fs_is_local(dfd))
 		return 0;
 	dirty = dirty_bytes();
 	return dirty != UINT64_MAX && dirty <= SYNCFS_DIRTY_MAX;
 }
 
-/* Lists dir's files into files ({name, size, xxh128}, each made 0600),
- * then waits until all of them are durable; *total is their size. */
-static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *total,
-			  tardis_error_t *err)
+/* This boot's id (36 characters), "" if unknown. */
+static void boot_id(char id[40])
+{
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, id, 36);
+
+	if (fd >= 0)
+		close(fd);
+	id[n == 36 ? 36 : 0] = '\0';
+}
+
+/* A file's stamp as sealed: device, inode and change time.  Another
+ * write, chmod, truncation or copy changes it; the same file unchanged
+ * since keeps it (while the node has not rebooted: boot id). */
+static void seal_stamp(const struct stat *st, char *out, size_t len)
+{
+	snprintf(out, len, "%llu:%llu:%lld.%09ld", (unsigned long long)st->st_dev,
+		 (unsigned long long)st->st_ino, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
+}
+
+/* A page file CRIU is writing, summed so far. */
+struct progress_file {
+	char name[64];
+	int fd;
+	dev_t dev;
+	ino_t ino;
+	struct checksum_run *run; /* NULL: gave up, summed in full at the seal */
+};
+
+#define PROGRESS_FILES 16
+
+struct image_progress {
+	struct progress_file f[PROGRESS_FILES];
+	int n;
+};
+
+struct image_progress *image_progress_new(void)
+{
+	return calloc(1, sizeof(struct image_progress));
+}
+
+void image_progress_free(struct image_progress *p)
+{
+	for (int i = 0; p && i < p->n; i++) {
+		close(p->f[i].fd);
+		checksum_run_free(p->f[i].run);
+	}
+	free(p);
+}
+
+static struct progress_file *progress_file(struct image_progress *p, int dfd, const char *name)
+{
+	struct progress_file *f;
+	struct stat st;
+	int fd;
+
+	for (int i = 0; i < p->n; i++)
+		if (strcmp(p->f[i].name, name) == 0)
+			return &p->f[i];
+	if (p->n == PROGRESS_FILES || strlen(name) >= sizeof(f->name))
+		return NULL;
+	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return NULL;
+	}
+	f = &p->f[p->n++];
+	snprintf(f->name, sizeof(f->name), "%s", name);
+	f->fd = fd;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->run = checksum_run_new(CHECKSUM_XXH128);
+	return f;
+}
+
+/* What one call sums of a file at most: the dump's wait for runc is not
+ * held for long (256 MiB: ~15 ms here). */
+#define PROGRESS_STEP (256ull << 20)
+
+void image_dump_progress(const char *dir, struct image_progress *p)
+{
+	cleanup_dir DIR *d = opendir(dir);
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		struct progress_file *f;
+		int fd;
+
+		if (strncmp(de->d_name, "pages-", 6) != 0 || de->d_type != DT_REG)
+			continue;
+		if (p && (f = progress_file(p, dirfd(d), de->d_name))) {
+			/* Summed while it is still in the page cache (and
+			 * on the other CPU while CRIU writes): the seal sums
+			 * only the rest. */
+			if (f->run && checksum_run_feed(f->run, f->fd, PROGRESS_STEP) < 0) {
+				checksum_run_free(f->run);
+				f->run = NULL;
+			}
+			sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+			continue;
+		}
+		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		close(fd);
+	}
+}
+
+/* dir's file name (open as ffd) summed: what the dump's progress summed
+ * of it already and the rest, or the whole file. */
+static int sum_file(struct image_progress *p, const char *name, int ffd, const struct stat *st,
+		    char hex[CHECKSUM_HEX_MAX], uint64_t *sz)
+{
+	for (int i = 0; p && i < p->n; i++) {
+		struct progress_file *f = &p->f[i];
+		struct checksum_run *run = f->run;
+
+		if (strcmp(f->name, name) != 0 || !run)
+			continue;
+		f->run = NULL;
+		if (f->dev == st->st_dev && f->ino == st->st_ino &&
+		    checksum_run_end(run, ffd, hex, sz) == 0)
+			return 0;
+		if (f->dev != st->st_dev || f->ino != st->st_ino)
+			checksum_run_free(run);
+		break; /* another file by now, or it failed: in full */
+	}
+	return checksum_fd(ffd, CHECKSUM_XXH128, hex, sz);
+}
+
+/* Lists dir's files into files ({name, size, xxh128, sealed}, each made
+ * 0600), then waits until all of them are durable; *total is their size.
+ * p (or NULL): what was summed of the page files while CRIU wrote them. */
+static int manifest_files(int dfd, const char *dir, struct image_progress *p, cJSON *files,
+			  uint64_t *total, tardis_error_t *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = dup(dfd), one_sync = syncfs_is_cheap(dfd);
+	int fd = dup(dfd), one_sync = syncfs_is_cheap(dfd), local = fs_is_local(dfd);
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
@@ -128,12 +269,18 @@ static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *tota
 		 * on ext4). */
 		if (!one_sync)
 			sync_file_range(ffd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		if (checksum_fd(ffd, CHECKSUM_XXH128, hex, &sz) < 0)
+		if (sum_file(p, de->d_name, ffd, &st, hex, &sz) < 0 || fstat(ffd, &st) < 0)
 			return tardis_make_error(err, errno, "checksum `%s/%s`", dir, de->d_name);
 		f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "name", de->d_name);
 		cJSON_AddNumberToObject(f, "size", (double)sz);
 		cJSON_AddStringToObject(f, checksum_field(CHECKSUM_XXH128), hex);
+		if (local && (uint64_t)st.st_size == sz) {
+			char stamp[96];
+
+			seal_stamp(&st, stamp, sizeof(stamp));
+			cJSON_AddStringToObject(f, "sealed", stamp);
+		}
 		cJSON_AddItemToArray(files, f);
 		*total += sz;
 	}
@@ -151,24 +298,6 @@ static int manifest_files(int dfd, const char *dir, cJSON *files, uint64_t *tota
 		crash_point("seal-file-synced");
 	}
 	return 0;
-}
-
-void image_start_writeback(const char *dir)
-{
-	cleanup_dir DIR *d = opendir(dir);
-	struct dirent *de;
-
-	while (d && (de = readdir(d))) {
-		int fd;
-
-		if (strncmp(de->d_name, "pages-", 6) != 0 || de->d_type != DT_REG)
-			continue;
-		fd = openat(dirfd(d), de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		close(fd);
-	}
 }
 
 /* The manifest's text: m, this node, and files (taken over). */
@@ -195,6 +324,13 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	cJSON_AddStringToObject(o, "runc_version", m->runc_version ? m->runc_version : "");
 	cJSON_AddStringToObject(o, "criu_version", m->criu_version ? m->criu_version : "");
 	cJSON_AddStringToObject(o, "kernel", un.release);
+	{
+		char boot[40];
+
+		boot_id(boot);
+		if (boot[0])
+			cJSON_AddStringToObject(o, "boot_id", boot);
+	}
 	cJSON_AddStringToObject(o, "arch", un.machine);
 	cJSON_AddStringToObject(o, "rootfs_kind",
 				m->rootfs_kind ? m->rootfs_kind : IMAGE_ROOTFS_OVERLAY);
@@ -203,7 +339,8 @@ static char *manifest_text(const struct image_meta *m, cJSON *files, uint64_t to
 	return cJSON_Print(o);
 }
 
-int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err)
+int image_seal(const char *dir, const struct image_meta *m, struct image_progress *p,
+	       uint64_t *size, tardis_error_t *err)
 {
 	cleanup_close int dfd = -1;
 	cleanup_free char *text = NULL;
@@ -222,7 +359,7 @@ int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tard
 	files = cJSON_CreateArray();
 	if (!files)
 		return tardis_make_error(err, ENOMEM, "manifest");
-	if (manifest_files(dfd, dir, files, &total, err) < 0)
+	if (manifest_files(dfd, dir, p, files, &total, err) < 0)
 		return -1;
 	text = manifest_text(m, files, total);
 	files = NULL; /* the manifest's now */
@@ -339,7 +476,7 @@ static void check(struct image_report *r, const char *name, int ok, const char *
 
 int image_manifest_parse(const char *text, struct image_report *r, cJSON **files_out)
 {
-	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity, *arch, *criu;
+	const cJSON *v, *files, *ns, *id, *at, *node, *kind, *identity, *arch, *criu, *boot;
 	cleanup_json cJSON *o = NULL;
 
 	*files_out = NULL;
@@ -357,6 +494,7 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 	identity = cJSON_GetObjectItemCaseSensitive(o, "identity");
 	arch = cJSON_GetObjectItemCaseSensitive(o, "arch");
 	criu = cJSON_GetObjectItemCaseSensitive(o, "criu_version");
+	boot = cJSON_GetObjectItemCaseSensitive(o, "boot_id");
 	if (!cJSON_IsArray(files) || !cJSON_IsString(ns) || !cJSON_IsString(id)) {
 		check(r, "manifest", 0, "manifest.json lacks files, namespace or id");
 		return -1;
@@ -367,6 +505,8 @@ int image_manifest_parse(const char *text, struct image_report *r, cJSON **files
 		snprintf(r->created_at, sizeof(r->created_at), "%s", at->valuestring);
 	if (cJSON_IsString(node))
 		snprintf(r->node, sizeof(r->node), "%s", node->valuestring);
+	if (cJSON_IsString(boot))
+		snprintf(r->boot_id, sizeof(r->boot_id), "%s", boot->valuestring);
 	if (identity && (!cJSON_IsString(identity) ||
 			 strlen(identity->valuestring) >= sizeof(r->identity))) {
 		check(r, "manifest", 0, "identity is not a string of at most %zu bytes",
@@ -468,9 +608,14 @@ static int check_inventory(int dfd, char *detail, size_t len)
 	return 0;
 }
 
-static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detail, size_t len)
+/* Each listed file's size and sum.  trust_sealed: a file whose stamp is
+ * still the one it was sealed with (same boot, same inode, unchanged
+ * since) is not read again. */
+static int check_files(int dfd, const cJSON *files, int trust_sealed, uint64_t *total,
+		       char *detail, size_t len)
 {
 	const cJSON *f;
+	int unread = 0;
 
 	*total = 0;
 	cJSON_ArrayForEach(f, files) {
@@ -500,18 +645,40 @@ static int check_files(int dfd, const cJSON *files, uint64_t *total, char *detai
 				 (long long)st.st_size, size->valuedouble);
 			return 0;
 		}
+		if (trust_sealed) {
+			const cJSON *sealed = cJSON_GetObjectItemCaseSensitive(f, "sealed");
+			char stamp[96];
+
+			seal_stamp(&st, stamp, sizeof(stamp));
+			if (cJSON_IsString(sealed) && strcmp(sealed->valuestring, stamp) == 0) {
+				*total += (uint64_t)st.st_size;
+				unread++;
+				continue;
+			}
+		}
 		if (checksum_fd(fd, kind, hex, &sz) < 0 || strcmp(hex, sum->valuestring) != 0) {
 			snprintf(detail, len, "%s: checksum mismatch", name->valuestring);
 			return 0;
 		}
 		*total += sz;
 	}
-	snprintf(detail, len, "%d files, %llu bytes, sizes and checksums match",
-		 cJSON_GetArraySize(files), (unsigned long long)*total);
+	if (unread)
+		snprintf(detail, len,
+			 "%d files, %llu bytes, sizes and checksums match (%d unchanged since sealed "
+			 "in this boot, not read again)",
+			 cJSON_GetArraySize(files), (unsigned long long)*total, unread);
+	else
+		snprintf(detail, len, "%d files, %llu bytes, sizes and checksums match",
+			 cJSON_GetArraySize(files), (unsigned long long)*total);
 	return 1;
 }
 
 int image_validate(const char *image_path, struct image_report *r)
+{
+	return image_validate_flags(image_path, 0, r);
+}
+
+int image_validate_flags(const char *image_path, int flags, struct image_report *r)
 {
 	cleanup_free char *text = NULL;
 	cleanup_close int dfd = -1;
@@ -543,7 +710,14 @@ int image_validate(const char *image_path, struct image_report *r)
 	check(r, "inventory", ok, "%s", detail);
 	ok = fstatat(dfd, IMAGE_DESCRIPTORS, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 	check(r, "descriptors", ok, ok ? "present" : "descriptors.json missing");
-	ok = check_files(dfd, files, &r->size, detail, sizeof(detail));
+	if (flags & IMAGE_TRUST_SEALED) {
+		char boot[40];
+
+		boot_id(boot);
+		if (!boot[0] || strcmp(boot, r->boot_id) != 0 || !fs_is_local(dfd))
+			flags &= ~IMAGE_TRUST_SEALED;
+	}
+	ok = check_files(dfd, files, flags & IMAGE_TRUST_SEALED, &r->size, detail, sizeof(detail));
 	check(r, "files", ok, "%s", detail);
 	return r->valid;
 }

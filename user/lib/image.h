@@ -72,13 +72,21 @@ struct image_report {
 	char arch[32];        /* uname's machine where it was made; "" if unknown */
 	char criu_version[32]; /* the CRIU that dumped it ("4.2.1"); "" if unknown
 				* (older images recorded its path there) */
+	char boot_id[40];     /* the boot of the node that sealed it; "" if unknown */
 };
 
-/* Starts the writeback of the page files (pages-*.img) CRIU has written
- * into dir so far, without waiting: called while the dump runs, it leaves
- * image_seal's fsync less to wait for (the kernel would otherwise hold a
- * big image dirty for up to 30 s).  Best effort. */
-void image_start_writeback(const char *dir);
+/* What was learnt of the page files (pages-*.img) while CRIU wrote them:
+ * each one's sum so far, for image_seal to finish. */
+struct image_progress;
+struct image_progress *image_progress_new(void);
+void image_progress_free(struct image_progress *p);
+/* Called while the dump runs: starts the writeback of the page files CRIU
+ * has written into dir so far, without waiting (it leaves image_seal's
+ * fsync less to wait for: the kernel would otherwise hold a big image
+ * dirty for up to 30 s); with p, also sums what each one grew by since the
+ * last call (at most 256 MiB a file a call).  CRIU writes a page file
+ * once, front to back.  Best effort. */
+void image_dump_progress(const char *dir, struct image_progress *p);
 
 /* path's directory into parent (plen bytes) and *base, its last
  * component (pointing into path); -1 when it has none. */
@@ -86,8 +94,11 @@ int image_split_path(const char *path, char *parent, size_t plen, const char **b
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it
  * (image_publish.c, with image_publish and image_cleanup_siblings). */
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err);
-/* Checksums and fsyncs every file of dir, then writes the manifest last. */
-int image_seal(const char *dir, const struct image_meta *m, uint64_t *size, tardis_error_t *err);
+/* Checksums and fsyncs every file of dir, then writes the manifest last;
+ * p (or NULL): image_dump_progress's sums of the page files, finished
+ * here (for a file that is no longer the one summed: summed in full). */
+int image_seal(const char *dir, const struct image_meta *m, struct image_progress *p,
+	       uint64_t *size, tardis_error_t *err);
 /* Puts the sealed dir at image_path; a replaced image is removed only
  * after -- by the agent (store s's forgotten/) when image_path lies in the
  * state dir and s is given, else here. */
@@ -114,8 +125,18 @@ int image_parent_check(struct tardis_store *s, const char *image_path, int creat
  * between the two renames of the fallback publish. */
 void image_cleanup_siblings(const char *image_path);
 
-/* Returns 1 valid, 0 invalid (report says why), -1 no image there. */
+/* Returns 1 valid, 0 invalid (report says why), -1 no image there.  Every
+ * file is read and summed. */
 int image_validate(const char *image_path, struct image_report *r);
+/* The same; with IMAGE_TRUST_SEALED, a file on a local filesystem
+ * (ext4, xfs, btrfs, tmpfs) whose device, inode and change time are still
+ * those recorded when this boot sealed it is not read again: it is the
+ * file that was summed, written since by no one (the sums guard against
+ * torn, truncated and corrupted copies, not against a root writer, who
+ * could rewrite the manifest as well).  An image from another node or an
+ * earlier boot, or copied, or touched, is read in full. */
+#define IMAGE_TRUST_SEALED 1
+int image_validate_flags(const char *image_path, int flags, struct image_report *r);
 /* The first failed check as "check: detail". */
 const char *image_report_reason(const struct image_report *r, char *buf, size_t len);
 /* Parses a manifest text (fuzzing, tests); fills r's manifest/format checks. */
