@@ -50,6 +50,7 @@ echo "# memory available ${AVAIL} MiB: mem case ${MEM_MIB} MiB; $N_FILES files; 
 
 # ---- the containers' init ------------------------------------------------
 cat >"$TMP/bigct.c" <<'C'
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -68,9 +69,41 @@ static void put(const char *path, const char *s)
 		exit(2);
 }
 static uint64_t pat(size_t i) { return i * 0x9e3779b97f4a7c15ull; }
+static int write_files(long n)
+{
+	char buf[64];
+	mkdir("/data/f", 0755);
+	for (long i = 0; i < n; i++) {
+		snprintf(buf, sizeof(buf), "/data/f/%ld", i);
+		int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || dprintf(fd, "file %ld of a container that wrote many\n", i) < 0 || close(fd) < 0)
+			return 1;
+	}
+	return 0;
+}
+static int read_files(void)
+{
+	char buf[4096];
+	DIR *d = opendir("/data/f");
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		int fd = openat(dirfd(d), de->d_name, O_RDONLY);
+		if (fd >= 0 && read(fd, buf, sizeof(buf)) < 0)
+			return 1;
+		if (fd >= 0)
+			close(fd);
+	}
+	return d ? 0 : 1;
+}
 int main(int argc, char **argv)
 {
 	char buf[64];
+	/* The floor of the files case: the same files written, or read
+	 * back, by a plain process, then exit. */
+	if (argc > 2 && !strcmp(argv[1], "files-only"))
+		return write_files(atol(argv[2]));
+	if (argc > 1 && !strcmp(argv[1], "read-files"))
+		return read_files();
 	if (argc > 2 && !strcmp(argv[1], "mem")) {
 		words = (size_t)atol(argv[2]) << 17; /* MiB of 8-byte words */
 		mem = mmap(NULL, words * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -79,13 +112,8 @@ int main(int argc, char **argv)
 		for (size_t i = 0; i < words; i++)
 			mem[i] = pat(i);
 	} else if (argc > 2 && !strcmp(argv[1], "files")) {
-		mkdir("/data/f", 0755);
-		for (long i = 0; i < atol(argv[2]); i++) {
-			snprintf(buf, sizeof(buf), "/data/f/%ld", i);
-			int fd = open(buf, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-			if (fd < 0 || dprintf(fd, "file %ld of a container that wrote many\n", i) < 0 || close(fd) < 0)
-				return 1;
-		}
+		if (write_files(atol(argv[2])))
+			return 1;
 	} else if (argc > 2 && !strcmp(argv[1], "sparse")) {
 		off_t size = (off_t)atol(argv[2]) << 20;
 		int fd = open("/data/sparse", O_WRONLY | O_CREAT | O_TRUNC, 0644);
@@ -207,6 +235,23 @@ direct_restore() {
 	wait_for 10 count_above "$BR" "$CKPT_COUNT_BR" || oops "runc: the counter did not continue after $CKPT_COUNT_BR"
 }
 
+# The floor of the files case, on this machine, now: a plain process (not
+# a container: chroot) writes the same files into a fresh overlay rootfs,
+# as a restore must create them, then reads them back, as a checkpoint
+# must.
+files_floor() {
+	local F=$TMP/bf t
+	overlay_rootfs "$F"
+	t=$EPOCHREALTIME
+	chroot "$F/rootfs" /bigct files-only "$N_FILES" || oops "floor: files not written"
+	note f.create "$(ms_between "$t" "$EPOCHREALTIME")"
+	sync -f "$F/rootfs/data" # as the container's had been written back by then
+	t=$EPOCHREALTIME
+	chroot "$F/rootfs" /bigct read-files || oops "floor: files not read"
+	note f.read "$(ms_between "$t" "$EPOCHREALTIME")"
+	drop_bundle "$F"
+}
+
 # Where tardis's own time went in the last round: its log lines, ms after
 # the first one.
 timeline() {
@@ -238,6 +283,7 @@ bench_case() { # bench_case NAME MODE ARG
 		else
 			direct_checkpoint && tardis_checkpoint && direct_restore && tardis_restore
 		fi || { echo "  $CASE round $ROUND failed; no more rounds"; break; }
+		[ "$CASE" != files ] || files_floor
 		printf '  round %d: tardis checkpoint %7.1f ms, restore %7.1f ms | runc checkpoint %7.1f ms, restore %7.1f ms\n' \
 			"$ROUND" "$(tail -1 "$TMP/r/$CASE.t.ckpt")" "$(tail -1 "$TMP/r/$CASE.t.rest")" \
 			"$(tail -1 "$TMP/r/$CASE.r.ckpt")" "$(tail -1 "$TMP/r/$CASE.r.rest")"
@@ -267,6 +313,10 @@ bench_case() { # bench_case NAME MODE ARG
 	printf '%-50s %10s\n' "  of which container files (files.tar, deleted.list)" "$(med t.size.files)"
 	[ "$CASE" != sparse ] || printf '%-50s %10s\n' "restored sparse file: KiB allocated (of 1 GiB)" "$(med t.sparse.kib)"
 	[ "$CASE" != files ] || printf '%-50s %10s\n' "restored files in the fresh upper dir" "$(med t.files.n)"
+	if [ "$CASE" = files ]; then
+		printf '%-50s %10s %10s\n' "floor: a plain process creates / reads them" "$(med f.create)" "$(med f.read)"
+		SUMMARY[files.floor]="$(med f.create) $(med f.read)"
+	fi
 	echo "  the last checkpoint, tardis's log (ms after its first line):"
 	timeline "$TMP/$CASE.ckpt.log"
 	echo "  the last restore, tardis's log:"
@@ -298,6 +348,13 @@ for c in $CASES; do
 	done
 done
 echo "(own: all but runc + CRIU; goal: own <= 10% of runc's time; $FAILS problems in the rounds)"
+if [ -n "${SUMMARY[files.floor]:-}" ]; then
+	read -r fc fr <<<"${SUMMARY[files.floor]}"
+	echo "(files: the floor here, a plain process creating the $N_FILES files through an overlay: $fc ms," \
+		"reading them back: $fr ms)"
+	echo "BENCH big_files_create_floor $fc ms"
+	echo "BENCH big_files_read_floor $fr ms"
+fi
 for c in $CASES; do
 	for k in ckpt rest; do
 		[ -n "${SUMMARY[$c.$k]:-}" ] || continue

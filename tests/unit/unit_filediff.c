@@ -356,6 +356,16 @@ static void change_merged(const char *M)
 	put(M, "new/old_time", "1969\n");
 	put(M, "new/bigid", "big ids\n");
 	put(M, "new/suid", "s\n");
+	/* A setgid directory's files get its group (one put back to root's),
+	 * modes a umask would narrow or that leave the owner no write. */
+	mkd(M, "new/sgid");
+	sh("chown 0:77 '%s' && chmod 2775 '%s'", P(M, "new/sgid"), P(M, "new/sgid"));
+	put(M, "new/sgid/root", "r\n");
+	put(M, "new/sgid/grp", "g\n");
+	put(M, "new/f0666", "w\n");
+	put(M, "new/f0444", "r\n");
+	sh("chown 0:0 '%s' && chmod 0666 '%s' && chmod 0444 '%s'", P(M, "new/sgid/root"),
+	   P(M, "new/f0666"), P(M, "new/f0444"));
 	mkd(M, "new/emptydir");
 	sh("chmod 4755 '%s' && chmod 0700 '%s' && chown 3000000:3000001 '%s'", P(M, "new/suid"),
 	   P(M, "new/emptydir"), P(M, "new/bigid"));

@@ -99,12 +99,21 @@ static int parent_open(struct apply_ctx *c, struct parent_cache *p, const char *
 		*name = slash ? slash + 1 : path;
 		return p->fd;
 	}
+	struct stat st;
+
 	fd = fdiff_open_parent(c->rootfd, c->dev, path, name, c->bad);
 	if (fd < 0)
 		return fd;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+
+		close(fd);
+		return -e;
+	}
 	parent_drop(p);
 	p->fd = fd;
 	p->acl_default = -1;
+	p->new_gid = st.st_mode & S_ISGID ? st.st_gid : c->egid;
 	memcpy(p->path, parent, strlen(parent) + 1);
 	return fd;
 }
@@ -266,19 +275,27 @@ static int set_meta(struct apply_ctx *c, int pfd, const char *name,
 	return 0;
 }
 
-/* set_meta on a regular file just created and open as fd (no path walked
- * again); inherited: its directory has a default ACL. */
-static int set_meta_fd(int fd, const struct filediff_entry *e, int inherited, tardis_error_t *err)
+/* set_meta on a regular file just created (O_EXCL, mode created) and
+ * open as fd (no path walked again), in parent p: the owner and mode it
+ * got already are not set again (through overlayfs each costs as much as
+ * a third of the file's creation). */
+static int set_meta_fd(struct apply_ctx *c, struct parent_cache *p, int fd, mode_t created,
+		       const struct filediff_entry *e, tardis_error_t *err)
 {
 	struct timespec ts[2] = { { 0, UTIME_OMIT },
 				  { (time_t)e->mtime_sec, (long)e->mtime_nsec } };
 	const char *failed = NULL;
+	int inherited = parent_acl_default(p);
+	int chown_needed = inherited || e->uid != c->euid || e->gid != p->new_gid;
 
-	if (fchown(fd, e->uid, e->gid) < 0)
+	if (chown_needed && fchown(fd, e->uid, e->gid) < 0)
 		return tardis_make_error(err, errno, "set owner of `%s`", e->path);
 	if (fdiff_xattrs_write_fd(fd, e->xattrs, e->nxattrs, inherited, &failed) < 0)
 		return tardis_make_error(err, errno, "set xattr %s of `%s`", failed, e->path);
-	if (fchmod(fd, e->mode) < 0)
+	/* chown drops setuid and setgid bits: set after it, as a default
+	 * ACL's mask may have narrowed the created mode. */
+	if ((chown_needed || inherited || (created & ~c->umask) != (e->mode & 07777)) &&
+	    fchmod(fd, e->mode) < 0)
 		return tardis_make_error(err, errno, "set mode of `%s`", e->path);
 	if (futimens(fd, ts) < 0)
 		return tardis_make_error(err, errno, "set time of `%s`", e->path);
@@ -296,7 +313,11 @@ static int write_file(struct apply_ctx *c, int pfd, const char *name,
 	uint64_t off, end = 0;
 	int r;
 
-	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	/* Its own mode but setuid, setgid and sticky (set after its owner);
+	 * written through this fd whatever the mode says. */
+	mode_t created = e->mode & 0777;
+
+	fd = openat(pfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, created);
 	if (fd < 0)
 		return tardis_make_error(err, errno, "create `%s`", e->path);
 	filediff_test_point();
@@ -321,7 +342,7 @@ static int write_file(struct apply_ctx *c, int pfd, const char *name,
 	/* Created empty (O_EXCL): its length is where the data ended. */
 	if (end != e->size && ftruncate(fd, (off_t)e->size) < 0)
 		return tardis_make_error(err, errno, "set the length of `%s`", e->path);
-	if (set_meta_fd(fd, e, parent_acl_default(&c->apply_parent), err) < 0)
+	if (set_meta_fd(c, &c->apply_parent, fd, created, e, err) < 0)
 		return -1;
 	filediff_test_point();
 	return 0;
@@ -455,8 +476,11 @@ static int apply_entry(const struct filediff_entry *e, void *arg, tardis_error_t
 	pfd = parent_open(c, &c->apply_parent, e->path, &name);
 	if (pfd < 0)
 		return fdiff_resolve_error(err, -pfd, e->path, c->bad);
-	exists = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
-	if (!exists && errno != ENOENT)
+	/* Journaled ahead as created: it was not there then, and nothing but
+	 * this apply creates paths in the rootfs (an O_EXCL create fails if
+	 * that were wrong). */
+	exists = !ahead && fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+	if (!ahead && !exists && errno != ENOENT)
 		return tardis_make_error(err, errno, "stat `%s`", e->path);
 
 	/* An existing directory keeps its xattrs (the journal cannot undo
@@ -597,6 +621,10 @@ struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tard
 		return NULL;
 	}
 	c->dev = st.st_dev;
+	c->euid = geteuid();
+	c->egid = getegid();
+	c->umask = umask(0);
+	umask(c->umask);
 	return c;
 }
 

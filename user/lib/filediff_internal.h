@@ -131,13 +131,19 @@ int tar_write_finish(struct tar_writer *w, tardis_error_t *err);
 
 /* The xattrs of name below dirfd (not following a symlink), but overlay's
  * own, into *out (v[0..n), owned; free with fdiff_xattrs_free); none where
- * the filesystem has no xattrs.  -1 with errno. */
+ * the filesystem has no xattrs.  -1 with errno.  names lists them all,
+ * overlay's included (fdiff_xattrs_has). */
 struct fdiff_xattrs {
 	struct filediff_xattr *v;
 	size_t n, cap;
 	char *names;
+	size_t names_len;
 };
 int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *out);
+/* The same of an open file. */
+int fdiff_xattrs_read_fd(int fd, struct fdiff_xattrs *out);
+/* 1 when the file had an xattr of that name (overlay's too) when read. */
+int fdiff_xattrs_has(const struct fdiff_xattrs *x, const char *name);
 void fdiff_xattrs_free(struct fdiff_xattrs *x);
 /* Sets them on name below dirfd (not following a symlink), after removing
  * the ACLs it has and v has not (inherited from a default ACL); best_effort
@@ -180,6 +186,7 @@ struct parent_cache {
 	int fd;          /* -1: empty */
 	int acl_default; /* -1: not asked; 0: it has no default ACL, so what is
 			  * created in it inherits none; 1: it has one */
+	gid_t new_gid;   /* the group what is created in it gets (setgid) */
 	char path[FILEDIFF_PATH_MAX + 1];
 };
 
@@ -201,6 +208,9 @@ struct apply_ctx {
 	size_t next;     /* the entry being applied */
 	size_t intended; /* entries [next, intended) are journaled ahead */
 	struct parent_cache ahead_parent, apply_parent; /* of intend, apply_entry */
+	uid_t euid;
+	gid_t egid;
+	mode_t umask; /* this process's, what a new file's mode lacks */
 };
 
 struct apply_ctx *fdiff_apply_ctx_new(const char *rootfs, int backup_dirfd, tardis_error_t *err);

@@ -102,6 +102,19 @@ static int save_deletion(struct save_ctx *c, enum filediff_deletion kind, tardis
 	return fdiff_deleted_write(&c->del, kind, c->path, c->esc, err);
 }
 
+/* One entry's header, with its xattrs x. */
+static int save_header_x(struct save_ctx *c, struct tar_item *it, const struct fdiff_xattrs *x,
+			 tardis_error_t *err)
+{
+	it->path = c->path;
+	it->xattrs = x->v;
+	it->nxattrs = x->n;
+	if (tar_write_header(&c->tar, it, err) < 0)
+		return -1;
+	c->st->entries++;
+	return 0;
+}
+
 /* One entry's header, with the xattrs of name below dirfd. */
 static int save_header(struct save_ctx *c, int dirfd, const char *name, struct tar_item *it,
 		       tardis_error_t *err)
@@ -109,17 +122,11 @@ static int save_header(struct save_ctx *c, int dirfd, const char *name, struct t
 	struct fdiff_xattrs x;
 	int ret;
 
-	it->path = c->path;
-	if (fdiff_xattrs_read(dirfd, name, &x) < 0) {
+	if (fdiff_xattrs_read(dirfd, name, &x) < 0)
 		ret = tardis_make_error(err, errno, "read xattrs of `%s`", c->path);
-	} else {
-		it->xattrs = x.v;
-		it->nxattrs = x.n;
-		ret = tar_write_header(&c->tar, it, err);
-	}
+	else
+		ret = save_header_x(c, it, &x, err);
 	fdiff_xattrs_free(&x);
-	if (ret == 0)
-		c->st->entries++;
 	return ret;
 }
 
@@ -180,37 +187,38 @@ static int save_range(struct save_ctx *c, int fd, uint64_t off, uint64_t len, ta
 	return 0;
 }
 
-static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
+/* A regular file's entry and data.  Its xattrs are listed once, on the
+ * open file (overlay's own say whether it is a metacopy or a whiteout);
+ * its holes are looked for only when it has fewer blocks than bytes
+ * (10,000 small files: 4 system calls each fewer). */
+static int save_file_fd(struct save_ctx *c, int fd, struct fdiff_xattrs *x, tardis_error_t *err)
 {
-	cleanup_close int fd = -1;
 	struct stat st;
 	uint64_t pos = 0, size;
 	struct tar_item it = { .type = FILEDIFF_REG, .st = &st };
-	char x[4];
 
-	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return tardis_make_error(err, errno, "open `%s`", c->path);
 	if (fstat(fd, &st) < 0)
 		return tardis_make_error(err, errno, "stat `%s`", c->path);
 	if (!S_ISREG(st.st_mode))
 		return tardis_make_error(err, EAGAIN, "`%s` changed type while saving", c->path);
-	if (xattr_get(fd, "trusted.overlay.metacopy", x, sizeof(x)) >= 0)
+	if (fdiff_xattrs_read_fd(fd, x) < 0)
+		return tardis_make_error(err, errno, "read xattrs of `%s`", c->path);
+	if (fdiff_xattrs_has(x, "trusted.overlay.metacopy"))
 		return tardis_make_error(err, ENOTSUP,
 					 "`%s` is a metacopy (its data is in a lower layer): "
 					 "overlay metacopy=on is not supported",
 					 c->path);
 	/* An "xwhiteout": a whiteout made as a file where devices cannot be. */
-	if (st.st_size == 0 && xattr_get(fd, "trusted.overlay.whiteout", x, sizeof(x)) >= 0) {
+	if (st.st_size == 0 && fdiff_xattrs_has(x, "trusted.overlay.whiteout"))
 		return save_deletion(c, FILEDIFF_WHITEOUT, err);
-	}
 	size = (uint64_t)st.st_size;
-	if (find_extents(c, fd, size) < 0)
+	c->next = 0;
+	if ((uint64_t)st.st_blocks * 512 < size && find_extents(c, fd, size) < 0)
 		return tardis_make_error(err, errno, "find the data of `%s`", c->path);
 	it.size = size;
 	it.extents = c->ext;
 	it.nextents = c->next;
-	if (save_header(c, dirfd, name, &it, err) < 0)
+	if (save_header_x(c, &it, x, err) < 0)
 		return -1;
 	if (!c->next)
 		return save_range(c, fd, 0, size, err) < 0 ? -1 : link_remember(c, &st, err);
@@ -221,6 +229,20 @@ static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_err
 		pos = c->ext[i].offset + c->ext[i].length;
 	}
 	return link_remember(c, &st, err);
+}
+
+static int save_file(struct save_ctx *c, int dirfd, const char *name, tardis_error_t *err)
+{
+	cleanup_close int fd = -1;
+	struct fdiff_xattrs x = { 0 };
+	int ret;
+
+	fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return tardis_make_error(err, errno, "open `%s`", c->path);
+	ret = save_file_fd(c, fd, &x, err);
+	fdiff_xattrs_free(&x);
+	return ret;
 }
 
 static int save_dir(struct save_ctx *c, int dirfd, tardis_error_t *err);

@@ -35,9 +35,15 @@ void fdiff_xattrs_free(struct fdiff_xattrs *x)
 	memset(x, 0, sizeof(*x));
 }
 
-static int read_one(const char *path, const char *n, struct fdiff_xattrs *x)
+/* One xattr's value: by path, or fd when >= 0. */
+static ssize_t get_one(const char *path, int fd, const char *n, void *val, size_t size)
 {
-	ssize_t len = lgetxattr(path, n, NULL, 0);
+	return fd >= 0 ? fgetxattr(fd, n, val, size) : lgetxattr(path, n, val, size);
+}
+
+static int read_one(const char *path, int fd, const char *n, struct fdiff_xattrs *x)
+{
+	ssize_t len = get_one(path, fd, n, NULL, 0);
 	void *val;
 
 	if (len < 0)
@@ -45,7 +51,7 @@ static int read_one(const char *path, const char *n, struct fdiff_xattrs *x)
 	val = malloc(len ? (size_t)len : 1);
 	if (!val)
 		return -1;
-	len = lgetxattr(path, n, val, (size_t)len);
+	len = get_one(path, fd, n, val, (size_t)len);
 	if (len < 0 || grow_array(&x->v, &x->cap, x->n + 1, sizeof(*x->v)) < 0) {
 		free(val);
 		if (len < 0 && errno == ERANGE)
@@ -56,34 +62,75 @@ static int read_one(const char *path, const char *n, struct fdiff_xattrs *x)
 	return 0;
 }
 
-int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *x)
+/* The names, by path or fd: one call for the usual file (no xattrs, or a
+ * few short names), a second to size a longer list. */
+static ssize_t list_names(const char *path, int fd, char **names)
 {
-	char path[PATH_MAX];
+	char small[1024];
+	ssize_t len = fd >= 0 ? flistxattr(fd, small, sizeof(small)) : llistxattr(path, small, sizeof(small));
+
+	*names = NULL;
+	if (len < 0 && errno != ERANGE)
+		return -1;
+	if (len >= 0) {
+		if (len && !(*names = malloc((size_t)len + 1)))
+			return -1;
+		if (len)
+			memcpy(*names, small, (size_t)len);
+	} else {
+		len = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
+		if (len <= 0)
+			return len;
+		if (!(*names = malloc((size_t)len + 1)))
+			return -1;
+		len = fd >= 0 ? flistxattr(fd, *names, (size_t)len) : llistxattr(path, *names, (size_t)len);
+		if (len < 0) {
+			if (errno == ERANGE)
+				errno = EAGAIN; /* grew meanwhile */
+			return -1;
+		}
+	}
+	if (*names)
+		(*names)[len] = '\0';
+	return len;
+}
+
+static int read_all(const char *path, int fd, struct fdiff_xattrs *x)
+{
 	ssize_t len;
 
 	memset(x, 0, sizeof(*x));
-	fdiff_at_path(path, dirfd, name);
-	len = llistxattr(path, NULL, 0);
+	len = list_names(path, fd, &x->names);
 	if (len < 0)
 		return unsupported(errno) ? 0 : -1;
-	if (len == 0)
-		return 0;
-	x->names = malloc((size_t)len + 1);
-	if (!x->names)
-		return -1;
-	len = llistxattr(path, x->names, (size_t)len);
-	if (len < 0) {
-		if (errno == ERANGE)
-			errno = EAGAIN;
-		return -1;
-	}
-	x->names[len] = '\0';
-	for (char *n = x->names; n < x->names + len; n += strlen(n) + 1) {
+	x->names_len = (size_t)len;
+	for (char *n = x->names; n && n < x->names + len; n += strlen(n) + 1) {
 		if (is_overlay_xattr(n))
 			continue;
-		if (read_one(path, n, x) < 0)
+		if (read_one(path, fd, n, x) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+int fdiff_xattrs_read(int dirfd, const char *name, struct fdiff_xattrs *x)
+{
+	char path[PATH_MAX];
+
+	fdiff_at_path(path, dirfd, name);
+	return read_all(path, -1, x);
+}
+
+int fdiff_xattrs_read_fd(int fd, struct fdiff_xattrs *x)
+{
+	return read_all(NULL, fd, x);
+}
+
+int fdiff_xattrs_has(const struct fdiff_xattrs *x, const char *name)
+{
+	for (const char *n = x->names; n && n < x->names + x->names_len; n += strlen(n) + 1)
+		if (strcmp(n, name) == 0)
+			return 1;
 	return 0;
 }
 
