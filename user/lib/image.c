@@ -257,11 +257,15 @@ static int manifest_files(int dfd, const char *dir, struct image_progress *p, cJ
 
 		if (!name_is_plain(de->d_name) || strcmp(de->d_name, IMAGE_MANIFEST) == 0)
 			continue;
-		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		if (ffd < 0 || fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode))
-			continue; /* CRIU leaves no directories or links here */
-		/* CRIU writes its files 0644; they hold the container's memory. */
-		if ((st.st_mode & 07777) != 0600 && fchmod(ffd, 0600) < 0)
+		/* CRIU leaves no directories or links here. */
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (ffd < 0 || (de->d_type == DT_UNKNOWN && (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode))))
+			continue;
+		/* CRIU writes its files 0644; they hold the container's memory.
+		 * Then its stat as sealed (the change time is final). */
+		if (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)
 			return tardis_make_error(err, errno, "chmod `%s/%s`", dir, de->d_name);
 		/* CRIU does not fsync its images: start every file's writeback
 		 * now, wait for all of them below (about one journal commit
@@ -269,7 +273,7 @@ static int manifest_files(int dfd, const char *dir, struct image_progress *p, cJ
 		 * on ext4). */
 		if (!one_sync)
 			sync_file_range(ffd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		if (sum_file(p, de->d_name, ffd, &st, hex, &sz) < 0 || fstat(ffd, &st) < 0)
+		if (sum_file(p, de->d_name, ffd, &st, hex, &sz) < 0)
 			return tardis_make_error(err, errno, "checksum `%s/%s`", dir, de->d_name);
 		f = cJSON_CreateObject();
 		cJSON_AddStringToObject(f, "name", de->d_name);
