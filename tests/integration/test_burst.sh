@@ -86,6 +86,11 @@ else
 		[ "$recovered" -ge "$drops" -a "$from_recent" -ge "$drops" ]
 fi
 check "agent stopped with recorded=$N errors=0" grep -q "tardisd stopped: recorded=$N .* errors=0$" "$TMP/tardisd.log"
+# Registry lookups from memory: the agent saw the registrations made (it
+# watches the pid index) and looked most exits up without reading a file.
+mem=$(sed -n 's/.*tardisd stopped: recorded=.* lookups_memory=\([0-9]*\) .*/\1/p' "$TMP/tardisd.log" | head -1)
+check "most exits looked up in memory, not the pid index (lookups_memory=${mem:-none} of $N)" \
+	[ "${mem:-0}" -ge $((N / 2)) ]
 echo "# phase 1 took $((SECONDS - t0)) s"
 
 # ---- phase 2: a full ring buffer ---------------------------------------

@@ -272,7 +272,34 @@ void agent_journal_open(struct agent *a)
 static void forget_unless_pending(struct agent *a, int ret, pid_t pid, uint64_t start_time)
 {
 	if (ret == 0)
-		registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, pid, start_time);
+		agent_forget(a, pid, start_time);
+}
+
+void agent_forget(struct agent *a, pid_t pid, uint64_t start_time)
+{
+	if (a->regs)
+		reg_cache_drop(a->regs, pid, start_time);
+	registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, pid, start_time);
+}
+
+void agent_registration_seen(struct agent *a, const char *name, int added)
+{
+	struct registration reg;
+	tardis_error_t err = NULL;
+	uint64_t start_time;
+	pid_t pid;
+
+	if (!a->regs || reg_cache_parse_name(name, &pid, &start_time) < 0)
+		return;
+	if (!added) {
+		reg_cache_drop(a->regs, pid, start_time);
+		return;
+	}
+	/* Read now, while no exit waits for it. */
+	if (registry_lookup(&a->store, pid, start_time, &reg, &err) == 1 &&
+	    reg.pid == pid && reg.start_time == start_time)
+		reg_cache_put(a->regs, &reg);
+	tardis_error_free(&err);
 }
 
 int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source)
@@ -282,7 +309,15 @@ int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, cons
 	tardis_error_t err = NULL;
 	int found, ret;
 
-	found = registry_lookup(&a->store, ev->tgid, ev->start_time, &reg, &err);
+	/* From memory when the agent saw it registered, else from the pid
+	 * index; either way record_exit checks it is the container's init. */
+	found = a->regs ? reg_cache_get(a->regs, ev->tgid, ev->start_time, &reg) : 0;
+	if (found) {
+		a->stats.lookups_memory++;
+	} else {
+		found = registry_lookup(&a->store, ev->tgid, ev->start_time, &reg, &err);
+		a->stats.lookups_index++;
+	}
 	if (found < 0) {
 		tardis_error_wrap(&err, "exit of pid %u", ev->tgid);
 		tardis_error_log_release(TARDIS_LOG_WARN, NULL, &err);
@@ -396,6 +431,8 @@ static int vanished_cb(const struct registration *reg, void *arg)
 
 	if (proc_is_same(reg->pid, reg->start_time)) {
 		reregister(a, reg);
+		if (a->regs)
+			reg_cache_put(a->regs, reg); /* its exit: looked up in memory */
 		return 0;
 	}
 	/* It may have died since the recent-exits scan. */
@@ -468,6 +505,12 @@ int agent_metrics_write(struct agent *a, const char *path, double started_at, ta
 		  offsetof(struct agent_stats, unattributed) },
 		{ "tardis_agent_errors_total", "Exit records tardisd failed to write.",
 		  offsetof(struct agent_stats, errors) },
+		{ "tardis_agent_lookups_memory_total",
+		  "Exits whose registration tardisd had in memory (seen registered).",
+		  offsetof(struct agent_stats, lookups_memory) },
+		{ "tardis_agent_lookups_index_total",
+		  "Exits whose registration tardisd read from the pid index (registered before it watched, or unregistered).",
+		  offsetof(struct agent_stats, lookups_index) },
 	};
 	static const char *const sources[] = { "source=\"bpf\"", "source=\"bpf-recent\"" };
 	struct metrics_buf b = { 0 };

@@ -15,6 +15,7 @@
 #include "metrics.h"
 #include "monitor.h"
 #include "registry.h"
+#include "reg_cache.h"
 #include "state.h"
 
 struct agent_stats {
@@ -25,6 +26,10 @@ struct agent_stats {
 	uint64_t unattributed; /* exits tied to no registered container */
 	uint64_t errors;
 	uint64_t drops_seen;   /* kernel drop counter at the last check */
+	/* An exit's registration found in memory (reg_cache), or read from
+	 * the pid index (a miss: registered before the agent watched). */
+	uint64_t lookups_memory;
+	uint64_t lookups_index;
 	/* Exit (kernel timestamp) -> record visible, per source: bpf (the
 	 * ring buffer), bpf-recent (recovered from recent_exits). */
 	struct metrics_histogram latency[2];
@@ -83,8 +88,14 @@ struct agent {
 	struct agent_commit commit;
 	struct agent_sched sched; /* the event loop thread's */
 	size_t ring_events;       /* events of the ring buffer read so far */
+	struct reg_cache *regs;   /* NULL: every lookup reads the pid index */
 };
 
+/* Drops the registration of (pid, start_time): the kernel's, the pid
+ * index's and the one in memory. */
+void agent_forget(struct agent *a, pid_t pid, uint64_t start_time);
+/* The pid index's entry name changed (inotify): in memory as well. */
+void agent_registration_seen(struct agent *a, const char *name, int added);
 /* What to do with one exit event; source names where it came from. */
 int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source);
 /* The commit queue, empty, no thread yet: 0, or -1 (out of memory). */

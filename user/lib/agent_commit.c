@@ -141,8 +141,7 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		/* Last: until here a killed agent's successor replays the exit
 		 * (recorded already) and writes the line. */
 		if (__atomic_load_n(&p->forget, __ATOMIC_ACQUIRE)) {
-			registry_forget(&a->store, a->have_monitor ? &a->mon : NULL, p->pid,
-					p->start_time);
+			agent_forget(a, p->pid, p->start_time);
 			c->sweep = 1;
 		}
 	}

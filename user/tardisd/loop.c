@@ -41,6 +41,7 @@ struct loop {
 	const struct opts *o;
 	int ep, sfd, ifd;
 	int wd_forgotten; /* ifd's watch of forgotten/ */
+	int wd_pids;      /* ifd's watch of pids/: registrations into memory */
 	struct ring_buffer *rb;
 	pid_t ctr_pid;
 	int ctr_fd;
@@ -148,6 +149,22 @@ static int loop_watch(struct loop *l, int fd, uint32_t tag)
 	return epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &ev);
 }
 
+/* Registrations as tardis-runc makes and drops them (the pid index's
+ * entries renamed into place, moved aside or removed): an exit's lookup
+ * is then from memory.  Until pids/ exists (the first registration makes
+ * it) or after it is removed, tried again at each batch of exits. */
+static void pids_watch(struct loop *l)
+{
+	char path[4096 + 16];
+
+	if (l->ifd < 0 || !l->a->regs)
+		return;
+	snprintf(path, sizeof(path), "%s/pids", l->a->cfg.state_dir);
+	l->wd_pids = inotify_add_watch(l->ifd, path,
+				       IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_ONLYDIR |
+					       IN_DONT_FOLLOW);
+}
+
 /* tardis-runc counts failed checkpoints and restores in failures.json
  * (renamed into place): the metrics follow it, without polling. */
 static void failures_watch(struct loop *l)
@@ -167,6 +184,7 @@ static void failures_watch(struct loop *l)
 	if (l->wd_forgotten < 0)
 		log_warn("watch %s: %s (what is put there waits for the next exit)", path,
 			 strerror(errno));
+	pids_watch(l);
 }
 
 static void on_failures(struct loop *l)
@@ -178,7 +196,11 @@ static void on_failures(struct loop *l)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->wd == l->wd_forgotten)
+			if (ev->wd == l->wd_pids && (ev->mask & IN_IGNORED))
+				l->wd_pids = -1; /* pids/ removed */
+			else if (ev->wd == l->wd_pids && ev->len)
+				agent_registration_seen(l->a, ev->name, (ev->mask & IN_MOVED_TO) != 0);
+			else if (ev->wd == l->wd_forgotten)
 				agent_commit_sweep_soon(l->a);
 			else if (ev->len && strcmp(ev->name, FAILURES_FILE) == 0)
 				l->mp.pending = 1;
@@ -222,6 +244,8 @@ static int source_bpf_start(struct loop *l)
 
 static void on_ring(struct loop *l)
 {
+	if (l->wd_pids < 0)
+		pids_watch(l);
 	l->a->ring_events = 0;
 	if (ring_buffer__consume(l->rb) < 0)
 		log_warn("ring buffer consume: %s", strerror(errno));
@@ -397,10 +421,11 @@ static void loop_once(struct loop *l)
 static void log_stopped(const struct agent_stats *st)
 {
 	log_info("tardisd stopped: recorded=%llu recovered=%llu unknown=%llu duplicates=%llu "
-		 "unattributed=%llu errors=%llu",
+		 "unattributed=%llu lookups_memory=%llu lookups_index=%llu errors=%llu",
 		 (unsigned long long)st->recorded, (unsigned long long)st->recovered,
 		 (unsigned long long)st->unknown, (unsigned long long)st->duplicates,
-		 (unsigned long long)st->unattributed, (unsigned long long)st->errors);
+		 (unsigned long long)st->unattributed, (unsigned long long)st->lookups_memory,
+		 (unsigned long long)st->lookups_index, (unsigned long long)st->errors);
 }
 
 /* After the last round: what arrived before the signal, the last figures. */
@@ -439,7 +464,7 @@ int tardisd_run(struct agent *a, const struct opts *o, int ready_fd)
 		log_error("out of memory");
 		return 1;
 	}
-	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .wd_forgotten = -1,
+	*l = (struct loop){ .a = a, .o = o, .ep = -1, .sfd = -1, .ifd = -1, .wd_forgotten = -1, .wd_pids = -1,
 			    .ctr_pid = -1, .ctr_fd = -1 };
 	metrics_pace_init(&l->mp, a, o);
 	if (loop_open(l) < 0) {

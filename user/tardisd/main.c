@@ -363,6 +363,8 @@ static int unload(const struct tardis_config *cfg)
 /* The commit queue's arrays (agent_commit_init), on every way out. */
 static int agent_free(struct agent *a, int ret)
 {
+	reg_cache_free(a->regs);
+	a->regs = NULL;
 	free(a->commit.queue);
 	free(a->commit.batch);
 	a->commit.queue = a->commit.batch = NULL;
@@ -382,9 +384,9 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	monitor_init(&a.mon);
-	if (agent_commit_init(&a) < 0) {
+	if (agent_commit_init(&a) < 0 || !(a.regs = reg_cache_new())) {
 		fprintf(stderr, "tardisd: out of memory\n");
-		return 1;
+		return agent_free(&a, 1);
 	}
 	if (config_load(&a.cfg, &err) < 0) {
 		fprintf(stderr, "tardisd: %s\n", tardis_error_msg(err));
