@@ -59,6 +59,17 @@ START_TEST(test_many)
 			reg_cache_drop(c, i, (uint64_t)round * 7 + 5);
 	}
 	ck_assert_uint_eq(reg_cache_count(c), 3 * 5000);
+	reg_cache_clear(c);
+	ck_assert_uint_eq(reg_cache_count(c), 0);
+	ck_assert_int_eq(reg_cache_get(c, 2, 5, &out), 0);
+	for (int round = 0; round < 3; round++)
+		for (int i = 1; i <= 10000; i++) {
+			snprintf(id, sizeof(id), "c%d-%d", i, round);
+			r = reg(i, (uint64_t)round * 7 + 5, "ns", id);
+			ck_assert_int_eq(reg_cache_put(c, &r), 0);
+			if (i % 2)
+				reg_cache_drop(c, i, (uint64_t)round * 7 + 5);
+		}
 	for (int round = 0; round < 3; round++)
 		for (int i = 1; i <= 10000; i++) {
 			int hit = reg_cache_get(c, i, (uint64_t)round * 7 + 5, &out);

@@ -289,6 +289,10 @@ void agent_registration_seen(struct agent *a, const char *name, int added)
 	uint64_t start_time;
 	pid_t pid;
 
+	if (a->regs && !name) {
+		reg_cache_clear(a->regs); /* inotify lost events: none is trusted */
+		return;
+	}
 	if (!a->regs || reg_cache_parse_name(name, &pid, &start_time) < 0)
 		return;
 	if (!added) {

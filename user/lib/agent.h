@@ -94,7 +94,8 @@ struct agent {
 /* Drops the registration of (pid, start_time): the kernel's, the pid
  * index's and the one in memory. */
 void agent_forget(struct agent *a, pid_t pid, uint64_t start_time);
-/* The pid index's entry name changed (inotify): in memory as well. */
+/* The pid index's entry name changed (inotify): in memory as well; name
+ * NULL: events were lost, what is in memory is dropped. */
 void agent_registration_seen(struct agent *a, const char *name, int added);
 /* What to do with one exit event; source names where it came from. */
 int agent_handle_event(struct agent *a, const struct tardis_exit_event *ev, const char *source);

@@ -178,6 +178,17 @@ void reg_cache_drop(struct reg_cache *c, pid_t pid, uint64_t start_time)
 	pthread_mutex_unlock(&c->mu);
 }
 
+void reg_cache_clear(struct reg_cache *c)
+{
+	pthread_mutex_lock(&c->mu);
+	for (size_t i = 0; i < c->cap; i++) {
+		free(c->s[i].names);
+		c->s[i] = (struct slot){ 0 };
+	}
+	c->used = c->live = 0;
+	pthread_mutex_unlock(&c->mu);
+}
+
 size_t reg_cache_count(struct reg_cache *c)
 {
 	size_t n;

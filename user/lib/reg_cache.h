@@ -24,6 +24,8 @@ int reg_cache_put(struct reg_cache *c, const struct registration *r);
 /* 1 and *out when (pid, start_time) is there, else 0. */
 int reg_cache_get(struct reg_cache *c, pid_t pid, uint64_t start_time, struct registration *out);
 void reg_cache_drop(struct reg_cache *c, pid_t pid, uint64_t start_time);
+/* Everything forgotten (events were lost: what is left may be stale). */
+void reg_cache_clear(struct reg_cache *c);
 size_t reg_cache_count(struct reg_cache *c);
 
 /* "pid.start_time", a pid index entry's name, parsed; -1 for any other. */

@@ -196,7 +196,9 @@ static void on_failures(struct loop *l)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
 
-			if (ev->wd == l->wd_pids && (ev->mask & IN_IGNORED))
+			if (ev->mask & IN_Q_OVERFLOW)
+				agent_registration_seen(l->a, NULL, 0);
+			else if (ev->wd == l->wd_pids && (ev->mask & IN_IGNORED))
 				l->wd_pids = -1; /* pids/ removed */
 			else if (ev->wd == l->wd_pids && ev->len)
 				agent_registration_seen(l->a, ev->name, (ev->mask & IN_MOVED_TO) != 0);
