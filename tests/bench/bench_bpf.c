@@ -497,7 +497,18 @@ static int cmd_burst(int argc, char **argv)
 	}
 	if (monitor_counters(&mon, &c0, &err) < 0)
 		die("%s", tardis_error_msg(err));
+	/* A settled node, as a drained one is: the agent has read the
+	 * registrations (it watches the pid index) before the exits come --
+	 * its CPU time still for 200 ms, at most 30 s. */
 	proc_usage(agent, &u0);
+	for (int still = 0, waited = 0; still < 4 && waited < 600; waited++) {
+		struct proc_usage u;
+
+		usleep(50000);
+		proc_usage(agent, &u);
+		still = u.cpu_ticks == u0.cpu_ticks ? still + 1 : 0;
+		u0 = u;
+	}
 
 	t_release = monotonic_ns();
 	close(gate[1]);
