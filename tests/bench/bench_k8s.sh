@@ -96,7 +96,7 @@ C_ID=srv-ctr
 C_IMG=$NFS/checkpoint/default/$C_ID
 num_in() { # the number in FILE (COUNT_WRITE's, padded); 0 while there is none
 	local v
-	v=$(tr -d ' \n' <"$1" 2>/dev/null)
+	v=$(tr -d ' \n' 2>/dev/null <"$1")
 	[[ $v =~ ^[0-9]+$ ]] && echo "$v" || echo 0
 }
 above() { [ "$(num_in "$1")" -gt "$2" ]; }
