@@ -179,7 +179,7 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 	 * our stderr is the caller's (containerd reads runc's errors there). */
 	/* A big image's pages go to the disk while CRIU still writes them
 	 * (measured, 1 GiB of memory: tardis's time after the dump 465 ->
-	 * 249 ms), and are summed meanwhile (69 -> ... ms). */
+	 * 249 ms), and are summed meanwhile (1 GiB: the seal 69 -> 13 ms). */
 	struct dump_tick dt = { .dir = tmp,
 				.progress = progress,
 				.local = store_holds_path(c->store, req->image_path),
