@@ -12,6 +12,7 @@
 #include "error.h"
 
 struct cJSON;
+struct stat;
 struct tardis_store;
 
 /* 2: files.tar keeps sparse files, hard links, fifos, devices and xattrs
@@ -87,6 +88,11 @@ void image_progress_free(struct image_progress *p);
  * last call (at most 256 MiB a file a call).  CRIU writes a page file
  * once, front to back.  Best effort. */
 void image_dump_progress(const char *dir, struct image_progress *p);
+/* For image_seal: the sum of the file name of the image (open as ffd, st
+ * its stat) -- what p summed of it already and the rest, or (p NULL, or
+ * another inode by that name now) the whole file. */
+int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
+		       char hex[65 /* CHECKSUM_HEX_MAX */], uint64_t *sz);
 
 /* path's directory into parent (plen bytes) and *base, its last
  * component (pointing into path); -1 when it has none. */
