@@ -62,36 +62,37 @@ static int read_one(const char *path, int fd, const char *n, struct fdiff_xattrs
 	return 0;
 }
 
+/* The list of names, by path or fd when >= 0. */
+static ssize_t list_one(const char *path, int fd, char *buf, size_t size)
+{
+	return fd >= 0 ? flistxattr(fd, buf, size) : llistxattr(path, buf, size);
+}
+
 /* The names, by path or fd: one call for the usual file (no xattrs, or a
  * few short names), a second to size a longer list. */
 static ssize_t list_names(const char *path, int fd, char **names)
 {
 	char small[1024];
-	ssize_t len = fd >= 0 ? flistxattr(fd, small, sizeof(small)) : llistxattr(path, small, sizeof(small));
+	ssize_t len = list_one(path, fd, small, sizeof(small));
+	int in_small = len >= 0;
 
 	*names = NULL;
 	if (len < 0 && errno != ERANGE)
 		return -1;
-	if (len >= 0) {
-		if (len && !(*names = malloc((size_t)len + 1)))
-			return -1;
-		if (len)
-			memcpy(*names, small, (size_t)len);
-	} else {
-		len = fd >= 0 ? flistxattr(fd, NULL, 0) : llistxattr(path, NULL, 0);
-		if (len <= 0)
-			return len;
-		if (!(*names = malloc((size_t)len + 1)))
-			return -1;
-		len = fd >= 0 ? flistxattr(fd, *names, (size_t)len) : llistxattr(path, *names, (size_t)len);
-		if (len < 0) {
-			if (errno == ERANGE)
-				errno = EAGAIN; /* grew meanwhile */
-			return -1;
-		}
+	if (!in_small)
+		len = list_one(path, fd, NULL, 0);
+	if (len <= 0)
+		return len;
+	if (!(*names = malloc((size_t)len + 1)))
+		return -1;
+	if (in_small) {
+		memcpy(*names, small, (size_t)len);
+	} else if ((len = list_one(path, fd, *names, (size_t)len)) < 0) {
+		if (errno == ERANGE)
+			errno = EAGAIN; /* grew meanwhile */
+		return -1;
 	}
-	if (*names)
-		(*names)[len] = '\0';
+	(*names)[len] = '\0';
 	return len;
 }
 
