@@ -1312,6 +1312,13 @@ START_TEST(test_journal)
 	ck_assert(!exists(P(s.base, "backup/b3")) && !exists(P(s.base, "backup/b4.tmp")));
 	ck_assert(exists(P(s.base, "backup/keep")));
 	unlink(P(s.base, "backup/keep"));
+	/* An empty journal (as a commit leaves it) with stale backups: the
+	 * same, without syncing the rootfs (nothing was undone). */
+	put(P(s.base, "backup"), FILEDIFF_JOURNAL, "");
+	put(P(s.base, "backup"), "b7", "stale");
+	ck_assert(filediff_rollback(s.root, s.bfd, &err) == 0);
+	ck_assert(!exists(P(s.base, "backup/b7")));
+	ck_assert_int_eq(journal_size(s.bfd), 0);
 
 	/* A hostile journal cannot make rollback touch anything outside. */
 	put(P(s.base, "backup"), FILEDIFF_JOURNAL,

@@ -57,7 +57,8 @@ struct filediff_stats {
 
 /* Walks an overlayfs upperdir (never following a symlink, never leaving its
  * filesystem) and writes files.tar and deleted.list into out_dirfd (created
- * O_EXCL 0600, fsynced, and removed again on failure).  Fails on overlay
+ * O_EXCL 0600, removed again on failure; not synced: the caller's seal of
+ * the whole directory makes them durable).  Fails on overlay
  * features whose data is not in the upperdir (metacopy, redirect_dir). */
 int filediff_save(const char *upperdir, int out_dirfd, struct filediff_stats *st,
 		  tardis_error_t *err);

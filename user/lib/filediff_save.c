@@ -384,12 +384,14 @@ static int save_walk(struct save_ctx *c, int rootfd, int out_dirfd, tardis_error
 	c->del.fd = create_out(out_dirfd, FILEDIFF_DELETED, err);
 	if (c->del.fd < 0)
 		return -1;
+	/* Not synced here: both files are the image's, made durable with
+	 * all of its files by the seal that follows (image_seal: one syncfs,
+	 * or an fsync each) and their names by the publish's fsync of the
+	 * directory -- 3 syncs less, ~0.7 ms of every checkpoint. */
 	if (save_dir(c, rootfd, err) < 0 ||
 	    (c->base && baseline_foreach_gone(c->base, save_gone, c, err) < 0) ||
 	    tar_write_finish(&c->tar, err) < 0 || fdiff_bufw_flush(&c->del, err) < 0)
 		return -1;
-	if (fsync(c->tar_fd) < 0 || fsync(c->del.fd) < 0 || fsync(out_dirfd) < 0)
-		return tardis_make_error(err, errno, "fsync saved files");
 	return 0;
 }
 
