@@ -72,8 +72,11 @@ uniq_ids=$(grep -o "exit recorded $NSP/[^ ]*" "$TMP/tardisd.log" | sort -u | wc 
 check "each of the $N inits recorded once (distinct ids: $uniq_ids)" [ "$uniq_ids" -eq $N ]
 nerr=$(grep -c " error: " "$TMP/tardisd.log")
 check "zero error lines in the agent logs (got $nerr)" [ "$nerr" -eq 0 ]
-left=$(find "$TARDIS_STATE_DIR/pids" -type f 2>/dev/null | wc -l)
-check "the pid index is empty once all are recorded (got $left)" [ "$left" -eq 0 ]
+# Registrations are dropped once no exit came for a moment (agent_commit.c).
+pids_left() { find "$TARDIS_STATE_DIR/pids" -type f 2>/dev/null | wc -l; }
+pids_empty() { [ "$(pids_left)" -eq 0 ]; }
+wait_for 60 pids_empty
+check "the pid index is empty once all are recorded (got $(pids_left))" pids_empty
 
 stop_agent TERM
 grep 'tardisd stopped' "$TMP/tardisd.log" | sed 's/^/# /'
@@ -111,5 +114,40 @@ stop_agent KILL
 check "  ...SIGKILLed: its holder file is there" [ -n "$(holder_file)" ]
 check "tardisd --unload" "$BIN/tardisd" --unload
 check "  ...removed the dead agent's holder file" [ -z "$(holder_file)" ]
+
+# Killed while its registrations wait to be dropped (they are, once no exit
+# came for a moment): the agent records M exits, logs their lines, and is
+# SIGKILLed at its 20th drop (a test crash point).  The next one finds the
+# M-19 registrations of dead inits whose records are there: every line is
+# in the log already, none is written again (read from the log's tail once,
+# not once per registration).
+M=500
+NSF=${NSP}f
+TARDIS_TEST_CRASH_AT=agent-forget:20 start_agent
+check "an agent that dies at its 20th registration drop starts" [ $? = 0 ]
+killed=$AGENT_PID
+"$BIN/tests/exit_burst" --count $M --ns $NSF --prefix f --timeout 120 \
+	--status-file "$TMP/status-f" >"$TMP/burst-f.out" 2>"$TMP/burst-f.err"
+rc=$?
+sed 's/^/# /' "$TMP/burst-f.out" "$TMP/burst-f.err" | grep -v READY | tail -4
+check "  ...all $M exits recorded (rc=$rc)" [ "$rc" -eq 0 ]
+check "  ...it died at the crash point" wait_for 60 bash -c '! kill -0 "$1" 2>/dev/null' _ "$killed"
+wait "$killed" 2>/dev/null
+AGENT_PID=
+rm -f "$TARDIS_STATE_DIR/tardisd.pid"
+flines() { grep -c "exit recorded $NSF/" "$TMP/tardisd.log"; }
+check "  ...with its $M lines logged (got $(flines))" [ "$(flines)" -eq $M ]
+left=$(find "$TARDIS_STATE_DIR/pids" -type f | wc -l)
+check "  ...and $((M - 19)) registrations not yet dropped (got $left)" [ "$left" -eq $((M - 19)) ]
+t1=$EPOCHREALTIME
+check "the next tardisd starts" start_agent
+wait_for 60 pids_empty
+check "  ...dropped the dead inits' registrations (left: $(pids_left))" pids_empty
+echo "# the next agent started and dropped $left registrations in $(awk -v a="$t1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.0f", (b - a) * 1000 }') ms"
+check "  ...wrote no line again: $M lines, none replayed (got $(flines), $(grep -c "exit recorded $NSF/.* replayed=" "$TMP/tardisd.log"))" \
+	[ "$(flines)" -eq $M ] && ! grep -q "exit recorded $NSF/.* replayed=" "$TMP/tardisd.log"
+stop_agent TERM
+check "  ...and stopped with errors=0" \
+	bash -c 'grep "tardisd stopped" "$1" | tail -1 | grep -q "errors=0$"' _ "$TMP/tardisd.log"
 echo "# total $((SECONDS - t0)) s"
 summary

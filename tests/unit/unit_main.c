@@ -70,7 +70,7 @@ int main(void)
 		failure_count_suite, lease_suite,
 		netns_suite,       preflight_suite, baseline_suite, image_roots_suite,
 		agent_lock_suite, deadline_suite, runc_help_suite, agent_commit_suite,
-		shim_docker_suite, image_suite, reg_cache_suite,
+		shim_docker_suite, image_suite, reg_cache_suite, str_set_suite,
 	};
 	SRunner *sr;
 	int run, failed;

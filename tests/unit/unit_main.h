@@ -33,6 +33,7 @@ Suite *agent_commit_suite(void) __attribute__((weak));
 Suite *shim_docker_suite(void) __attribute__((weak));
 Suite *image_suite(void) __attribute__((weak));
 Suite *reg_cache_suite(void) __attribute__((weak));
+Suite *str_set_suite(void) __attribute__((weak));
 
 /* One test case of a suite: its name, check's timeout in seconds (0: check's
  * default), its tests (a list ending with NULL: UNIT_TESTS). */

@@ -69,22 +69,86 @@ static int already_recorded(int dfd, pid_t pid, uint64_t start, int new_known,
  * writes its backlog's lines before it comes to the replay). */
 #define REPLAY_LOG_TAIL (4u << 20)
 
+void agent_init_key(char *buf, size_t len, pid_t pid, uint64_t start_time)
+{
+	snprintf(buf, len, "%d.%" PRIu64, (int)pid, start_time);
+}
+
+void agent_line_key(char *buf, size_t len, int known, const char *ns, const char *id, pid_t pid)
+{
+	if (known)
+		snprintf(buf, len, "exit recorded %s/%s pid=%d ", ns, id, (int)pid);
+	else
+		snprintf(buf, len, "exit of %s/%s pid %d is unknown", ns, id, (int)pid);
+}
+
+/* The keys of the log tail's lines into a->logged_tail, once: a killed
+ * agent leaves every registration whose drop was still to come (up to a
+ * burst's) to its successor's replay, which asks for each line here
+ * rather than reading 4 MiB of log again. */
+static void load_tail(struct agent *a)
+{
+	cleanup_free char *text = NULL;
+	size_t len;
+
+	a->tail_state = 1;
+	if (tardis_log_tail_read(REPLAY_LOG_TAIL, &text, &len) < 0)
+		return;
+	for (char *line = text, *nl; line < text + len; line = nl + 1) {
+		char *k, *end;
+
+		nl = strchr(line, '\n');
+		if (!nl)
+			break; /* a line being written */
+		*nl = '\0';
+		if ((k = strstr(line, "exit recorded ")) && (end = strstr(k, " pid=")) &&
+		    (end = strchr(end + 5, ' ')))
+			end[1] = '\0';
+		else if ((k = strstr(line, "exit of ")) && (end = strstr(k, " is unknown")))
+			end[sizeof(" is unknown") - 1] = '\0';
+		else
+			continue;
+		if (str_set_add(a->logged_tail, k) < 0) {
+			a->tail_state = 0; /* out of memory: the log itself then */
+			str_set_clear(a->logged_tail);
+			return;
+		}
+	}
+}
+
+/* 1 when the line of old's exit is written: by this agent (its
+ * registration still to drop), in the log's tail as the agent started,
+ * or in the log's tail now; 1 also without a log file to read (stderr,
+ * syslog: no second line). */
+static int line_logged(struct agent *a, const struct exit_record *old)
+{
+	char key[2 * TARDIS_ID_MAX + 64];
+
+	agent_init_key(key, sizeof(key), old->pid, old->start_time);
+	if (a->logged && str_set_has(a->logged, key))
+		return 1;
+	agent_line_key(key, sizeof(key), old->known, old->ns, old->id, old->pid);
+	if (a->logged_tail && a->tail_state == 0)
+		load_tail(a);
+	if (a->logged_tail && a->tail_state == 1 && str_set_has(a->logged_tail, key))
+		return 1;
+	return tardis_log_tail_contains(key, REPLAY_LOG_TAIL) != 0;
+}
+
+void agent_started(struct agent *a)
+{
+	a->tail_state = 2;
+	if (a->logged_tail)
+		str_set_clear(a->logged_tail);
+}
+
 /* A replay: the agent before us died after the record was written but
  * before the registration was dropped -- maybe before its log line, too.
  * SIGKILL can land between the rename and the log write, so the log says
  * whether the line is there; it is written once either way. */
-static void log_replayed(const struct exit_record *old, const char *source)
+static void log_replayed(struct agent *a, const struct exit_record *old, const char *source)
 {
-	char needle[2 * TARDIS_ID_MAX + 64];
-
-	if (old->known)
-		snprintf(needle, sizeof(needle), "exit recorded %s/%s pid=%d ", old->ns, old->id,
-			 old->pid);
-	else
-		snprintf(needle, sizeof(needle), "exit of %s/%s pid %d is unknown", old->ns,
-			 old->id, old->pid);
-	/* Without a log file to read (stderr, syslog): no second line. */
-	if (tardis_log_tail_contains(needle, REPLAY_LOG_TAIL) != 0)
+	if (line_logged(a, old))
 		return;
 	if (old->known)
 		log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s replayed=%s", old->ns,
@@ -132,7 +196,7 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		/* Recorded by this agent, its line to come with the commit. */
 		if (agent_commit_adopt(a, old.pid, old.start_time, forget))
 			return 2;
-		log_replayed(&old, source);
+		log_replayed(a, &old, source);
 		return 0;
 	}
 	snprintf(r->source, sizeof(r->source), "%s", source);
@@ -149,14 +213,29 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		return -1;
 	}
 	p.visible_ns = (uint64_t)time_monotonic_ns();
-	p.json = json;
-	json = NULL;
+	{
+		/* Its names after it, in one allocation: a queued record is
+		 * ~80 bytes, a burst's queue ~1 MB. */
+		size_t jl = strlen(json), nl = strlen(r->ns), il = strlen(r->id);
+		char *text = realloc(json, jl + nl + il + 3);
+
+		if (!text) {
+			log_error("record exit of %s/%s: out of memory: not made durable", r->ns,
+				  r->id);
+			a->stats.errors++;
+			return -1;
+		}
+		json = NULL;
+		memcpy(text + jl + 1, r->ns, nl + 1);
+		memcpy(text + jl + 2 + nl, r->id, il + 1);
+		p.json = text;
+		p.ns = text + jl + 1;
+		p.id = text + jl + 2 + nl;
+	}
 	p.pid = r->pid;
 	p.start_time = r->start_time;
 	p.forget = forget;
 	p.exit_status = r->known ? r->st.exit_status : -1;
-	strcpy(p.ns, r->ns);
-	strcpy(p.id, r->id);
 	snprintf(p.source, sizeof(p.source), "%s", source);
 	p.exit_mono_ns = exit_mono_ns;
 	a->stats.recorded++;

@@ -17,6 +17,7 @@
 #include "registry.h"
 #include "reg_cache.h"
 #include "state.h"
+#include "str_set.h"
 
 struct agent_stats {
 	uint64_t recorded;     /* exit records written */
@@ -47,17 +48,28 @@ struct agent_stats {
 
 /* An exit record visible (renamed into place) but not yet durable. */
 struct pending_exit {
-	char *json; /* the record (owned), for the journal */
+	char *json; /* "record\0ns\0id\0" (owned): the record, for the journal */
+	const char *ns, *id; /* in json */
 	pid_t pid;
 	uint64_t start_time;
 	int exit_status;
 	int forget; /* its registration is dropped once the line is logged */
-	char ns[TARDIS_ID_MAX + 1], id[TARDIS_ID_MAX + 1], source[16];
+	char source[16];
 	uint64_t exit_mono_ns, visible_ns;
 };
 
-/* At most this many records wait for a commit (and as many are in one). */
+/* The queue of records waiting for their commit holds this many, and
+ * grows to AGENT_PENDING_LIMIT before the event loop waits for room: a
+ * loop that waited on a commit (a device flush behind the burst's own
+ * writeback) left exits unrecorded for 0.3 s while the CPUs idled. */
 #define AGENT_PENDING_MAX 1024
+#define AGENT_PENDING_LIMIT 65536
+
+/* A registration to drop, its record durable and its line logged. */
+struct agent_forget {
+	pid_t pid;
+	uint64_t start_time;
+};
 
 /* The group commit (agent_commit.c): the event loop makes records visible
  * and queues them; a thread of its own makes each batch durable, so that
@@ -68,7 +80,7 @@ struct agent_commit {
 	pthread_cond_t cv;                  /* the queue or the batch changed */
 	pthread_t thread;
 	int running, stop;
-	struct pending_exit *queue, *batch; /* AGENT_PENDING_MAX each */
+	struct pending_exit *queue, *batch; /* cap_queue, cap_batch */
 	int journal_fd;           /* EXIT_JOURNAL_FILE, -1 without one */
 	size_t journal_bytes;     /* appended since it was last emptied */
 	uint64_t journal_since_ns; /* CLOCK_MONOTONIC of its oldest line */
@@ -77,6 +89,16 @@ struct agent_commit {
 	size_t sweep_removed; /* by that listing so far */
 	uint64_t sweep_at_ns;  /* a sweep then (agent_commit_sweep_soon), 0: none */
 	size_t n_queue, n_batch;
+	size_t cap_queue, cap_batch; /* AGENT_PENDING_MAX .. AGENT_PENDING_LIMIT */
+	/* Registrations dropped once no record came for AGENT_QUIET_NS (or
+	 * the oldest waited AGENT_FORGET_MAX_NS): during a burst the commit
+	 * thread's work is the records' alone. */
+	struct agent_forget *forgets;
+	size_t n_forgets, cap_forgets;
+	uint64_t forgets_since_ns; /* when the oldest was queued */
+	uint64_t last_add_ns;      /* the last record queued */
+	uint64_t last_commit_ns;   /* the last batch's commit ended */
+	int gathering;             /* the commit waits for more records */
 };
 
 struct agent {
@@ -89,11 +111,25 @@ struct agent {
 	struct agent_sched sched; /* the event loop thread's */
 	size_t ring_events;       /* events of the ring buffer read so far */
 	struct reg_cache *regs;   /* NULL: every lookup reads the pid index */
+	/* The inits ("pid.start_time") whose lines are logged and whose
+	 * registrations are still to drop, and (while the agent starts) the
+	 * lines found in the log's tail (agent_line_key): a replay asks here
+	 * before it reads the log.  NULL: the log only. */
+	struct str_set *logged, *logged_tail;
+	int tail_state; /* logged_tail: 0 not read yet, 1 read, 2 done with */
 };
 
 /* Drops the registration of (pid, start_time): the kernel's, the pid
  * index's and the one in memory. */
 void agent_forget(struct agent *a, pid_t pid, uint64_t start_time);
+/* What identifies the log line of a record (known) or of an unknown exit:
+ * its text up to the pid. */
+void agent_line_key(char *buf, size_t len, int known, const char *ns, const char *id, pid_t pid);
+/* "pid.start_time": a->logged's key. */
+void agent_init_key(char *buf, size_t len, pid_t pid, uint64_t start_time);
+/* The agent's start is over: the lines read from the log's tail for its
+ * reconciliation are dropped. */
+void agent_started(struct agent *a);
 /* The pid index's entry name changed (inotify): in memory as well; name
  * NULL: events were lost, what is in memory is dropped. */
 void agent_registration_seen(struct agent *a, const char *name, int added);

@@ -119,14 +119,16 @@ void tardis_log(int level, const char *fmt, ...)
 		return;
 }
 
-int tardis_log_tail_contains(const char *needle, size_t tail)
+int tardis_log_tail_read(size_t tail, char **out, size_t *len)
 {
 	struct stat st;
 	char *buf;
 	ssize_t n;
 	off_t off;
-	int fd, found;
+	int fd;
 
+	*out = NULL;
+	*len = 0;
 	if (!logger.path[0])
 		return -1;
 	fd = open(logger.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
@@ -139,7 +141,25 @@ int tardis_log_tail_contains(const char *needle, size_t tail)
 	off = st.st_size > (off_t)tail ? st.st_size - (off_t)tail : 0;
 	n = pread(fd, buf, tail, off);
 	close(fd);
+	if (n < 0) {
+		free(buf);
+		return -1;
+	}
+	buf[n] = '\0';
+	*out = buf;
+	*len = (size_t)n;
+	return 0;
+}
+
+int tardis_log_tail_contains(const char *needle, size_t tail)
+{
+	char *buf;
+	size_t n;
+	int found;
+
+	if (tardis_log_tail_read(tail, &buf, &n) < 0)
+		return -1;
 	found = n > 0 && memmem(buf, n, needle, strlen(needle)) != NULL;
 	free(buf);
-	return n < 0 ? -1 : found;
+	return found;
 }

@@ -20,6 +20,9 @@ int tardis_log_enabled(int level);
 /* 1 when the last `tail` bytes of the log file hold needle, 0 when not,
  * -1 when the log is not a file (stderr, syslog) or cannot be read. */
 int tardis_log_tail_contains(const char *needle, size_t tail);
+/* The last `tail` bytes of the log file, NUL-terminated (*out owned by
+ * the caller): 0, or -1 as above. */
+int tardis_log_tail_read(size_t tail, char **out, size_t *len);
 void tardis_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_error(...) tardis_log(TARDIS_LOG_ERROR, __VA_ARGS__)

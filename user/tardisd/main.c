@@ -365,6 +365,11 @@ static int agent_free(struct agent *a, int ret)
 {
 	reg_cache_free(a->regs);
 	a->regs = NULL;
+	str_set_free(a->logged);
+	str_set_free(a->logged_tail);
+	a->logged = a->logged_tail = NULL;
+	free(a->commit.forgets);
+	a->commit.forgets = NULL;
 	free(a->commit.queue);
 	free(a->commit.batch);
 	a->commit.queue = a->commit.batch = NULL;
@@ -384,7 +389,8 @@ int main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	monitor_init(&a.mon);
-	if (agent_commit_init(&a) < 0 || !(a.regs = reg_cache_new())) {
+	if (agent_commit_init(&a) < 0 || !(a.regs = reg_cache_new()) ||
+	    !(a.logged = str_set_new()) || !(a.logged_tail = str_set_new())) {
 		fprintf(stderr, "tardisd: out of memory\n");
 		return agent_free(&a, 1);
 	}
