@@ -5,7 +5,7 @@
  * the batch's records appended to the exit journal and one fdatasync of
  * it -- then logs their "exit recorded" lines.  Their registrations are
  * dropped later (moved to forgotten/, removed after that), once no record
- * came for a while: in a burst of 10,000 exits those renames, the kernel
+ * came for 20 ms: in a burst of 10,000 exits those renames, the kernel
  * map's cleanup and the removals were ~40 % of the agent's CPU time, taken
  * from the exiting processes and the event loop.  While it waits for the
  * disk the loop goes on: the next batch is whatever queued meanwhile.  The records' own files reach the disk with
@@ -108,10 +108,11 @@ static int journal_due(const struct agent_commit *c, uint64_t *wait_ns)
 	return 0;
 }
 
-/* Quiet: no record queued for this long.  Registrations are dropped and
- * forgotten/ swept only then -- or once the oldest drop waited
- * AGENT_FORGET_MAX_NS, so a steady trickle of exits does not hold them. */
-#define AGENT_QUIET_NS (100ull * 1000000ull)
+/* Quiet: no record queued for this long (a burst's come < 1 ms apart).
+ * Registrations are dropped and forgotten/ swept only then -- or once the
+ * oldest drop waited AGENT_FORGET_MAX_NS, so a steady trickle of exits
+ * does not hold them. */
+#define AGENT_QUIET_NS (20ull * 1000000ull)
 #define AGENT_FORGET_MAX_NS (5ull * 1000000000ull)
 /* Dropped a few at a time: a record that comes meanwhile waits for one
  * chunk at most. */
