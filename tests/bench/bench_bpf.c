@@ -4,11 +4,13 @@
  *   bench_bpf events SOCK OUT   run `ctr -a SOCK events`, write every line to OUT
  *                               prefixed with the CLOCK_MONOTONIC ns at which
  *                               read() returned it (until SIGTERM/SIGINT)
- *   bench_bpf cost [N [ROUNDS]] BPF cost per sched_process_exit: a copy of the
+ *   bench_bpf cost [N [ROUNDS [LOADS]]]
+ *                               BPF cost per sched_process_exit: a copy of the
  *                               pinned tardis program (TARDIS_BPF_DIR, its maps)
  *                               against the skeleton's empty tardis_exit_empty,
  *                               both attached after the agent's, in turn first,
- *                               over N unrelated fork+_exit, ROUNDS times
+ *                               over N unrelated fork+_exit, ROUNDS times, the
+ *                               pair loaded afresh LOADS times (1)
  *   bench_bpf solo N            N registered host processes exit one at a time
  *                               (100 ms apart): the agent's latency without
  *                               containerd's own work competing for the CPUs
@@ -268,22 +270,29 @@ static double median(double *v, int n)
  * (some 150-200 ns here, whatever the program does), so it is not the
  * figure: a copy of it, on the same maps, against the empty program, the
  * two attached after it in turn -- odd rounds the copy first, even rounds
- * the empty one -- each round's ratio pairing the two on the same exits. */
+ * the empty one -- each round's ratio pairing the two on the same exits.
+ * The pair is loaded afresh LOADS times: where the JIT puts a program
+ * moves its cost more than anything it does (one load's ratio was 1.15,
+ * another's 2.4, the same program), so the figure is the median over
+ * every round of every load. */
+#define COST_MAX_ROUNDS 64
+
 static int cmd_cost(int argc, char **argv)
 {
 	struct tardis_config cfg;
 	cleanup_error tardis_error_t err = NULL;
-	struct tardis_exit_bpf *skel;
-	struct bpf_program *copy;
 	char path[4200], variant[32];
 	long n = argc > 1 ? atol(argv[1]) : 20000;
 	int rounds = argc > 2 ? atoi(argv[2]) : 3;
-	double tardis_per[16], empty_per[16], ratio[16], pinned_per[16], wall;
-	int pinned_fd, copy_fd, empty_fd, enabled = 0;
+	int loads = argc > 3 ? atoi(argv[3]) : 1;
+	double tardis_per[COST_MAX_ROUNDS], empty_per[COST_MAX_ROUNDS], ratio[COST_MAX_ROUNDS];
+	double pinned_per[COST_MAX_ROUNDS], wall;
+	int pinned_fd, enabled = 0, k = 0;
 	FILE *f;
 
-	if (n <= 0 || rounds <= 0 || rounds > 16)
-		die("usage: bench_bpf cost [N [ROUNDS<=16]]");
+	if (n <= 0 || rounds <= 0 || loads <= 0 || rounds * loads > COST_MAX_ROUNDS)
+		die("usage: bench_bpf cost [N [ROUNDS [LOADS]]] (ROUNDS x LOADS <= %d)",
+		    COST_MAX_ROUNDS);
 	f = fopen("/proc/sys/kernel/bpf_stats_enabled", "re");
 	if (!f || fscanf(f, "%d", &enabled) != 1 || !enabled)
 		die("kernel.bpf_stats_enabled is not 1");
@@ -295,43 +304,49 @@ static int cmd_cost(int argc, char **argv)
 	if (pinned_fd < 0)
 		die("no tardis program pinned at %s: %s", path, strerror(errno));
 	prog_name(pinned_fd, variant, sizeof(variant));
-	skel = load_pair(cfg.bpf_dir, variant, &copy);
-	copy_fd = bpf_program__fd(copy);
-	empty_fd = bpf_program__fd(skel->progs.tardis_exit_empty);
-	printf("cost_progs pinned_id=%u variant=%s copy_id=%u empty_id=%u exits_per_round=%ld "
-	       "rounds=%d\n",
-	       prog_id(pinned_fd), variant, prog_id(copy_fd), prog_id(empty_fd), n, rounds);
 
-	for (int r = 0; r < rounds; r++) {
-		struct bpf_program *first = r % 2 ? skel->progs.tardis_exit_empty : copy;
-		struct bpf_program *second = r % 2 ? copy : skel->progs.tardis_exit_empty;
-		struct bpf_link *l1, *l2;
-		struct prog_stats p0, p1;
+	for (int load = 0; load < loads; load++) {
+		struct bpf_program *copy;
+		struct tardis_exit_bpf *skel = load_pair(cfg.bpf_dir, variant, &copy);
+		int copy_fd = bpf_program__fd(copy);
+		int empty_fd = bpf_program__fd(skel->progs.tardis_exit_empty);
 
-		l1 = bpf_program__attach(first);
-		l2 = l1 ? bpf_program__attach(second) : NULL;
-		if (!l1 || !l2)
-			die("attach: %s", strerror(errno));
-		fork_exit_workload(200); /* warm up the programs and the fork path */
-		prog_stats(pinned_fd, &p0);
-		run_round(copy_fd, empty_fd, n, &tardis_per[r], &empty_per[r], &wall);
-		prog_stats(pinned_fd, &p1);
-		bpf_link__destroy(l2);
-		bpf_link__destroy(l1);
-		pinned_per[r] = p1.run_cnt > p0.run_cnt ?
-			(double)(p1.run_time_ns - p0.run_time_ns) / (p1.run_cnt - p0.run_cnt) : 0;
-		ratio[r] = tardis_per[r] / empty_per[r];
-		printf("cost_round round=%d first=%s tardis_ns_per_call=%.1f empty_ns_per_call=%.1f "
-		       "ratio=%.2f pinned_ns_per_call=%.1f wall_us_per_fork_exit=%.1f\n",
-		       r + 1, r % 2 ? "empty" : "tardis", tardis_per[r], empty_per[r], ratio[r],
-		       pinned_per[r], wall);
-		fflush(stdout);
+		printf("cost_progs load=%d pinned_id=%u variant=%s copy_id=%u empty_id=%u "
+		       "exits_per_round=%ld rounds=%d\n",
+		       load + 1, prog_id(pinned_fd), variant, prog_id(copy_fd), prog_id(empty_fd), n,
+		       rounds);
+		for (int r = 0; r < rounds; r++, k++) {
+			struct bpf_program *first = r % 2 ? skel->progs.tardis_exit_empty : copy;
+			struct bpf_program *second = r % 2 ? copy : skel->progs.tardis_exit_empty;
+			struct bpf_link *l1, *l2;
+			struct prog_stats p0, p1;
+
+			l1 = bpf_program__attach(first);
+			l2 = l1 ? bpf_program__attach(second) : NULL;
+			if (!l1 || !l2)
+				die("attach: %s", strerror(errno));
+			fork_exit_workload(200); /* warm up the programs and the fork path */
+			prog_stats(pinned_fd, &p0);
+			run_round(copy_fd, empty_fd, n, &tardis_per[k], &empty_per[k], &wall);
+			prog_stats(pinned_fd, &p1);
+			bpf_link__destroy(l2);
+			bpf_link__destroy(l1);
+			pinned_per[k] = p1.run_cnt > p0.run_cnt ?
+				(double)(p1.run_time_ns - p0.run_time_ns) / (p1.run_cnt - p0.run_cnt) : 0;
+			ratio[k] = tardis_per[k] / empty_per[k];
+			printf("cost_round load=%d round=%d first=%s tardis_ns_per_call=%.1f "
+			       "empty_ns_per_call=%.1f ratio=%.2f pinned_ns_per_call=%.1f "
+			       "wall_us_per_fork_exit=%.1f\n",
+			       load + 1, r + 1, r % 2 ? "empty" : "tardis", tardis_per[k], empty_per[k],
+			       ratio[k], pinned_per[k], wall);
+			fflush(stdout);
+		}
+		tardis_exit_bpf__destroy(skel);
 	}
 	printf("cost_median tardis_ns_per_call=%.1f empty_ns_per_call=%.1f ratio=%.2f "
-	       "pinned_ns_per_call=%.1f\n",
-	       median(tardis_per, rounds), median(empty_per, rounds), median(ratio, rounds),
-	       median(pinned_per, rounds));
-	tardis_exit_bpf__destroy(skel);
+	       "pinned_ns_per_call=%.1f loads=%d rounds=%d\n",
+	       median(tardis_per, k), median(empty_per, k), median(ratio, k), median(pinned_per, k),
+	       loads, k);
 	close(pinned_fd);
 	return 0;
 }
@@ -565,7 +580,7 @@ int main(int argc, char **argv)
 		return cmd_solo(argc - 1, argv + 1);
 	if (argc >= 2 && strcmp(argv[1], "burst") == 0)
 		return cmd_burst(argc - 1, argv + 1);
-	fprintf(stderr, "usage: bench_bpf events SOCK OUT | cost [N [ROUNDS]] | solo N | "
+	fprintf(stderr, "usage: bench_bpf events SOCK OUT | cost [N [ROUNDS [LOADS]]] | solo N | "
 			"burst N AGENT_PID\n");
 	return 2;
 }

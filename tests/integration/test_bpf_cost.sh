@@ -6,19 +6,21 @@
 # registered.  The figures are printed ("# BPF cost ..."), never compared
 # with a threshold: the checks are that both programs ran and gave
 # numbers.  `make vmtest-bpfcost` runs it on every kernel of vmtest.
-# BPF_COST_EXITS (2000) unrelated exits a round, BPF_COST_ROUNDS (3).
+# BPF_COST_EXITS (2000) unrelated exits a round, BPF_COST_ROUNDS (3),
+# BPF_COST_LOADS (1: the pair loaded once; `make bench` loads it 3 times).
 set -u
 . "$(dirname "$0")/../lib/lib.sh"
 
 N=${BPF_COST_EXITS:-2000}
 R=${BPF_COST_ROUNDS:-3}
+L=${BPF_COST_LOADS:-1}
 check "tardisd starts" start_agent || { summary; exit 1; }
 variant=$(grep -o 'program=[a-z_]*' "$TMP/tardisd.log" | head -1)
 old=$(sysctl -n kernel.bpf_stats_enabled)
 on_cleanup "sysctl -qw kernel.bpf_stats_enabled=$old"
 sysctl -qw kernel.bpf_stats_enabled=1
 
-cost() { "$BIN/tests/bench_bpf" cost "$N" "$R" >"$TMP/$1.txt" 2>&1; }
+cost() { "$BIN/tests/bench_bpf" cost "$N" "$R" "$L" >"$TMP/$1.txt" 2>&1; }
 check "nothing registered: measured" cost none
 sleep 600 &
 HOLDER=$!
