@@ -8,9 +8,10 @@
  * came for 20 ms: in a burst of 10,000 exits those renames, the kernel
  * map's cleanup and the removals were ~40 % of the agent's CPU time, taken
  * from the exiting processes and the event loop.  While it waits for the
- * disk the loop goes on: the next batch is whatever queued meanwhile.  The records' own files reach the disk with
- * the kernel's writeback; the journal is emptied after a syncfs once the
- * agent is idle (agent.h), and replayed by the next agent when it starts.
+ * disk the loop goes on: the next batch is whatever queued meanwhile.
+ * The records' own files reach the disk with the kernel's writeback; the
+ * journal is emptied after a syncfs once the agent is idle (agent.h), and
+ * replayed by the next agent when it starts.
  *
  * Why a journal: on this machine's disk (ext4 without a journal) each
  * record's fdatasync and its directory's fsync wrote an inode and
@@ -328,7 +329,7 @@ static void *committer(void *arg)
 		while (!c->n_queue && !c->stop) {
 			uint64_t wait_ns, now = (uint64_t)time_monotonic_ns();
 			uint64_t quiet_at = c->last_add_ns + AGENT_QUIET_NS;
-			int quiet = now >= quiet_at, until_quiet = 0;
+			int quiet = now >= quiet_at;
 
 			if (c->sweep_at_ns && now >= c->sweep_at_ns) {
 				c->sweep_at_ns = 0;
@@ -346,8 +347,9 @@ static void *committer(void *arg)
 			} else if (wait_ns || c->sweep_at_ns || c->n_forgets || c->sweep) {
 				struct timespec until;
 
-				until_quiet = (c->n_forgets || c->sweep) && !quiet;
-				if (until_quiet && (!wait_ns || quiet_at - now < wait_ns))
+				/* Drops and sweeps wait for the quiet. */
+				if ((c->n_forgets || c->sweep) && !quiet &&
+				    (!wait_ns || quiet_at - now < wait_ns))
 					wait_ns = quiet_at - now;
 				if (c->sweep_at_ns && (!wait_ns || c->sweep_at_ns - now < wait_ns))
 					wait_ns = c->sweep_at_ns - now;
