@@ -250,7 +250,7 @@ static int check_image_roots(struct shim *s, const struct create_info *ci)
 			continue;
 		log_warn("create %s/%s: refused: %s; passed to runc unmanaged", s->args.ns,
 			 s->args.id, why);
-		if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_refused, why, &err) < 0)
+		if (cstate_update(&s->store, s->args.ns, s->args.id, CSTATE_CREATE, note_refused, why, &err) < 0)
 			log_warn("create %s/%s: state: %s", s->args.ns, s->args.id,
 				 tardis_error_msg(err));
 		return -1;
@@ -316,7 +316,7 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 		return -2;
 	if (!r->managed || add_work_dir(s, ci, config) < 0)
 		return -1;
-	if (cstate_update(&s->store, s->args.ns, s->args.id, 1, note_create, ci, &err) < 0) {
+	if (cstate_update(&s->store, s->args.ns, s->args.id, CSTATE_CREATE, note_create, ci, &err) < 0) {
 		log_error("create %s/%s: state: %s", s->args.ns, s->args.id, tardis_error_msg(err));
 		return -1;
 	}

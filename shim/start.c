@@ -23,20 +23,6 @@ static int take_flag(cJSON *st, void *arg)
 	return 0;
 }
 
-/* The flag cleared, not synced: lost to a power loss it is stale only
- * for a container that is gone, and the create that brings it back sets
- * it anew (note_create) -- 2 syncs less in every restore's start. */
-static int clear_flag(struct shim *s, const char *flag, tardis_error_t *err)
-{
-	cleanup_close int dfd = -1;
-	cleanup_close int lock = -1;
-
-	dfd = store_container_lock(&s->store, s->args.ns, s->args.id, 0, &lock, err);
-	if (dfd < 0)
-		return -1;
-	return cstate_update_locked(dfd, take_flag, (void *)flag, 0, err);
-}
-
 static enum shim_result handle_skip(struct shim *s, const char *flag, int *exit_code)
 {
 	cleanup_error tardis_error_t err = NULL;
@@ -44,7 +30,11 @@ static enum shim_result handle_skip(struct shim *s, const char *flag, int *exit_
 
 	if (!st || !cjson_get_bool(st, flag))
 		return SHIM_PASS_THROUGH;
-	if (clear_flag(s, flag, &err) < 0) {
+	/* Not synced: lost to a power loss the flag is stale only for a
+	 * container that is gone, and the create that brings it back sets it
+	 * anew (note_create) -- 2 syncs less in every restore's start. */
+	if (cstate_update(&s->store, s->args.ns, s->args.id, CSTATE_NO_SYNC, take_flag,
+			  (void *)flag, &err) < 0) {
 		char status[32];
 
 		if (tardis_error_errno(err) == ECANCELED)

@@ -114,7 +114,7 @@ static int mode_counter(const char *ns, const char *id, int procs, int iters)
 			for (int i = 0; i < iters; i++) {
 				tardis_error_t err = NULL;
 
-				if (cstate_update(&store, ns, id, 1, add_one, NULL, &err) < 0) {
+				if (cstate_update(&store, ns, id, CSTATE_CREATE, add_one, NULL, &err) < 0) {
 					fprintf(stderr, "concurrency: update: %s\n", tardis_error_msg(err));
 					_exit(1);
 				}
@@ -159,7 +159,7 @@ static int mode_flag(const char *ns, const char *id, int cycles, int takers)
 	long total = 0;
 	int bad;
 
-	if (cstate_update(&store, ns, id, 1, add_one, NULL, &err) < 0 || pipe(done) < 0 ||
+	if (cstate_update(&store, ns, id, CSTATE_CREATE, add_one, NULL, &err) < 0 || pipe(done) < 0 ||
 	    pipe(counts) < 0) {
 		fprintf(stderr, "concurrency: %s\n", err ? tardis_error_msg(err) : strerror(errno));
 		return 2;
@@ -269,7 +269,7 @@ static int mode_remove(const char *ns, const char *id, int procs, int iters)
 			for (int i = 0; i < iters; i++) {
 				tardis_error_t err = NULL;
 
-				if (cstate_update(&store, ns, id, 1, add_one, NULL, &err) < 0) {
+				if (cstate_update(&store, ns, id, CSTATE_CREATE, add_one, NULL, &err) < 0) {
 					fprintf(stderr, "concurrency: update under removal: %s\n",
 						tardis_error_msg(err));
 					_exit(1);
@@ -469,7 +469,7 @@ static int mode_bad_ids(void)
 			fails += expect_einval("store_container_dir", ns, id, rc, &err);
 			rc = store_container_lock(&store, ns, id, 1, &lock, &err);
 			fails += expect_einval("store_container_lock", ns, id, rc, &err);
-			rc = cstate_update(&store, ns, id, 1, add_one, NULL, &err);
+			rc = cstate_update(&store, ns, id, CSTATE_CREATE, add_one, NULL, &err);
 			fails += expect_einval("cstate_update", ns, id, rc, &err);
 			rc = cstate_load(&store, ns, id, &st, &err);
 			fails += expect_einval("cstate_load", ns, id, rc, &err);

@@ -91,7 +91,7 @@ static void load_tail(struct agent *a)
 	cleanup_free char *text = NULL;
 	size_t len;
 
-	a->tail_state = 1;
+	a->tail_state = TAIL_READ;
 	if (tardis_log_tail_read(REPLAY_LOG_TAIL, &text, &len) < 0)
 		return;
 	for (char *line = text, *nl; line < text + len; line = nl + 1) {
@@ -109,7 +109,7 @@ static void load_tail(struct agent *a)
 		else
 			continue;
 		if (str_set_add(a->logged_tail, k) < 0) {
-			a->tail_state = 0; /* out of memory: the log itself then */
+			a->tail_state = TAIL_UNREAD; /* out of memory: the log itself then */
 			str_set_clear(a->logged_tail);
 			return;
 		}
@@ -128,16 +128,16 @@ static int line_logged(struct agent *a, const struct exit_record *old)
 	if (a->logged && str_set_has(a->logged, key))
 		return 1;
 	agent_line_key(key, sizeof(key), old->known, old->ns, old->id, old->pid);
-	if (a->logged_tail && a->tail_state == 0)
+	if (a->logged_tail && a->tail_state == TAIL_UNREAD)
 		load_tail(a);
-	if (a->logged_tail && a->tail_state == 1 && str_set_has(a->logged_tail, key))
+	if (a->logged_tail && a->tail_state == TAIL_READ && str_set_has(a->logged_tail, key))
 		return 1;
 	return tardis_log_tail_contains(key, REPLAY_LOG_TAIL) != 0;
 }
 
 void agent_started(struct agent *a)
 {
-	a->tail_state = 2;
+	a->tail_state = TAIL_DONE;
 	if (a->logged_tail)
 		str_set_clear(a->logged_tail);
 }

@@ -66,7 +66,7 @@ struct pending_exit {
 #define AGENT_PENDING_LIMIT 65536
 
 /* A registration to drop, its record durable and its line logged. */
-struct agent_forget {
+struct pending_forget {
 	pid_t pid;
 	uint64_t start_time;
 };
@@ -93,7 +93,7 @@ struct agent_commit {
 	/* Registrations dropped once no record came for AGENT_QUIET_NS (or
 	 * the oldest waited AGENT_FORGET_MAX_NS): during a burst the commit
 	 * thread's work is the records' alone. */
-	struct agent_forget *forgets;
+	struct pending_forget *forgets;
 	size_t n_forgets, cap_forgets;
 	uint64_t forgets_since_ns; /* when the oldest was queued */
 	uint64_t last_add_ns;      /* the last record queued */
@@ -116,7 +116,7 @@ struct agent {
 	 * lines found in the log's tail (agent_line_key): a replay asks here
 	 * before it reads the log.  NULL: the log only. */
 	struct str_set *logged, *logged_tail;
-	int tail_state; /* logged_tail: 0 not read yet, 1 read, 2 done with */
+	enum { TAIL_UNREAD, TAIL_READ, TAIL_DONE } tail_state; /* of logged_tail */
 };
 
 /* Drops the registration of (pid, start_time): the kernel's, the pid

@@ -133,7 +133,7 @@ static void forget_later(struct agent *a, pid_t pid, uint64_t start_time)
 	pthread_mutex_lock(&c->mu);
 	if (c->n_forgets == c->cap_forgets) {
 		size_t cap = c->cap_forgets ? c->cap_forgets * 2 : 256;
-		struct agent_forget *v = realloc(c->forgets, cap * sizeof(*v));
+		struct pending_forget *v = realloc(c->forgets, cap * sizeof(*v));
 
 		if (!v) {
 			pthread_mutex_unlock(&c->mu);
@@ -147,7 +147,7 @@ static void forget_later(struct agent *a, pid_t pid, uint64_t start_time)
 	}
 	if (!c->n_forgets)
 		c->forgets_since_ns = (uint64_t)time_monotonic_ns();
-	c->forgets[c->n_forgets++] = (struct agent_forget){ pid, start_time };
+	c->forgets[c->n_forgets++] = (struct pending_forget){ pid, start_time };
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -156,7 +156,7 @@ static void forget_later(struct agent *a, pid_t pid, uint64_t start_time)
 static void forget_some(struct agent *a, size_t max)
 {
 	struct agent_commit *c = &a->commit;
-	struct agent_forget v[FORGET_CHUNK];
+	struct pending_forget v[FORGET_CHUNK];
 	size_t n = 0;
 	int drained;
 

@@ -40,16 +40,16 @@ int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_e
 	return store_write_atomic(dfd, STATE_FILE, out, strlen(out), durable, NULL, err);
 }
 
-int cstate_update(struct tardis_store *s, const char *ns, const char *id, int create,
+int cstate_update(struct tardis_store *s, const char *ns, const char *id, int flags,
 		  cstate_fn fn, void *arg, tardis_error_t *err)
 {
 	cleanup_close int dfd = -1;
 	cleanup_close int lock = -1;
 
-	dfd = store_container_lock(s, ns, id, create, &lock, err);
+	dfd = store_container_lock(s, ns, id, (flags & CSTATE_CREATE) != 0, &lock, err);
 	if (dfd < 0)
 		return -1;
-	return cstate_update_locked(dfd, fn, arg, 1, err);
+	return cstate_update_locked(dfd, fn, arg, !(flags & CSTATE_NO_SYNC), err);
 }
 
 int cstate_load(struct tardis_store *s, const char *ns, const char *id, cJSON **out,

@@ -16,8 +16,12 @@ typedef int (*cstate_fn)(struct cJSON *state, void *arg);
 
 /* Under the lock already held on dfd's container. */
 int cstate_update_locked(int dfd, cstate_fn fn, void *arg, int durable, tardis_error_t *err);
-/* Takes the lock, updates, releases.  create: make the container if absent. */
-int cstate_update(struct tardis_store *s, const char *ns, const char *id, int create,
+/* cstate_update's flags: make the container if absent; write without
+ * syncing (a state that, lost to a power loss, is rewritten anyway). */
+#define CSTATE_CREATE 1
+#define CSTATE_NO_SYNC 2
+/* Takes the lock, updates, releases. */
+int cstate_update(struct tardis_store *s, const char *ns, const char *id, int flags,
 		  cstate_fn fn, void *arg, tardis_error_t *err);
 /* *out = the parsed state (caller frees); -1 with errnum ENOENT if none. */
 int cstate_load(struct tardis_store *s, const char *ns, const char *id, struct cJSON **out,
