@@ -141,6 +141,13 @@ lease() {
 	[ -n "$l" ] && jq -r ".$2" "$l"
 }
 lease_is() { [ "$(lease "$1" state)" = "$2" ]; }
+# tardis_runc_of CTR: the pids of tardis-runc processes working on CTR.
+tardis_runc_of() {
+	local p
+	for p in $(pgrep -f -- "$1"); do
+		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$BIN/tardis-runc-full" ] && echo "$p"
+	done
+}
 show_json() { ctl "$1" show --json "k8s.io/$2" 2>/dev/null; }
 answers() { timeout 5 busybox wget -qO- "http://127.0.0.1:$1/" 2>/dev/null | grep -q "page of"; }
 file_in() { on "$1" exec "$2" -- cat "$3" 2>/dev/null; }
@@ -344,13 +351,12 @@ arch() {
 
 # lease: B's create while A's container runs, then during its checkpoint.
 lease_flows() {
-	local f="$FLAVOUR/lease" pod pa ca pb cb pb2 cb2 c0 waited stopper
+	local f="$FLAVOUR/lease" pod pa ca pb cb pb2 cb2 c0 waited stopper starter held
 	pod=$(pod_json web-2 uid-l-1)
 	pa=$(new_pod A "$pod")
-	# 400 MiB written: A's checkpoint lasts long enough for B's
-	# StartContainer to reach its create while it runs (150 MiB left
-	# that to chance: 1 run in 3 had A done first, 2026-11-27).
-	ca=$(new_ctr A "$pa" "$pod" "$(ctr_json 0 0 400)")
+	# 150 MiB written: A's checkpoint lasts long enough to be seen (and
+	# held) while it runs.
+	ca=$(new_ctr A "$pa" "$pod" "$(ctr_json 0 0 150)")
 	quiet on A start "$ca"
 	check "$f: A: counting" wait_for 20 count_above web-2 10
 	pb=$(new_pod B "$(pod_json web-2 uid-l-2)")
@@ -370,7 +376,19 @@ lease_flows() {
 	on A --timeout 10 stop "$ca" >/dev/null 2>&1 &
 	stopper=$!
 	check "$f: A's checkpoint under way (lease: checkpointing)" wait_for 20 lease_is web-2 checkpointing
-	check "$f: B's StartContainer during A's checkpoint" quiet on B start "$cb2"
+	# A's tardis-runc is held (SIGSTOP) until B's create says it waits:
+	# B meets the checkpoint under way whatever the machine's speed.
+	held=$(tardis_runc_of "$ca")
+	check "$f: ... A's tardis-runc held mid-checkpoint" [ -n "$held" ]
+	# shellcheck disable=SC2086 # pids
+	[ -z "$held" ] || kill -STOP $held
+	check "$f: ... the lease still says so" lease_is web-2 checkpointing
+	quiet on B start "$cb2" &
+	starter=$!
+	wait_for 20 grep -q "k8s.io/$cb2: identity prod/web-2/counter is being checkpointed" "$(log_of B)"
+	# shellcheck disable=SC2086 # pids
+	[ -z "$held" ] || kill -CONT $held
+	check "$f: B's StartContainer during A's checkpoint" wait "$starter"
 	wait "$stopper"
 	c0=$(show_json A "$ca" | jq -r '.last_checkpoint.at // empty')
 	check "$f: A was checkpointed" [ -n "$c0" ]
