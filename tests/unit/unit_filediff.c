@@ -640,6 +640,36 @@ START_TEST(test_commit)
 }
 END_TEST
 
+/* Every later name of a saved inode is saved as a hard link, whatever the
+ * inode numbers around it (the seen-inode tree once took its entries
+ * before their keys were set: found or not depending on their order). */
+START_TEST(test_save_hardlinks)
+{
+	cleanup_error tardis_error_t err = NULL;
+	char *base = unit_tmpdir();
+	struct filediff_stats st;
+	char name[64], other[64];
+	int out;
+
+	ck_assert(mkdir(P(base, "img"), 0700) == 0);
+	mkd(base, "up");
+	/* Inodes made in one order, named (and listed) in another. */
+	for (int i = 0; i < 64; i++) {
+		snprintf(name, sizeof(name), "up/%02d-%d", (i * 37) % 64, i);
+		put(base, name, "data\n");
+		snprintf(other, sizeof(other), "up/z%d", i);
+		ck_assert(link(P(base, name), P(base, other)) == 0);
+	}
+	out = open_dir(P(base, "img"));
+	ck_assert_msg(filediff_save(P(base, "up"), out, &st, &err) == 0, "save: %s",
+		      tardis_error_msg(err));
+	close(out);
+	ck_assert_uint_eq(st.entries, 128);
+	ck_assert_uint_eq(st.hardlinks, 64);
+	free(base);
+}
+END_TEST
+
 START_TEST(test_save_errors)
 {
 	cleanup_error tardis_error_t err = NULL;
@@ -1441,7 +1471,7 @@ Suite *filediff_suite(void)
 			     test_journal, test_mutations, test_old_format) },
 		{ "overlay", 120,
 		  UNIT_TESTS(test_roundtrip, test_rollback_preexisting, test_commit,
-			     test_save_errors, test_truncated) },
+			     test_save_errors, test_save_hardlinks, test_truncated) },
 		{ "crash", 600, UNIT_TESTS(test_crash) },
 		{ NULL, 0, NULL },
 	};

@@ -72,15 +72,21 @@ static int link_remember(struct save_ctx *c, const struct stat *st, tardis_error
 	if (st->st_nlink < 2 || S_ISDIR(st->st_mode))
 		return 0;
 	l = calloc(1, sizeof(*l));
-	if (!l || !(l->path = strdup(c->path)) || !tsearch(l, &c->links, cmp_link)) {
-		if (l)
-			free(l->path);
-		free(l);
-		return tardis_make_error(err, ENOMEM, "save `%s`", c->path);
-	}
+	if (!l || !(l->path = strdup(c->path)))
+		goto oom;
+	/* Its key before it goes into the tree (set after, the tree was
+	 * ordered by (0, 0): a later name was found or not depending on the
+	 * inode numbers around it). */
 	l->dev = st->st_dev;
 	l->ino = st->st_ino;
+	if (!tsearch(l, &c->links, cmp_link))
+		goto oom;
 	return 0;
+oom:
+	if (l)
+		free(l->path);
+	free(l);
+	return tardis_make_error(err, ENOMEM, "save `%s`", c->path);
 }
 
 /* fgetxattr; returns the length, -1 when absent (or xattrs unsupported). */
