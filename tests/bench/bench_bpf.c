@@ -466,6 +466,7 @@ static int cmd_burst(int argc, char **argv)
 	long ticks = sysconf(_SC_CLK_TCK);
 	int gate[2], ns_fd;
 	struct rlimit rl;
+	struct sigaction old_chld;
 
 	if (n <= 0 || agent <= 0)
 		die("usage: bench_bpf burst N AGENT_PID");
@@ -480,6 +481,17 @@ static int cmd_burst(int argc, char **argv)
 	kids = calloc(n, sizeof(*kids));
 	if (!kids || pipe2(gate, O_CLOEXEC) < 0)
 		die("setup: %s", strerror(errno));
+	/* Reaped by the kernel as each exits (SA_NOCLDWAIT), as their own
+	 * parents would in parallel (a shim each), not here one by one:
+	 * 10,000 zombies released by one process bounded the figure (1.1-1.6
+	 * s on 2 CPUs, the records all written 0.7 s after the release). */
+	{
+		struct sigaction sa = { .sa_handler = SIG_DFL, .sa_flags = SA_NOCLDWAIT };
+
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGCHLD, &sa, &old_chld) < 0)
+			die("sigaction: %s", strerror(errno));
+	}
 	for (long i = 0; i < n; i++) {
 		kids[i] = fork();
 		if (kids[i] < 0)
@@ -527,10 +539,6 @@ static int cmd_burst(int argc, char **argv)
 
 	t_release = monotonic_ns();
 	close(gate[1]);
-	for (long i = 0; i < n; i++)
-		if (waitpid(kids[i], NULL, 0) < 0)
-			die("waitpid: %s", strerror(errno));
-	t_dead = monotonic_ns();
 	/* Records are written roughly in exit order: poll from the first missing. */
 	deadline = t_release + 120ull * 1000000000ull;
 	for (;;) {
@@ -541,6 +549,13 @@ static int cmd_burst(int argc, char **argv)
 		usleep(5000);
 	}
 	t_all = monotonic_ns();
+	/* Waited for only now: a waiting parent scans all its children at
+	 * each one's exit (18 % of the burst's CPU time when waited for
+	 * meanwhile).  Then all are gone, or were already. */
+	while (waitpid(-1, NULL, 0) >= 0 || errno == EINTR)
+		;
+	t_dead = monotonic_ns();
+	sigaction(SIGCHLD, &old_chld, NULL);
 	proc_usage(agent, &u1);
 	if (monitor_counters(&mon, &c1, &err) < 0)
 		die("%s", tardis_error_msg(err));

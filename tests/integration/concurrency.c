@@ -283,10 +283,10 @@ static int mode_remove(const char *ns, const char *id, int procs, int iters)
 	/* The remover: this process, until the updaters are done. */
 	for (int alive = procs; alive > 0;) {
 		tardis_error_t err = NULL;
-		int lock = -1, dfd, st;
+		int dfd, st;
 		pid_t w;
 
-		dfd = store_container_lock(&store, ns, id, 0, &lock, &err);
+		dfd = store_container_lock(&store, ns, id, 0, &err);
 		if (dfd >= 0) {
 			if (store_container_remove(&store, ns, id, &err) < 0) {
 				fprintf(stderr, "concurrency: remove: %s\n", tardis_error_msg(err));
@@ -294,7 +294,6 @@ static int mode_remove(const char *ns, const char *id, int procs, int iters)
 			} else {
 				removed++;
 			}
-			close(lock);
 			close(dfd);
 		} else if (err->errnum != ENOENT) {
 			fprintf(stderr, "concurrency: lock for removal: %s\n", tardis_error_msg(err));
@@ -462,12 +461,12 @@ static int mode_bad_ids(void)
 		for (int which = 0; which < 2; which++) {
 			const char *ns = which ? "ok" : bad[i], *id = which ? bad[i] : "ok";
 			tardis_error_t err = NULL;
-			int lock = -1, rc;
+			int rc;
 			cJSON *st = NULL;
 
 			rc = store_container_dir(&store, ns, id, 1, &err);
 			fails += expect_einval("store_container_dir", ns, id, rc, &err);
-			rc = store_container_lock(&store, ns, id, 1, &lock, &err);
+			rc = store_container_lock(&store, ns, id, 1, &err);
 			fails += expect_einval("store_container_lock", ns, id, rc, &err);
 			rc = cstate_update(&store, ns, id, CSTATE_CREATE, add_one, NULL, &err);
 			fails += expect_einval("cstate_update", ns, id, rc, &err);

@@ -248,16 +248,12 @@ START_TEST(container_dir_refuses_bad_ids)
 	for (size_t i = 0; i <= sizeof(bad) / sizeof(bad[0]); i++) {
 		const char *b = i < sizeof(bad) / sizeof(bad[0]) ? bad[i] : big;
 		tardis_error_t err = NULL;
-		int lock = -1;
 
 		for (int create = 0; create <= 1; create++) {
 			expect_err(store_container_dir(&f.s, b, "ok", create, &err), &err, EINVAL);
 			expect_err(store_container_dir(&f.s, "ok", b, create, &err), &err, EINVAL);
-			expect_err(store_container_lock(&f.s, b, "ok", create, &lock, &err), &err,
-				   EINVAL);
-			expect_err(store_container_lock(&f.s, "ok", b, create, &lock, &err), &err,
-				   EINVAL);
-			ck_assert_int_eq(lock, -1);
+			expect_err(store_container_lock(&f.s, b, "ok", create, &err), &err, EINVAL);
+			expect_err(store_container_lock(&f.s, "ok", b, create, &err), &err, EINVAL);
 		}
 		expect_err(store_container_remove(&f.s, b, "ok", &err), &err, EINVAL);
 		expect_err(store_container_remove(&f.s, "ok", b, &err), &err, EINVAL);
@@ -316,12 +312,11 @@ START_TEST(modes)
 	free(text);
 	/* Locking creates nothing: the lock is the directory itself. */
 	{
-		int lock = -1, ldfd = store_container_lock(&s, "default", "tc", 0, &lock, &err);
+		int ldfd = store_container_lock(&s, "default", "tc", 0, &err);
 
 		ck_assert_msg(ldfd >= 0, "%s", tardis_error_msg(err));
 		ck_assert_int_eq(faccessat(ldfd, ".lock", F_OK, AT_SYMLINK_NOFOLLOW), -1);
 		expect_mode(s.root_fd, "containers/default/tc", S_IFDIR, 0700);
-		close(lock);
 		close(ldfd);
 	}
 	ck_assert_int_eq(has_temp_files(dfd), 0);
@@ -386,7 +381,7 @@ START_TEST(symlink_dirs_not_followed)
 	char *outside = NULL;
 	struct stat before, after;
 	struct fx f;
-	int dfd, lock = -1;
+	int dfd;
 
 	fx_open(&f);
 	ck_assert(asprintf(&outside, "%s/outside", f.dir) > 0);
@@ -407,7 +402,7 @@ START_TEST(symlink_dirs_not_followed)
 	ck_assert_int_eq(symlinkat(outside, f.s.root_fd, "containers/default/evil"), 0);
 	for (int create = 0; create <= 1; create++) {
 		expect_loop(store_container_dir(&f.s, "default", "evil", create, &err), &err);
-		expect_loop(store_container_lock(&f.s, "default", "evil", create, &lock, &err), &err);
+		expect_loop(store_container_lock(&f.s, "default", "evil", create, &err), &err);
 	}
 	ck_assert_int_lt(store_container_remove(&f.s, "default", "evil", &err), 0);
 	tardis_error_free(&err);
@@ -416,7 +411,7 @@ START_TEST(symlink_dirs_not_followed)
 	ck_assert_int_eq(symlinkat(outside, f.s.root_fd, "containers/evilns"), 0);
 	for (int create = 0; create <= 1; create++) {
 		expect_loop(store_container_dir(&f.s, "evilns", "x", create, &err), &err);
-		expect_loop(store_container_lock(&f.s, "evilns", "x", create, &lock, &err), &err);
+		expect_loop(store_container_lock(&f.s, "evilns", "x", create, &err), &err);
 	}
 	ck_assert_int_lt(store_container_remove(&f.s, "evilns", "x", &err), 0);
 	tardis_error_free(&err);
@@ -431,7 +426,7 @@ START_TEST(symlink_dirs_not_followed)
 		ck_assert_int_eq(store_open(&s2, root2, &err), 0);
 		ck_assert_int_eq(symlinkat(outside, s2.root_fd, "containers"), 0);
 		expect_loop(store_container_dir(&s2, "default", "x", 1, &err), &err);
-		expect_loop(store_container_lock(&s2, "default", "x", 1, &lock, &err), &err);
+		expect_loop(store_container_lock(&s2, "default", "x", 1, &err), &err);
 		store_close(&s2);
 		/* The store root itself is a symlink. */
 		unit_rmrf(root2);
@@ -816,14 +811,16 @@ START_TEST(lock_excludes)
 {
 	tardis_error_t err = NULL;
 	struct fx f;
-	int dfd, lock = -1, ready[2], got[2], hold[2];
+	int lock, dfd, ready[2], got[2], hold[2];
 	char b;
 	pid_t pid;
 
 	fx_open(&f);
-	dfd = store_container_lock(&f.s, "default", "tc", 1, &lock, &err);
-	ck_assert_msg(dfd >= 0, "%s", tardis_error_msg(err));
-	ck_assert_int_ge(lock, 0);
+	lock = store_container_lock(&f.s, "default", "tc", 1, &err);
+	ck_assert_msg(lock >= 0, "%s", tardis_error_msg(err));
+	/* The directory again, not locked: to look at it once released. */
+	dfd = openat(lock, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(dfd, 0);
 	ck_assert_int_eq(pipe(ready), 0);
 	ck_assert_int_eq(pipe(got), 0);
 	ck_assert_int_eq(pipe(hold), 0);
@@ -831,7 +828,7 @@ START_TEST(lock_excludes)
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		tardis_error_t e = NULL;
-		int fd, l2 = -1, d2;
+		int fd, d2;
 
 		/* flock belongs to the open file: drop the inherited one. */
 		close(lock);
@@ -847,7 +844,7 @@ START_TEST(lock_excludes)
 		close(fd);
 		if (write(ready[1], "R", 1) != 1)
 			_exit(12);
-		d2 = store_container_lock(&f.s, "default", "tc", 1, &l2, &e);
+		d2 = store_container_lock(&f.s, "default", "tc", 1, &e);
 		if (d2 < 0) {
 			fprintf(stderr, "child: %s\n", tardis_error_msg(e));
 			_exit(13);
@@ -900,7 +897,7 @@ static void remove_under_waiter(int create)
 	tardis_error_t err = NULL;
 	struct fx f;
 	struct stat now;
-	int dfd, lock = -1, ready[2], res[2], hold[2];
+	int dfd, ready[2], res[2], hold[2];
 	struct {
 		int rc, errnum, marker_gone, live;
 		dev_t dev;
@@ -910,7 +907,7 @@ static void remove_under_waiter(int create)
 	pid_t pid;
 
 	fx_open(&f);
-	dfd = store_container_lock(&f.s, "default", "tc", 1, &lock, &err);
+	dfd = store_container_lock(&f.s, "default", "tc", 1, &err);
 	ck_assert_int_ge(dfd, 0);
 	write_file(dfd, "marker", "old");
 	ck_assert_int_eq(pipe(ready), 0);
@@ -921,9 +918,8 @@ static void remove_under_waiter(int create)
 	if (pid == 0) {
 		tardis_error_t e = NULL;
 		struct stat st;
-		int l2 = -1, d2;
+		int d2;
 
-		close(lock);
 		close(dfd);
 		close(ready[0]);
 		close(res[0]);
@@ -931,7 +927,7 @@ static void remove_under_waiter(int create)
 		memset(&r, 0, sizeof(r));
 		if (write(ready[1], "R", 1) != 1)
 			_exit(12);
-		d2 = store_container_lock(&f.s, "default", "tc", create, &l2, &e);
+		d2 = store_container_lock(&f.s, "default", "tc", create, &e);
 		r.rc = d2 < 0 ? -1 : 0;
 		r.errnum = e ? e->errnum : 0;
 		if (d2 >= 0) {
@@ -954,7 +950,6 @@ static void remove_under_waiter(int create)
 	/* Removing again is fine. */
 	ck_assert_int_eq(store_container_remove(&f.s, "default", "tc", &err), 0);
 	ck_assert(!readable_now(res[0]));
-	close(lock);
 	close(dfd);
 	ck_assert_int_eq(read(res[0], &r, sizeof(r)), (ssize_t)sizeof(r));
 	if (create) {
@@ -1047,7 +1042,7 @@ START_TEST(create_remove_same_namespace)
 
 			for (int i = 0; i < 1000; i++) {
 				tardis_error_t e = NULL;
-				int lock = -1, d = store_container_lock(&f.s, "default", id, 1, &lock, &e);
+				int d = store_container_lock(&f.s, "default", id, 1, &e);
 
 				if (d < 0 || store_write_atomic(d, STATE_FILE, "{}", 2, 0, NULL, &e) < 0 ||
 				    store_container_remove(&f.s, "default", id, &e) < 0) {
@@ -1055,7 +1050,6 @@ START_TEST(create_remove_same_namespace)
 						tardis_error_msg(e));
 					_exit(1);
 				}
-				close(lock);
 				close(d);
 			}
 			_exit(0);
@@ -1221,7 +1215,7 @@ START_TEST(record_through_spare)
 	ck_assert_uint_ne(spare, 0);
 	expect_mode(dfd, EXIT_SPARE_FILE, S_IFREG, 0600);
 	write_file(dfd, EXIT_SPARE_FILE, "{\"half\":\"a crashed agent's longer write\"}");
-	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "{}", 2,
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "{}", 2, 0,
 						   &fd, &err), 0);
 	ck_assert_int_ge(fd, 0);
 	close(fd);
@@ -1231,7 +1225,7 @@ START_TEST(record_through_spare)
 	ck_assert_str_eq(text, "{}");
 	free(text);
 	/* No spare: a temp file, renamed. */
-	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[1]", 3,
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[1]", 3, 0,
 						   &fd, &err), 0);
 	close(fd);
 	ck_assert_uint_ne(ino_of(dfd, EXIT_RECORD_FILE), spare);
@@ -1240,13 +1234,13 @@ START_TEST(record_through_spare)
 	free(text);
 	/* A symlink or a FIFO in its place: not written through, not removed. */
 	ck_assert_int_eq(symlinkat("/etc/passwd", dfd, EXIT_SPARE_FILE), 0);
-	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[2]", 3,
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[2]", 3, 0,
 						   &fd, &err), 0);
 	close(fd);
 	expect_mode(dfd, EXIT_SPARE_FILE, S_IFLNK, 0777);
 	ck_assert_int_eq(unlinkat(dfd, EXIT_SPARE_FILE, 0), 0);
 	ck_assert_int_eq(mkfifoat(dfd, EXIT_SPARE_FILE, 0600), 0);
-	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[3]", 3,
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[3]", 3, 0,
 						   &fd, &err), 0);
 	close(fd);
 	expect_mode(dfd, EXIT_SPARE_FILE, S_IFIFO, 0600);
@@ -1256,8 +1250,31 @@ START_TEST(record_through_spare)
 	/* A new registration makes a spare again and drops the record. */
 	ck_assert_int_eq(unlinkat(dfd, EXIT_SPARE_FILE, 0), 0);
 	ck_assert_int_eq(registry_register(&f.s, NULL, "default", "tc", P1, 778, &err), 0);
-	ck_assert_uint_ne(ino_of(dfd, EXIT_SPARE_FILE), 0);
+	spare = ino_of(dfd, EXIT_SPARE_FILE);
+	ck_assert_uint_ne(spare, 0);
 	ck_assert_uint_eq(ino_of(dfd, EXIT_RECORD_FILE), 0);
+	/* STORE_NOREPLACE: written when there is no record ... */
+	ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, "[4]", 3,
+						   STORE_NOREPLACE, NULL, &err), 0);
+	ck_assert_uint_eq(ino_of(dfd, EXIT_RECORD_FILE), spare);
+	/* ... EEXIST when there is one, the record and a spare left as
+	 * they were, through a spare and through a temp file. */
+	ck_assert_int_eq(store_make_spare(dfd, EXIT_SPARE_FILE, &err), 0);
+	spare = ino_of(dfd, EXIT_SPARE_FILE);
+	for (int with_spare = 1; with_spare >= 0; with_spare--) {
+		if (!with_spare)
+			ck_assert_int_eq(unlinkat(dfd, EXIT_SPARE_FILE, 0), 0);
+		ck_assert_int_eq(store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE,
+							   "[5]", 3, STORE_NOREPLACE, NULL, &err),
+				 -1);
+		ck_assert_int_eq(tardis_error_errno(err), EEXIST);
+		tardis_error_free(&err);
+		ck_assert_int_eq(store_read(dfd, EXIT_RECORD_FILE, 4096, &text, NULL, &err), 0);
+		ck_assert_str_eq(text, "[4]");
+		free(text);
+		ck_assert_uint_eq(ino_of(dfd, EXIT_SPARE_FILE), with_spare ? spare : 0);
+		ck_assert_int_eq(has_temp_files(dfd), 0);
+	}
 	close(dfd);
 	fx_close(&f);
 }

@@ -167,15 +167,15 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		       const char *source, int forget)
 {
 	cleanup_close int dfd = -1;
-	cleanup_close int lock = -1;
 	cleanup_free char *json = NULL;
 	struct pending_exit p = { 0 };
 	tardis_error_t err = NULL;
 	pid_t init_pid;
 	uint64_t init_start;
 	struct exit_record old;
+	int w;
 
-	dfd = store_container_lock(&a->store, r->ns, r->id, 0, &lock, &err);
+	dfd = store_container_lock(&a->store, r->ns, r->id, 0, &err);
 	if (dfd < 0) {
 		log_info("exit of pid %d: container %s/%s is gone (%s)", r->pid, r->ns, r->id,
 			 tardis_error_msg(err));
@@ -190,23 +190,32 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 		a->stats.unattributed++;
 		return 0;
 	}
-	if (already_recorded(dfd, r->pid, r->start_time, r->known, &old)) {
-		log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id, r->pid, source);
-		a->stats.duplicates++;
-		/* Recorded by this agent, its line to come with the commit. */
-		if (agent_commit_adopt(a, old.pid, old.start_time, forget))
-			return 2;
-		log_replayed(a, &old, source);
-		return 0;
-	}
 	snprintf(r->source, sizeof(r->source), "%s", source);
 	json = exit_record_to_json(r);
 	if (!json) {
 		a->stats.errors++;
 		return -1;
 	}
-	if (store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, json, strlen(json),
-				      NULL, &err) < 0) {
+	/* Written unless exit.json exists (one rename asks: no look first,
+	 * the common case); then, unless it holds this exit already, over it. */
+	w = store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, json, strlen(json),
+				      STORE_NOREPLACE, NULL, &err);
+	if (w < 0 && tardis_error_errno(err) == EEXIST) {
+		tardis_error_free(&err);
+		if (already_recorded(dfd, r->pid, r->start_time, r->known, &old)) {
+			log_debug("exit of %s/%s pid %d already recorded (%s)", r->ns, r->id,
+				  r->pid, source);
+			a->stats.duplicates++;
+			/* Recorded by this agent, its line to come with the commit. */
+			if (agent_commit_adopt(a, old.pid, old.start_time, forget))
+				return 2;
+			log_replayed(a, &old, source);
+			return 0;
+		}
+		w = store_write_visible_spare(dfd, EXIT_RECORD_FILE, EXIT_SPARE_FILE, json,
+					      strlen(json), 0, NULL, &err);
+	}
+	if (w < 0) {
 		tardis_error_wrap(&err, "record exit of %s/%s", r->ns, r->id);
 		tardis_error_log_release(TARDIS_LOG_ERROR, NULL, &err);
 		a->stats.errors++;
@@ -257,7 +266,6 @@ static int record_exit(struct agent *a, struct exit_record *r, uint64_t exit_mon
 static int replay_line(struct agent *a, const char *line)
 {
 	cleanup_close int dfd = -1;
-	cleanup_close int lock = -1;
 	tardis_error_t err = NULL;
 	struct exit_record r, old;
 	pid_t init_pid;
@@ -267,7 +275,7 @@ static int replay_line(struct agent *a, const char *line)
 		tardis_error_free(&err);
 		return -1;
 	}
-	dfd = store_container_lock(&a->store, r.ns, r.id, 0, &lock, &err);
+	dfd = store_container_lock(&a->store, r.ns, r.id, 0, &err);
 	if (dfd < 0) {
 		tardis_error_free(&err);
 		return 0; /* removed since */

@@ -109,11 +109,14 @@ static int journal_due(const struct agent_commit *c, uint64_t *wait_ns)
 	return 0;
 }
 
-/* Quiet: no record queued for this long (a burst's come < 1 ms apart).
- * Registrations are dropped and forgotten/ swept only then -- or once the
- * oldest drop waited AGENT_FORGET_MAX_NS, so a steady trickle of exits
- * does not hold them. */
-#define AGENT_QUIET_NS (20ull * 1000000ull)
+/* Quiet: no record queued for this long.  Registrations are dropped and
+ * forgotten/ swept only then -- or once the oldest drop waited
+ * AGENT_FORGET_MAX_NS, so a steady trickle of exits does not hold them.
+ * A burst's records come < 1 ms apart, but with gaps of tens of ms on a
+ * busy machine: at 20 ms the drops (a rename into a 10,000-entry
+ * forgotten/ each) ran inside a 10,000-exit burst, ~30 % of the agent's
+ * CPU time there (perf, 2026-11-27); at 250 ms they wait for its end. */
+#define AGENT_QUIET_NS (250ull * 1000000ull)
 #define AGENT_FORGET_MAX_NS (5ull * 1000000000ull)
 /* Dropped a few at a time: a record that comes meanwhile waits for one
  * chunk at most. */

@@ -44,9 +44,8 @@ int cstate_update(struct tardis_store *s, const char *ns, const char *id, int fl
 		  cstate_fn fn, void *arg, tardis_error_t *err)
 {
 	cleanup_close int dfd = -1;
-	cleanup_close int lock = -1;
 
-	dfd = store_container_lock(s, ns, id, (flags & CSTATE_CREATE) != 0, &lock, err);
+	dfd = store_container_lock(s, ns, id, (flags & CSTATE_CREATE) != 0, err);
 	if (dfd < 0)
 		return -1;
 	return cstate_update_locked(dfd, fn, arg, !(flags & CSTATE_NO_SYNC), err);

@@ -92,11 +92,10 @@ static int purge_state(struct tardis_store *s, const struct purge_target *t, uns
 		       purge_report_fn report, void *arg)
 {
 	cleanup_error tardis_error_t err = NULL;
-	cleanup_close int lock = -1;
 	cleanup_close int dfd = -1;
 
 	if (!(flags & PURGE_LOCKED)) {
-		dfd = store_container_lock(s, t->ns, t->id, 0, &lock, &err);
+		dfd = store_container_lock(s, t->ns, t->id, 0, &err);
 		if (dfd < 0) {
 			if (tardis_error_errno(err) == ENOENT)
 				return 0;

@@ -90,7 +90,6 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 		      const char *id, pid_t pid, uint64_t start_time, tardis_error_t *err)
 {
 	cleanup_close int dfd = -1;
-	cleanup_close int lock = -1;
 	cleanup_store_dir struct store_dir pd = { -1, 0 };
 	cleanup_free char *text = NULL;
 	char name[32];
@@ -108,7 +107,7 @@ int registry_register(struct tardis_store *s, struct tardis_monitor *mon, const 
 		start_time = early.start_time;
 		exited = 1;
 	}
-	dfd = store_container_lock(s, ns, id, 1, &lock, err);
+	dfd = store_container_lock(s, ns, id, 1, err);
 	if (dfd < 0)
 		return -1;
 	if (store_unlink(dfd, EXIT_RECORD_FILE, err) < 0)

@@ -52,23 +52,31 @@ static uid_t our_euid(void)
 	return euid;
 }
 
+/* fd (st its stat) a directory of ours, mode 0700 (made so). */
+static int check_dir(int fd, const struct stat *st, const char *name, tardis_error_t *err)
+{
+	if (!S_ISDIR(st->st_mode))
+		return tardis_make_error(err, ENOTDIR, "`%s`", name);
+	if (st->st_uid != our_euid())
+		return tardis_make_error(err, EPERM, "`%s` is owned by uid %u, not by us", name,
+					 (unsigned)st->st_uid);
+	if ((st->st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
+		return tardis_make_error(err, errno, "chmod 0700 `%s`", name);
+	return 0;
+}
+
 static int check_dir_fd(int fd, const char *name, tardis_error_t *err)
 {
 	struct stat st;
 
 	if (fstat(fd, &st) < 0)
 		return tardis_make_error(err, errno, "stat `%s`", name);
-	if (!S_ISDIR(st.st_mode))
-		return tardis_make_error(err, ENOTDIR, "`%s`", name);
-	if (st.st_uid != our_euid())
-		return tardis_make_error(err, EPERM, "`%s` is owned by uid %u, not by us", name,
-					 (unsigned)st.st_uid);
-	if ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) < 0)
-		return tardis_make_error(err, errno, "chmod 0700 `%s`", name);
-	return 0;
+	return check_dir(fd, &st, name, err);
 }
 
-int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
+/* store_subdir; unchecked: opened only, its caller checks it (check_dir). */
+static int subdir_open(int dirfd, const char *name, int create, int unchecked,
+		       tardis_error_t *err)
 {
 	int fd;
 
@@ -79,11 +87,16 @@ int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
 		/* O_NOFOLLOW on a symlink gives ELOOP (or ENOTDIR with O_DIRECTORY). */
 		return tardis_make_error(err, errno, "open directory `%s`", name);
 	}
-	if (check_dir_fd(fd, name, err) < 0) {
+	if (!unchecked && check_dir_fd(fd, name, err) < 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+int store_subdir(int dirfd, const char *name, int create, tardis_error_t *err)
+{
+	return subdir_open(dirfd, name, create, 0, err);
 }
 
 int store_subdir_existing(int dirfd, const char *name, tardis_error_t *err)
@@ -353,7 +366,7 @@ static int kept_ns(struct store_kept *k, const char *ns, int create, int fresh,
  * directory removed since it was kept gives ENOENT for every name: it is
  * opened again before ENOENT is believed. */
 static int kept_container_dir(struct store_kept *k, const char *ns, const char *id, int create,
-			      tardis_error_t *err)
+			      int unchecked, tardis_error_t *err)
 {
 	int fresh = 0;
 
@@ -363,7 +376,7 @@ static int kept_container_dir(struct store_kept *k, const char *ns, const char *
 		pthread_mutex_lock(&k->mu);
 		slot = k->containers_fd < 0 ? -2 : kept_ns(k, ns, create, fresh, err);
 		if (slot >= 0)
-			fd = store_subdir(k->ns[slot].fd, id, create, err);
+			fd = subdir_open(k->ns[slot].fd, id, create, unchecked, err);
 		pthread_mutex_unlock(&k->mu);
 		if (fd >= 0 || slot == -2)
 			return slot == -2 ? -2 : fd;
@@ -375,8 +388,10 @@ static int kept_container_dir(struct store_kept *k, const char *ns, const char *
 	}
 }
 
-int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
-			tardis_error_t *err)
+/* store_container_dir; unchecked: the container's own directory opened
+ * only, its caller checks it (check_dir). */
+static int container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
+			 int unchecked, tardis_error_t *err)
 {
 	cleanup_close int cfd = -1;
 	cleanup_close int nsfd = -1;
@@ -387,7 +402,7 @@ int store_container_dir(struct tardis_store *s, const char *ns, const char *id, 
 	if (!store_id_valid(id))
 		return tardis_make_error(err, EINVAL, "invalid container id `%.64s`", id ? id : "");
 	if (s->kept) {
-		int fd = kept_container_dir(s->kept, ns, id, create, err);
+		int fd = kept_container_dir(s->kept, ns, id, create, unchecked, err);
 
 		if (fd != -2)
 			return fd;
@@ -402,7 +417,7 @@ int store_container_dir(struct tardis_store *s, const char *ns, const char *id, 
 			return -1;
 		nsfd = store_subdir(cfd, ns, create, err);
 		if (nsfd >= 0) {
-			fd = store_subdir(nsfd, id, create, err);
+			fd = subdir_open(nsfd, id, create, unchecked, err);
 			if (fd >= 0)
 				return fd;
 		}
@@ -420,43 +435,44 @@ int store_container_dir(struct tardis_store *s, const char *ns, const char *id, 
 	}
 }
 
+int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
+			tardis_error_t *err)
+{
+	return container_dir(s, ns, id, create, 0, err);
+}
+
 int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
-			 int *lock_fd, tardis_error_t *err)
+			 tardis_error_t *err)
 {
 	for (int attempt = 0; attempt < 100; attempt++) {
 		struct stat st;
-		int dfd, lfd;
+		int dfd;
 
-		dfd = store_container_dir(s, ns, id, create, err);
+		dfd = container_dir(s, ns, id, create, 1, err);
 		if (dfd < 0)
 			return -1;
-		/* The lock is the directory itself, through an open file of its
-		 * own (closing it releases the lock).  Not a file inside: a
-		 * remover must unlink such a file before its rmdir, and a
-		 * process that opened the directory before could create a new
-		 * one meanwhile and hold "the" lock alongside the remover. */
-		lfd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (lfd < 0) {
+		/* The lock is the directory itself, on this open file (closing
+		 * it, and every dup of it, releases the lock).  Not a file
+		 * inside: a remover must unlink such a file before its rmdir,
+		 * and a process that opened the directory before could create
+		 * a new one meanwhile and hold "the" lock alongside the
+		 * remover. */
+		if (flock(dfd, LOCK_EX) < 0) {
 			int e = errno;
 
-			close(dfd);
-			if (e == ENOENT)
-				continue; /* directory removed under us */
-			return tardis_make_error(err, e, "open lock of %s/%s", ns, id);
-		}
-		if (flock(lfd, LOCK_EX) < 0) {
-			int e = errno;
-
-			close(lfd);
 			close(dfd);
 			return tardis_make_error(err, e, "lock %s/%s", ns, id);
 		}
-		/* The holder before us may have removed the directory. */
-		if (fstat(dfd, &st) == 0 && st.st_nlink > 0) {
-			*lock_fd = lfd;
-			return dfd;
+		/* One stat, once locked: what store_subdir checks, and whether
+		 * the holder before us removed the directory. */
+		if (fstat(dfd, &st) < 0 || check_dir(dfd, &st, id, err) < 0) {
+			int e = errno;
+
+			close(dfd);
+			return err && *err ? -1 : tardis_make_error(err, e, "stat %s/%s", ns, id);
 		}
-		close(lfd);
+		if (st.st_nlink > 0)
+			return dfd;
 		close(dfd);
 		if (!create)
 			return tardis_make_error(err, ENOENT, "container %s/%s", ns, id);
@@ -505,8 +521,25 @@ int store_container_remove(struct tardis_store *s, const char *ns, const char *i
 /* Writes a temp file in dirfd ([fsync]) and renames it to name: visible.
  * Its fd goes to *fd_out when asked for (the caller makes it durable
  * later), else it is closed. */
+/* renameat, or with STORE_NOREPLACE renameat2's RENAME_NOREPLACE (EEXIST
+ * when to exists; a filesystem without it: a look first, then renameat). */
+static int rename_in(int dirfd, const char *from, const char *to, unsigned flags)
+{
+	if (!(flags & STORE_NOREPLACE))
+		return renameat(dirfd, from, dirfd, to);
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -1;
+	if (faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	return renameat(dirfd, from, dirfd, to);
+}
+
 static int write_renamed(int dirfd, const char *name, const void *data, size_t len, int durable,
-			 int *fd_out, tardis_error_t *err)
+			 unsigned flags, int *fd_out, tardis_error_t *err)
 {
 	static unsigned counter;
 	char tmp[NAME_MAX + 1];
@@ -526,7 +559,7 @@ static int write_renamed(int dirfd, const char *name, const void *data, size_t l
 		e = errno;
 		goto fail;
 	}
-	if (renameat(dirfd, tmp, dirfd, name) < 0) {
+	if (rename_in(dirfd, tmp, name, flags) < 0) {
 		e = errno;
 		goto fail;
 	}
@@ -544,7 +577,7 @@ fail:
 int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
 		       struct store_write_times *t, tardis_error_t *err)
 {
-	if (write_renamed(dirfd, name, data, len, durable, NULL, err) < 0)
+	if (write_renamed(dirfd, name, data, len, durable, 0, NULL, err) < 0)
 		return -1;
 	if (t)
 		t->visible_ns = (uint64_t)time_monotonic_ns();
@@ -558,7 +591,7 @@ int store_write_atomic(int dirfd, const char *name, const void *data, size_t len
 int store_write_visible(int dirfd, const char *name, const void *data, size_t len, int *fd_out,
 			tardis_error_t *err)
 {
-	return write_renamed(dirfd, name, data, len, 0, fd_out, err);
+	return write_renamed(dirfd, name, data, len, 0, 0, fd_out, err);
 }
 
 int store_make_spare(int dirfd, const char *spare, tardis_error_t *err)
@@ -589,15 +622,16 @@ static int open_spare(int dirfd, const char *spare)
 }
 
 int store_write_visible_spare(int dirfd, const char *name, const char *spare, const void *data,
-			      size_t len, int *fd_out, tardis_error_t *err)
+			      size_t len, unsigned flags, int *fd_out, tardis_error_t *err)
 {
 	int fd = open_spare(dirfd, spare), e;
 
 	if (fd < 0)
-		return write_renamed(dirfd, name, data, len, 0, fd_out, err);
-	e = write_full(fd, data, len) < 0 || renameat(dirfd, spare, dirfd, name) < 0 ? errno : 0;
+		return write_renamed(dirfd, name, data, len, 0, flags, fd_out, err);
+	e = write_full(fd, data, len) < 0 || rename_in(dirfd, spare, name, flags) < 0 ? errno : 0;
 	if (e) {
-		/* Half written: the next write truncates it first. */
+		/* Half written, or not renamed (EEXIST): the spare is still
+		 * one, the next write truncates it first. */
 		close(fd);
 		return tardis_make_error(err, e, "write `%s`", name);
 	}

@@ -95,10 +95,10 @@ int store_path_dir(struct tardis_store *s, const char *rel, int create, tardis_e
 int store_container_dir(struct tardis_store *s, const char *ns, const char *id, int create,
 			tardis_error_t *err);
 /* Opens the container dir and takes its lock (flock on the directory);
- * *lock_fd holds the lock until closed.  Retries when the directory was
- * removed meanwhile. */
+ * the returned O_DIRECTORY fd holds the lock until closed (with every dup
+ * of it).  Retries when the directory was removed meanwhile. */
 int store_container_lock(struct tardis_store *s, const char *ns, const char *id, int create,
-			 int *lock_fd, tardis_error_t *err);
+			 tardis_error_t *err);
 /* Removes the container directory (its regular files, then itself).  The
  * caller holds the container's lock (store_container_lock), so no update
  * runs meanwhile and waiters find the directory gone when they get it. */
@@ -117,9 +117,12 @@ int store_write_visible(int dirfd, const char *name, const void *data, size_t le
  * dirfd (store_make_spare): written and renamed to name, no inode is
  * allocated on the way -- on ext4 without a journal that allocation walks
  * past every recently deleted inode of the group, the cost of a burst
- * (perf: 45 % of the agent's loop).  Without a usable spare, a temp file. */
+ * (perf: 45 % of the agent's loop).  Without a usable spare, a temp file.
+ * flags: STORE_NOREPLACE (one rename answers whether name exists). */
+#define STORE_NOREPLACE 1u /* name must not exist: else EEXIST, nothing replaced */
 int store_write_visible_spare(int dirfd, const char *name, const char *spare, const void *data,
-			      size_t len, int *fd_out /* or NULL */, tardis_error_t *err);
+			      size_t len, unsigned flags, int *fd_out /* or NULL */,
+			      tardis_error_t *err);
 /* Creates the empty file spare in dirfd unless it exists. */
 int store_make_spare(int dirfd, const char *spare, tardis_error_t *err);
 /* Reads a regular file (no symlink) of at most max bytes, NUL-terminated.

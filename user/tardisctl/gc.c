@@ -105,13 +105,12 @@ static int gc_purge(struct ctl *c, const struct purge_target *t, struct gc_repor
 static int gc_one(struct ctl *c, const char *ns, const char *id, int64_t cutoff, uint64_t *freed)
 {
 	cleanup_error tardis_error_t err = NULL;
-	cleanup_close int lock = -1;
 	cleanup_close int dfd = -1;
 	struct container_summary s;
 	struct gc_report rep = { ns, id };
 	int ret = 0;
 
-	dfd = store_container_lock(&c->store, ns, id, 0, &lock, &err);
+	dfd = store_container_lock(&c->store, ns, id, 0, &err);
 	if (dfd < 0)
 		return 0;
 	if (container_summary_load(&c->store, ns, id, 0, &s, &err) < 0)
