@@ -216,10 +216,13 @@ crash_ckpt "after the temp dir" ckpt-tmp-created "$SAME" new
 crash_ckpt "after runc checkpoint" ckpt-criu-done "$SAME" old
 crash_ckpt "after dump.log" ckpt-dump-log-copied "$SAME" old
 crash_ckpt "after the files" ckpt-files-saved "$SAME" old
-crash_ckpt "seal, 1 file fsynced" seal-file-synced:1 "$SAME" old
-crash_ckpt "seal, 3 files fsynced" seal-file-synced:3 "$SAME" old
 crash_ckpt "seal, before the manifest" seal-before-manifest "$SAME" old
+# The manifest is written with the files it lists, then all are made
+# durable at once: a crash meanwhile leaves a whole temporary image,
+# never published (the next checkpoint removes it).
 crash_ckpt "seal, after the manifest" seal-manifest-written "ck=old .ck.tmp=new" old
+crash_ckpt "seal, 1 file fsynced" seal-file-synced:1 "ck=old .ck.tmp=new" old
+crash_ckpt "seal, 3 files fsynced" seal-file-synced:3 "ck=old .ck.tmp=new" old
 crash_ckpt "after the exchange" publish-exchanged "ck=new .ck.tmp=old" new
 crash_ckpt "published, state not updated" ckpt-published "ck=new" new
 # No RENAME_EXCHANGE (NFS): the old image is moved aside, then the new one

@@ -565,7 +565,11 @@ int checkpoint_container(const struct runc_call *c, const struct checkpoint_requ
 	log_info("%s/%s: checkpointed (%s) into %s: %llu bytes in %llu ms", c->ns, c->id,
 		 req->trigger, req->image_path, (unsigned long long)st.res.size,
 		 (unsigned long long)st.res.duration_ms);
-	if (cstate_update(c->store, c->ns, c->id, 0, note_checkpoint, &st.res, &err) < 0)
+	/* Not waited for on disk: the image is (published durably); this
+	 * note is the operator's (tardisctl show) and this boot's answer to
+	 * containerd's resume -- a power loss ends the container anyway. */
+	if (cstate_update(c->store, c->ns, c->id, CSTATE_NO_SYNC, note_checkpoint, &st.res,
+			  &err) < 0)
 		log_warn("%s/%s: state: %s", c->ns, c->id, tardis_error_msg(err));
 	return 0;
 }

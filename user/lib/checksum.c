@@ -180,6 +180,11 @@ static int run_feed(struct checksum_run *r, int fd, uint64_t max)
 	if (S_ISREG(st.st_mode)) {
 		uint64_t to = (uint64_t)st.st_size < end ? (uint64_t)st.st_size : end;
 
+		/* To its end as it is now: no read that finds the end (a
+		 * file grown since sums as its size says; what it grew by
+		 * makes it another file to whoever checks it). */
+		end = to;
+
 		if (to - r->off >= MAP_MIN) {
 			int64_t m = sum_mapped(&r->s, fd, r->off, to);
 

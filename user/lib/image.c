@@ -121,14 +121,15 @@ static void seal_stamp(const struct stat *st, char *out, size_t len)
 }
 
 /* Lists dir's files into files ({name, size, xxh128, sealed}, each made
- * 0600), then waits until all of them are durable; *total is their size.
- * p (or NULL): what was summed of the page files while CRIU wrote them. */
-static int manifest_files(int dfd, const char *dir, struct image_progress *p, cJSON *files,
-			  uint64_t *total, tardis_error_t *err)
+ * 0600); *total is their size.  Unless one_sync, starts every file's
+ * writeback (seal_sync waits for it).  p (or NULL): what was summed of the
+ * page files while CRIU wrote them. */
+static int manifest_files(int dfd, const char *dir, int one_sync, struct image_progress *p,
+			  cJSON *files, uint64_t *total, tardis_error_t *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
-	int fd = dup(dfd), one_sync = syncfs_is_cheap(dfd), local = fs_is_local(dfd);
+	int fd = dup(dfd), local = fs_is_local(dfd);
 
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		if (fd >= 0)
@@ -175,19 +176,41 @@ static int manifest_files(int dfd, const char *dir, struct image_progress *p, cJ
 		cJSON_AddItemToArray(files, f);
 		*total += sz;
 	}
-	if (one_sync && syncfs(dfd) == 0) {
-		for (cJSON *f = files->child; f; f = f->next)
-			crash_point("seal-file-synced"); /* each one is */
-		return 0;
-	}
-	for (cJSON *f = files->child; f; f = f->next) {
-		const char *name = cJSON_GetStringValue(cJSON_GetObjectItem(f, "name"));
-		cleanup_close int ffd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return 0;
+}
 
+/* Waits until dir's files (the manifest's among them) and its entries
+ * are durable: one syncfs when one_sync, else an fsync of each regular
+ * file and of the directory.  Once this returns, the image may be
+ * published as it is (image_publish syncs only its parent). */
+static int seal_sync(int dfd, const char *dir, int one_sync, tardis_error_t *err)
+{
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+
+	if (one_sync && syncfs(dfd) == 0)
+		one_sync = 2;
+	/* A listing of its own: a dup of dfd would share the offset
+	 * manifest_files' listing left at the end. */
+	d = fdopendir_reopen(dfd);
+	if (!d)
+		return tardis_make_error(err, errno, "list `%s`", dir);
+	while ((de = readdir(d))) {
+		cleanup_close int ffd = -1;
+
+		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
+			continue;
+		if (one_sync == 2) {
+			crash_point("seal-file-synced"); /* each one is */
+			continue;
+		}
+		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (ffd < 0 || fsync(ffd) < 0)
-			return tardis_make_error(err, errno, "fsync `%s/%s`", dir, name);
+			return tardis_make_error(err, errno, "fsync `%s/%s`", dir, de->d_name);
 		crash_point("seal-file-synced");
 	}
+	if (one_sync != 2 && fsync(dfd) < 0)
+		return tardis_make_error(err, errno, "fsync `%s`", dir);
 	return 0;
 }
 
@@ -238,6 +261,7 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	cleanup_json cJSON *files = NULL;
 	uint64_t total = 0;
 	char why[256];
+	int one_sync;
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (dfd < 0)
@@ -250,16 +274,22 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	files = cJSON_CreateArray();
 	if (!files)
 		return tardis_make_error(err, ENOMEM, "manifest");
-	if (manifest_files(dfd, dir, p, files, &total, err) < 0)
+	one_sync = syncfs_is_cheap(dfd);
+	if (manifest_files(dfd, dir, one_sync, p, files, &total, err) < 0)
 		return -1;
 	text = manifest_text(m, files, total);
 	files = NULL; /* the manifest's now */
 	if (!text)
 		return tardis_make_error(err, ENOMEM, "manifest");
+	/* The manifest goes to disk with the files it lists, in one wait:
+	 * dir is a temporary image, nobody's until published, and published
+	 * only once all is durable. */
 	crash_point("seal-before-manifest");
-	if (store_write_atomic(dfd, IMAGE_MANIFEST, text, strlen(text), 1, NULL, err) < 0)
+	if (store_write_atomic(dfd, IMAGE_MANIFEST, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	crash_point("seal-manifest-written");
+	if (seal_sync(dfd, dir, one_sync, err) < 0)
+		return -1;
 	if (size)
 		*size = total;
 	return 0;

@@ -100,12 +100,15 @@ int image_split_path(const char *path, char *parent, size_t plen, const char **b
 /* Makes the parent of image_path (0700) and a fresh temp sibling in it
  * (image_publish.c, with image_publish and image_cleanup_siblings). */
 int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error_t *err);
-/* Checksums and fsyncs every file of dir, then writes the manifest last;
- * p (or NULL): image_dump_progress's sums of the page files, finished
- * here (for a file that is no longer the one summed: summed in full). */
+/* Checksums every file of dir, writes the manifest, then waits until all
+ * of it is durable (one syncfs, or an fsync of each file and of dir): the
+ * temporary image is then ready to publish; p (or NULL):
+ * image_dump_progress's sums of the page files, finished here (for a file
+ * that is no longer the one summed: summed in full). */
 int image_seal(const char *dir, const struct image_meta *m, struct image_progress *p,
 	       uint64_t *size, tardis_error_t *err);
-/* Puts the sealed dir at image_path; a replaced image is removed only
+/* Puts the sealed (durable: image_seal) dir at image_path, and fsyncs
+ * its parent; a replaced image is removed only
  * after -- by the agent (store s's forgotten/) when image_path lies in the
  * state dir and s is given, else here. */
 int image_publish(const char *tmp, const char *image_path, struct tardis_store *s,

@@ -140,8 +140,7 @@ int image_publish(const char *tmp, const char *image_path, struct tardis_store *
 	pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (pfd < 0)
 		return tardis_make_error(err, errno, "open `%s`", parent);
-	if (fsync_path(tmp) < 0)
-		return tardis_make_error(err, errno, "fsync `%s`", tmp);
+	/* tmp is durable, its entries included (image_seal). */
 	/* One atomic step: the new image takes the place of the old, which
 	 * is left at the temp name and removed afterwards. */
 	if (syscall(SYS_renameat2, AT_FDCWD, tmp, AT_FDCWD, image_path, RENAME_EXCHANGE) == 0) {
