@@ -217,6 +217,9 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		}
 	}
 	durable_ns = (uint64_t)time_monotonic_ns();
+	/* The batch's lines in one write, all of them before any of its
+	 * registrations may be dropped (forget_later, below). */
+	tardis_log_batch_begin();
 	for (i = 0; i < n; i++) {
 		struct pending_exit *p = &v[i];
 
@@ -231,6 +234,11 @@ static void commit_batch(struct agent *a, struct pending_exit *v, size_t n)
 		else
 			log_info("exit recorded %s/%s pid=%d exit_status=%d source=%s", p->ns, p->id,
 				 p->pid, p->exit_status, p->source);
+	}
+	tardis_log_batch_end();
+	for (i = 0; i < n; i++) {
+		struct pending_exit *p = &v[i];
+
 		free(p->json);
 		p->json = NULL;
 		/* Last: until it is dropped a killed agent's successor replays

@@ -80,6 +80,36 @@ int tardis_log_enabled(int level)
 	return level <= logger.level;
 }
 
+/* A batch of lines (tardis_log_batch_begin/end), this thread's: written
+ * at its end, or when it fills, in one write. */
+#define LOG_BATCH_MAX (32u << 10)
+static __thread struct {
+	int on;
+	size_t len;
+	char *buf;
+} batch;
+
+static void batch_flush(void)
+{
+	if (batch.len && logger.fd >= 0 && write(logger.fd, batch.buf, batch.len) < 0) {
+		/* as a line's own write: nothing else to do */
+	}
+	batch.len = 0;
+}
+
+void tardis_log_batch_begin(void)
+{
+	if (!batch.buf)
+		batch.buf = malloc(LOG_BATCH_MAX);
+	batch.on = batch.buf != NULL;
+}
+
+void tardis_log_batch_end(void)
+{
+	batch_flush();
+	batch.on = 0;
+}
+
 void tardis_log(int level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -114,7 +144,15 @@ void tardis_log(int level, const char *fmt, ...)
 		     tardis_log_level_name(level), msg);
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;
-	/* One write per line: O_APPEND keeps concurrent writers' lines whole. */
+	if (batch.on) {
+		if (batch.len + (size_t)n > LOG_BATCH_MAX)
+			batch_flush();
+		memcpy(batch.buf + batch.len, line, (size_t)n);
+		batch.len += (size_t)n;
+		return;
+	}
+	/* One write per line (or batch): O_APPEND keeps concurrent writers'
+	 * lines whole. */
 	if (write(logger.fd, line, n) < 0)
 		return;
 }

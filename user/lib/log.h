@@ -24,6 +24,11 @@ int tardis_log_tail_contains(const char *needle, size_t tail);
  * the caller): 0, or -1 as above. */
 int tardis_log_tail_read(size_t tail, char **out, size_t *len);
 void tardis_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Lines this thread logs from begin to end are written together, in one
+ * write at the end (and whenever 32 KiB are waiting): a burst's records'
+ * lines, one system call a batch instead of one a line. */
+void tardis_log_batch_begin(void);
+void tardis_log_batch_end(void);
 
 #define log_error(...) tardis_log(TARDIS_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) tardis_log(TARDIS_LOG_WARN, __VA_ARGS__)
