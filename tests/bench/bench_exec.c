@@ -12,7 +12,12 @@
  *   exec label=L n=N mean_us=.. p50_us=.. p90_us=.. p99_us=.. min_us=.. nonzero=K
  *
  * nonzero counts runs whose exit status was not 0 (a sign that the two
- * sides of a comparison did not do the same thing).
+ * sides of a comparison did not do the same thing).  With BENCH_EXEC_PAIRS
+ * ("A-B ..." of labels), one line per pair, from each round's two runs
+ * (minutes apart runs would differ by the machine's drift, not by what
+ * they do):
+ *
+ *   pair label=A-B n=N p50_diff_us=.. mean_diff_us=..
  *
  *   bench_exec exec CMD [ARG...]
  *
@@ -77,6 +82,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Nearest-rank percentile of sorted v[n]. */
 static double pct(const uint64_t *v, int n, double p)
 {
@@ -87,6 +99,43 @@ static double pct(const uint64_t *v, int n, double p)
 	if (r > n)
 		r = n;
 	return v[r - 1] / 1000.0;
+}
+
+static struct cmd *find_cmd(struct cmd *cmds, int k, const char *label, size_t len)
+{
+	for (int j = 0; j < k; j++)
+		if (strlen(cmds[j].label) == len && strncmp(cmds[j].label, label, len) == 0)
+			return &cmds[j];
+	return NULL;
+}
+
+/* BENCH_EXEC_PAIRS: the median of A's run minus B's, round by round. */
+static void pairs(struct cmd *cmds, int k, int n)
+{
+	const char *spec = getenv("BENCH_EXEC_PAIRS");
+	int64_t *d = calloc(n, sizeof(*d));
+
+	while (d && spec && *spec) {
+		size_t len = strcspn(spec, " ");
+		const char *dash = memchr(spec, '-', len);
+		struct cmd *a, *b;
+		double sum = 0;
+
+		if (dash && (a = find_cmd(cmds, k, spec, dash - spec)) &&
+		    (b = find_cmd(cmds, k, dash + 1, spec + len - dash - 1))) {
+			for (int r = 0; r < n; r++) {
+				d[r] = (int64_t)a->ns[r] - (int64_t)b->ns[r];
+				sum += d[r];
+			}
+			qsort(d, n, sizeof(*d), cmp_i64);
+			printf("pair label=%.*s n=%d p50_diff_us=%.1f mean_diff_us=%.1f\n", (int)len,
+			       spec, n, (n % 2 ? d[n / 2] : (d[n / 2 - 1] + d[n / 2]) / 2.0) / 1000.0,
+			       sum / n / 1000.0);
+		}
+		spec += len;
+		spec += strspn(spec, " ");
+	}
+	free(d);
 }
 
 int main(int argc, char **argv)
@@ -141,6 +190,7 @@ int main(int argc, char **argv)
 			c->ns[r] = ns;
 		}
 
+	pairs(cmds, k, n);
 	for (int j = 0; j < k; j++) {
 		struct cmd *c = &cmds[j];
 		double sum = 0;
