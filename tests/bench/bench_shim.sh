@@ -140,6 +140,13 @@ note() { [ "$ROUND" -gt 0 ] && echo "$2" >>"$TMP/r/$1"; return 0; }
 FAILS=0
 oops() { FAILS=$((FAILS + 1)); echo "  round $ROUND: $*"; }
 
+# runc_ms VERB: how long tardis-runc's `runc VERB` ran, spawn to reap (its
+# "run: ...: done in X ms" line after the "run: ... VERB" one).
+runc_ms() {
+	awk -v v=" $1 " 'index($0, "run: ") && index($0, v) { f = 1 }
+		f && match($0, /: done in [0-9.]+ ms/) { print substr($0, RSTART + 10, RLENGTH - 13); exit }'
+}
+
 # The tardis side's split comes from its log's timestamps (one write per
 # line, microseconds) and the mtime of CRIU's log (written as CRIU ends).
 tardis_checkpoint() {
@@ -162,6 +169,9 @@ tardis_checkpoint() {
 	note t.ckpt.4criu "$(criu_ms "$IMAGES/bt/dump.log")"
 	note t.ckpt.5publish "$(ms_between "$d" "$c")"
 	note t.ckpt.6delete "$(ms_between "$c" "$te")"
+	# tardis-runc's own time, measured: the whole call but its runc
+	# checkpoint, from spawn to reap (its debug line).
+	note t.ckpt.runc "$(runc_ms checkpoint <<<"$lines")"
 	note t.size "$(bytes_of "$IMAGES/bt")"
 	note t.size.criu "$(bytes_of "$IMAGES/bt" ! -name manifest.json ! -name files.tar ! -name deleted.list ! -name dump.log)"
 	note t.size.files "$(bytes_of "$IMAGES/bt" \( -name files.tar -o -name deleted.list \))"
@@ -189,6 +199,7 @@ tardis_restore() {
 	note t.rest.5after "$(ms_between "$r" "$c")"
 	note t.rest.6register "$(ms_between "$c" "$d")"
 	note t.rest.7start "$(ms_between "$d" "$te")"
+	note t.rest.runc "$(runc_ms restore <<<"$lines")"
 	wait_for 5 count_above "$BT" "$CKPT_COUNT_BT" || oops "tardis: the counter did not continue after $CKPT_COUNT_BT"
 }
 direct_checkpoint() {
@@ -230,6 +241,7 @@ row() { # row LABEL TARDIS-NAME RUNC-NAME: medians side by side, and the ratio
 	printf '%-58s %9s %9s %7s\n' "$1" "$a" "$b" "$( [ "$3" = - ] || ratio "$a" "$b")"
 }
 SUM_CKPT='' SUM_REST='' SUM_BOTH='' OWN_CKPT='' OWN_REST='' EQ_CKPT='' EQ_REST=''
+OWN2_CKPT='' OWN2_REST=''
 bench_ckpt() {
 	echo
 	echo "## 2. checkpoint + restore, tardis-runc vs runc direct ($ROUNDS rounds + 1 warm-up, interleaved)"
@@ -263,12 +275,18 @@ bench_ckpt() {
 		awk -v r="$(med r.ckpt.5publish)" '{ print $1 - $2 - r }' >"$TMP/r/t.ckpt.own"
 	paste "$TMP/r/t.rest" "$TMP/r/t.rest.3restore" |
 		awk -v r="$(med r.rest.5after)" '{ print $1 - $2 - r }' >"$TMP/r/t.rest.own"
+	paste "$TMP/r/t.ckpt" "$TMP/r/t.ckpt.runc" | awk '$2 != "" { print $1 - $2 }' >"$TMP/r/t.ckpt.own2"
+	paste "$TMP/r/t.rest" "$TMP/r/t.rest.runc" | awk '$2 != "" { print $1 - $2 }' >"$TMP/r/t.rest.own2"
 	OWN_CKPT=$(med t.ckpt.own) OWN_REST=$(med t.rest.own)
+	OWN2_CKPT=$(med t.ckpt.own2) OWN2_REST=$(med t.rest.own2)
 	EQ_CKPT=$(awk -v o="$OWN_CKPT" -v r="$(med r.ckpt)" 'BEGIN { printf "%.2f", (r + o) / r }')
 	EQ_REST=$(awk -v o="$OWN_REST" -v r="$(med r.rest)" 'BEGIN { printf "%.2f", (r + o) / r }')
 	echo "tardis's own time, all but runc + CRIU (medians, ms):"
 	printf '  checkpoint: %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$OWN_CKPT" "$EQ_CKPT"
 	printf '  restore:    %s ms -> ratio %s with CRIU taking the same time on both sides\n' "$OWN_REST" "$EQ_REST"
+	echo "tardis's own time, measured (medians, ms): the whole call but its runc call, spawn to reap"
+	printf '  checkpoint: %s ms (per round: %s)\n' "$OWN2_CKPT" "$(tr '\n' ' ' <"$TMP/r/t.ckpt.own2")"
+	printf '  restore:    %s ms (per round: %s)\n' "$OWN2_REST" "$(tr '\n' ' ' <"$TMP/r/t.rest.own2")"
 	echo
 	echo "checkpoint, where the time goes (medians, ms):"
 	row "  tardis-runc start -> delete handler" t.ckpt.1start -
@@ -331,4 +349,6 @@ read -r a b <<<"${SUM_REST:-n/a n/a}"
 bench_line restore_ms "$a" ms "$(ratio "$a" "$b")"
 bench_line checkpoint_own_ms "${OWN_CKPT:-}" ms "${EQ_CKPT:-}"
 bench_line restore_own_ms "${OWN_REST:-}" ms "${EQ_REST:-}"
+bench_line checkpoint_own_measured_ms "${OWN2_CKPT:-}" ms
+bench_line restore_own_measured_ms "${OWN2_REST:-}" ms
 exit 0
