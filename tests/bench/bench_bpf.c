@@ -549,6 +549,7 @@ static int cmd_burst(int argc, char **argv)
 		usleep(5000);
 	}
 	t_all = monotonic_ns();
+	proc_usage(agent, &u1); /* the records' CPU time, not the drops' after them */
 	/* Waited for only now: a waiting parent scans all its children at
 	 * each one's exit (18 % of the burst's CPU time when waited for
 	 * meanwhile).  Then all are gone, or were already. */
@@ -556,7 +557,6 @@ static int cmd_burst(int argc, char **argv)
 		;
 	t_dead = monotonic_ns();
 	sigaction(SIGCHLD, &old_chld, NULL);
-	proc_usage(agent, &u1);
 	if (monitor_counters(&mon, &c1, &err) < 0)
 		die("%s", tardis_error_msg(err));
 	if (done < n) {
