@@ -81,33 +81,34 @@ int tardis_log_enabled(int level)
 }
 
 /* A batch of lines (tardis_log_batch_begin/end), this thread's: written
- * at its end, or when it fills, in one write. */
+ * at its end, or when it fills, in one write.  Its buffer lives for the
+ * batch only (a thread's own, kept, would outlive the thread). */
 #define LOG_BATCH_MAX (32u << 10)
 static __thread struct {
-	int on;
 	size_t len;
-	char *buf;
+	char *buf; /* NULL: no batch */
 } batch;
 
 static void batch_flush(void)
 {
-	if (batch.len && logger.fd >= 0 && write(logger.fd, batch.buf, batch.len) < 0) {
-		/* as a line's own write: nothing else to do */
-	}
+	size_t len = batch.len;
+
 	batch.len = 0;
+	if (len && logger.fd >= 0 && write(logger.fd, batch.buf, len) < 0)
+		return; /* as a line's own write: nowhere to say so */
 }
 
 void tardis_log_batch_begin(void)
 {
 	if (!batch.buf)
 		batch.buf = malloc(LOG_BATCH_MAX);
-	batch.on = batch.buf != NULL;
 }
 
 void tardis_log_batch_end(void)
 {
 	batch_flush();
-	batch.on = 0;
+	free(batch.buf);
+	batch.buf = NULL;
 }
 
 void tardis_log(int level, const char *fmt, ...)
@@ -144,7 +145,7 @@ void tardis_log(int level, const char *fmt, ...)
 		     tardis_log_level_name(level), msg);
 	if (n > (int)sizeof(line) - 1)
 		n = sizeof(line) - 1;
-	if (batch.on) {
+	if (batch.buf) {
 		if (batch.len + (size_t)n > LOG_BATCH_MAX)
 			batch_flush();
 		memcpy(batch.buf + batch.len, line, (size_t)n);

@@ -105,6 +105,11 @@ int store_container_lock(struct tardis_store *s, const char *ns, const char *id,
 int store_container_remove(struct tardis_store *s, const char *ns, const char *id,
 			   tardis_error_t *err);
 
+/* geteuid() asked once: tardis never changes its ids (a system call per
+ * directory of every path walked, on the agent's hot path). */
+uid_t store_euid(void);
+
+/* state_io.c -- */
 /* Writes name in dirfd atomically: temp file, [fsync], rename, [fsync dir]. */
 int store_write_atomic(int dirfd, const char *name, const void *data, size_t len, int durable,
 		       struct store_write_times *t, tardis_error_t *err);
