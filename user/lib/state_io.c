@@ -17,12 +17,16 @@
  * when to exists; a filesystem without it: a look first, then renameat). */
 static int rename_in(int dirfd, const char *from, const char *to, unsigned flags)
 {
-	if ((flags & STORE_NOREPLACE) && renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
+	if (!(flags & STORE_NOREPLACE))
+		return renameat(dirfd, from, dirfd, to);
+	if (renameat2(dirfd, from, dirfd, to, RENAME_NOREPLACE) == 0)
 		return 0;
-	if ((flags & STORE_NOREPLACE) && errno != EINVAL)
+	if (errno != EINVAL)
 		return -1;
-	if ((flags & STORE_NOREPLACE) && faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
-		return errno = EEXIST, -1;
+	if (faccessat(dirfd, to, F_OK, AT_SYMLINK_NOFOLLOW) == 0) {
+		errno = EEXIST;
+		return -1;
+	}
 	return renameat(dirfd, from, dirfd, to);
 }
 
