@@ -179,17 +179,20 @@ static int manifest_files(int dfd, const char *dir, int one_sync, struct image_p
 	return 0;
 }
 
-/* Waits until dir's files (the manifest's among them) and its entries
- * are durable: one syncfs when one_sync, else an fsync of each regular
- * file and of the directory.  Once this returns, the image may be
+/* Waits until dir's nfiles files (the manifest's among them) and its
+ * entries are durable: one syncfs when one_sync, else an fsync of each
+ * regular file and of the directory.  Once this returns, the image may be
  * published as it is (image_publish syncs only its parent). */
-static int seal_sync(int dfd, const char *dir, int one_sync, tardis_error_t *err)
+static int seal_sync(int dfd, const char *dir, int one_sync, size_t nfiles, tardis_error_t *err)
 {
 	cleanup_dir DIR *d = NULL;
 	struct dirent *de;
 
-	if (one_sync && syncfs(dfd) == 0)
-		one_sync = 2;
+	if (one_sync && syncfs(dfd) == 0) {
+		while (nfiles--)
+			crash_point("seal-file-synced"); /* each one is */
+		return 0;
+	}
 	/* A listing of its own: a dup of dfd would share the offset
 	 * manifest_files' listing left at the end. */
 	d = fdopendir_reopen(dfd);
@@ -200,16 +203,12 @@ static int seal_sync(int dfd, const char *dir, int one_sync, tardis_error_t *err
 
 		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
 			continue;
-		if (one_sync == 2) {
-			crash_point("seal-file-synced"); /* each one is */
-			continue;
-		}
 		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (ffd < 0 || fsync(ffd) < 0)
 			return tardis_make_error(err, errno, "fsync `%s/%s`", dir, de->d_name);
 		crash_point("seal-file-synced");
 	}
-	if (one_sync != 2 && fsync(dfd) < 0)
+	if (fsync(dfd) < 0)
 		return tardis_make_error(err, errno, "fsync `%s`", dir);
 	return 0;
 }
@@ -261,6 +260,7 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	cleanup_json cJSON *files = NULL;
 	uint64_t total = 0;
 	char why[256];
+	size_t nfiles;
 	int one_sync;
 
 	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -277,6 +277,7 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	one_sync = syncfs_is_cheap(dfd);
 	if (manifest_files(dfd, dir, one_sync, p, files, &total, err) < 0)
 		return -1;
+	nfiles = (size_t)cJSON_GetArraySize(files) + 1; /* and the manifest */
 	text = manifest_text(m, files, total);
 	files = NULL; /* the manifest's now */
 	if (!text)
@@ -288,7 +289,7 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	if (store_write_atomic(dfd, IMAGE_MANIFEST, text, strlen(text), 0, NULL, err) < 0)
 		return -1;
 	crash_point("seal-manifest-written");
-	if (seal_sync(dfd, dir, one_sync, err) < 0)
+	if (seal_sync(dfd, dir, one_sync, nfiles, err) < 0)
 		return -1;
 	if (size)
 		*size = total;

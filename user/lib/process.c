@@ -1,6 +1,7 @@
 #include "process.h"
 #include "cleanup.h"
 #include "log.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -177,14 +178,6 @@ static void capture_drain(struct run *r)
 			r->cap_len += n;
 		}
 	}
-}
-
-static double now_ms_frac(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* The tick when it is due; wait_ms (-1: forever) cut to the next one. */
@@ -376,7 +369,7 @@ int run_wait_logged_tick_env(char *const argv[], char *const env_add[], int flag
 			     const struct run_tick *tick, char **capture, tardis_error_t *err)
 {
 	char line[2048];
-	double t0;
+	int64_t t0;
 	int st;
 
 	argv_format(argv, line, sizeof(line));
@@ -388,12 +381,12 @@ int run_wait_logged_tick_env(char *const argv[], char *const env_add[], int flag
 	} else {
 		log_info("run: %s", line);
 	}
-	t0 = now_ms_frac();
+	t0 = time_monotonic_ns();
 	st = run_wait_tick_env(argv, env_add, flags, timeout_s, tick, capture, err);
 	if (st >= 0 && st != 0)
 		log_warn("%s: exit status %d", line, WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st));
 	/* How long the call took, from spawn to reap (make bench: tardis's
 	 * own time is the rest). */
-	log_debug("run: %.40s...: done in %.3f ms", argv[0], now_ms_frac() - t0);
+	log_debug("run: %.40s...: done in %.3f ms", argv[0], (time_monotonic_ns() - t0) / 1e6);
 	return st;
 }
