@@ -21,6 +21,7 @@
 #include "oci_config.h"
 #include "restore.h"
 #include "scratch.h"
+#include "skip_start.h"
 #include "util.h"
 
 #include <errno.h>
@@ -141,6 +142,7 @@ static int note_refused(cJSON *st, void *arg)
 
 struct restore_result {
 	int restored;
+	int skip_start_in_state; /* skip_start.h's file could not be left */
 	uint64_t duration_ms;
 	const char *reason;
 	const struct image_report *rep; /* the image restored from */
@@ -166,7 +168,8 @@ static int note_restore(cJSON *st, void *arg)
 		cjson_set_str(from, "id", r->rep->id);
 		cjson_set_str(from, "node", r->rep->node);
 		cjson_set_str(from, "created_at", r->rep->created_at);
-		cjson_set_bool(st, "skip_start", 1);
+		if (r->skip_start_in_state)
+			cjson_set_bool(st, "skip_start", 1);
 		cjson_set_num(st, "restores", cjson_get_num(st, "restores", 0) + 1);
 	} else {
 		/* last_restore is overwritten by the next one; this stays. */
@@ -320,6 +323,9 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 		log_error("create %s/%s: state: %s", s->args.ns, s->args.id, tardis_error_msg(err));
 		return -1;
 	}
+	/* An earlier restore's, never started. */
+	if (skip_start_take(&s->store, s->args.ns, s->args.id, &err) < 0)
+		tardis_error_log_release(TARDIS_LOG_WARN, "create: skip_start", &err);
 	return 0;
 }
 
@@ -559,6 +565,10 @@ static int create_from_image(struct shim *s, struct create_info *ci, struct reac
 		if (rr.restored) {
 			log_info("create %s/%s: restored from %s in %llu ms", s->args.ns, s->args.id,
 				 ci->image_path, (unsigned long long)rr.duration_ms);
+			if (skip_start_set(&s->store, s->args.ns, s->args.id, &err) < 0) {
+				tardis_error_log_release(TARDIS_LOG_WARN, "create: skip_start", &err);
+				rr.skip_start_in_state = 1;
+			}
 			cstate_update(&s->store, s->args.ns, s->args.id, 0, note_restore, &rr, &err);
 			return 1;
 		}

@@ -1,13 +1,15 @@
 /*
  * start / resume of a container tardis has already set up: a restored
  * container runs already (`runc restore --detach`), so containerd's start
- * is answered here (skip_start); a checkpointed one is gone, so the resume
- * containerd sends after its checkpoint is answered too (skip_resume).
+ * is answered by tardis (skip_start.h: usually by the front, here when it
+ * could not); a checkpointed one is gone, so the resume containerd sends
+ * after its checkpoint is answered too (skip_resume).
  */
 #include "shim.h"
 #include "cleanup.h"
 #include "container_state.h"
 #include "log.h"
+#include "skip_start.h"
 #include "util.h"
 
 #include <errno.h>
@@ -57,6 +59,18 @@ static enum shim_result handle_skip(struct shim *s, const char *flag, int *exit_
 
 enum shim_result handle_start(struct shim *s, int *exit_code)
 {
+	cleanup_error tardis_error_t err = NULL;
+	int r = shim_open_store(s) < 0 ? 0 : skip_start_take(&s->store, s->args.ns, s->args.id, &err);
+
+	if (r < 0)
+		log_warn("start %s/%s: %s", s->args.ns, s->args.id, tardis_error_msg(err));
+	if (r == 1) {
+		log_info("intercepted: start %s/%s answered by tardis (skip_start)", s->args.ns,
+			 s->args.id);
+		*exit_code = 0;
+		return SHIM_DONE;
+	}
+	/* The flag in the state (tardis before 2026-11-27). */
 	return handle_skip(s, "skip_start", exit_code);
 }
 

@@ -5,6 +5,8 @@
  *   - a call tardis has no part in (`state`, `ps`, `exec`, `events`,
  *     `features`, ... -- containerd's most frequent ones) to runc, by execv,
  *     at once;
+ *   - the start of a container tardis restored (it runs already): answered
+ *     here, 0, when its create left the word for it (skip_start.h);
  *   - a call tardis may handle (handled.h), CRIU's action script, a --criu
  *     to check against runc's version, a command line it cannot parse, to
  *     the whole program, tardis-runc-full beside it, with the runc found
@@ -18,6 +20,7 @@
 #include "log.h"
 #include "runc_args.h"
 #include "runc_exec.h"
+#include "skip_start.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -42,23 +45,43 @@ static int full_path(char *out, size_t len)
 }
 
 /* Whether the call is runc's alone. */
-static int runc_only(int argc, char **argv)
+static int runc_only(const struct runc_args *args)
 {
-	struct runc_args args;
-	tardis_error_t err = NULL;
+	return shim_cmd_handled(args->cmd) < 0 && !runc_args_global(args, "criu");
+}
 
-	if (runc_args_parse(argc, argv, &args, &err) < 0) {
+/* A restored container's start, answered here: 1 (logged as the whole
+ * program would), else 0 -- the whole program does the rest. */
+static int start_answered(const struct tardis_config *cfg, const struct runc_args *args)
+{
+	struct tardis_store store;
+	tardis_error_t err = NULL;
+	int r;
+
+	if (!args->cmd || strcmp(args->cmd, "start") != 0 || !args->id ||
+	    runc_args_global(args, "criu"))
+		return 0;
+	if (store_open(&store, cfg->state_dir, &err) < 0) {
 		tardis_error_free(&err); /* the whole program logs it */
 		return 0;
 	}
-	return shim_cmd_handled(args.cmd) < 0 && !runc_args_global(&args, "criu");
+	r = skip_start_take(&store, args->ns, args->id, &err);
+	store_close(&store);
+	tardis_error_free(&err); /* the whole program looks again */
+	if (r != 1)
+		return 0;
+	shim_log_open(cfg);
+	log_info("intercepted: start %s/%s answered by tardis (skip_start)", args->ns, args->id);
+	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	struct tardis_config cfg;
+	struct runc_args args;
 	tardis_error_t err = NULL;
 	char runc[PATH_MAX], full[PATH_MAX];
+	int parsed;
 
 	if (config_load(&cfg, &err) < 0) {
 		/* The whole program says so and goes on with the defaults. */
@@ -67,7 +90,11 @@ int main(int argc, char **argv)
 	} else if (!criu_action_wanted(argc)) {
 		if (runc_find_reported(&cfg, runc, sizeof(runc)) < 0)
 			return 127;
-		if (runc_only(argc, argv)) {
+		parsed = runc_args_parse(argc, argv, &args, &err) == 0;
+		tardis_error_free(&err); /* the whole program logs it */
+		if (parsed && start_answered(&cfg, &args))
+			return 0;
+		if (parsed && runc_only(&args)) {
 			runc_exec_original(runc, argv);
 			fprintf(stderr, "tardis-runc: exec %s: %s\n", runc, strerror(errno));
 			return 127;

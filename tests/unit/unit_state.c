@@ -2,6 +2,7 @@
  * registry that lives in it. */
 #include "unit_main.h"
 #include "state.h"
+#include "skip_start.h"
 #include "registry.h"
 #include "exit_record.h"
 
@@ -1341,10 +1342,41 @@ START_TEST(kept_dirs_follow_removal)
 }
 END_TEST
 
+/* A restored container's start is answered once: the create leaves the
+ * file, the first take removes it, later takes find none; a stale one is
+ * cleared by a take; bad ids and a missing container are "none", never
+ * a path outside the store. */
+START_TEST(skip_start_once)
+{
+	tardis_error_t err = NULL;
+	struct stat st;
+	struct fx f;
+	int dfd = fx_open_tc(&f);
+
+	ck_assert_int_eq(skip_start_take(&f.s, "default", "tc", &err), 0);
+	ck_assert_msg(skip_start_set(&f.s, "default", "tc", &err) == 0, "%s", tardis_error_msg(err));
+	ck_assert_int_eq(fstatat(dfd, SKIP_START_FILE, &st, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	ck_assert_msg(skip_start_set(&f.s, "default", "tc", &err) == 0, "%s", tardis_error_msg(err));
+	ck_assert_int_eq(skip_start_take(&f.s, "default", "tc", &err), 1);
+	ck_assert_int_eq(skip_start_take(&f.s, "default", "tc", &err), 0);
+	ck_assert_int_eq(fstatat(dfd, SKIP_START_FILE, &st, AT_SYMLINK_NOFOLLOW), -1);
+	ck_assert_int_eq(skip_start_take(&f.s, "default", "none", &err), 0);
+	ck_assert_int_eq(skip_start_take(&f.s, "nons", "tc", &err), 0);
+	ck_assert_int_eq(skip_start_take(&f.s, "default", "../../etc", &err), 0);
+	ck_assert_int_eq(skip_start_take(&f.s, "..", "tc", &err), 0);
+	ck_assert_int_eq(skip_start_set(&f.s, "default", "none", &err), -1);
+	tardis_error_free(&err);
+	ck_assert(err == NULL);
+	close(dfd);
+	fx_close(&f);
+}
+END_TEST
+
 Suite *state_suite(void)
 {
 	const struct unit_tcase cases[] = {
-		{ "names", 60, UNIT_TESTS(id_valid, container_dir_refuses_bad_ids) },
+		{ "names", 60, UNIT_TESTS(id_valid, container_dir_refuses_bad_ids, skip_start_once) },
 		{ "files", 60,
 		  UNIT_TESTS(modes, foreign_owner_refused, symlink_dirs_not_followed,
 			     symlink_files_not_followed, read_refuses_non_regular) },
