@@ -74,7 +74,9 @@ int filediff_save_since(const char *rootfs, struct baseline *base, int out_dirfd
  * non-empty journal).  Both files are fully validated before the first
  * change.  On failure the rootfs may be partly changed: call
  * filediff_rollback().  On success call filediff_rollback() to undo, or
- * filediff_commit() to keep the changes. */
+ * filediff_commit() to keep the changes -- once the rootfs's filesystem
+ * is synced (the applied files are not waited for here: restore.c syncs
+ * while runc restores). */
 int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis_error_t *err);
 
 /* Undoes every journaled step of an apply, newest first: removes what was
@@ -89,8 +91,12 @@ int filediff_commit(int backup_dirfd, tardis_error_t *err);
 
 /* Loads libarchive now (it is loaded at its first use: ~2 ms here, with
  * libxml2 and ICU), e.g. while waiting for CRIU; best effort: a failure
- * is reported by the save or apply that needs it. */
+ * is reported by the save or apply that needs it.  _background: in a
+ * thread of its own, which a save or apply waits for; only where no
+ * process is forked without an exec until then (a fork would copy the
+ * loader's lock held). */
 void filediff_preload(void);
+void filediff_preload_background(void);
 
 /* The parsers, separately callable (and fuzzable).  A buffer is accepted
  * only as a whole: entries are reported as they are parsed, but any

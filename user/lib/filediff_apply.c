@@ -662,10 +662,6 @@ int filediff_apply(int image_dirfd, const char *rootfs, int backup_dirfd, tardis
 	    filediff_tar_foreach(tar.p, tar.len, apply_entry, c, err) < 0 ||
 	    apply_dir_times(c, err) < 0)
 		goto out;
-	if (syncfs(c->rootfd) < 0) {
-		tardis_make_error(err, errno, "sync rootfs");
-		goto out;
-	}
 	ret = 0;
 out:
 	if (ret < 0)

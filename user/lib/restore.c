@@ -178,6 +178,36 @@ static void commit(const struct runc_call *c, int bfd)
 			 tardis_error_msg(e));
 }
 
+/* The applied files' wait for the disk, while runc restores (~150-200 ms
+ * for the smallest container: the ~0.6 ms a syncfs takes here is hidden):
+ * *b, or synced now (*b NULL) when no thread could start; -1 with *err. */
+static int sync_begin(const char *rootfs, struct bg_syncfs **b, tardis_error_t *err)
+{
+	int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return tardis_make_error(err, errno, "open rootfs `%s`", rootfs);
+	*b = bg_syncfs_begin(fd);
+	if (*b)
+		return 0;
+	if (syncfs(fd) < 0) {
+		tardis_make_error(err, errno, "sync rootfs `%s`", rootfs);
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The applied files are durable before their journal is forgotten
+ * (commit): -1 with *err (err NULL: not asked) when syncfs failed. */
+static int sync_end(struct bg_syncfs *b, tardis_error_t *err)
+{
+	if (b && bg_syncfs_end(b) < 0 && err)
+		return tardis_make_error(err, errno, "sync rootfs");
+	return 0;
+}
+
 /* This node's CRIU ("" when it cannot be told); -1 with *err when the
  * image was made by a newer one: CRIU reads the images of older CRIUs, an
  * older CRIU may not know what a newer one wrote. */
@@ -198,6 +228,7 @@ int restore_container(const struct runc_call *c, const struct restore_request *r
 		      tardis_error_t *err)
 {
 	char backup[PATH_MAX], work[PATH_MAX], why[PATH_MAX + 64], criu_v[32];
+	struct bg_syncfs *flush = NULL;
 	cleanup_close int ifd = -1;
 	cleanup_close int bfd = -1;
 
@@ -224,11 +255,20 @@ int restore_container(const struct runc_call *c, const struct restore_request *r
 		return -1;
 	}
 	crash_point("restore-applied");
+	if (!req->rootfs_reused && sync_begin(req->rootfs, &flush, err) < 0) {
+		undo(c, req, bfd);
+		return -1;
+	}
 	if (run_runc_restore(c, req, work, criu_v[0] ? atoi(criu_v) : -1, err) < 0) {
+		sync_end(flush, NULL);
 		undo(c, req, bfd);
 		return -1;
 	}
 	crash_point("restore-runc-done");
+	if (sync_end(flush, err) < 0) {
+		undo(c, req, bfd);
+		return -1;
+	}
 	commit(c, bfd);
 	return 0;
 }

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,4 +247,49 @@ static int rm_tree(int parent_fd, const char *name, int depth)
 int remove_tree_at(int parent_fd, const char *name)
 {
 	return rm_tree(parent_fd, name, 0);
+}
+
+struct bg_syncfs {
+	pthread_t thread;
+	int fd, ret, err;
+};
+
+static void *bg_syncfs_run(void *arg)
+{
+	struct bg_syncfs *b = arg;
+
+	b->ret = syncfs(b->fd);
+	b->err = errno;
+	return NULL;
+}
+
+struct bg_syncfs *bg_syncfs_begin(int fd)
+{
+	struct bg_syncfs *b = malloc(sizeof(*b));
+	pthread_attr_t attr;
+	int r = -1;
+
+	if (b && pthread_attr_init(&attr) == 0) {
+		b->fd = fd;
+		pthread_attr_setstacksize(&attr, 64 << 10);
+		r = pthread_create(&b->thread, &attr, bg_syncfs_run, b);
+		pthread_attr_destroy(&attr);
+	}
+	if (r == 0)
+		return b;
+	free(b);
+	return NULL;
+}
+
+int bg_syncfs_end(struct bg_syncfs *b)
+{
+	int ret, err;
+
+	pthread_join(b->thread, NULL);
+	ret = b->ret;
+	err = b->err;
+	close(b->fd);
+	free(b);
+	errno = err;
+	return ret;
 }

@@ -67,6 +67,14 @@ static inline void cleanup_growbufp(struct growbuf *b)
 #define cleanup_json __attribute__((cleanup(cleanup_jsonp)))
 #define cleanup_growbuf __attribute__((cleanup(cleanup_growbufp)))
 
+/* syncfs(fd) in a thread of its own: the wait for the disk while the
+ * caller goes on (fd is the thread's then, closed at the end).  NULL
+ * when it could not start (fd still the caller's): the caller syncs.  bg_syncfs_end
+ * waits for it and answers as syncfs did (0, or -1 with errno). */
+struct bg_syncfs;
+struct bg_syncfs *bg_syncfs_begin(int fd);
+int bg_syncfs_end(struct bg_syncfs *b);
+
 /* An absolute path without `..` components or control characters. */
 int path_is_clean_absolute(const char *p);
 
