@@ -163,11 +163,26 @@ out=$("$CTL" finalize --dry-run --address "$CTD_SOCK")
 check "finalize --dry-run: would checkpoint 2, touches nothing ($(tail -1 <<<"$out"))" \
 	bash -c '[[ $1 == *"would checkpoint 2, failed 0"* ]] && [ "$2" = RUNNING ]' _ "$out" "$(task_status f1)"
 c1=$(count_of f1)
-"$CTL" finalize --address "$CTD_SOCK" >"$TMP/finalize.out" 2>&1
+# ctr as containerd 1.6 sometimes answers (seen here once): f2's task
+# checkpointed, then the content store fails on the empty layer f1's
+# checkpoint wrote a moment before, and ctr leaves no image.
+cat >"$TMP/ctr-late-fail" <<'CTR'
+#!/bin/bash
+ctr "$@" || exit
+if [ "${6:-}" = checkpoint ] && [ "${8:-}" = f2 ]; then
+	ctr -a "$2" -n "$4" images rm "$9" >/dev/null
+	echo "ctr: content sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef: already exists: unknown" >&2
+	exit 1
+fi
+CTR
+chmod +x "$TMP/ctr-late-fail"
+"$CTL" finalize --address "$CTD_SOCK" --ctr "$TMP/ctr-late-fail" >"$TMP/finalize.out" 2>&1
 rc=$?
 sed 's/^/# /' "$TMP/finalize.out"
 check "finalize: rc 0" [ "$rc" = 0 ]
 check "finalize: summary says checkpointed 2, failed 0" grep -q "^finalize: checkpointed 2, failed 0" "$TMP/finalize.out"
+check "finalize: f2 checkpointed by tardis though ctr failed after it, and it says so" \
+	grep -q "default/f2: checkpointed by tardis, though ctr failed: .*already exists" "$TMP/finalize.out"
 for id in f1 f2; do
 	check "finalize: $id stopped (containerd: $(task_status $id))" task_is $id STOPPED
 	check "finalize: $id checkpointed, image valid" \

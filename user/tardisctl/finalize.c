@@ -144,8 +144,23 @@ static int finalize_check(struct ctl *c, const struct container_ref *ref, char *
 static int finalize_one(struct ctl *c, const struct finalize_opts *fo,
 			const struct container_summary *before, char *reason, size_t rlen)
 {
-	if (ctr_checkpoint(fo, &before->ref, reason, rlen) < 0)
-		return -1;
+	char ctr_why[1024];
+
+	if (ctr_checkpoint(fo, &before->ref, ctr_why, sizeof(ctr_why)) < 0) {
+		/* containerd can fail after the task's checkpoint, in its own
+		 * content store (1.6: "content sha256:5f70...: already exists",
+		 * the empty layer the previous container's checkpoint wrote and
+		 * its garbage collection was removing): tardis's image is the
+		 * proof, not ctr's. */
+		if (wait_gone(before->init_pid, before->init_start_time, 2000) < 0 ||
+		    finalize_check(c, &before->ref, reason, rlen) < 0) {
+			snprintf(reason, rlen, "%s", ctr_why);
+			return -1;
+		}
+		fprintf(stderr, "tardisctl: %s/%s: checkpointed by tardis, though ctr failed: %s\n",
+			before->ref.ns, before->ref.id, ctr_why);
+		return 0;
+	}
 	if (wait_gone(before->init_pid, before->init_start_time, 10000) < 0) {
 		snprintf(reason, rlen, "still running after the checkpoint (tardis-runc passed it to runc? see %s)",
 			 runc_log(c));
