@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcjson-dev check
-pkg-config make gcc runc containerd umoci busybox-static iptables iproute2 jq strace btrfs-progs
+pkg-config make gcc musl-tools runc containerd umoci busybox-static iptables iproute2 jq strace btrfs-progs
 libprotobuf-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
 python3-protobuf python3-grpcio libnl-3-dev libnet1-dev libcap-dev libaio-dev libbsd-dev
 libgnutls28-dev libnftables-dev uuid-dev xz-utils libclang-rt-14-dev libarchive-dev libssl-dev libxxhash-dev xxhash attr acl libcap2-bin

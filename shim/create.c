@@ -12,7 +12,6 @@
 #include "deadline.h"
 #include "exit_record.h"
 #include "failure_count.h"
-#include "filediff.h"
 #include "identity.h"
 #include "image.h"
 #include "image_roots.h"
@@ -263,7 +262,6 @@ static int check_image_roots(struct shim *s, const struct create_info *ci)
 }
 
 static int create_reach(struct shim *s, struct create_info *ci, struct reach *r);
-static void preload_for_restore(struct shim *s, const struct create_info *ci);
 
 /* state.json's purge_pending (delete.c), of the last container of this id. */
 static int purge_pending(struct shim *s)
@@ -317,7 +315,9 @@ static int create_prepare(struct shim *s, struct create_info *ci, struct reach *
 		return -1;
 	}
 	ci->purge_pending = purge_pending(s);
-	preload_for_restore(s, ci);
+	/* (An image elsewhere is reached by forked helpers: deadline.h.) */
+	if (!ci->set.networkfs[0] && !ci->set.checkpoint_host_path[0])
+		image_preload_for_restore(&s->store, ci->image_path);
 	if (create_reach(s, ci, r) < 0)
 		return -2;
 	if (!r->managed || add_work_dir(s, ci, config) < 0)
@@ -512,21 +512,6 @@ static int reach_fn(void *arg, void *out, size_t cap, size_t *len)
 	r->valid = image_verdict(a->s, ci, &r->rep, r->reason, sizeof(r->reason));
 	r->managed = 1;
 	return 0;
-}
-
-/* An image in the state dir to restore from: libarchive (~2 ms to load
- * here) loads on the other CPU while the image is validated.  Not for
- * one elsewhere: its checks run in forked helpers (deadline.h). */
-static void preload_for_restore(struct shim *s, const struct create_info *ci)
-{
-	char manifest[PATH_MAX + 32];
-
-	if (!store_holds_path(&s->store, ci->image_path) || ci->set.networkfs[0] ||
-	    ci->set.checkpoint_host_path[0])
-		return;
-	snprintf(manifest, sizeof(manifest), "%s/%s", ci->image_path, IMAGE_MANIFEST);
-	if (access(manifest, F_OK) == 0)
-		filediff_preload_background();
 }
 
 /* Runs reach_fn with the network filesystem deadline.  0 (r filled), or

@@ -3,6 +3,7 @@
 #include "cleanup.h"
 #include "crashpoint.h"
 #include "exit_record.h"
+#include "filediff.h"
 #include "state.h"
 #include "util.h"
 
@@ -33,6 +34,17 @@ int image_split_path(const char *path, char *parent, size_t plen, const char **b
 	parent[slash - path] = '\0';
 	*base = slash + 1;
 	return 0;
+}
+
+void image_preload_for_restore(const struct tardis_store *s, const char *image_path)
+{
+	char manifest[PATH_MAX + 32];
+
+	if (!store_holds_path(s, image_path))
+		return;
+	snprintf(manifest, sizeof(manifest), "%s/%s", image_path, IMAGE_MANIFEST);
+	if (access(manifest, F_OK) == 0)
+		filediff_preload_background();
 }
 
 static int name_is_plain(const char *n)

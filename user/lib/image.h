@@ -94,6 +94,11 @@ void image_dump_progress(const char *dir, struct image_progress *p);
 int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
 		       char hex[65 /* CHECKSUM_HEX_MAX */], uint64_t *sz);
 
+/* An image in the store (local) that a create may restore from: its
+ * apply's libarchive (~2 ms to load here) starts loading on the other CPU
+ * while the image is validated (filediff_preload_background). */
+void image_preload_for_restore(const struct tardis_store *s, const char *image_path);
+
 /* path's directory into parent (plen bytes) and *base, its last
  * component (pointing into path); -1 when it has none. */
 int image_split_path(const char *path, char *parent, size_t plen, const char **base);

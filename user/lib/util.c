@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -144,6 +145,7 @@ DIR *fdopendir_reopen(int fd)
 
 int fstat_fresh(int fd, struct stat *st)
 {
+#ifdef STATX_BASIC_STATS
 	struct statx sx;
 
 	/* One call where statx answers with the basic fields (a kernel
@@ -166,6 +168,10 @@ int fstat_fresh(int fd, struct stat *st)
 	st->st_mtim = (struct timespec){ sx.stx_mtime.tv_sec, sx.stx_mtime.tv_nsec };
 	st->st_ctim = (struct timespec){ sx.stx_ctime.tv_sec, sx.stx_ctime.tv_nsec };
 	return 0;
+#else
+	/* A C library without statx (musl before 1.2.5: the front). */
+	return fstat(fd, st);
+#endif
 }
 
 int write_full(int fd, const void *buf, size_t len)
