@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* The whole program, beside the front. */
 #define SHIM_FULL_NAME "tardis-runc-full"
@@ -27,6 +28,23 @@ static inline int shim_cmd_handled(const char *cmd)
 		if (strcmp(shim_handled_cmds[i], cmd) == 0)
 			return (int)i;
 	return -1;
+}
+
+/* A signal that stops a container (runc's default, none given, is TERM):
+ * a container that opted in is checkpointed instead (kill.c); any other
+ * `kill` is runc's alone, sent there by the front. */
+static inline int shim_kill_stops(const char *sig)
+{
+	static const char *const stops[] = { "TERM", "KILL", "INT", "15", "9", "2" };
+
+	if (!sig)
+		return 1;
+	if (strncasecmp(sig, "SIG", 3) == 0)
+		sig += 3;
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		if (strcasecmp(sig, stops[i]) == 0)
+			return 1;
+	return 0;
 }
 
 /* tardis-runc run by CRIU as its action script (criu_action.c): no

@@ -3,8 +3,8 @@
  * statically (no dynamic loader, no shared library), it reads the command
  * line and the config and sends each call one of two ways:
  *   - a call tardis has no part in (`state`, `ps`, `exec`, `events`,
- *     `features`, ... -- containerd's most frequent ones) to runc, by execv,
- *     at once;
+ *     `features`, ... -- containerd's most frequent ones; a `kill` with a
+ *     signal that does not stop the container) to runc, by execv, at once;
  *   - the start of a container tardis restored (it runs already): answered
  *     here, 0, when its create left the word for it (skip_start.h);
  *   - a call tardis may handle (handled.h), CRIU's action script, a --criu
@@ -44,10 +44,15 @@ static int full_path(char *out, size_t len)
 	return 0;
 }
 
-/* Whether the call is runc's alone. */
+/* Whether the call is runc's alone: one tardis has no part in, or a kill
+ * with a signal that does not stop the container. */
 static int runc_only(const struct runc_args *args)
 {
-	return shim_cmd_handled(args->cmd) < 0 && !runc_args_global(args, "criu");
+	int kill_no_stop = args->cmd && strcmp(args->cmd, "kill") == 0 &&
+			   !shim_kill_stops(args->npos ? args->pos[0] : NULL);
+
+	return (shim_cmd_handled(args->cmd) < 0 || kill_no_stop) &&
+	       !runc_args_global(args, "criu");
 }
 
 /* A restored container's start, answered here: 1 (logged as the whole

@@ -188,6 +188,10 @@ check "bound: no tardis image" [ ! -e "$IMAGES/bound" ]
 check "bound: show names the refused checkpoint" \
 	show_has bound "^  failed checkpoints 1; last .* by checkpoint: rootfs .* mount, not overlay"
 mark_log
+check "bound: a signal that does not stop it (WINCH): runc's answer" shim kill bound WINCH
+check "bound: still running after it" [ "$(status_of bound)" = running ]
+check "bound: tardis took no part in it (nothing in its log)" not in_log "rk/bound|kill"
+mark_log
 shim kill bound KILL
 check "bound: the stop signal (KILL) stops it, as runc's would" wait_for 10 bash -c '[ "$(runc --root "$1" state bound 2>/dev/null | jq -r .status)" = stopped ]' _ "$RROOT"
 check "bound: refused again, and said so" in_log "rk/bound: checkpoint \(stop signal\) refused"
