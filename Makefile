@@ -95,7 +95,7 @@ $(OUT)/tardisd: $(TARDISD_OBJS) $(LIB)
 # glibc's start-up alone costs ~0.3 ms a process in this VM (its CPU
 # feature and cache probes: cpuid, a VM exit each) -- a do-nothing static
 # program 440 us from spawn to reap with glibc, 155 us with musl.  Built
-# from its sources and the few of the library it uses (FRONT_LIB), with
+# from its sources and the few of the library it uses (FRONT_SRCS), with
 # the kernel's and cJSON's headers beside musl's.  Else glibc, static;
 # SAN=1: dynamic (ASan cannot link statically).  --as-needed:
 # tardis-runc-full reaches the pinned maps with plain bpf(2) calls, so it
@@ -113,7 +113,7 @@ $(MUSL_INC):
 
 $(OUT)/front-musl/%.o: %.c $(wildcard shim/*.h) $(LIB_HDRS) | $(MUSL_INC)
 	@mkdir -p $(dir $@)
-	$(MUSL_GCC) $(filter-out -I$(OUT),$(CFLAGS)) -Ishim -I$(MUSL_INC) -c $< -o $@
+	$(MUSL_GCC) $(CFLAGS) -Ishim -I$(MUSL_INC) -c $< -o $@
 
 $(OUT)/tardis-runc: $(FRONT_OBJS)
 	$(MUSL_GCC) $(LDFLAGS) -static $(FRONT_OBJS) -o $@
