@@ -39,7 +39,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sched.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -451,6 +454,22 @@ static int recorded(int ns_fd, long i)
 	return fstatat(ns_fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* A burst child: blocked until the gate closes, then all exit at once.
+ * Raw system calls only: it shares the bench's memory, errno included. */
+#define BURST_STACK (16 << 10)
+static int burst_gate[2];
+
+static int burst_child(void *arg)
+{
+	char b;
+
+	syscall(SYS_close, burst_gate[1]);
+	while (syscall(SYS_read, burst_gate[0], &b, 1) != 0)
+		;
+	syscall(SYS_exit_group, (int)((long)arg % 200));
+	return 0;
+}
+
 static int cmd_burst(int argc, char **argv)
 {
 	static const char ns[] = "bench-burst";
@@ -465,6 +484,7 @@ static int cmd_burst(int argc, char **argv)
 	uint64_t t_reg0, t_reg1, t_release, t_dead, t_all, deadline;
 	long ticks = sysconf(_SC_CLK_TCK);
 	int gate[2], ns_fd;
+	char *stacks;
 	struct rlimit rl;
 	struct sigaction old_chld;
 
@@ -492,19 +512,22 @@ static int cmd_burst(int argc, char **argv)
 		if (sigaction(SIGCHLD, &sa, &old_chld) < 0)
 			die("sigaction: %s", strerror(errno));
 	}
+	/* Each child shares this process's memory (CLONE_VM) on a stack of
+	 * its own: its exit costs the kernel no address space to tear down.
+	 * fork()ed, the kernel took 1.0-2.0 s to end 10,000 of them on 2 CPUs
+	 * here -- the bound of the figure, the records following within tens
+	 * of ms; now the agent's rate is what is measured. */
+	stacks = mmap(NULL, (size_t)n * BURST_STACK, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (stacks == MAP_FAILED)
+		die("stacks: %s", strerror(errno));
+	burst_gate[0] = gate[0];
+	burst_gate[1] = gate[1];
 	for (long i = 0; i < n; i++) {
-		kids[i] = fork();
+		kids[i] = clone(burst_child, stacks + (size_t)(i + 1) * BURST_STACK, CLONE_VM | SIGCHLD,
+				(void *)i);
 		if (kids[i] < 0)
-			die("fork #%ld: %s", i, strerror(errno));
-		if (kids[i] == 0) {
-			char b;
-
-			close(gate[1]);
-			/* Blocked until the gate closes: then all exit at once. */
-			while (read(gate[0], &b, 1) < 0 && errno == EINTR)
-				;
-			_exit((int)(i % 200));
-		}
+			die("clone #%ld: %s", i, strerror(errno));
 	}
 	close(gate[0]);
 	t_reg0 = monotonic_ns();
@@ -577,6 +600,7 @@ static int cmd_burst(int argc, char **argv)
 	       (unsigned long long)(c1.captured - c0.captured),
 	       (unsigned long long)(c1.drops - c0.drops));
 	close(ns_fd);
+	munmap(stacks, (size_t)n * BURST_STACK);
 	free(kids);
 	monitor_close(&mon);
 	store_close(&store);
