@@ -38,12 +38,7 @@ int image_split_path(const char *path, char *parent, size_t plen, const char **b
 
 void image_preload_for_restore(const struct tardis_store *s, const char *image_path)
 {
-	char manifest[PATH_MAX + 32];
-
-	if (!store_holds_path(s, image_path))
-		return;
-	snprintf(manifest, sizeof(manifest), "%s/%s", image_path, IMAGE_MANIFEST);
-	if (access(manifest, F_OK) == 0)
+	if (store_holds_path(s, image_path) && image_there(image_path))
 		filediff_preload_background();
 }
 

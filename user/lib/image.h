@@ -94,6 +94,8 @@ void image_dump_progress(const char *dir, struct image_progress *p);
 int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
 		       char hex[65 /* CHECKSUM_HEX_MAX */], uint64_t *sz);
 
+/* 1 when a published (or aside) image is at path: its manifest opens. */
+int image_there(const char *path);
 /* An image in the store (local) that a create may restore from: its
  * apply's libarchive (~2 ms to load here) starts loading on the other CPU
  * while the image is validated (filediff_preload_background). */

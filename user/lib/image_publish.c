@@ -55,10 +55,10 @@ int image_tmp_create(const char *image_path, char *tmp, size_t len, tardis_error
 	return 0;
 }
 
-/* Is there a published (or aside) image at path, asked of the server:
- * sshfs answers a stat from its cache (20 s) even for a name renamed away
- * meanwhile, and opens such a directory too; opening a file asks. */
-static int image_there(const char *path)
+/* image.h.  Asked of the server: sshfs answers a stat from its cache
+ * (20 s) even for a name renamed away meanwhile, and opens such a
+ * directory too; opening a file asks. */
+int image_there(const char *path)
 {
 	char m[PATH_MAX];
 	int fd;

@@ -179,8 +179,8 @@ static void commit(const struct runc_call *c, int bfd)
 }
 
 /* The applied files' wait for the disk, while runc restores (~150-200 ms
- * for the smallest container: the ~0.6 ms a syncfs takes here is hidden):
- * *b, or synced now (*b NULL) when no thread could start; -1 with *err. */
+ * for the smallest container: the ~0.6 ms a syncfs takes here is hidden).
+ * -1 with *err. */
 static int sync_begin(const char *rootfs, struct bg_syncfs **b, tardis_error_t *err)
 {
 	int fd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -188,15 +188,7 @@ static int sync_begin(const char *rootfs, struct bg_syncfs **b, tardis_error_t *
 	if (fd < 0)
 		return tardis_make_error(err, errno, "open rootfs `%s`", rootfs);
 	*b = bg_syncfs_begin(fd);
-	if (*b)
-		return 0;
-	if (syncfs(fd) < 0) {
-		tardis_make_error(err, errno, "sync rootfs `%s`", rootfs);
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 0;
+	return *b ? 0 : tardis_make_error(err, ENOMEM, "sync rootfs `%s`", rootfs);
 }
 
 /* The applied files are durable before their journal is forgotten

@@ -257,7 +257,7 @@ int remove_tree_at(int parent_fd, const char *name)
 
 struct bg_syncfs {
 	pthread_t thread;
-	int fd, ret, err;
+	int fd, ret, err, threaded;
 };
 
 static void *bg_syncfs_run(void *arg)
@@ -273,25 +273,29 @@ struct bg_syncfs *bg_syncfs_begin(int fd)
 {
 	struct bg_syncfs *b = malloc(sizeof(*b));
 	pthread_attr_t attr;
-	int r = -1;
 
-	if (b && pthread_attr_init(&attr) == 0) {
-		b->fd = fd;
+	if (!b) {
+		close(fd);
+		return NULL;
+	}
+	b->fd = fd;
+	b->threaded = pthread_attr_init(&attr) == 0;
+	if (b->threaded) {
 		pthread_attr_setstacksize(&attr, 64 << 10);
-		r = pthread_create(&b->thread, &attr, bg_syncfs_run, b);
+		b->threaded = pthread_create(&b->thread, &attr, bg_syncfs_run, b) == 0;
 		pthread_attr_destroy(&attr);
 	}
-	if (r == 0)
-		return b;
-	free(b);
-	return NULL;
+	if (!b->threaded)
+		bg_syncfs_run(b);
+	return b;
 }
 
 int bg_syncfs_end(struct bg_syncfs *b)
 {
 	int ret, err;
 
-	pthread_join(b->thread, NULL);
+	if (b->threaded)
+		pthread_join(b->thread, NULL);
 	ret = b->ret;
 	err = b->err;
 	close(b->fd);

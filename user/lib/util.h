@@ -68,9 +68,10 @@ static inline void cleanup_growbufp(struct growbuf *b)
 #define cleanup_growbuf __attribute__((cleanup(cleanup_growbufp)))
 
 /* syncfs(fd) in a thread of its own: the wait for the disk while the
- * caller goes on (fd is the thread's then, closed at the end).  NULL
- * when it could not start (fd still the caller's): the caller syncs.  bg_syncfs_end
- * waits for it and answers as syncfs did (0, or -1 with errno). */
+ * caller goes on (fd is its, closed at the end); where no thread can
+ * start, synced at once.  NULL (fd closed) only without memory.
+ * bg_syncfs_end waits for it and answers as syncfs did (0, or -1 with
+ * errno). */
 struct bg_syncfs;
 struct bg_syncfs *bg_syncfs_begin(int fd);
 int bg_syncfs_end(struct bg_syncfs *b);
