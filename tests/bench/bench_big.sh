@@ -247,11 +247,14 @@ direct_restore() {
 # The floor of the files case, on this machine, now: a plain process (not
 # a container: chroot) writes the same files into a fresh overlay rootfs,
 # as a restore must create them, and reads them back, as a checkpoint
-# must.  Both sides' old rootfs are set aside, not removed, until the case
-# ends: ext4 without a journal (this machine's) walks past every inode
-# freed in the last ~35 s at each creation, which made whichever side
-# came right after a removal of 10,000 files 4-5x slower (measured) --
-# a figure of the disk's recent past, not of the side.
+# must.  Old rootfs are set aside, not removed, until the bench ends:
+# ext4 without a journal (this machine's) will not reuse an inode freed
+# less than 60 s ago (300 s more while its inode table block is dirty),
+# and each creation walks past every such inode of its group (the
+# kernel's recently_deleted(), fs/ext4/ialloc.c).  Right after a removal
+# of 30,000 files, creating 200 took 79-168 ms here instead of 4.5 ms
+# (measured), which made whichever side or case came next slower: a
+# figure of the disk's recent past, not of what is measured.
 ASIDE=0
 set_aside() { # set_aside BUNDLE: its rootfs unmounted, its upper dir kept aside
 	umount "$1/rootfs" 2>/dev/null
@@ -293,9 +296,8 @@ bench_case() { # bench_case NAME MODE ARG
 	echo
 	echo "## $CASE: /bigct $2 $3 ($ROUNDS rounds, interleaved)"
 	# Each case on a settled disk: the one before leaves its gigabytes to
-	# write back and its removed images to discard, and tardis's
-	# write-ahead waits (runc has none) stood behind them -- the sparse
-	# restore's own time 9-11 ms on its own, 18-22 ms right after them.
+	# write back, and tardis's write-ahead waits (runc has none) would
+	# stand behind them.
 	sync
 	tardis_bundle
 	plain_bundle "$BR" ".process.args = $ARGS"
@@ -316,7 +318,11 @@ bench_case() { # bench_case NAME MODE ARG
 	done
 	"$SHIM" --root "$RROOT" delete --force bt >/dev/null 2>&1
 	rdelete br
-	rm -rf "${IMAGES:?}/bt" "$DIMG" "$DWORK" "$TMP"/aside.*
+	# The case's upper dirs are set aside, not removed, until the bench's
+	# end: removed here, the next case's creations would walk past them.
+	set_aside "$BT"
+	set_aside "$BR"
+	rm -rf "${IMAGES:?}/bt" "$DIMG" "$DWORK"
 	[ -s "$TMP/r/$CASE.t.ckpt" ] && [ -s "$TMP/r/$CASE.r.ckpt" ] && [ -s "$TMP/r/$CASE.t.rest" ] || return 1
 	paste "$TMP/r/$CASE.t.ckpt" "$TMP/r/$CASE.t.ckpt.dump" |
 		awk -v r="$(med r.ckpt.after)" '{ print $1 - $2 - r }' >"$TMP/r/$CASE.t.ckpt.own"
@@ -394,4 +400,5 @@ for c in $CASES; do
 	done
 	[ -z "${SUMMARY[$c.durable]:-}" ] || echo "BENCH big_${c}_ckpt_runc_durable ${SUMMARY[$c.durable]} ms"
 done
+rm -rf "$TMP"/aside.*
 exit 0

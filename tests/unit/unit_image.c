@@ -180,4 +180,42 @@ START_TEST(test_progress_sums)
 }
 END_TEST
 
-UNIT_SUITE(image, "image", test_trust_sealed, test_other_boot_read, test_progress_sums)
+/* image_presum while runc finishes, then what CRIU writes or changes
+ * after it (its stats, a file appended to, one replaced): the seal takes
+ * a presummed sum only for a file unchanged since -- the image validates
+ * (a full read), and every file is 0600. */
+START_TEST(test_presum)
+{
+	const uint32_t magic[3] = { CRIU_IMG_SERVICE_MAGIC, CRIU_INVENTORY_MAGIC, 7 };
+	char *img = fake_dump(), path[600], tmp[600];
+	struct image_progress *p = image_progress_new();
+	struct stat st;
+	const char *d;
+	int valid, fd;
+
+	image_presum(img, p);
+	snprintf(path, sizeof(path), "%s/%s", img, IMAGE_DESCRIPTORS);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, " ", 1), 1);
+	close(fd);
+	snprintf(tmp, sizeof(tmp), "%s/.inv", img);
+	snprintf(path, sizeof(path), "%s/%s", img, IMAGE_INVENTORY);
+	put(img, ".inv", magic, sizeof(magic));
+	ck_assert_int_eq(rename(tmp, path), 0);
+	put(img, "stats-dump", "stats", 5);
+	seal_with(img, p);
+	image_progress_free(p);
+	d = files_detail(img, 0, &valid);
+	ck_assert_msg(valid == 1 && strstr(d, "5 files"), "%s", d);
+	snprintf(path, sizeof(path), "%s/stats-dump", img);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0600);
+	unit_rmrf(img);
+	free(img);
+}
+END_TEST
+
+UNIT_SUITE(image, "image", test_trust_sealed, test_other_boot_read, test_progress_sums, test_presum)

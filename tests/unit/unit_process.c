@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static int run_sh(const char *script, int flags, int timeout_s, char **cap, tardis_error_t *err)
@@ -115,6 +116,62 @@ START_TEST(test_tick)
 }
 END_TEST
 
+static void watch_fn(void *arg)
+{
+	struct tick_state *t = arg;
+
+	t->n++;
+	close(open(t->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+}
+
+static void idle_fn(void *arg)
+{
+}
+
+/* The watch: on_watch once, as soon as its fd (a pidfd of another child,
+ * gone after 50 ms) fires -- the run ends only because it did, long
+ * before the next tick. */
+START_TEST(test_watch)
+{
+	char *dir = unit_tmpdir(), *path = NULL, *script = NULL, *cap = NULL;
+	tardis_error_t err = NULL;
+
+	ck_assert(asprintf(&path, "%s/go", dir) > 0);
+	ck_assert(asprintf(&script, "while [ ! -e '%s' ]; do sleep 0.01; done; echo done", path) > 0);
+	for (int captured = 0; captured < 2; captured++) {
+		char *const argv[] = { "/bin/sh", "-c", script, NULL };
+		struct tick_state t = { .path = path };
+		pid_t other = fork();
+		int st, fd;
+
+		if (other == 0) {
+			usleep(50 * 1000);
+			_exit(0);
+		}
+		fd = (int)syscall(SYS_pidfd_open, other, 0);
+		ck_assert_int_ge(fd, 0);
+		struct run_tick tick = { .first_ms = 60 * 1000, .every_ms = 60 * 1000, .fn = idle_fn,
+					 .arg = &t, .watch_fd = fd, .on_watch = watch_fn };
+		unlink(path);
+		st = run_wait_tick_env(argv, NULL, captured ? 0 : RUN_QUIET, 30, &tick,
+				       captured ? &cap : NULL, &err);
+		ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st,
+			      err ? tardis_error_msg(err) : "");
+		ck_assert_int_eq(t.n, 1);
+		if (captured)
+			ck_assert_str_eq(cap, "done\n");
+		waitpid(other, NULL, 0);
+		close(fd);
+		free(cap);
+		cap = NULL;
+	}
+	unit_rmrf(dir);
+	free(script);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 START_TEST(test_search_path)
 {
 	char *const argv[] = { "sh", "-c", "echo found", NULL };
@@ -175,7 +232,7 @@ Suite *process_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "run_wait", 20,
-		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_tick, test_search_path,
+		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_tick, test_watch, test_search_path,
 			     test_env, test_argv) },
 		{ NULL, 0, NULL },
 	};

@@ -14,6 +14,7 @@
 #include "image.h"
 #include "log.h"
 #include "netns.h"
+#include "proc.h"
 #include "mountinfo.h"
 #include "scratch.h"
 #include "util.h"
@@ -24,7 +25,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 struct ckpt_result {
 	const char *trigger;
@@ -120,10 +123,14 @@ static int keep_checkpoint_opt(const char *name)
  * (progress) -- in a helper for an image outside the state dir (a network
  * filesystem that hangs must not hold this wait: after net_ms of silence
  * the helper is left behind and the ticks stop). */
+struct ckpt_steps;
+static void save_files_early(struct ckpt_steps *st);
+
 struct dump_tick {
 	const char *dir;
 	struct image_progress *progress;
 	int local, net_ms, stuck, n;
+	struct ckpt_steps *early; /* for save_files_early */
 };
 
 static int writeback_fn(void *arg, void *out, size_t cap, size_t *len)
@@ -150,10 +157,31 @@ static void dump_tick(void *arg)
 	}
 }
 
-/* `runc checkpoint` into tmp; CRIU's complaint logged when it fails. */
+static void dump_tasks_gone(void *arg)
+{
+	save_files_early(((struct dump_tick *)arg)->early);
+}
+
+/* A pidfd of the container's init (the one state.json names), or -1. */
+static int init_pidfd(const struct checkpoint_request *req)
+{
+	int fd;
+
+	if (req->init_pid <= 0 || !req->init_start_time)
+		return -1;
+	fd = (int)syscall(SYS_pidfd_open, req->init_pid, 0);
+	if (fd >= 0 && !proc_is_same(req->init_pid, req->init_start_time)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* `runc checkpoint` into tmp; CRIU's complaint logged when it fails.
+ * With init_fd (>= 0), save_files_early(early) once it fires. */
 static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoint_request *req,
 			       const char *tmp, const char *work, struct image_progress *progress,
-			       struct ckpt_result *res)
+			       struct ckpt_result *res, int init_fd, struct ckpt_steps *early)
 {
 	cleanup_argv struct argv_buf a = { 0 };
 	cleanup_error tardis_error_t err = NULL;
@@ -183,8 +211,14 @@ static int run_runc_checkpoint(const struct runc_call *c, const struct checkpoin
 	struct dump_tick dt = { .dir = tmp,
 				.progress = progress,
 				.local = store_holds_path(c->store, req->image_path),
-				.net_ms = deadline_networkfs_ms(c->cfg->networkfs_timeout) };
-	struct run_tick wb = { .first_ms = 0, .every_ms = 100, .fn = dump_tick, .arg = &dt };
+				.net_ms = deadline_networkfs_ms(c->cfg->networkfs_timeout),
+				.early = early };
+	struct run_tick wb = { .first_ms = 0,
+			       .every_ms = 100,
+			       .fn = dump_tick,
+			       .arg = &dt,
+			       .watch_fd = init_fd,
+			       .on_watch = init_fd >= 0 ? dump_tasks_gone : NULL };
 
 	st = run_wait_logged_tick_env(a.v, NULL, RUN_OWN_PGRP | RUN_CAPTURE_STDERR,
 				      c->cfg->checkpoint_timeout, &wb, &out, &err);
@@ -324,6 +358,7 @@ struct ckpt_steps {
 	char work[PATH_MAX];
 	int leased; /* identity_checkpoint_begin's answer */
 	struct lease lease;
+	int files_saved; /* 1 by save_files_early, -1 it failed */
 	int published;
 	struct image_progress *progress; /* the dump's sums (local images) */
 };
@@ -386,7 +421,8 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 		goto fail;
 	}
 	crash_point("ckpt-dump-log-copied");
-	if (save_files(c, st->plan, req->rootfs, st->tmp) < 0) {
+	if (st->files_saved < 0 ||
+	    (!st->files_saved && save_files(c, st->plan, req->rootfs, st->tmp) < 0)) {
 		ckpt_fail(&st->res, "saving the container's files failed");
 		goto fail;
 	}
@@ -414,6 +450,22 @@ static int finish_step(void *arg, void *out, size_t cap, size_t *len)
 fail:
 	image_remove(st->tmp, &err);
 	return steps_answer(st, out, cap, len);
+}
+
+/* The dump's tasks are gone (their init's pidfd fired while runc still
+ * runs): CRIU has written its images and nothing writes the container's
+ * files any more.  Saved now, and the image so far summed and synced,
+ * while CRIU and runc finish (~3.5 ms here from the init's death to
+ * runc's reaped exit) -- finish_step then adds what came since.  Only
+ * for an image in the state dir: a network filesystem's deadline is
+ * finish_step's helper's. */
+static void save_files_early(struct ckpt_steps *st)
+{
+	st->files_saved = save_files(st->c, st->plan, st->req->rootfs, st->tmp) < 0 ? -1 : 1;
+	if (st->files_saved > 0)
+		image_presum(st->tmp, st->progress);
+	log_debug("%s/%s: the dump's tasks are gone: files %s while runc finishes", st->c->ns,
+		  st->c->id, st->files_saved > 0 ? "saved, the image so far summed and synced," : "not saved");
 }
 
 /* The lease back: RELEASED with the new image, or as it was. */
@@ -468,6 +520,7 @@ static int checkpoint_into_image(struct ckpt_steps *st)
 	int net_ms = deadline_networkfs_ms(c->cfg->networkfs_timeout);
 	int long_ms = c->cfg->checkpoint_timeout * 1000 > net_ms ? c->cfg->checkpoint_timeout * 1000
 								  : net_ms;
+	cleanup_close int init_fd = -1;
 	int rc;
 
 	if (run_step(st, "preparing the image", net_ms, prepare_step) < 0)
@@ -483,7 +536,9 @@ static int checkpoint_into_image(struct ckpt_steps *st)
 	}
 	if (store_holds_path(c->store, req->image_path))
 		st->progress = image_progress_new();
-	rc = run_runc_checkpoint(c, req, st->tmp, st->work, st->progress, &st->res);
+	if (st->progress && strcmp(st->plan->kind, IMAGE_ROOTFS_REUSED) != 0)
+		init_fd = init_pidfd(req);
+	rc = run_runc_checkpoint(c, req, st->tmp, st->work, st->progress, &st->res, init_fd, st);
 	if (rc < 0) {
 		run_step(st, "removing the temporary image", net_ms, remove_tmp_step);
 	} else {
@@ -504,6 +559,8 @@ void checkpoint_request_from_state(struct checkpoint_request *req, const cJSON *
 	req->identity = cjson_get_str(st, "identity");
 	req->netns_path = netns && netns[0] ? netns : NULL;
 	req->keep_tcp = cjson_get_bool(st, "tcp_established");
+	req->init_pid = cjson_get_int(st, "init_pid", 0);
+	req->init_start_time = cjson_get_u64(st, "init_start_time", 0);
 }
 
 /* CRIU leaves its network lock (iptables DROP for all but its own

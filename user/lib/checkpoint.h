@@ -25,11 +25,16 @@ struct checkpoint_request {
 	 * it does not, CRIU's network lock is lifted right after the dump. */
 	const char *netns_path;
 	int keep_tcp;
+	/* state.json's init pid and its start time (0: unknown): once it is
+	 * gone during the dump, CRIU has written its images and the files
+	 * are saved while runc finishes. */
+	int init_pid;
+	unsigned long long init_start_time;
 };
 
 struct cJSON;
-/* req's image path, rootfs, identity, netns path and keep_tcp from state.json
- * (st outlives req). */
+/* req's image path, rootfs, identity, netns path, keep_tcp and init from
+ * state.json (st outlives req). */
 void checkpoint_request_from_state(struct checkpoint_request *req, const struct cJSON *st);
 
 /* 0 checkpointed; -1 when not (logged; no image left half-written: the

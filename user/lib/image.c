@@ -97,7 +97,7 @@ static int fs_is_local(int fd)
  * the node -- a syncfs waits for all of its filesystem's dirty data, and
  * another container's gigabyte (or a big image's own) must not hold a
  * checkpoint: each file is then synced on its own. */
-static int syncfs_is_cheap(int dfd)
+int image_syncfs_cheap(int dfd)
 {
 	uint64_t dirty;
 
@@ -159,8 +159,10 @@ static int manifest_files(int dfd, const char *dir, int one_sync, struct image_p
 		if (ffd < 0 || (de->d_type == DT_UNKNOWN && (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode))))
 			continue;
 		/* CRIU writes its files 0644; they hold the container's memory.
-		 * Then its stat as sealed (the change time is final). */
-		if (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)
+		 * Then its stat as sealed (the change time is final).  One
+		 * made 0600 already (image_presum) keeps its change time. */
+		if (fstat(ffd, &st) < 0 ||
+		    ((st.st_mode & 07777) != 0600 && (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)))
 			return tardis_make_error(err, errno, "chmod `%s/%s`", dir, de->d_name);
 		/* CRIU does not fsync its images: start every file's writeback
 		 * now, wait for all of them below (about one journal commit
@@ -281,7 +283,7 @@ int image_seal(const char *dir, const struct image_meta *m, struct image_progres
 	files = cJSON_CreateArray();
 	if (!files)
 		return tardis_make_error(err, ENOMEM, "manifest");
-	one_sync = syncfs_is_cheap(dfd);
+	one_sync = image_syncfs_cheap(dfd);
 	if (manifest_files(dfd, dir, one_sync, p, files, &total, err) < 0)
 		return -1;
 	nfiles = (size_t)cJSON_GetArraySize(files) + 1; /* and the manifest */

@@ -88,12 +88,23 @@ void image_progress_free(struct image_progress *p);
  * last call (at most 256 MiB a file a call).  CRIU writes a page file
  * once, front to back.  Best effort. */
 void image_dump_progress(const char *dir, struct image_progress *p);
+/* While runc finishes a dump whose tasks are gone (CRIU has written all
+ * but its statistics): every file of dir so far made 0600 and summed,
+ * each sum kept in p with the file's stat, and the writeback of all
+ * waited for where one syncfs is cheap (image_syncfs_cheap) -- the seal
+ * then sums and syncs only what came or changed since.  Best effort. */
+void image_presum(const char *dir, struct image_progress *p);
 /* For image_seal: the sum of the file name of the image (open as ffd, st
- * its stat) -- what p summed of it already and the rest, or (p NULL, or
- * another inode by that name now) the whole file. */
+ * its stat) -- image_presum's when the file has not changed since (same
+ * inode, size, modification and change times), else what p summed of it
+ * already and the rest, or (p NULL, or another inode by that name now)
+ * the whole file. */
 int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
 		       char hex[65 /* CHECKSUM_HEX_MAX */], uint64_t *sz);
 
+/* 1 when one syncfs of dfd's filesystem makes an image durable for less
+ * than an fsync of each of its files (a local disk's, little else dirty). */
+int image_syncfs_cheap(int dfd);
 /* 1 when a published (or aside) image is at path: its manifest opens. */
 int image_there(const char *path);
 /* An image in the store (local) that a create may restore from: its

@@ -24,9 +24,19 @@ struct progress_file {
 
 #define PROGRESS_FILES 16
 
+/* A file image_presum summed, with its stat then. */
+struct presummed {
+	char name[64];
+	struct stat st;
+	uint64_t sz;
+	char hex[CHECKSUM_HEX_MAX];
+};
+
 struct image_progress {
 	struct progress_file f[PROGRESS_FILES];
 	int n;
+	struct presummed *pre;
+	size_t npre, cap;
 };
 
 struct image_progress *image_progress_new(void)
@@ -40,6 +50,8 @@ void image_progress_free(struct image_progress *p)
 		close(p->f[i].fd);
 		checksum_run_free(p->f[i].run);
 	}
+	if (p)
+		free(p->pre);
 	free(p);
 }
 
@@ -104,9 +116,25 @@ void image_dump_progress(const char *dir, struct image_progress *p)
 	}
 }
 
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
 int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
 		       char hex[CHECKSUM_HEX_MAX], uint64_t *sz)
 {
+	for (size_t i = 0; p && i < p->npre; i++) {
+		if (strcmp(p->pre[i].name, name) != 0)
+			continue;
+		if (!same_stat(&p->pre[i].st, st))
+			break; /* changed since: summed again */
+		memcpy(hex, p->pre[i].hex, CHECKSUM_HEX_MAX);
+		*sz = p->pre[i].sz;
+		return 0;
+	}
 	for (int i = 0; p && i < p->n; i++) {
 		struct progress_file *f = &p->f[i];
 		struct checksum_run *run = f->run;
@@ -122,4 +150,62 @@ int image_progress_sum(struct image_progress *p, const char *name, int ffd, cons
 		break; /* another file by now, or it failed: in full */
 	}
 	return checksum_fd(ffd, CHECKSUM_XXH128, hex, sz);
+}
+
+static void presummed_add(struct image_progress *p, const char *name, const struct stat *st,
+			  const char *hex, uint64_t sz)
+{
+	struct presummed *e;
+
+	if (strlen(name) >= sizeof(e->name))
+		return;
+	if (p->npre == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+
+		e = realloc(p->pre, cap * sizeof(*e));
+		if (!e)
+			return;
+		p->pre = e;
+		p->cap = cap;
+	}
+	e = &p->pre[p->npre++];
+	snprintf(e->name, sizeof(e->name), "%s", name);
+	e->st = *st;
+	e->sz = sz;
+	memcpy(e->hex, hex, CHECKSUM_HEX_MAX);
+}
+
+void image_presum(const char *dir, struct image_progress *p)
+{
+	cleanup_close int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	cleanup_dir DIR *d = NULL;
+	struct dirent *de;
+	int fd;
+
+	if (!p || dfd < 0 || (fd = dup(dfd)) < 0)
+		return;
+	if (!(d = fdopendir(fd))) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		cleanup_close int ffd = -1;
+		char hex[CHECKSUM_HEX_MAX];
+		struct stat st;
+		uint64_t sz;
+
+		if (de->d_name[0] == '.' || strcmp(de->d_name, IMAGE_MANIFEST) == 0 ||
+		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+			continue;
+		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		/* The stat before the sum: a write after it changes it. */
+		if (ffd < 0 || fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode) ||
+		    ((st.st_mode & 07777) != 0600 && (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)))
+			continue;
+		if (image_progress_sum(p, de->d_name, ffd, &st, hex, &sz) == 0 &&
+		    (uint64_t)st.st_size == sz)
+			presummed_add(p, de->d_name, &st, hex, sz);
+	}
+	if (image_syncfs_cheap(dfd))
+		syncfs(dfd);
 }

@@ -70,6 +70,7 @@ struct run {
 	uint64_t deadline; /* CLOCK_MONOTONIC ms, 0: none */
 	const struct run_tick *tick; /* NULL: none */
 	uint64_t next_tick;          /* CLOCK_MONOTONIC ms */
+	int watch;                   /* tick's watch_fd until it fired, else -1 */
 	char *cap;
 	size_t cap_len, cap_size;
 };
@@ -143,14 +144,28 @@ static void capture_append(struct run *r, const char *buf, size_t n)
 	}
 }
 
+/* Polls fd (and the tick's watch) for at most wait_ms (-1: forever);
+ * runs the watch's work when it fired.  1 when fd is readable. */
+static int poll_watched(struct run *r, int fd, int wait_ms)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN }, { .fd = r->watch, .events = POLLIN } };
+
+	if (poll(p, r->watch >= 0 ? 2 : 1, wait_ms) <= 0)
+		return 0;
+	if (r->watch >= 0 && p[1].revents) {
+		r->watch = -1;
+		r->tick->on_watch(r->tick->arg);
+	}
+	return p[0].revents != 0;
+}
+
 /* Reads what the pipe holds (waiting at most wait_ms, capped at 100 ms). */
 static void capture_poll(struct run *r, int wait_ms)
 {
-	struct pollfd p = { .fd = r->out, .events = POLLIN };
 	char buf[4096];
 	ssize_t n;
 
-	if (poll(&p, 1, wait_ms < 0 || wait_ms > 100 ? 100 : wait_ms) <= 0)
+	if (!poll_watched(r, r->out, wait_ms < 0 || wait_ms > 100 ? 100 : wait_ms))
 		return;
 	n = read(r->out, buf, sizeof(buf));
 	if (n > 0) {
@@ -234,9 +249,7 @@ static int run_reap(struct run *r)
 		if (w < 0 && errno != EINTR)
 			return -1;
 		if (wait_ms >= 0 && r->pidfd >= 0) {
-			struct pollfd p = { .fd = r->pidfd, .events = POLLIN };
-
-			poll(&p, 1, wait_ms);
+			poll_watched(r, r->pidfd, wait_ms);
 		} else if (wait_ms >= 0) {
 			struct timespec nap = { 0, 5 * 1000 * 1000 };
 
@@ -329,6 +342,7 @@ int run_wait_tick_env(char *const argv[], char *const env_add[], int flags, int 
 		r.deadline = now_ms() + (uint64_t)timeout_s * 1000;
 	if (tick)
 		r.next_tick = now_ms() + (uint64_t)tick->first_ms;
+	r.watch = tick && tick->on_watch ? tick->watch_fd : -1;
 	status = run_reap(&r);
 	forward_to = 0;
 	sigaction(SIGTERM, &old_term, NULL);

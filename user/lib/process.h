@@ -28,11 +28,15 @@ int run_wait_env(char *const argv[], char *const env_add[], int flags, int timeo
 		 char **capture, tardis_error_t *err);
 
 /* Work done while the child runs: fn(arg) first_ms after the start, then
- * every every_ms (when the wait wakes: fn must not block for long). */
+ * every every_ms (when the wait wakes: fn must not block for long).  With
+ * on_watch: on_watch(arg) once, as soon as watch_fd (>= 0: a pidfd, say)
+ * polls readable. */
 struct run_tick {
 	int first_ms, every_ms;
 	void (*fn)(void *arg);
 	void *arg;
+	int watch_fd;
+	void (*on_watch)(void *arg);
 };
 /* run_wait_env with tick (NULL: none). */
 int run_wait_tick_env(char *const argv[], char *const env_add[], int flags, int timeout_s,
