@@ -281,7 +281,9 @@ if [ -n "$BURST_LINE" ]; then
 	row "burst of $N_BURST: exits recorded per s" "$(bv exits_per_s)" "" \
 		"all recorded after $(bv recorded_s) s"
 	row "burst: tardisd CPU (s)" "$(bv agent_cpu_s)" "" ""
-	row "burst: tardisd RSS after / peak (KiB)" "$(bv agent_rss_after_kb)" "" "peak $(bv agent_hwm_kb)"
+	row "burst: tardisd RSS before / all recorded / settled (KiB)" \
+		"$(bv agent_rss_before_kb) / $(bv agent_rss_after_kb) / $(bv agent_rss_settled_kb)" "" \
+		"peak $(bv agent_hwm_kb); settled: its registrations forgotten"
 	row "burst: ring buffer drops" "$(bv kernel_drops)" "" ""
 fi
 [ -z "$LAT_NOTE" ] || echo "note: latency $LAT_NOTE"
@@ -307,6 +309,9 @@ if [ -n "$BURST_LINE" ]; then
 	bench_line burst_exits_per_s "$(bv exits_per_s)" 1/s
 	bench_line burst_recorded_s "$(bv recorded_s)" s
 	bench_line burst_agent_rss_peak "$(bv agent_hwm_kb)" KiB
+	bench_line burst_agent_rss_before "$(bv agent_rss_before_kb)" KiB
+	bench_line burst_agent_rss_settled "$(bv agent_rss_settled_kb)" KiB \
+		"$(fmt_ratio "$(bv agent_rss_settled_kb)" "$(bv agent_rss_before_kb)")"
 	bench_line burst_missing "$(sed -n 's/^burst_error missing=//p' "$TMP/burst.txt" | grep . || echo 0)" count
 fi
 

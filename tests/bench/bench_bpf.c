@@ -477,7 +477,7 @@ static int cmd_burst(int argc, char **argv)
 	struct tardis_store store;
 	struct tardis_monitor mon;
 	struct tardis_counters c0, c1;
-	struct proc_usage u0, u1;
+	struct proc_usage u0, u1, u2;
 	cleanup_error tardis_error_t err = NULL;
 	long n = argc > 1 ? atol(argv[1]) : 10000, done = 0;
 	pid_t agent = argc > 2 ? atoi(argv[2]) : 0, *kids;
@@ -580,6 +580,17 @@ static int cmd_burst(int argc, char **argv)
 		;
 	t_dead = monotonic_ns();
 	sigaction(SIGCHLD, &old_chld, NULL);
+	/* RSS flat: what the agent holds once it has forgotten the burst's
+	 * registrations (its CPU time still for 500 ms, at most 30 s). */
+	proc_usage(agent, &u2);
+	for (int still = 0, waited = 0; still < 10 && waited < 600; waited++) {
+		struct proc_usage u;
+
+		usleep(50000);
+		proc_usage(agent, &u);
+		still = u.cpu_ticks == u2.cpu_ticks ? still + 1 : 0;
+		u2 = u;
+	}
 	if (monitor_counters(&mon, &c1, &err) < 0)
 		die("%s", tardis_error_msg(err));
 	if (done < n) {
@@ -591,11 +602,12 @@ static int cmd_burst(int argc, char **argv)
 	}
 	printf("burst n=%ld register_s=%.3f all_dead_s=%.3f recorded_s=%.3f exits_per_s=%.0f "
 	       "agent_cpu_s=%.2f agent_rss_before_kb=%" PRIu64 " agent_rss_after_kb=%" PRIu64
+	       " agent_rss_settled_kb=%" PRIu64
 	       " agent_hwm_kb=%" PRIu64 " agent_vcsw=%" PRIu64 " agent_ivcsw=%" PRIu64
 	       " kernel_captured=%llu kernel_drops=%llu\n",
 	       n, (t_reg1 - t_reg0) / 1e9, (t_dead - t_release) / 1e9, (t_all - t_release) / 1e9,
 	       done / ((t_all - t_release) / 1e9),
-	       (double)(u1.cpu_ticks - u0.cpu_ticks) / ticks, u0.rss_kb, u1.rss_kb, u1.hwm_kb,
+	       (double)(u1.cpu_ticks - u0.cpu_ticks) / ticks, u0.rss_kb, u1.rss_kb, u2.rss_kb, u1.hwm_kb,
 	       u1.vcsw - u0.vcsw, u1.ivcsw - u0.ivcsw,
 	       (unsigned long long)(c1.captured - c0.captured),
 	       (unsigned long long)(c1.drops - c0.drops));
