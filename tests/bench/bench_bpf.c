@@ -445,6 +445,21 @@ static void proc_usage(pid_t pid, struct proc_usage *u)
 	fclose(f);
 }
 
+/* Waits until the agent's CPU time has stood still for polls x 50 ms (at
+ * most 30 s); *u its usage then. */
+static void agent_settle(pid_t agent, int polls, struct proc_usage *u)
+{
+	proc_usage(agent, u);
+	for (int still = 0, waited = 0; still < polls && waited < 600; waited++) {
+		struct proc_usage now;
+
+		usleep(50000);
+		proc_usage(agent, &now);
+		still = now.cpu_ticks == u->cpu_ticks ? still + 1 : 0;
+		*u = now;
+	}
+}
+
 static int recorded(int ns_fd, long i)
 {
 	char name[64];
@@ -548,17 +563,8 @@ static int cmd_burst(int argc, char **argv)
 	if (monitor_counters(&mon, &c0, &err) < 0)
 		die("%s", tardis_error_msg(err));
 	/* A settled node, as a drained one is: the agent has read the
-	 * registrations (it watches the pid index) before the exits come --
-	 * its CPU time still for 200 ms, at most 30 s. */
-	proc_usage(agent, &u0);
-	for (int still = 0, waited = 0; still < 4 && waited < 600; waited++) {
-		struct proc_usage u;
-
-		usleep(50000);
-		proc_usage(agent, &u);
-		still = u.cpu_ticks == u0.cpu_ticks ? still + 1 : 0;
-		u0 = u;
-	}
+	 * registrations (it watches the pid index) before the exits come. */
+	agent_settle(agent, 4, &u0);
 
 	t_release = monotonic_ns();
 	close(gate[1]);
@@ -581,16 +587,8 @@ static int cmd_burst(int argc, char **argv)
 	t_dead = monotonic_ns();
 	sigaction(SIGCHLD, &old_chld, NULL);
 	/* RSS flat: what the agent holds once it has forgotten the burst's
-	 * registrations (its CPU time still for 500 ms, at most 30 s). */
-	proc_usage(agent, &u2);
-	for (int still = 0, waited = 0; still < 10 && waited < 600; waited++) {
-		struct proc_usage u;
-
-		usleep(50000);
-		proc_usage(agent, &u);
-		still = u.cpu_ticks == u2.cpu_ticks ? still + 1 : 0;
-		u2 = u;
-	}
+	 * registrations. */
+	agent_settle(agent, 10, &u2);
 	if (monitor_counters(&mon, &c1, &err) < 0)
 		die("%s", tardis_error_msg(err));
 	if (done < n) {

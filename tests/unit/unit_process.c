@@ -82,32 +82,39 @@ static void tick_fn(void *arg)
 		close(open(t->path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
 }
 
+/* Runs script (sh -c) with tick, its output captured or not; asserts its
+ * exit status. */
+static void run_ticked(const char *script, int captured, const struct run_tick *tick, int status)
+{
+	char *const argv[] = { "/bin/sh", "-c", (char *)script, NULL };
+	tardis_error_t err = NULL;
+	char *cap = NULL;
+	/* Without capture and without a timeout the wait would otherwise
+	 * block in waitpid: the tick must still come. */
+	int st = run_wait_tick_env(argv, NULL, captured ? 0 : RUN_QUIET, captured ? 30 : 0, tick,
+				   captured ? &cap : NULL, &err);
+
+	ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == status, "status %d: %s", st,
+		      err ? tardis_error_msg(err) : "");
+	if (captured)
+		ck_assert_str_eq(cap, "done\n");
+	free(cap);
+}
+
 START_TEST(test_tick)
 {
-	char *dir = unit_tmpdir(), *path = NULL, *script = NULL, *cap = NULL;
-	tardis_error_t err = NULL;
+	char *dir = unit_tmpdir(), *path = NULL, *script = NULL;
 
 	ck_assert(asprintf(&path, "%s/go", dir) > 0);
 	ck_assert(asprintf(&script, "while [ ! -e '%s' ]; do sleep 0.01; done; echo done; exit 7",
 			   path) > 0);
 	for (int captured = 0; captured < 2; captured++) {
-		char *const argv[] = { "/bin/sh", "-c", script, NULL };
 		struct tick_state t = { .path = path };
 		struct run_tick tick = { .first_ms = 0, .every_ms = 20, .fn = tick_fn, .arg = &t };
-		int st;
 
 		unlink(path);
-		/* Without capture and without a timeout the wait would otherwise
-		 * block in waitpid: the tick must still come. */
-		st = run_wait_tick_env(argv, NULL, captured ? 0 : RUN_QUIET, captured ? 30 : 0, &tick,
-				       captured ? &cap : NULL, &err);
-		ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %d: %s", st,
-			      err ? tardis_error_msg(err) : "");
+		run_ticked(script, captured, &tick, 7);
 		ck_assert_int_ge(t.n, 3);
-		if (captured)
-			ck_assert_str_eq(cap, "done\n");
-		free(cap);
-		cap = NULL;
 	}
 	unit_rmrf(dir);
 	free(script);
@@ -133,16 +140,14 @@ static void idle_fn(void *arg)
  * before the next tick. */
 START_TEST(test_watch)
 {
-	char *dir = unit_tmpdir(), *path = NULL, *script = NULL, *cap = NULL;
-	tardis_error_t err = NULL;
+	char *dir = unit_tmpdir(), *path = NULL, *script = NULL;
 
 	ck_assert(asprintf(&path, "%s/go", dir) > 0);
 	ck_assert(asprintf(&script, "while [ ! -e '%s' ]; do sleep 0.01; done; echo done", path) > 0);
 	for (int captured = 0; captured < 2; captured++) {
-		char *const argv[] = { "/bin/sh", "-c", script, NULL };
 		struct tick_state t = { .path = path };
 		pid_t other = fork();
-		int st, fd;
+		int fd;
 
 		if (other == 0) {
 			usleep(50 * 1000);
@@ -153,17 +158,10 @@ START_TEST(test_watch)
 		struct run_tick tick = { .first_ms = 60 * 1000, .every_ms = 60 * 1000, .fn = idle_fn,
 					 .arg = &t, .watch_fd = fd, .on_watch = watch_fn };
 		unlink(path);
-		st = run_wait_tick_env(argv, NULL, captured ? 0 : RUN_QUIET, 30, &tick,
-				       captured ? &cap : NULL, &err);
-		ck_assert_msg(st >= 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d: %s", st,
-			      err ? tardis_error_msg(err) : "");
+		run_ticked(script, captured, &tick, 0);
 		ck_assert_int_eq(t.n, 1);
-		if (captured)
-			ck_assert_str_eq(cap, "done\n");
 		waitpid(other, NULL, 0);
 		close(fd);
-		free(cap);
-		cap = NULL;
 	}
 	unit_rmrf(dir);
 	free(script);
