@@ -487,7 +487,7 @@ static int burst_child(void *arg)
 
 static int cmd_burst(int argc, char **argv)
 {
-	static const char ns[] = "bench-burst";
+	const char *ns = argc > 3 ? argv[3] : "bench-burst";
 	struct tardis_config cfg;
 	struct tardis_store store;
 	struct tardis_monitor mon;
@@ -630,6 +630,6 @@ int main(int argc, char **argv)
 	if (argc >= 2 && strcmp(argv[1], "burst") == 0)
 		return cmd_burst(argc - 1, argv + 1);
 	fprintf(stderr, "usage: bench_bpf events SOCK OUT | cost [N [ROUNDS [LOADS]]] | solo N | "
-			"burst N AGENT_PID\n");
+			"burst N AGENT_PID [NAMESPACE]\n");
 	return 2;
 }
