@@ -230,8 +230,8 @@ Suite *process_suite(void)
 {
 	const struct unit_tcase cases[] = {
 		{ "run_wait", 20,
-		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_tick, test_watch, test_search_path,
-			     test_env, test_argv) },
+		  UNIT_TESTS(test_exit_status, test_capture, test_timeout, test_tick, test_watch,
+			     test_search_path, test_env, test_argv) },
 		{ NULL, 0, NULL },
 	};
 

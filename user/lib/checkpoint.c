@@ -117,15 +117,15 @@ static int keep_checkpoint_opt(const char *name)
 	       strcmp(name, "leave-running") != 0;
 }
 
+struct ckpt_steps;
+static void save_files_early(struct ckpt_steps *st);
+
 /* While runc and CRIU dump into dir: at once, load libarchive (for the
  * files saved after the dump); then every tick, start the writeback of
  * the pages written so far and, for an image in the state dir, sum them
  * (progress) -- in a helper for an image outside the state dir (a network
  * filesystem that hangs must not hold this wait: after net_ms of silence
  * the helper is left behind and the ticks stop). */
-struct ckpt_steps;
-static void save_files_early(struct ckpt_steps *st);
-
 struct dump_tick {
 	const char *dir;
 	struct image_progress *progress;
@@ -465,7 +465,8 @@ static void save_files_early(struct ckpt_steps *st)
 	if (st->files_saved > 0)
 		image_presum(st->tmp, st->progress);
 	log_debug("%s/%s: the dump's tasks are gone: files %s while runc finishes", st->c->ns,
-		  st->c->id, st->files_saved > 0 ? "saved, the image so far summed and synced," : "not saved");
+		  st->c->id,
+		  st->files_saved > 0 ? "saved, the image so far summed and synced," : "not saved");
 }
 
 /* The lease back: RELEASED with the new image, or as it was. */
