@@ -17,7 +17,8 @@
 #
 # Knobs: BENCH_CONTAINERS (50), BENCH_SPACING (s between exits, 0.1),
 # BENCH_COST_EXITS (10000), BENCH_COST_ROUNDS (3), BENCH_COST_LOADS (3), BENCH_IDLE (s, 5),
-# BENCH_BURST (10000), BENCH_AGENT_ONLY (1: not the other benches).
+# BENCH_BURST (10000), BENCH_BURSTS (2: bursts to the same agent, for RSS flat),
+# BENCH_AGENT_ONLY (1: not the other benches).
 set -u
 # shellcheck source=tests/lib/lib.sh
 . "$(dirname "$0")/../lib/lib.sh"
