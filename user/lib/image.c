@@ -127,6 +127,33 @@ static void seal_stamp(const struct stat *st, char *out, size_t len)
 		 (unsigned long long)st->st_ino, (long long)st->st_ctim.tv_sec, st->st_ctim.tv_nsec);
 }
 
+int image_file_open(int dfd, const struct dirent *de, struct stat *st)
+{
+	int fd;
+
+	/* CRIU leaves no directories or links here. */
+	if (!name_is_plain(de->d_name) || strcmp(de->d_name, IMAGE_MANIFEST) == 0 ||
+	    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
+		return -1;
+	fd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		close(fd);
+		return -1;
+	}
+	/* CRIU writes its files 0644; they hold the container's memory.
+	 * One made 0600 already (image_presum) keeps its change time. */
+	if ((st->st_mode & 07777) != 0600 && (fchmod(fd, 0600) < 0 || fstat(fd, st) < 0)) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return -2;
+	}
+	return fd;
+}
+
 /* Lists dir's files into files ({name, size, xxh128, sealed}, each made
  * 0600); *total is their size.  Unless one_sync, starts every file's
  * writeback (seal_sync waits for it).  p (or NULL): what was summed of the
@@ -150,20 +177,11 @@ static int manifest_files(int dfd, const char *dir, int one_sync, struct image_p
 		uint64_t sz;
 		cJSON *f;
 
-		if (!name_is_plain(de->d_name) || strcmp(de->d_name, IMAGE_MANIFEST) == 0)
-			continue;
-		/* CRIU leaves no directories or links here. */
-		if (de->d_type != DT_REG && de->d_type != DT_UNKNOWN)
-			continue;
-		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (ffd < 0 || (de->d_type == DT_UNKNOWN && (fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode))))
-			continue;
-		/* CRIU writes its files 0644; they hold the container's memory.
-		 * Then its stat as sealed (the change time is final).  One
-		 * made 0600 already (image_presum) keeps its change time. */
-		if (fstat(ffd, &st) < 0 ||
-		    ((st.st_mode & 07777) != 0600 && (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)))
+		ffd = image_file_open(dfd, de, &st);
+		if (ffd == -2)
 			return tardis_make_error(err, errno, "chmod `%s/%s`", dir, de->d_name);
+		if (ffd < 0)
+			continue;
 		/* CRIU does not fsync its images: start every file's writeback
 		 * now, wait for all of them below (about one journal commit
 		 * instead of one per file; measured: 29 CRIU files, 13 -> 9 ms

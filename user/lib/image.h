@@ -102,6 +102,12 @@ void image_presum(const char *dir, struct image_progress *p);
 int image_progress_sum(struct image_progress *p, const char *name, int ffd, const struct stat *st,
 		       char hex[65 /* CHECKSUM_HEX_MAX */], uint64_t *sz);
 
+/* An image file listed in dfd (de), open and made 0600 (the stat after
+ * it in *st), for its sum: -1 when it is none to sum (a dot file, the
+ * manifest, not a regular file, gone), -2 (errno) when it could not be
+ * made 0600. */
+struct dirent;
+int image_file_open(int dfd, const struct dirent *de, struct stat *st);
 /* 1 when one syncfs of dfd's filesystem makes an image durable for less
  * than an fsync of each of its files (a local disk's, little else dirty). */
 int image_syncfs_cheap(int dfd);

@@ -194,13 +194,9 @@ void image_presum(const char *dir, struct image_progress *p)
 		struct stat st;
 		uint64_t sz;
 
-		if (de->d_name[0] == '.' || strcmp(de->d_name, IMAGE_MANIFEST) == 0 ||
-		    (de->d_type != DT_REG && de->d_type != DT_UNKNOWN))
-			continue;
-		ffd = openat(dfd, de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		/* The stat before the sum: a write after it changes it. */
-		if (ffd < 0 || fstat(ffd, &st) < 0 || !S_ISREG(st.st_mode) ||
-		    ((st.st_mode & 07777) != 0600 && (fchmod(ffd, 0600) < 0 || fstat(ffd, &st) < 0)))
+		ffd = image_file_open(dfd, de, &st);
+		if (ffd < 0)
 			continue;
 		if (image_progress_sum(p, de->d_name, ffd, &st, hex, &sz) == 0 &&
 		    (uint64_t)st.st_size == sz)
